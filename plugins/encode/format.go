@@ -1,0 +1,183 @@
+// Package encode turns batches of delivered records into bytes: the record formats of SPEC §3.2/§3.3
+// (NDJSON, CSV, TSV, prefixes, suffixes, delimiters), compression (gzip, zlib, snappy block, none),
+// object naming (SPEC §4.8), the object encoder shared by the local, S3 and OSS outputs, and the
+// retry backoff every output uses.
+package encode
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/esa-connect/esa-connect/plugins/record"
+)
+
+// Record formats.
+const (
+	FormatNDJSON = "ndjson"
+	FormatCSV    = "csv"
+	FormatTSV    = "tsv"
+)
+
+// Options are the record and batch format options.
+type Options struct {
+	// Format is ndjson, csv or tsv.
+	Format string
+	// Fields are the CSV/TSV columns in order; empty means the keys of the first record.
+	Fields []string
+	// RecordPrefix and RecordSuffix wrap every record.
+	RecordPrefix, RecordSuffix string
+	// RecordDelimiter separates records (default "\n").
+	RecordDelimiter string
+	// DelimiterAfterLast writes RecordDelimiter after the last record too (default true).
+	DelimiterAfterLast bool
+	// BatchPrefix and BatchSuffix wrap the whole batch.
+	BatchPrefix, BatchSuffix string
+}
+
+// DefaultOptions are NDJSON: one JSON object per record, "\n" after each.
+func DefaultOptions() Options {
+	return Options{Format: FormatNDJSON, RecordDelimiter: "\n", DelimiterAfterLast: true}
+}
+
+// Validate reports an unknown format.
+func (o Options) Validate() error {
+	switch o.Format {
+	case FormatNDJSON, FormatCSV, FormatTSV:
+		return nil
+	}
+	return fmt.Errorf("unknown format %q (want ndjson, csv or tsv)", o.Format)
+}
+
+// ContentType is the MIME type of an encoded batch.
+func (o Options) ContentType() string {
+	switch o.Format {
+	case FormatCSV:
+		return "text/csv"
+	case FormatTSV:
+		return "text/tab-separated-values"
+	}
+	return "application/x-ndjson"
+}
+
+// Encoder encodes batches of JSON-object records. It is safe for concurrent use.
+type Encoder struct {
+	opts Options
+}
+
+// NewEncoder validates o and returns its encoder.
+func NewEncoder(o Options) (*Encoder, error) {
+	if o.Format == "" {
+		o.Format = FormatNDJSON
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	return &Encoder{opts: o}, nil
+}
+
+// Options returns the encoder's options.
+func (e *Encoder) Options() Options { return e.opts }
+
+// Encode appends the encoded batch of records (each a JSON object) to dst.
+func (e *Encoder) Encode(dst []byte, records [][]byte) ([]byte, error) {
+	o := &e.opts
+	dst = append(dst, o.BatchPrefix...)
+	var cols []string
+	if o.Format != FormatNDJSON {
+		cols = o.Fields
+		if len(cols) == 0 && len(records) > 0 {
+			_ = record.Each(records[0], func(k, _ []byte, _ record.Kind) bool {
+				cols = append(cols, record.UnquoteString(append(append([]byte{'"'}, k...), '"')))
+				return true
+			})
+		}
+		sep := byte(',')
+		if o.Format == FormatTSV {
+			sep = '\t'
+		}
+		for i, c := range cols {
+			if i > 0 {
+				dst = append(dst, sep)
+			}
+			dst = appendCell(dst, c, o.Format)
+		}
+		dst = append(dst, '\n')
+	}
+	for i, rec := range records {
+		dst = append(dst, o.RecordPrefix...)
+		switch o.Format {
+		case FormatNDJSON:
+			dst = append(dst, rec...)
+		default:
+			var err error
+			if dst, err = e.appendRow(dst, rec, cols); err != nil {
+				return nil, err
+			}
+		}
+		dst = append(dst, o.RecordSuffix...)
+		if i < len(records)-1 || o.DelimiterAfterLast {
+			dst = append(dst, o.RecordDelimiter...)
+		}
+	}
+	dst = append(dst, o.BatchSuffix...)
+	return dst, nil
+}
+
+func (e *Encoder) appendRow(dst, rec []byte, cols []string) ([]byte, error) {
+	sep := byte(',')
+	if e.opts.Format == FormatTSV {
+		sep = '\t'
+	}
+	for i, c := range cols {
+		if i > 0 {
+			dst = append(dst, sep)
+		}
+		raw, kind, ok := record.Lookup(rec, c)
+		if !ok {
+			continue
+		}
+		switch kind {
+		case record.String:
+			dst = appendCell(dst, record.UnquoteString(raw), e.opts.Format)
+		case record.Null:
+		default:
+			dst = appendCell(dst, string(raw), e.opts.Format)
+		}
+	}
+	return dst, nil
+}
+
+// appendCell writes one CSV (RFC 4180 quoting) or TSV (\t, \n, \r, \\ escaped) cell.
+func appendCell(dst []byte, s string, format string) []byte {
+	if format == FormatTSV {
+		if !strings.ContainsAny(s, "\t\n\r\\") {
+			return append(dst, s...)
+		}
+		for i := 0; i < len(s); i++ {
+			switch s[i] {
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\\':
+				dst = append(dst, '\\', '\\')
+			default:
+				dst = append(dst, s[i])
+			}
+		}
+		return dst
+	}
+	if !strings.ContainsAny(s, ",\"\r\n") {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, s[i])
+	}
+	return append(dst, '"')
+}

@@ -1,0 +1,19 @@
+// Package plugins registers every esa-connect component on a Benthos environment.
+package plugins
+
+import (
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// RegisterAll registers every esa_* component on env.
+func RegisterAll(env *service.Environment) error {
+	for _, register := range registrations {
+		if err := register(env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registrations lists each plugin package's Register function. Add a package here when it lands.
+var registrations = []func(*service.Environment) error{}
