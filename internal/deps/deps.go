@@ -14,5 +14,7 @@ import (
 	_ "github.com/twmb/franz-go/pkg/kgo"
 	_ "github.com/twmb/franz-go/pkg/sasl/plain"
 	_ "github.com/twmb/franz-go/pkg/sasl/scram"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
 	_ "gopkg.in/yaml.v3"
 )
