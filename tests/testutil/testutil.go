@@ -1,0 +1,289 @@
+// Package testutil holds helpers shared by the integration and end-to-end tests: building the
+// esa-connect binary once per test process, running it, finding free loopback ports and waiting for a
+// server to accept connections.
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// RepoRoot returns the repository root (the directory holding go.mod), found from this source file.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testutil: cannot locate the repository root")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Binary builds ./cmd/esa-connect once per test process into a temporary directory and returns the
+// path of the executable. The directory is removed when the process exits only if the OS cleans its
+// temp dir; the binary is small enough that this does not matter.
+func Binary(t testing.TB) string {
+	t.Helper()
+	root := RepoRoot(t)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "esa-connect-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "esa-connect")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/esa-connect")
+		cmd.Dir = root
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			buildErr = errors.New("go build ./cmd/esa-connect: " + err.Error() + "\n" + out.String())
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testutil: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns "127.0.0.1:<free port>".
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testutil: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// WaitTCP waits up to 30 s until addr accepts TCP connections, failing the test otherwise.
+func WaitTCP(t testing.TB, addr string) {
+	t.Helper()
+	if err := WaitTCPTimeout(addr, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WaitTCPTimeout waits up to timeout until addr accepts TCP connections.
+func WaitTCPTimeout(addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("testutil: " + addr + " did not accept connections within " + timeout.String() + ": " + err.Error())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Result is the outcome of a finished command.
+type Result struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// Output returns stdout and stderr together, for error messages.
+func (r Result) Output() string { return r.Stdout + r.Stderr }
+
+// RunOptions tunes RunBinary and StartBinary.
+type RunOptions struct {
+	// Dir is the working directory (default: the test's temp dir is NOT assumed; the current dir).
+	Dir string
+	// Env is added to the current environment (KEY=value).
+	Env []string
+	// Stdin is fed to the process when set.
+	Stdin []byte
+	// Timeout bounds the run (default 5 minutes); on expiry the process is killed and the test fails.
+	Timeout time.Duration
+}
+
+// RunBinary runs the esa-connect binary with args and waits for it to exit. A non-zero exit code is
+// not a test failure: the caller checks Result.ExitCode.
+func RunBinary(t testing.TB, opts RunOptions, args ...string) Result {
+	t.Helper()
+	return Run(t, opts, Binary(t), args...)
+}
+
+// Run runs any executable like RunBinary.
+func Run(t testing.TB, opts RunOptions, exe string, args ...string) Result {
+	t.Helper()
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Dir = opts.Dir
+	cmd.Env = append(os.Environ(), opts.Env...)
+	if opts.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(opts.Stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	if ctx.Err() != nil {
+		t.Fatalf("testutil: %s %s did not finish within %s\n%s", filepath.Base(exe), strings.Join(args, " "), timeout, res.Output())
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		res.ExitCode = exitErr.ExitCode()
+	default:
+		t.Fatalf("testutil: run %s: %v", exe, err)
+	}
+	return res
+}
+
+// Process is a running esa-connect (or other) process started by StartBinary.
+type Process struct {
+	Cmd    *exec.Cmd
+	stdout lockedBuffer
+	stderr lockedBuffer
+	done   chan struct{}
+	err    error
+}
+
+// StartBinary starts the esa-connect binary with args and returns at once. The process is killed at
+// test cleanup if it is still running.
+func StartBinary(t testing.TB, opts RunOptions, args ...string) *Process {
+	t.Helper()
+	return Start(t, opts, Binary(t), args...)
+}
+
+// Start starts any executable like StartBinary.
+func Start(t testing.TB, opts RunOptions, exe string, args ...string) *Process {
+	t.Helper()
+	p := &Process{done: make(chan struct{})}
+	cmd := exec.Command(exe, args...)
+	cmd.Dir = opts.Dir
+	cmd.Env = append(os.Environ(), opts.Env...)
+	if opts.Stdin != nil {
+		cmd.Stdin = bytes.NewReader(opts.Stdin)
+	}
+	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testutil: start %s: %v", exe, err)
+	}
+	p.Cmd = cmd
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.Cmd.Process.Signal(sig) }
+
+// Terminate sends SIGTERM.
+func (p *Process) Terminate() error { return p.Signal(syscall.SIGTERM) }
+
+// Wait waits up to timeout for the process to exit and returns its result; on timeout it kills the
+// process and fails the test.
+func (p *Process) Wait(t testing.TB, timeout time.Duration) Result {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+		t.Fatalf("testutil: process did not exit within %s\n%s%s", timeout, p.stdout.String(), p.stderr.String())
+	}
+	res := Result{Stdout: p.stdout.String(), Stderr: p.stderr.String()}
+	var exitErr *exec.ExitError
+	if errors.As(p.err, &exitErr) {
+		res.ExitCode = exitErr.ExitCode()
+	} else if p.err != nil {
+		res.ExitCode = -1
+	}
+	return res
+}
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// Stdout returns what the process has written to stdout so far.
+func (p *Process) Stdout() string { return p.stdout.String() }
+
+// Stderr returns what the process has written to stderr so far.
+func (p *Process) Stderr() string { return p.stderr.String() }
+
+// WaitOutput waits up to timeout until stdout or stderr contains substr.
+func (p *Process) WaitOutput(t testing.TB, substr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if strings.Contains(p.stdout.String(), substr) || strings.Contains(p.stderr.String(), substr) {
+			return
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("testutil: process exited before printing %q\n%s%s", substr, p.stdout.String(), p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testutil: %q not printed within %s\n%s%s", substr, timeout, p.stdout.String(), p.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
