@@ -51,8 +51,15 @@ func Compress(codec string, dst, src []byte) ([]byte, error) {
 	case "", CodecNone:
 		return append(dst, src...), nil
 	case CodecSnappy:
-		enc := s2.EncodeSnappy(nil, src)
-		return append(dst, enc...), nil
+		n := len(dst)
+		need := n + s2.MaxEncodedLen(len(src))
+		if cap(dst) < need {
+			grown := make([]byte, n, need)
+			copy(grown, dst)
+			dst = grown
+		}
+		enc := s2.EncodeSnappy(dst[n:need], src)
+		return dst[:n+len(enc)], nil
 	case CodecGzip:
 		buf := bytes.NewBuffer(dst)
 		w := gzipPool.Get().(*gzip.Writer)

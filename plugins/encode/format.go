@@ -5,8 +5,8 @@
 package encode
 
 import (
+	"bytes"
 	"fmt"
-	"strings"
 
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -99,7 +99,7 @@ func (e *Encoder) Encode(dst []byte, records [][]byte) ([]byte, error) {
 			if i > 0 {
 				dst = append(dst, sep)
 			}
-			dst = appendCell(dst, c, o.Format)
+			dst = appendCell(dst, []byte(c), o.Format)
 		}
 		dst = append(dst, '\n')
 	}
@@ -128,29 +128,51 @@ func (e *Encoder) appendRow(dst, rec []byte, cols []string) ([]byte, error) {
 	if e.opts.Format == FormatTSV {
 		sep = '\t'
 	}
-	for i, c := range cols {
-		if i > 0 {
+	// Records from esa_fields carry the columns in order, so one pass over the record usually fills
+	// every cell; a column found out of order falls back to a lookup.
+	// A record that is not a well-formed object (only possible when no esa_fields ran before the
+	// output) gets the cells that could be read; the rest stay empty rather than failing the batch.
+	next := 0
+	_ = record.Each(rec, func(key, value []byte, kind record.Kind) bool {
+		if next < len(cols) && string(key) == cols[next] {
+			if next > 0 {
+				dst = append(dst, sep)
+			}
+			dst = e.appendValue(dst, value, kind)
+			next++
+		}
+		return next < len(cols)
+	})
+	for ; next < len(cols); next++ {
+		if next > 0 {
 			dst = append(dst, sep)
 		}
-		raw, kind, ok := record.Lookup(rec, c)
-		if !ok {
-			continue
-		}
-		switch kind {
-		case record.String:
-			dst = appendCell(dst, record.UnquoteString(raw), e.opts.Format)
-		case record.Null:
-		default:
-			dst = appendCell(dst, string(raw), e.opts.Format)
+		if raw, kind, ok := record.Lookup(rec, cols[next]); ok {
+			dst = e.appendValue(dst, raw, kind)
 		}
 	}
 	return dst, nil
 }
 
+// appendValue writes one raw JSON value as a cell: strings unquoted, null empty, the rest as JSON text.
+func (e *Encoder) appendValue(dst, raw []byte, kind record.Kind) []byte {
+	switch kind {
+	case record.Null:
+		return dst
+	case record.String:
+		inner := raw[1 : len(raw)-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			return appendCell(dst, inner, e.opts.Format)
+		}
+		return appendCell(dst, []byte(record.UnquoteString(raw)), e.opts.Format)
+	}
+	return appendCell(dst, raw, e.opts.Format)
+}
+
 // appendCell writes one CSV (RFC 4180 quoting) or TSV (\t, \n, \r, \\ escaped) cell.
-func appendCell(dst []byte, s string, format string) []byte {
+func appendCell(dst []byte, s []byte, format string) []byte {
 	if format == FormatTSV {
-		if !strings.ContainsAny(s, "\t\n\r\\") {
+		if bytes.IndexAny(s, "\t\n\r\\") < 0 {
 			return append(dst, s...)
 		}
 		for i := 0; i < len(s); i++ {
@@ -169,7 +191,7 @@ func appendCell(dst []byte, s string, format string) []byte {
 		}
 		return dst
 	}
-	if !strings.ContainsAny(s, ",\"\r\n") {
+	if bytes.IndexAny(s, ",\"\r\n") < 0 {
 		return append(dst, s...)
 	}
 	dst = append(dst, '"')

@@ -1,0 +1,243 @@
+package encode
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+func TestEncodeFormats(t *testing.T) {
+	recs := [][]byte{
+		[]byte(`{"Host":"a.example.com","Status":200,"Path":"/a,b","UA":"say \"hi\"","C":{"x":1}}`),
+		[]byte(`{"Host":"b\tc","Status":-1,"Path":"line\nbreak","UA":"-","C":null}`),
+	}
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"ndjson", DefaultOptions(), string(recs[0]) + "\n" + string(recs[1]) + "\n"},
+		{"ndjson no last delimiter", Options{Format: FormatNDJSON, RecordDelimiter: ",", BatchPrefix: "[", BatchSuffix: "]"},
+			"[" + string(recs[0]) + "," + string(recs[1]) + "]"},
+		{"prefix suffix", Options{Format: FormatNDJSON, RecordPrefix: "<", RecordSuffix: ">", RecordDelimiter: "\n", DelimiterAfterLast: true},
+			"<" + string(recs[0]) + ">\n<" + string(recs[1]) + ">\n"},
+		{"csv header from first record", Options{Format: FormatCSV, RecordDelimiter: "\n", DelimiterAfterLast: true},
+			"Host,Status,Path,UA,C\n" +
+				"a.example.com,200,\"/a,b\",\"say \"\"hi\"\"\",\"{\"\"x\"\":1}\"\n" +
+				"b\tc,-1,\"line\nbreak\",-,\n"},
+		{"csv configured columns", Options{Format: FormatCSV, Fields: []string{"Status", "Missing", "Host"}, RecordDelimiter: "\n", DelimiterAfterLast: true},
+			"Status,Missing,Host\n200,,a.example.com\n-1,,b\tc\n"},
+		{"tsv escapes", Options{Format: FormatTSV, Fields: []string{"Host", "Path"}, RecordDelimiter: "\n", DelimiterAfterLast: true},
+			"Host\tPath\na.example.com\t/a,b\nb\\tc\tline\\nbreak\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			enc, err := NewEncoder(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := enc.Encode(nil, recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+	if _, err := NewEncoder(Options{Format: "xml"}); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
+
+func TestCompressRoundTrip(t *testing.T) {
+	src := bytes.Repeat([]byte(`{"ClientIP":"10.0.0.1","EdgeResponseStatusCode":200}`+"\n"), 500)
+	for _, codec := range []string{CodecNone, CodecGzip, CodecZlib, CodecSnappy} {
+		t.Run(codec, func(t *testing.T) {
+			out, err := Compress(codec, []byte("keep:"), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(out, []byte("keep:")) {
+				t.Fatal("dst prefix lost")
+			}
+			out = out[5:]
+			var got []byte
+			switch codec {
+			case CodecNone:
+				got = out
+			case CodecGzip:
+				r, err := gzip.NewReader(bytes.NewReader(out))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err = io.ReadAll(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+			case CodecZlib:
+				r, err := zlib.NewReader(bytes.NewReader(out))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err = io.ReadAll(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+			case CodecSnappy:
+				got, err = s2.Decode(nil, out)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !bytes.Equal(got, src) {
+				t.Fatal("round trip differs")
+			}
+			if codec != CodecNone && len(out) >= len(src)/2 {
+				t.Errorf("%s: %d bytes from %d: not compressed", codec, len(out), len(src))
+			}
+		})
+	}
+	if _, err := Compress("brotli", nil, src); err == nil {
+		t.Error("unknown codec accepted")
+	}
+	for codec, want := range map[string]string{CodecGzip: "gzip", CodecZlib: "deflate", CodecSnappy: "snappy", CodecNone: ""} {
+		if got := ContentEncoding(codec); got != want {
+			t.Errorf("ContentEncoding(%s) = %q, want %q", codec, got, want)
+		}
+	}
+}
+
+// TestObjectNameVector reproduces the object-name vector of spec/vectors.md.
+func TestObjectNameVector(t *testing.T) {
+	oe, err := NewObjectEncoder("access-to-s3", "esa/access/", "EdgeStartTimestamp", DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch service.MessageBatch
+	for _, ts := range []string{"2026-11-25T08:00:59+08:00", "2026-11-25T07:59:00+08:00", "2026-11-25T08:00:00+08:00"} {
+		batch = append(batch, service.NewMessage([]byte(`{"ClientIP":"1.2.3.4","EdgeStartTimestamp":"`+ts+`"}`)))
+	}
+	obj, err := oe.Encode(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`^esa/access/20261124/access-to-s3_20261124T235900Z_20261125T000059Z_(\d+)_([0-9a-f]{8})\.log\.gz$`)
+	if !re.MatchString(obj.Key) {
+		t.Fatalf("key %q does not match %s", obj.Key, re)
+	}
+	r, err := gzip.NewReader(bytes.NewReader(obj.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r)
+	if lines := strings.Count(string(body), "\n"); lines != 3 || obj.Records != 3 || obj.RawBytes != len(body) {
+		t.Fatalf("body has %d lines, Records %d, RawBytes %d (len %d)", lines, obj.Records, obj.RawBytes, len(body))
+	}
+	if obj.ContentType != "application/x-ndjson" || obj.ContentEncoding != "gzip" {
+		t.Fatalf("content headers %q %q", obj.ContentType, obj.ContentEncoding)
+	}
+	// Names never collide, even for identical time spans.
+	seen := map[string]bool{obj.Key: true}
+	for i := 0; i < 1000; i++ {
+		o, err := oe.Encode(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[o.Key] {
+			t.Fatalf("duplicate key %s", o.Key)
+		}
+		seen[o.Key] = true
+	}
+}
+
+func TestMessageTimeFallbacks(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m := service.NewMessage([]byte(`{"A":1}`))
+	if got := MessageTime(m, "T", now); !got.Equal(now) {
+		t.Errorf("missing field: %v, want receive time", got)
+	}
+	m.MetaSetMut(MetaEventTime, "2026-11-25T00:00:00.5Z")
+	if got := MessageTime(m, "T", now); got.Format(time.RFC3339Nano) != "2026-11-25T00:00:00.5Z" {
+		t.Errorf("metadata: %v", got)
+	}
+	m = service.NewMessage([]byte(`{"T":1764028800123}`))
+	if got := MessageTime(m, "T", now); got.UnixMilli() != 1764028800123 {
+		t.Errorf("unix ms: %v", got)
+	}
+	m = service.NewMessage([]byte(`{"T":"garbage"}`))
+	if got := MessageTime(m, "T", now); !got.Equal(now) {
+		t.Errorf("unparsable: %v, want receive time", got)
+	}
+	// A path-less namer puts the date directory at the root.
+	if k := NewNamer("t", "").Key(now, now); !strings.HasPrefix(k, "20260102/t_20260102T030405Z_20260102T030405Z_") {
+		t.Errorf("root key %q", k)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond}
+	for attempt := 1; attempt < 10; attempt++ {
+		ceil := 10 * time.Millisecond << (attempt - 1)
+		if ceil > 40*time.Millisecond {
+			ceil = 40 * time.Millisecond
+		}
+		for i := 0; i < 50; i++ {
+			if d := b.Delay(attempt); d < 0 || d > ceil {
+				t.Fatalf("attempt %d: delay %v outside [0, %v]", attempt, d, ceil)
+			}
+		}
+	}
+
+	calls := 0
+	err := Backoff{Initial: time.Microsecond, MaxRetries: 3}.Retry(context.Background(), func(context.Context) error {
+		calls++
+		return errors.New("503")
+	}, nil)
+	if err == nil || calls != 4 {
+		t.Errorf("retryable: err %v after %d calls, want an error after 4", err, calls)
+	}
+
+	calls = 0
+	perm := &Permanent{Err: errors.New("400 bad request")}
+	err = Backoff{Initial: time.Microsecond, MaxRetries: 3}.Retry(context.Background(), func(context.Context) error {
+		calls++
+		return perm
+	}, nil)
+	if !IsPermanent(err) || calls != 1 {
+		t.Errorf("permanent: err %v after %d calls, want permanent after 1", err, calls)
+	}
+	if !IsPermanent(errors.Join(errors.New("wrapped"), perm)) {
+		t.Error("IsPermanent misses a wrapped Permanent")
+	}
+
+	calls = 0
+	retries := 0
+	err = Backoff{Initial: time.Microsecond, MaxRetries: 5}.Retry(context.Background(), func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errors.New("timeout")
+		}
+		return nil
+	}, func(int, error) { retries++ })
+	if err != nil || calls != 3 || retries != 2 {
+		t.Errorf("eventual success: err %v calls %d retries %d", err, calls, retries)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = Backoff{Initial: time.Hour, MaxRetries: -1}.Retry(ctx, func(context.Context) error { return errors.New("down") }, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
