@@ -3,6 +3,8 @@ package plugins
 
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/httpout"
 )
 
 // RegisterAll registers every esa_* component on env.
@@ -16,4 +18,6 @@ func RegisterAll(env *service.Environment) error {
 }
 
 // registrations lists each plugin package's Register function. Add a package here when it lands.
-var registrations = []func(*service.Environment) error{}
+var registrations = []func(*service.Environment) error{
+	httpout.Register,
+}
