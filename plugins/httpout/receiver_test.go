@@ -37,8 +37,12 @@ type lockedBuf struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func TestReceiverDecodesEveryEncoding(t *testing.T) {
 	plain := []byte("[{\"a\":1},{\"a\":2},{\"a\":3}]")
@@ -115,21 +119,22 @@ func TestReceiverRejects(t *testing.T) {
 
 func TestReceiverSplitModes(t *testing.T) {
 	cases := []struct {
-		name string
-		rc   httpout.Receiver
-		body string
-		want string
+		name    string
+		noSplit bool
+		words   string
+		body    string
+		want    string
 	}{
-		{"newline with last", httpout.Receiver{}, "a\nb\n", "a\nb\n"},
-		{"newline without last", httpout.Receiver{}, "a\nb", "a\nb\n"},
-		{"no split", httpout.Receiver{NoSplit: true}, "{}{}", "{}{}\n"},
-		{"words", httpout.Receiver{SplitWords: "||"}, "a||b||c", "a\nb\nc\n"},
-		{"empty", httpout.Receiver{}, "", ""},
+		{"newline with last", false, "", "a\nb\n", "a\nb\n"},
+		{"newline without last", false, "", "a\nb", "a\nb\n"},
+		{"no split", true, "", "{}{}", "{}{}\n"},
+		{"words", false, "||", "a||b||c", "a\nb\nc\n"},
+		{"empty", false, "", "", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			out := &lockedBuf{}
-			rc := &httpout.Receiver{NoSplit: c.rc.NoSplit, SplitWords: c.rc.SplitWords, Out: out}
+			rc := &httpout.Receiver{NoSplit: c.noSplit, SplitWords: c.words, Out: out}
 			srv := httptest.NewServer(rc)
 			defer srv.Close()
 			if code, msg := post(t, srv.URL, "", []byte(c.body)); code != 200 {

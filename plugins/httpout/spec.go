@@ -30,29 +30,29 @@ func outputSpec() *service.ConfigSpec {
 		Categories("Network").
 		Summary("Delivers batches of records to an HTTP server with POST, as ESA's HTTP delivery (HttpDelivery) does.").
 		Description(`
-Each batch becomes one POST request whose body is ` + "`body_prefix`" + `, the records joined by
-` + "`split_words`" + ` (also after the last record when ` + "`last_split`" + `), and ` + "`body_suffix`" + `,
-compressed with ` + "`compression`" + ` and sent with the matching ` + "`Content-Encoding`" + ` (gzip,
-deflate for zlib, snappy for the snappy block format). ` + "`Content-Type`" + ` follows ` + "`format`" + `
+Each batch becomes one POST request whose body is `+"`body_prefix`"+`, the records joined by
+`+"`split_words`"+` (also after the last record when `+"`last_split`"+`), and `+"`body_suffix`"+`,
+compressed with `+"`compression`"+` and sent with the matching `+"`Content-Encoding`"+` (gzip,
+deflate for zlib, snappy for the snappy block format). `+"`Content-Type`"+` follows `+"`format`"+`
 unless a static header sets it. Any 2xx acknowledges the batch.
 
 ### Server authentication
-With ` + "`auth`" + ` set, every request, and every retry of it, carries a freshly signed query parameter
-` + "`auth_key=<timestamp>-<rand>-<md5hash>`" + `: ` + "`timestamp`" + ` is now + ` + "`expired_time`" + `
-(Unix seconds), ` + "`rand`" + ` a UUID without dashes, and ` + "`md5hash`" + ` the hex MD5 of
-` + "`<url_path>-<timestamp>-<rand>-<private_key>`" + `. ` + "`esa-connect receive`" + ` verifies it.
+With `+"`auth`"+` set, every request, and every retry of it, carries a freshly signed query parameter
+`+"`auth_key=<timestamp>-<rand>-<md5hash>`"+`: `+"`timestamp`"+` is now + `+"`expired_time`"+`
+(Unix seconds), `+"`rand`"+` a UUID without dashes, and `+"`md5hash`"+` the hex MD5 of
+`+"`<url_path>-<timestamp>-<rand>-<private_key>`"+`. `+"`esa-connect receive`"+` verifies it.
 
 ### Delivery guarantee
 At least once: a batch is acknowledged only after the server answered 2xx. Network errors, timeouts,
-429 and 5xx are retried up to ` + "`max_retry`" + ` times with exponential backoff and full jitter
-(a ` + "`Retry-After`" + ` on 429/503 is honoured, capped at the backoff maximum); after that the batch is
+429 and 5xx are retried up to `+"`max_retry`"+` times with exponential backoff and full jitter
+(a `+"`Retry-After`"+` on 429/503 is honoured, capped at the backoff maximum); after that the batch is
 nacked and the input delivers it again. Any other status fails the batch at once with an error naming
 the status and the first 512 bytes of the response body; such batches are counted as failed and go to the
 task's dead letter when one is configured. Errors and logs never show the private key, the auth_key or
 the values of query parameters.
 
 ### Metrics
-` + "`esa_records_delivered_total`, `esa_records_failed_total`, `esa_delivery_retries_total`, `esa_bytes_raw_total`, `esa_bytes_compressed_total`, `esa_batch_latency_ns`" + `, labelled ` + "`task`" + `.`).
+`+"`esa_records_delivered_total`, `esa_records_failed_total`, `esa_delivery_retries_total`, `esa_bytes_raw_total`, `esa_bytes_compressed_total`, `esa_batch_latency_ns`"+`, labelled `+"`task`"+`.`).
 		Fields(
 			service.NewStringField("url").
 				Description("The URL records are POSTed to (ESA DestUrl). Must start with `http://` or `https://`. Its query string is kept."),
