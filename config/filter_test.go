@@ -57,10 +57,10 @@ func TestCatalog(t *testing.T) {
 func TestSuggest(t *testing.T) {
 	cands := []string{"ClientIP", "ClientISP", "ClientASN", "ClientSrcPort", "EdgeResponseStatusCode"}
 	for _, tc := range []struct{ in, want string }{
-		{"ClientIp", "ClientIP"},         // same letters ignoring case wins over one edit (ClientISP)
+		{"ClientIp", "ClientIP"}, // same letters ignoring case wins over one edit (ClientISP)
 		{"clientip", "ClientIP"},
-		{"ClientIPP", "ClientIP"},        // one edit
-		{"ClentISP", "ClientISP"},        // one edit
+		{"ClientIPP", "ClientIP"},         // one edit
+		{"ClentISP", "ClientISP"},         // one edit
 		{"ClientSrcPrt", "ClientSrcPort"}, // one edit
 		{"ClntSrcPrt", "ClientSrcPort"},   // three edits: too far
 		{"EdgeResponseStatus", ""},

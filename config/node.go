@@ -16,6 +16,8 @@ import (
 type decoder struct {
 	errs    Errors
 	aliases map[string]string
+	// rateGiven records whether the definition set the sampling rate (else the default applies).
+	rateGiven bool
 }
 
 func newDecoder() *decoder { return &decoder{aliases: map[string]string{}} }

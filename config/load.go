@@ -1,0 +1,366 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load decodes a task definition — YAML or JSON, in the native shape (SPEC §1.1) or ESA's OpenAPI
+// shape (SPEC §1.2, recognised by its keys TaskName, BusinessType, DeliveryType, ...) — applies the
+// defaults and validates it. On any problem it returns nil and an Errors listing every problem with
+// the path the user wrote (e.g. `destination.bucket_pth: unknown key (did you mean "bucket_path"?)`
+// or `HttpDelivery.DestUrl: required`).
+func Load(data []byte) (*Task, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, Errors{{Msg: "not valid YAML or JSON: " + yamlErr(err)}}
+	}
+	root := resolve(&doc)
+	if isNull(root) {
+		return nil, Errors{{Msg: "the task definition is empty"}}
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, Errors{{Msg: "the task definition must be an object, not " + kindName(root)}}
+	}
+	d := newDecoder()
+	var t *Task
+	if isESAShape(root) {
+		t = d.esaTask(root)
+	} else {
+		t = d.nativeTask(root)
+	}
+	applyDefaults(t, !d.rateGiven)
+	errs := d.errs
+	for _, e := range Validate(t) {
+		e.Path = d.rewrite(e.Path)
+		if !coveredBy(e.Path, d.errs) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return t, nil
+}
+
+// LoadFile reads and decodes a task definition file (see Load).
+func LoadFile(path string) (*Task, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: read task definition: %w", err)
+	}
+	return Load(data)
+}
+
+// coveredBy reports whether path is at or under the path of one of the decoding errors: a value that
+// could not be decoded is not validated again.
+func coveredBy(path string, errs Errors) bool {
+	for _, e := range errs {
+		if e.Path == "" {
+			continue
+		}
+		if path == e.Path || strings.HasPrefix(path, e.Path) && (path[len(e.Path)] == '.' || path[len(e.Path)] == '[') {
+			return true
+		}
+	}
+	return false
+}
+
+// esaTopKeys are the keys that identify the ESA OpenAPI shape.
+var esaTopKeys = []string{"TaskName", "BusinessType", "DataCenter", "DeliveryType", "FieldName", "FieldList",
+	"DiscardRate", "FilterRules", "FilterVer", "SiteId", "SiteName", "Details", "Status", "RequestId",
+	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery"}
+
+func isESAShape(root *yaml.Node) bool {
+	for _, k := range keys(root) {
+		if slices.Contains(esaTopKeys, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// nativeTask decodes the native shape.
+func (d *decoder) nativeTask(root *yaml.Node) *Task {
+	t := &Task{}
+	d.structInto(root, "", reflect.ValueOf(t).Elem(), nil)
+	d.rateGiven = slices.Contains(keys(root), "sampling_rate")
+	return t
+}
+
+// structInto decodes an object into the struct v using its yaml tags; keys in extra are allowed and
+// left to the caller. Unknown keys are errors.
+func (d *decoder) structInto(n *yaml.Node, path string, v reflect.Value, extra []string) bool {
+	typ := v.Type()
+	known := append([]string(nil), extra...)
+	index := map[string]int{}
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		known = append(known, name)
+		index[name] = i
+	}
+	return d.mapping(n, path, known, func(key string, val *yaml.Node, p string) {
+		i, ok := index[key]
+		if !ok {
+			return // an extra key, handled by the caller
+		}
+		d.valueInto(val, p, v.Field(i))
+	})
+}
+
+var (
+	conditionsType = reflect.TypeFor[[]Condition]()
+	sourceType     = reflect.TypeFor[Source]()
+	destType       = reflect.TypeFor[Destination]()
+	tlsPtrType     = reflect.TypeFor[*TLS]()
+)
+
+// valueInto decodes n into the field v (native shape).
+func (d *decoder) valueInto(n *yaml.Node, path string, v reflect.Value) {
+	switch v.Type() {
+	case conditionsType:
+		v.Set(reflect.ValueOf(d.conditions(n, path, path)))
+		return
+	case sourceType:
+		d.nativeSource(n, path, v.Addr().Interface().(*Source))
+		return
+	case destType:
+		d.nativeDestination(n, path, v.Addr().Interface().(*Destination))
+		return
+	case tlsPtrType:
+		if s := resolve(n); s != nil && s.Kind == yaml.ScalarNode && !isNull(s) {
+			v.Set(reflect.ValueOf(&TLS{Enabled: d.bool(s, path)}))
+			return
+		}
+		if isNull(n) {
+			return
+		}
+		tls := &TLS{Enabled: true} // an object means TLS on unless it says enabled: false
+		if d.structInto(n, path, reflect.ValueOf(tls).Elem(), nil) {
+			v.Set(reflect.ValueOf(tls))
+		}
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(d.str(n, path))
+	case reflect.Int, reflect.Int64:
+		v.SetInt(d.int(n, path))
+	case reflect.Float64:
+		v.SetFloat(d.float(n, path))
+	case reflect.Bool:
+		v.SetBool(d.bool(n, path))
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.String {
+			v.Set(reflect.ValueOf(d.strList(n, path)))
+			return
+		}
+		d.errorf(path, "internal: unsupported list type %s", v.Type())
+	case reflect.Map:
+		switch v.Type().Elem().Kind() {
+		case reflect.String:
+			v.Set(reflect.ValueOf(d.stringMap(n, path)))
+		case reflect.Interface:
+			v.Set(reflect.ValueOf(d.anyMap(n, path)))
+		default:
+			d.errorf(path, "internal: unsupported map type %s", v.Type())
+		}
+	case reflect.Pointer:
+		if isNull(n) {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		if p.Elem().Kind() == reflect.Struct {
+			if d.structInto(n, path, p.Elem(), nil) {
+				v.Set(p)
+			}
+			return
+		}
+		d.valueInto(n, path, p.Elem())
+		v.Set(p)
+	case reflect.Struct:
+		d.structInto(n, path, v, nil)
+	default:
+		d.errorf(path, "internal: unsupported type %s", v.Type())
+	}
+}
+
+// typeOf reads the "type" key of a flat source/destination block.
+func (d *decoder) typeOf(n *yaml.Node, path string) (string, bool) {
+	n = resolve(n)
+	if isNull(n) {
+		return "", false
+	}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(path, "must be an object, not %s", kindName(n))
+		return "", false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if resolve(n.Content[i]).Value == "type" {
+			return d.str(n.Content[i+1], joinPath(path, "type")), true
+		}
+	}
+	return "", true
+}
+
+// DestinationTypes are the destination types, in documentation order.
+var DestinationTypes = []string{"sls", "oss", "s3", "s3_compatible", "http", "kafka", "local"}
+
+// SourceTypes are the source types, in documentation order.
+var SourceTypes = []string{"http", "kafka", "file", "stdin", "generate", "benthos"}
+
+// nativeDestination decodes the flat destination block {type: s3, bucket_path: ..., ...}.
+func (d *decoder) nativeDestination(n *yaml.Node, path string, dst *Destination) {
+	typ, ok := d.typeOf(n, path)
+	if !ok {
+		return
+	}
+	dst.Type = typ
+	var target any
+	switch typ {
+	case "sls":
+		dst.SLS = &SLSDestination{}
+		target = dst.SLS
+	case "oss":
+		dst.OSS = &OSSDestination{}
+		target = dst.OSS
+	case "s3", "s3_compatible":
+		dst.S3 = &S3Destination{}
+		target = dst.S3
+	case "http":
+		dst.HTTP = &HTTPDestination{}
+		target = dst.HTTP
+	case "kafka":
+		dst.Kafka = &KafkaDestination{}
+		target = dst.Kafka
+	case "local":
+		dst.Local = &LocalDestination{}
+		target = dst.Local
+	default:
+		return // Validate reports the type; the other keys cannot be checked without it
+	}
+	d.structInto(n, path, reflect.ValueOf(target).Elem(), []string{"type"})
+}
+
+// nativeSource decodes the flat source block {type: kafka, brokers: [...], ...}.
+func (d *decoder) nativeSource(n *yaml.Node, path string, src *Source) {
+	typ, ok := d.typeOf(n, path)
+	if !ok {
+		return
+	}
+	src.Type = typ
+	var target any
+	switch typ {
+	case "", "http":
+		src.HTTP = &HTTPSource{}
+		target = src.HTTP
+	case "kafka":
+		src.Kafka = &KafkaSource{}
+		target = src.Kafka
+	case "file":
+		src.File = &FileSource{}
+		target = src.File
+	case "stdin":
+		d.mapping(n, path, []string{"type"}, func(string, *yaml.Node, string) {})
+		return
+	case "generate":
+		src.Generate = &GenerateSource{}
+		target = src.Generate
+	case "benthos":
+		d.mapping(n, path, []string{"type", "config"}, func(key string, v *yaml.Node, p string) {
+			if key == "config" {
+				src.Benthos = d.anyMap(v, p)
+			}
+		})
+		return
+	default:
+		return
+	}
+	d.structInto(n, path, reflect.ValueOf(target).Elem(), []string{"type"})
+}
+
+// applyDefaults fills the defaults of SPEC §1 and normalises aliases and letter case; defaultRate
+// says that the definition gave no sampling rate.
+func applyDefaults(t *Task, defaultRate bool) {
+	if defaultRate {
+		t.SamplingRate = 100
+	}
+	if c, ok := LookupCategory(t.Category); ok {
+		t.Category = c.Name
+	}
+	if t.DataCenter == "sg" {
+		t.DataCenter = "oversea"
+	}
+	if t.Source.Type == "" {
+		t.Source.Type = "http"
+	}
+	switch t.Source.Type {
+	case "http":
+		if t.Source.HTTP == nil {
+			t.Source.HTTP = &HTTPSource{}
+		}
+		if t.Source.HTTP.Address == "" {
+			t.Source.HTTP.Address = "0.0.0.0:4196"
+		}
+		if t.Source.HTTP.Path == "" {
+			t.Source.HTTP.Path = "/v1/logs"
+		}
+	case "kafka":
+		if k := t.Source.Kafka; k != nil {
+			if k.StartOffset == "" {
+				k.StartOffset = "earliest"
+			}
+			normaliseSASL(k.SASL)
+		}
+	}
+	if t.Output.Format == "" {
+		t.Output.Format = "ndjson"
+	}
+	if t.Output.TimestampFormat == "" {
+		t.Output.TimestampFormat = "rfc3339"
+	}
+	if k := t.Destination.Kafka; k != nil {
+		k.Balancer = strings.TrimPrefix(k.Balancer, "kafka.")
+		if k.Balancer == "" {
+			k.Balancer = "LeastBytes"
+		}
+		normaliseSASL(k.SASL)
+	}
+	if cf := t.CustomFields; cf != nil {
+		for i, h := range cf.RequestHeaders {
+			cf.RequestHeaders[i] = strings.ToLower(h)
+		}
+		for i, h := range cf.ResponseHeaders {
+			cf.ResponseHeaders[i] = strings.ToLower(h)
+		}
+	}
+	lowerHeaderFilters(t.Filters)
+}
+
+// normaliseSASL upper-cases the mechanism (ESA's examples write "plain").
+func normaliseSASL(s *SASL) {
+	if s != nil {
+		s.Mechanism = strings.ToUpper(s.Mechanism)
+	}
+}
+
+// lowerHeaderFilters lower-cases header names in CustomFields.<headers kind>.<name> filter fields
+// (headers are case-insensitive; cookies are not).
+func lowerHeaderFilters(conds []Condition) {
+	for i := range conds {
+		lowerHeaderFilters(conds[i].Any)
+		kind, name, ok := SplitCustomField(conds[i].Field)
+		if ok && (kind == KindRequestHeaders || kind == KindResponseHeaders) {
+			conds[i].Field = CustomFieldsPrefix + kind + "." + strings.ToLower(name)
+		}
+	}
+}

@@ -1,0 +1,571 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of SPEC §1.3 and §4.
+const (
+	MaxCustomFieldsPerKind = 100
+	MaxHTTPHeaders         = 20
+	MaxHTTPQueryParams     = 20
+	MaxKafkaBrokers        = 50
+	// MaxHTTPBatchSize and MaxHTTPBatchMB bound an HTTP request (ESA's defaults are 1,000 and 5).
+	MaxHTTPBatchSize = 100000
+	MaxHTTPBatchMB   = 100
+)
+
+var (
+	taskNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	envRefRE     = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+	privateKeyRE = regexp.MustCompile(`^[A-Za-z0-9]{6,18}$`)
+	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
+
+// IsEnvRef reports whether s is an environment variable reference "${NAME}", the recommended way
+// to give a secret.
+func IsEnvRef(s string) bool { return envRefRE.MatchString(s) }
+
+// Validate checks a task against every rule of SPEC §1.3 and the destination rules of §4 and returns
+// all problems at once, each with the path of the field in the Task model (e.g. "fields[2]",
+// "destination.brokers[0]"). Load calls it; call it again after changing a Task in code.
+func Validate(t *Task) Errors {
+	v := &validator{t: t}
+	v.task()
+	return v.errs
+}
+
+type validator struct {
+	t    *Task
+	cat  *Category
+	errs Errors
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// oneOf checks an enumerated value; empty is allowed when allowEmpty.
+func (v *validator) oneOf(path, val string, allowEmpty bool, choices ...string) {
+	if val == "" && allowEmpty || slices.Contains(choices, val) {
+		return
+	}
+	if val == "" {
+		v.add(path, "required (one of %s)", strings.Join(choices, ", "))
+		return
+	}
+	v.add(path, "%q is not one of %s%s", val, strings.Join(choices, ", "), didYouMean(val, choices))
+}
+
+func (v *validator) required(path, val string) bool {
+	if strings.TrimSpace(val) == "" {
+		v.add(path, "required")
+		return false
+	}
+	return true
+}
+
+// secret checks a credential: a literal or a well-formed ${ENV_VAR} reference.
+func (v *validator) secret(path, val string) {
+	if strings.Contains(val, "${") && !IsEnvRef(val) {
+		v.add(path, "malformed environment reference: write ${NAME} with NAME of letters, digits and '_'")
+	}
+}
+
+func (v *validator) nonNegative(path string, n int64) {
+	if n < 0 {
+		v.add(path, "must not be negative, not %d", n)
+	}
+}
+
+func (v *validator) duration(path, s string) {
+	if s == "" {
+		return
+	}
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		v.add(path, "%q is not a positive duration (e.g. 5s, 500ms)", s)
+	}
+}
+
+func (v *validator) task() {
+	t := v.t
+	switch {
+	case t.Name == "":
+		v.add("name", "required")
+	case len(t.Name) > 64:
+		v.add("name", "%d characters; at most 64 are allowed", len(t.Name))
+	case !taskNameRE.MatchString(t.Name):
+		v.add("name", "%q: use letters, digits, '-' and '_', starting with a letter or digit", t.Name)
+	}
+	if t.Category == "" {
+		v.add("category", "required (one of %s)", strings.Join(canonicalCategoryNames(), ", "))
+	} else if c, ok := LookupCategory(t.Category); ok {
+		v.cat = c
+	} else {
+		v.add("category", "%q is not a log category (one of %s)%s", t.Category,
+			strings.Join(canonicalCategoryNames(), ", "), didYouMean(t.Category, categoryNames()))
+	}
+	v.nonNegative("site_id", t.SiteID)
+	v.oneOf("data_center", t.DataCenter, true, "cn", "oversea")
+	v.fields()
+	v.sampling()
+	v.errs = append(v.errs, ValidateConditions(v.cat, t.Filters, "filters")...)
+	v.customFields()
+	v.source()
+	v.destination()
+	v.output()
+	v.deadLetter()
+	if t.OwnershipToken != "" && t.Destination.Type != "s3" && t.Destination.Type != "s3_compatible" && t.Destination.Type != "" {
+		v.add("ownership_token", "only the s3 and s3_compatible destinations use an ownership token")
+	}
+}
+
+func canonicalCategoryNames() []string {
+	var names []string
+	for _, c := range catalog.list {
+		names = append(names, c.Name)
+	}
+	return names
+}
+
+func (v *validator) fields() {
+	t := v.t
+	if len(t.Fields) == 0 {
+		v.add("fields", "at least one field is required")
+		return
+	}
+	seen := map[string]int{}
+	for i, f := range t.Fields {
+		p := indexPath("fields", i)
+		if f == "" {
+			v.add(p, "empty field name")
+			continue
+		}
+		if j, dup := seen[f]; dup {
+			v.add(p, "%q is already listed as fields[%d]", f, j)
+			continue
+		}
+		seen[f] = i
+		if v.cat == nil {
+			continue
+		}
+		if _, ok := v.cat.Field(f); !ok {
+			hint := didYouMean(f, v.cat.FieldNames())
+			if f == "CustomFields" {
+				hint = " (configure custom_fields instead; CustomFields is added to every record then)"
+			}
+			v.add(p, "%q is not a field of category %s%s", f, v.cat.Name, hint)
+		}
+	}
+}
+
+func (v *validator) sampling() {
+	r := v.t.SamplingRate
+	if math.IsNaN(r) || r <= 0 || r > 100 {
+		v.add("sampling_rate", "%v is not in (0, 100] percent", r)
+	} else if c := r * 100; math.Abs(c-math.Round(c)) > 1e-6 {
+		v.add("sampling_rate", "%v has more than 2 decimals", r)
+	}
+	if k := v.t.SampleKey; k != "" && v.cat != nil {
+		if _, ok := v.cat.Field(k); !ok {
+			v.add("sample_key", "%q is not a field of category %s%s", k, v.cat.Name, didYouMean(k, v.cat.FieldNames()))
+		}
+	}
+}
+
+func (v *validator) customFields() {
+	cf := v.t.CustomFields
+	if cf == nil {
+		return
+	}
+	if v.cat != nil && !v.cat.CustomFields {
+		v.add("custom_fields", "only category access has custom fields, not %s", v.cat.Name)
+		return
+	}
+	if len(cf.RequestHeaders)+len(cf.ResponseHeaders)+len(cf.Cookies) == 0 {
+		v.add("custom_fields", "lists no header or cookie name")
+		return
+	}
+	check := func(kind string, names []string, fold bool) {
+		p := joinPath("custom_fields", kind)
+		if len(names) > MaxCustomFieldsPerKind {
+			v.add(p, "%d names; at most %d are allowed", len(names), MaxCustomFieldsPerKind)
+		}
+		seen := map[string]int{}
+		for i, n := range names {
+			np := indexPath(p, i)
+			if msg := customFieldNameProblem(n); msg != "" {
+				v.add(np, "%s", msg)
+				continue
+			}
+			key := n
+			if fold {
+				key = strings.ToLower(n)
+			}
+			if j, dup := seen[key]; dup {
+				v.add(np, "%q is already listed as %s[%d]", n, kind, j)
+				continue
+			}
+			seen[key] = i
+		}
+	}
+	check(KindRequestHeaders, cf.RequestHeaders, true)
+	check(KindResponseHeaders, cf.ResponseHeaders, true)
+	check(KindCookies, cf.Cookies, false)
+}
+
+// hostPort checks host:port with a numeric port.
+func hostPortProblem(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Sprintf("%q: port %q is not a number from 1 to 65535", s, port)
+	}
+	_ = host // an empty host means all interfaces (listen addresses)
+	return ""
+}
+
+func (v *validator) source() {
+	s := v.t.Source
+	v.oneOf("source.type", s.Type, false, SourceTypes...)
+	switch s.Type {
+	case "http":
+		if s.HTTP == nil {
+			return
+		}
+		if msg := hostPortProblem(s.HTTP.Address); msg != "" {
+			v.add("source.address", "%s", msg)
+		}
+		if !strings.HasPrefix(s.HTTP.Path, "/") {
+			v.add("source.path", "%q must start with /", s.HTTP.Path)
+		}
+	case "kafka":
+		k := s.Kafka
+		if k == nil {
+			v.add("source", "kafka needs brokers, topics and group")
+			return
+		}
+		v.brokers("source.brokers", k.Brokers)
+		if len(k.Topics) == 0 {
+			v.add("source.topics", "at least one topic is required")
+		}
+		for i, tp := range k.Topics {
+			if strings.TrimSpace(tp) == "" {
+				v.add(indexPath("source.topics", i), "empty topic")
+			}
+		}
+		v.required("source.group", k.Group)
+		v.sasl("source.sasl", k.SASL)
+		v.tls("source.tls", k.TLS)
+		v.oneOf("source.start_offset", k.StartOffset, true, "earliest", "latest")
+	case "file":
+		if s.File == nil || len(s.File.Paths) == 0 {
+			v.add("source.paths", "at least one path is required")
+			return
+		}
+		for i, p := range s.File.Paths {
+			if strings.TrimSpace(p) == "" {
+				v.add(indexPath("source.paths", i), "empty path")
+			}
+		}
+	case "generate":
+		if g := s.Generate; g != nil {
+			v.nonNegative("source.count", g.Count)
+			if g.Rate != "" && !validRate(g.Rate) {
+				v.add("source.rate", "%q is not a rate like 1000/s", g.Rate)
+			}
+		}
+	case "benthos":
+		if len(s.Benthos) == 0 {
+			v.add("source.config", "required: a Benthos input config")
+		}
+	}
+}
+
+// validRate accepts "<count>/<unit>" with a positive count and a unit of s, m, h or a duration (1s, 100ms).
+func validRate(s string) bool {
+	n, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return false
+	}
+	if c, err := strconv.ParseFloat(n, 64); err != nil || c <= 0 {
+		return false
+	}
+	if unit != "" && (unit[0] < '0' || unit[0] > '9') {
+		unit = "1" + unit
+	}
+	d, err := time.ParseDuration(unit)
+	return err == nil && d > 0
+}
+
+func (v *validator) brokers(path string, brokers []string) {
+	switch {
+	case len(brokers) == 0:
+		v.add(path, "at least one broker (host:port) is required")
+	case len(brokers) > MaxKafkaBrokers:
+		v.add(path, "%d brokers; at most %d are allowed", len(brokers), MaxKafkaBrokers)
+	}
+	for i, b := range brokers {
+		if msg := hostPortProblem(b); msg != "" {
+			v.add(indexPath(path, i), "%s", msg)
+		} else if h, _, _ := net.SplitHostPort(b); h == "" {
+			v.add(indexPath(path, i), "%q has no host", b)
+		}
+	}
+}
+
+func (v *validator) sasl(path string, s *SASL) {
+	if s == nil {
+		return
+	}
+	v.oneOf(joinPath(path, "mechanism"), s.Mechanism, false, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+	v.required(joinPath(path, "username"), s.Username)
+	if v.required(joinPath(path, "password"), s.Password) {
+		v.secret(joinPath(path, "password"), s.Password)
+	}
+}
+
+func (v *validator) tls(path string, t *TLS) {
+	if t == nil {
+		return
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.add(path, "cert_file and key_file go together")
+	}
+}
+
+func (v *validator) batching(path string, b *Batching) {
+	if b == nil {
+		return
+	}
+	v.nonNegative(joinPath(path, "count"), int64(b.Count))
+	v.nonNegative(joinPath(path, "byte_size"), int64(b.ByteSize))
+	v.duration(joinPath(path, "period"), b.Period)
+}
+
+// credentials checks an optional key pair: both or neither.
+func (v *validator) credentials(idPath, id, secretPath, secret string) {
+	if (id == "") != (secret == "") {
+		if id == "" {
+			v.add(idPath, "required with %s", secretPath[strings.LastIndex(secretPath, ".")+1:])
+		} else {
+			v.add(secretPath, "required with %s", idPath[strings.LastIndex(idPath, ".")+1:])
+		}
+	}
+	v.secret(secretPath, secret)
+	v.secret(idPath, id)
+}
+
+// endpointURL checks an http(s) URL without a path (an S3-compatible endpoint).
+func (v *validator) endpointURL(path, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(path, "%q is not a URL like https://host[:port]", s)
+		return
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		v.add(path, "%q: give the endpoint without bucket, path, query or credentials", s)
+	}
+}
+
+func (v *validator) destination() {
+	d := v.t.Destination
+	v.oneOf("destination.type", d.Type, false, DestinationTypes...)
+	const p = "destination"
+	missing := func() { v.add(p, "the %s parameters are missing", d.Type) }
+	switch d.Type {
+	case "sls":
+		s := d.SLS
+		if s == nil {
+			missing()
+			return
+		}
+		v.required(p+".project", s.Project)
+		v.required(p+".logstore", s.Logstore)
+		if s.Region == "" && s.Endpoint == "" {
+			v.add(p+".region", "required (or endpoint)")
+		}
+		v.credentials(p+".access_key_id", s.AccessKeyID, p+".access_key_secret", s.AccessKeySecret)
+		v.secret(p+".security_token", s.SecurityToken)
+		v.nonNegative(p+".max_in_flight", int64(s.MaxInFlight))
+		v.batching(p+".batching", s.Batching)
+	case "oss":
+		o := d.OSS
+		if o == nil {
+			missing()
+			return
+		}
+		v.required(p+".bucket", o.Bucket)
+		v.required(p+".region", o.Region)
+		if strings.HasPrefix(o.Prefix, "/") {
+			v.add(p+".prefix", "%q must not start with /", o.Prefix)
+		}
+		v.credentials(p+".access_key_id", o.AccessKeyID, p+".access_key_secret", o.AccessKeySecret)
+		v.secret(p+".security_token", o.SecurityToken)
+		v.nonNegative(p+".max_in_flight", int64(o.MaxInFlight))
+		v.batching(p+".batching", o.Batching)
+	case "s3", "s3_compatible":
+		s := d.S3
+		if s == nil {
+			missing()
+			return
+		}
+		if v.required(p+".bucket_path", s.BucketPath) {
+			if bucket, _, _ := strings.Cut(s.BucketPath, "/"); bucket == "" {
+				v.add(p+".bucket_path", "%q: write bucket[/path] without a leading /", s.BucketPath)
+			}
+		}
+		v.required(p+".region", s.Region)
+		if d.Type == "s3_compatible" {
+			if v.required(p+".endpoint", s.Endpoint) {
+				v.endpointURL(p+".endpoint", s.Endpoint)
+			}
+		} else if s.Endpoint != "" {
+			v.endpointURL(p+".endpoint", s.Endpoint)
+		}
+		v.oneOf(p+".server_side_encryption", s.ServerSideEncryption, true, "AES256")
+		v.credentials(p+".access_key_id", s.AccessKeyID, p+".secret_access_key", s.SecretAccessKey)
+		v.secret(p+".session_token", s.SessionToken)
+		v.nonNegative(p+".max_in_flight", int64(s.MaxInFlight))
+		v.batching(p+".batching", s.Batching)
+	case "http":
+		v.httpDestination(d.HTTP)
+	case "kafka":
+		k := d.Kafka
+		if k == nil {
+			missing()
+			return
+		}
+		v.required(p+".topic", k.Topic)
+		v.brokers(p+".brokers", k.Brokers)
+		v.oneOf(p+".compression", k.Compression, true, "gzip", "snappy", "lz4", "zstd", "no")
+		v.sasl(p+".sasl", k.SASL)
+		v.tls(p+".tls", k.TLS)
+		v.oneOf(p+".balancer", k.Balancer, true, "LeastBytes", "Hash", "RoundRobin", "CRC32Balancer", "Murmur2Balancer")
+		if k.KeyField != "" && !slices.Contains(v.t.Fields, k.KeyField) {
+			v.add(p+".key_field", "%q is not one of the delivered fields%s", k.KeyField, didYouMean(k.KeyField, v.t.Fields))
+		}
+		v.nonNegative(p+".max_in_flight", int64(k.MaxInFlight))
+		v.batching(p+".batching", k.Batching)
+	case "local":
+		if d.Local == nil {
+			missing()
+			return
+		}
+		v.required(p+".path", d.Local.Path)
+		v.batching(p+".batching", d.Local.Batching)
+	}
+}
+
+func (v *validator) httpDestination(h *HTTPDestination) {
+	const p = "destination"
+	if h == nil {
+		v.add(p, "the http parameters are missing")
+		return
+	}
+	if v.required(p+".url", h.URL) {
+		if !strings.HasPrefix(h.URL, "http://") && !strings.HasPrefix(h.URL, "https://") {
+			v.add(p+".url", "must start with http:// or https://")
+		} else if u, err := url.Parse(h.URL); err != nil || u.Host == "" {
+			v.add(p+".url", "not a valid URL")
+		}
+	}
+	v.oneOf(p+".compression", h.Compression, true, "gzip", "zlib", "snappy", "no")
+	if a := h.Auth; a != nil {
+		key := a.PrivateKey
+		switch {
+		case key == "":
+			v.add(p+".auth.private_key", "required")
+		case IsEnvRef(key):
+		case strings.Contains(key, "${"):
+			v.secret(p+".auth.private_key", key)
+		case !privateKeyRE.MatchString(key) || !strings.ContainsAny(key, "0123456789") ||
+			strings.IndexFunc(key, func(r rune) bool { return r < '0' || r > '9' }) < 0:
+			v.add(p+".auth.private_key", "must be 6–18 letters and digits with at least one of each")
+		}
+		if a.ExpiredTime <= 0 {
+			v.add(p+".auth.expired_time", "must be a number of seconds greater than 0")
+		}
+		if a.URLPath != "" && !strings.HasPrefix(a.URLPath, "/") {
+			v.add(p+".auth.url_path", "%q must start with /", a.URLPath)
+		}
+	}
+	if len(h.Headers) > MaxHTTPHeaders {
+		v.add(p+".headers", "%d headers; at most %d are allowed", len(h.Headers), MaxHTTPHeaders)
+	}
+	for _, name := range sortedKeys(h.Headers) {
+		if !headerNameRE.MatchString(name) {
+			v.add(p+".headers."+name, "not a valid header name")
+		}
+	}
+	if len(h.Query) > MaxHTTPQueryParams {
+		v.add(p+".query", "%d query parameters; at most %d are allowed", len(h.Query), MaxHTTPQueryParams)
+	}
+	for _, name := range sortedKeys(h.Query) {
+		if name == "" || name == "auth_key" && h.Auth != nil {
+			v.add(p+".query."+name, "reserved or empty query parameter name")
+		}
+	}
+	if h.MaxBatchSize < 0 || h.MaxBatchSize > MaxHTTPBatchSize {
+		v.add(p+".max_batch_size", "%d is not in 1..%d records", h.MaxBatchSize, MaxHTTPBatchSize)
+	}
+	if math.IsNaN(h.MaxBatchMB) || h.MaxBatchMB < 0 || h.MaxBatchMB > MaxHTTPBatchMB {
+		v.add(p+".max_batch_mb", "%v is not in (0, %d] MB", h.MaxBatchMB, MaxHTTPBatchMB)
+	}
+	if h.MaxRetry != nil && (*h.MaxRetry < 0 || *h.MaxRetry > 100) {
+		v.add(p+".max_retry", "%d is not in 0..100", *h.MaxRetry)
+	}
+	if h.Timeout < 0 {
+		v.add(p+".timeout", "must not be negative, not %d", h.Timeout)
+	}
+	v.nonNegative(p+".max_in_flight", int64(h.MaxInFlight))
+	v.duration(p+".period", h.Period)
+	v.tls(p+".tls", h.TLS)
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func (v *validator) output() {
+	o := v.t.Output
+	v.oneOf("output.format", o.Format, true, "ndjson", "csv", "tsv")
+	v.oneOf("output.timestamp_format", o.TimestampFormat, true, "rfc3339", "rfc3339ms", "unix", "unixms", "unixnano")
+}
+
+func (v *validator) deadLetter() {
+	dl := v.t.DeadLetter
+	if dl == nil {
+		return
+	}
+	v.oneOf("dead_letter.type", dl.Type, false, "local", "benthos")
+	switch dl.Type {
+	case "local":
+		v.required("dead_letter.path", dl.Path)
+		if len(dl.Config) > 0 {
+			v.add("dead_letter.config", "only for type benthos")
+		}
+	case "benthos":
+		if len(dl.Config) == 0 {
+			v.add("dead_letter.config", "required: a Benthos output config")
+		}
+		if dl.Path != "" {
+			v.add("dead_letter.path", "only for type local")
+		}
+	}
+}
