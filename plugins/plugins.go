@@ -5,6 +5,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/plugins/sls"
 )
 
 // RegisterAll registers every esa_* component on env.
@@ -20,4 +21,5 @@ func RegisterAll(env *service.Environment) error {
 // registrations lists each plugin package's Register function. Add a package here when it lands.
 var registrations = []func(*service.Environment) error{
 	httpout.Register,
+	sls.Register,
 }
