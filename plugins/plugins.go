@@ -5,6 +5,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/plugins/kafka"
 	"github.com/esa-connect/esa-connect/plugins/sls"
 )
 
@@ -22,4 +23,5 @@ func RegisterAll(env *service.Environment) error {
 var registrations = []func(*service.Environment) error{
 	httpout.Register,
 	sls.Register,
+	kafka.Register,
 }

@@ -1,0 +1,406 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record"
+)
+
+// SPEC §3.1 batch defaults for Kafka, used when the config sets no batch policy.
+const (
+	defaultBatchCount = 1000
+	defaultBatchBytes = 5 * 1000 * 1000
+	defaultBatchWait  = "5s"
+)
+
+func outputSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Services").
+		Summary("Delivers each record as one Kafka message, as ESA's KafkaDelivery does.").
+		Description(`Writes every message of a batch as one Kafka record to ` + "`topic`" + ` with franz-go: acks from all
+in-sync replicas, idempotent producer (no duplicates from the client's own retries), the chosen
+compression codec, and the partition chosen by ` + "`balancer`" + ` (ESA's names, with the semantics of
+segmentio/kafka-go). A batch is acknowledged only when the brokers confirmed every record in it; if some
+records fail, only those are nacked (the rest are not sent again). Records the client cannot deliver
+within ` + "`delivery_timeout`" + ` fail their batch, which the input redelivers.
+
+At connect time the output checks that the brokers answer and the topic exists. Brokers that cannot be
+reached are retried (with backoff) until they answer; SASL credentials that the brokers reject stop
+the run with an error that names the brokers and the user (the password is never printed).
+
+Keys: with ` + "`key_field`" + ` set, the record's top-level field of that name is the message key (a string's
+text, or a number/bool/object's JSON text); a record without the field, or with null, has no key.
+Keyless records under a key-hashing balancer go round robin (Hash) or to a random partition
+(CRC32Balancer, Murmur2Balancer), as in kafka-go; CRC32Balancer also treats an empty key as no key.`).
+		Fields(
+			service.NewStringField("topic").Description("Kafka topic (ESA `Topic`). It must exist."),
+			brokersField(),
+			service.NewStringEnumField("compression", "no", "none", "gzip", "snappy", "lz4", "zstd").
+				Description("Batch compression codec (ESA `Compress`): `gzip`, `snappy`, `lz4`, `zstd` or `no`.").
+				Default("no"),
+			saslField(),
+			tlsField(),
+			service.NewStringField("balancer").
+				Description("How records are spread over partitions (ESA `Balancer`): `LeastBytes` (default), `Hash` (FNV-1a 32 of the key), `RoundRobin`, `CRC32Balancer` (CRC-32 IEEE of the key, as librdkafka), `Murmur2Balancer` (murmur2 of the key, as the Java client). A `kafka.` prefix is accepted.").
+				Default(BalancerLeastBytes),
+			service.NewStringField("key_field").
+				Description("Top-level record field whose value becomes the message key; empty: no key.").
+				Default(""),
+			service.NewDurationField("delivery_timeout").
+				Description("How long the client keeps retrying a record (broker down, leader moving) before the batch fails and is nacked.").
+				Default("30s").
+				Advanced(),
+			service.NewStringField("task").Description("Task name, the `task` label of the metrics.").Default(""),
+			service.NewStringField("time_field").Description("The category's time field (unused by Kafka; accepted like every output).").Default("").Advanced(),
+			service.NewOutputMaxInFlightField().Default(64),
+			service.NewBatchPolicyField("batching").
+				Description("Batch policy; when none is set, 1,000 records, 5 MB or 5 s, whichever comes first (SPEC §3.1)."),
+		).
+		Example("Deliver to a SASL/SCRAM cluster", "Keyed by client IP with the Java client's partitioner, zstd-compressed.", `
+output:
+  esa_kafka:
+    topic: esa-access-logs
+    brokers: [kafka-1.example.com:9093, kafka-2.example.com:9093]
+    compression: zstd
+    balancer: kafka.Murmur2Balancer
+    key_field: ClientIP
+    sasl:
+      mechanism: SCRAM-SHA-512
+      username: esa
+      password: ${KAFKA_PASSWORD}
+    tls:
+      enabled: true
+    task: access-to-kafka
+`)
+}
+
+type output struct {
+	conn            connConfig
+	topic           string
+	codec           kgo.CompressionCodec
+	balancer        string
+	keyField        string
+	deliveryTimeout time.Duration
+	maxBuffered     int
+	task            string
+
+	res *service.Resources
+	log *service.Logger
+
+	mDelivered *service.MetricCounter
+	mFailed    *service.MetricCounter
+	mBytesRaw  *service.MetricCounter
+	mLatency   *service.MetricTimer
+
+	mu sync.RWMutex
+	cl *kgo.Client
+}
+
+func newOutputFromConfig(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+	o, policy, maxInFlight, err := newOutput(conf, res)
+	if err != nil {
+		return nil, policy, 0, fmt.Errorf("esa_kafka: %w", err)
+	}
+	return o, policy, maxInFlight, nil
+}
+
+func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, int, error) {
+	var policy service.BatchPolicy
+	conn, err := parseConnConfig(conf)
+	if err != nil {
+		return nil, policy, 0, err
+	}
+	o := &output{conn: conn, res: res, log: res.Logger()}
+	if o.topic, err = conf.FieldString("topic"); err != nil {
+		return nil, policy, 0, err
+	}
+	if o.topic = strings.TrimSpace(o.topic); o.topic == "" {
+		return nil, policy, 0, errors.New("topic: required")
+	}
+	comp, err := conf.FieldString("compression")
+	if err != nil {
+		return nil, policy, 0, err
+	}
+	if o.codec, err = codecFor(comp); err != nil {
+		return nil, policy, 0, err
+	}
+	bal, err := conf.FieldString("balancer")
+	if err != nil {
+		return nil, policy, 0, err
+	}
+	if o.balancer, err = ParseBalancer(bal); err != nil {
+		return nil, policy, 0, fmt.Errorf("balancer: %w", err)
+	}
+	if o.keyField, err = conf.FieldString("key_field"); err != nil {
+		return nil, policy, 0, err
+	}
+	if o.deliveryTimeout, err = conf.FieldDuration("delivery_timeout"); err != nil {
+		return nil, policy, 0, err
+	}
+	if o.task, err = conf.FieldString("task"); err != nil {
+		return nil, policy, 0, err
+	}
+	maxInFlight, err := conf.FieldMaxInFlight()
+	if err != nil {
+		return nil, policy, 0, err
+	}
+	if policy, err = conf.FieldBatchPolicy("batching"); err != nil {
+		return nil, policy, 0, err
+	}
+	if policy.IsNoop() {
+		policy.Count, policy.ByteSize, policy.Period = defaultBatchCount, defaultBatchBytes, defaultBatchWait
+	}
+	count := policy.Count
+	if count <= 0 {
+		count = defaultBatchCount
+	}
+	o.maxBuffered = max(10000, maxInFlight*count)
+
+	m := res.Metrics()
+	o.mDelivered = m.NewCounter("esa_records_delivered_total", "task")
+	o.mFailed = m.NewCounter("esa_records_failed_total", "task")
+	o.mBytesRaw = m.NewCounter("esa_bytes_raw_total", "task")
+	o.mLatency = m.NewTimer("esa_batch_latency_ns", "task")
+	return o, policy, maxInFlight, nil
+}
+
+func codecFor(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "no", "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("compression: %q is not gzip, snappy, lz4, zstd or no", name)
+}
+
+// Connect builds the producer and checks that the brokers answer, accept the credentials and
+// know the topic.
+func (o *output) Connect(ctx context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cl != nil {
+		return nil
+	}
+	watch := &authWatch{}
+	opts, err := o.conn.clientOpts(watch)
+	if err != nil {
+		return fmt.Errorf("esa_kafka: %w", err)
+	}
+	part, err := NewPartitioner(o.balancer)
+	if err != nil {
+		return fmt.Errorf("esa_kafka: %w", err)
+	}
+	opts = append(opts,
+		kgo.DefaultProduceTopic(o.topic),
+		kgo.RecordPartitioner(part),
+		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence stays on (franz-go's default)
+		kgo.ProducerBatchCompression(o.codec),
+		kgo.RecordDeliveryTimeout(o.deliveryTimeout),
+		kgo.MaxBufferedRecords(o.maxBuffered),
+		kgo.UnknownTopicRetries(4),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("esa_kafka: %w", redactErr(err, o.conn.password))
+	}
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := checkTopics(cctx, cl, []string{o.topic}); err != nil {
+		cl.Close()
+		if isAuthError(err, watch) {
+			aerr := authError("esa_kafka", o.conn, err)
+			outcome.From(o.res).Fatal(aerr)
+			return aerr
+		}
+		return fmt.Errorf("esa_kafka: connect to brokers %s: %w", o.conn.describe(), redactErr(err, o.conn.password))
+	}
+	o.cl = cl
+	return nil
+}
+
+// checkTopics asks the cluster for the topics' metadata: this authenticates, and reports missing
+// topics by name.
+func checkTopics(ctx context.Context, cl *kgo.Client, topics []string) error {
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = false
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			name := ""
+			if t.Topic != nil {
+				name = *t.Topic
+			}
+			if errors.Is(err, kerr.UnknownTopicOrPartition) {
+				return fmt.Errorf("topic %q does not exist: %w", name, err)
+			}
+			return fmt.Errorf("topic %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (o *output) client() *kgo.Client {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.cl
+}
+
+// produceWait collects the outcome of one batch's records.
+type produceWait struct {
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	failed []failedRecord
+}
+
+type failedRecord struct {
+	rec *kgo.Record
+	err error
+}
+
+func (w *produceWait) done(r *kgo.Record, err error) {
+	if err != nil {
+		w.mu.Lock()
+		w.failed = append(w.failed, failedRecord{r, err})
+		w.mu.Unlock()
+	}
+	w.wg.Done()
+}
+
+// WriteBatch produces one record per message and waits until the brokers confirmed or failed each.
+func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	cl := o.client()
+	if cl == nil {
+		return service.ErrNotConnected
+	}
+	start := time.Now()
+	recs := make([]kgo.Record, len(batch))
+	var raw int64
+	for i, msg := range batch {
+		b, err := msg.AsBytes()
+		if err != nil {
+			return fmt.Errorf("esa_kafka: message %d: %w", i, err)
+		}
+		recs[i].Value = b
+		raw += int64(len(b))
+		if o.keyField != "" {
+			recs[i].Key = keyOf(b, o.keyField)
+		}
+	}
+	w := &produceWait{}
+	w.wg.Add(len(recs))
+	for i := range recs {
+		cl.Produce(ctx, &recs[i], w.done)
+	}
+	w.wg.Wait()
+
+	if len(w.failed) == 0 {
+		o.mDelivered.Incr(int64(len(batch)), o.task)
+		o.mBytesRaw.Incr(raw, o.task)
+		o.mLatency.Timing(time.Since(start).Nanoseconds(), o.task)
+		return nil
+	}
+	o.mFailed.Incr(int64(len(w.failed)), o.task)
+	if ok := len(batch) - len(w.failed); ok > 0 {
+		o.mDelivered.Incr(int64(ok), o.task)
+	}
+	first := o.wrapErr(w.failed[0].err)
+	if len(w.failed) == len(batch) {
+		return first
+	}
+	berr := service.NewBatchError(batch, first)
+	for _, f := range w.failed {
+		// Records were allocated in one slice: find the index by pointer (failures are rare).
+		for i := range recs {
+			if &recs[i] == f.rec {
+				berr = berr.Failed(i, o.wrapErr(f.err))
+				break
+			}
+		}
+	}
+	return berr
+}
+
+func (o *output) wrapErr(err error) error {
+	err = fmt.Errorf("esa_kafka: produce to topic %q on %s: %w", o.topic, o.conn.describe(), redactErr(err, o.conn.password))
+	if permanentProduceErr(err) {
+		return &encode.Permanent{Err: err}
+	}
+	return err
+}
+
+// permanentProduceErr reports errors that retrying the same record cannot fix.
+func permanentProduceErr(err error) bool {
+	for _, e := range []error{
+		kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidRecord, kerr.CorruptMessage,
+		kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.InvalidTopicException,
+	} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyOf returns the message key taken from field of the JSON record rec: a string's text (without
+// allocation when it has no escapes), or the raw JSON of a number, bool, object or array; nil when
+// the field is missing or null.
+func keyOf(rec []byte, field string) []byte {
+	raw, kind, ok := record.Lookup(rec, field)
+	if !ok {
+		return nil
+	}
+	switch kind {
+	case record.Null, record.Invalid:
+		return nil
+	case record.String:
+		inner := raw[1 : len(raw)-1]
+		for _, c := range inner {
+			if c == '\\' {
+				return []byte(record.UnquoteString(raw))
+			}
+		}
+		return inner
+	default:
+		return raw
+	}
+}
+
+// Close closes the producer. WriteBatch waits for its records, so nothing is left buffered.
+func (o *output) Close(ctx context.Context) error {
+	o.mu.Lock()
+	cl := o.cl
+	o.cl = nil
+	o.mu.Unlock()
+	if cl != nil {
+		cl.Close()
+	}
+	return nil
+}
