@@ -20,20 +20,20 @@ func inputSpec() *service.ConfigSpec {
 		Stable().
 		Categories("Services").
 		Summary("Reads log records from Kafka topics as a member of a consumer group, so several esa-connect processes share the load.").
-		Description(`Joins consumer group ` + "`group`" + ` and reads ` + "`topics`" + `, one record per message, in batches of up to
-` + "`batch_size`" + ` records. Delivery is at-least-once: a record's offset is committed only after the batch
+		Description(`Joins consumer group `+"`group`"+` and reads `+"`topics`"+`, one record per message, in batches of up to
+`+"`batch_size`"+` records. Delivery is at-least-once: a record's offset is committed only after the batch
 holding it was delivered downstream (acknowledged by the output), and only as the contiguous prefix of
 delivered records per partition, so a crash or a SIGKILL never skips a record (some may be delivered
-twice). Committed offsets are flushed every ` + "`commit_period`" + `, when partitions are revoked in a
-rebalance (after waiting up to ` + "`revoke_wait`" + ` for batches in flight), and at shutdown. A batch that
+twice). Committed offsets are flushed every `+"`commit_period`"+`, when partitions are revoked in a
+rebalance (after waiting up to `+"`revoke_wait`"+` for batches in flight), and at shutdown. A batch that
 the output rejects with a retryable error is delivered again with backoff; one rejected permanently is
 counted as not delivered and skipped.
 
-Start more processes with the same ` + "`group`" + ` to scale out: partitions are spread over the members and
-move to the survivors when one leaves or dies (after ` + "`session_timeout`" + `).
+Start more processes with the same `+"`group`"+` to scale out: partitions are spread over the members and
+move to the survivors when one leaves or dies (after `+"`session_timeout`"+`).
 
-Each message carries the metadata ` + "`kafka_topic`" + `, ` + "`kafka_partition`" + `, ` + "`kafka_offset`" + ` and, when the record has a
-key, ` + "`kafka_key`" + `.`).
+Each message carries the metadata `+"`kafka_topic`"+`, `+"`kafka_partition`"+`, `+"`kafka_offset`"+` and, when the record has a
+key, `+"`kafka_key`"+`.`).
 		Fields(
 			brokersField(),
 			service.NewStringListField("topics").Description("Topics to read.").Example([]string{"esa-access-logs"}),

@@ -30,18 +30,18 @@ func outputSpec() *service.ConfigSpec {
 		Stable().
 		Categories("Services").
 		Summary("Delivers each record as one Kafka message, as ESA's KafkaDelivery does.").
-		Description(`Writes every message of a batch as one Kafka record to ` + "`topic`" + ` with franz-go: acks from all
+		Description(`Writes every message of a batch as one Kafka record to `+"`topic`"+` with franz-go: acks from all
 in-sync replicas, idempotent producer (no duplicates from the client's own retries), the chosen
-compression codec, and the partition chosen by ` + "`balancer`" + ` (ESA's names, with the semantics of
+compression codec, and the partition chosen by `+"`balancer`"+` (ESA's names, with the semantics of
 segmentio/kafka-go). A batch is acknowledged only when the brokers confirmed every record in it; if some
 records fail, only those are nacked (the rest are not sent again). Records the client cannot deliver
-within ` + "`delivery_timeout`" + ` fail their batch, which the input redelivers.
+within `+"`delivery_timeout`"+` fail their batch, which the input redelivers.
 
 At connect time the output checks that the brokers answer and the topic exists. Brokers that cannot be
 reached are retried (with backoff) until they answer; SASL credentials that the brokers reject stop
 the run with an error that names the brokers and the user (the password is never printed).
 
-Keys: with ` + "`key_field`" + ` set, the record's top-level field of that name is the message key (a string's
+Keys: with `+"`key_field`"+` set, the record's top-level field of that name is the message key (a string's
 text, or a number/bool/object's JSON text); a record without the field, or with null, has no key.
 Keyless records under a key-hashing balancer go round robin (Hash) or to a random partition
 (CRC32Balancer, Murmur2Balancer), as in kafka-go; CRC32Balancer also treats an empty key as no key.`).
