@@ -1,0 +1,354 @@
+// Package s3verified is the esa_s3_verified output: delivery to AWS S3 (ESA aws3) and S3-compatible
+// stores (ESA aws3cmpt) with ownership verification (SPEC §4.3, §4.4, §4.7) and the object layout of
+// SPEC §4.8, on aws-sdk-go-v2.
+package s3verified
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
+)
+
+// Batching defaults of object storage (SPEC §3.1).
+const (
+	DefaultBatchCount  = 100000
+	DefaultBatchBytes  = 64 * 1024 * 1024
+	DefaultBatchPeriod = "60s"
+)
+
+// Name is the component name.
+const Name = "esa_s3_verified"
+
+func spec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Services").
+		Summary("Delivers records to AWS S3 or an S3-compatible store as gzip objects named by date (ESA S3Delivery), after verifying ownership of the bucket.").
+		Description(`
+Each batch becomes one object `+"`<path>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (SPEC §4.8): gzip of
+NDJSON (or CSV/TSV), with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+`. Objects larger than
+`+"`multipart.part_size`"+` go as multipart uploads; a failed multipart upload is aborted.
+
+### Ownership verification
+Before the first delivery the output proves that whoever configured the task can read the bucket: without
+`+"`ownership_token`"+` it writes the challenge object `+"`<path>/esa-ownership-<task>.txt`"+` and stops with an error naming it
+(`+"`esa-connect verify task.yaml`"+` does the same without running); put the object's content into
+`+"`ownership_token`"+`. A token verifies only for the same bucket, path and task and the same `+"`ownership_secret`"+`, and is
+refused when it is more than 7 days old at its first use (recorded in `+"`<path>/esa-ownership-<task>.used`"+`).
+
+### Delivery guarantees
+At least once: a batch is acknowledged only after the store confirmed the object. Network errors, timeouts, 429,
+5xx and throttling are retried with exponential backoff and jitter (`+"`max_retries`"+`), then the batch is nacked
+and redelivered by the input; other 4xx fail the batch at once. Rejected credentials, a missing bucket or a
+Requester Pays bucket stop the run at connect time with an error naming the credential or the bucket.`).
+		Fields(
+			service.NewStringField("bucket_path").Description("`bucket` or `bucket/path`: the bucket and the key prefix (kept as written, without a trailing slash)."),
+			service.NewStringField("region").Description("Signing region. Empty: taken from `endpoint` when it names one (`oss-cn-hangzhou.aliyuncs.com` → `cn-hangzhou`), else `us-east-1`.").Default(""),
+			service.NewStringField("endpoint").Description("Endpoint URL without bucket or path, for S3-compatible stores. Empty: AWS.").Default(""),
+			service.NewStringField("access_key_id").Description("Static access key id. Empty: the AWS default credential chain (environment, shared config, instance role).").Default(""),
+			service.NewStringField("secret_access_key").Description("Static secret access key.").Default("").Secret(),
+			service.NewStringField("session_token").Description("Session token of temporary credentials.").Default("").Secret(),
+			service.NewBoolField("force_path_style").Description("Address the bucket as `endpoint/bucket` instead of the virtual-hosted `bucket.endpoint`.").Default(false),
+			service.NewStringEnumField("server_side_encryption", "", "AES256").Description("`AES256`: send `x-amz-server-side-encryption: AES256` on every PUT (for bucket policies that require SSE-S3).").Default(""),
+			service.NewStringField("ownership_token").Description("The content of the ownership challenge object (SPEC §4.7).").Default(""),
+			service.NewStringField("ownership_secret").Description("The secret that signs ownership tokens.").Default("${ESA_OWNERSHIP_SECRET}").Secret(),
+			service.NewBoolField("compatible").Description("The store is S3-compatible (ESA aws3cmpt), not AWS: request checksums only when required.").Default(false),
+			service.NewStringField("task").Description("The task name, used in object names and metric labels."),
+			service.NewStringField("time_field").Description("The record field holding the event time (for object names); missing or unparsable: the receive time.").Default(""),
+			encode.EncodingField(),
+			service.NewObjectField("multipart",
+				service.NewIntField("part_size").Description("Objects larger than this many bytes are uploaded in parts of this size (minimum 5 MiB).").Default(8*1024*1024),
+				service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
+			).Description("Multipart upload of large objects.").Advanced(),
+			service.NewIntField("max_retries").Description("Retries of a failed upload before the batch is nacked.").Default(3).Advanced(),
+			service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced(),
+			service.NewOutputMaxInFlightField().Default(4),
+			service.NewBatchPolicyField("batching").Description("Batching by records, bytes and time; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
+		).
+		Example("AWS S3 with SSE-S3", "Credentials from the default chain; the token comes from `esa-connect verify`.", `
+output:
+  esa_s3_verified:
+    bucket_path: my-logs/esa/access
+    region: us-east-1
+    server_side_encryption: AES256
+    ownership_token: ${ESA_OWNERSHIP_TOKEN}
+    task: access-to-s3
+    time_field: EdgeStartTimestamp
+`).
+		Example("S3-compatible store", "Path style for a self-hosted store.", `
+output:
+  esa_s3_verified:
+    bucket_path: logs/esa
+    endpoint: http://127.0.0.1:7070
+    force_path_style: true
+    compatible: true
+    access_key_id: ${S3_KEY}
+    secret_access_key: ${S3_SECRET}
+    ownership_token: ${ESA_OWNERSHIP_TOKEN}
+    task: access-to-s3
+`)
+}
+
+// Register registers esa_s3_verified on env.
+func Register(env *service.Environment) error {
+	return env.RegisterBatchOutput(Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+		o, err := newOutput(conf, res)
+		if err != nil {
+			return nil, service.BatchPolicy{}, 0, fmt.Errorf("%s: %w", Name, err)
+		}
+		pol, err := conf.FieldBatchPolicy("batching")
+		if err != nil {
+			return nil, pol, 0, err
+		}
+		pol = DefaultBatchPolicy(pol)
+		mif, err := conf.FieldMaxInFlight()
+		if err != nil {
+			return nil, pol, 0, err
+		}
+		return o, pol, mif, nil
+	})
+}
+
+// DefaultBatchPolicy fills the zero count, byte size and period of pol with the object-storage
+// defaults of SPEC §3.1.
+func DefaultBatchPolicy(pol service.BatchPolicy) service.BatchPolicy {
+	if pol.Count == 0 {
+		pol.Count = DefaultBatchCount
+	}
+	if pol.ByteSize == 0 {
+		pol.ByteSize = DefaultBatchBytes
+	}
+	if pol.Period == "" {
+		pol.Period = DefaultBatchPeriod
+	}
+	return pol
+}
+
+type output struct {
+	cfg       Config
+	task      string
+	token     string
+	secret    string
+	enc       *encode.ObjectEncoder
+	partSize  int64
+	partConc  int
+	backoff   encode.Backoff
+	timeout   time.Duration
+	log       *service.Logger
+	out       *outcome.Outcome
+	delivered *service.MetricCounter
+	failed    *service.MetricCounter
+	retries   *service.MetricCounter
+	bytesRaw  *service.MetricCounter
+	bytesComp *service.MetricCounter
+	latency   *service.MetricTimer
+
+	mu       sync.RWMutex
+	client   *s3.Client
+	uploader *manager.Uploader
+}
+
+func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+	var c Config
+	var err error
+	str := func(name string, dst *string) {
+		if err == nil {
+			*dst, err = conf.FieldString(name)
+		}
+	}
+	str("bucket_path", &c.BucketPath)
+	str("region", &c.Region)
+	str("endpoint", &c.Endpoint)
+	str("access_key_id", &c.AccessKeyID)
+	str("secret_access_key", &c.SecretAccessKey)
+	str("session_token", &c.SessionToken)
+	str("server_side_encryption", &c.ServerSideEncryption)
+	o := &output{log: res.Logger(), out: outcome.From(res)}
+	str("ownership_token", &o.token)
+	str("ownership_secret", &o.secret)
+	str("task", &o.task)
+	var timeField string
+	str("time_field", &timeField)
+	if err != nil {
+		return nil, err
+	}
+	if c.ForcePathStyle, err = conf.FieldBool("force_path_style"); err != nil {
+		return nil, err
+	}
+	if c.Compatible, err = conf.FieldBool("compatible"); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if o.task == "" {
+		return nil, errors.New("task: must not be empty (it names objects and the ownership challenge)")
+	}
+	o.cfg = c
+	opts, err := encode.OptionsFromParsed(conf)
+	if err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	if o.enc, err = encode.NewObjectEncoder(o.task, c.Path(), timeField, opts); err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	ps, err := conf.FieldInt("multipart", "part_size")
+	if err != nil {
+		return nil, err
+	}
+	if int64(ps) < manager.MinUploadPartSize {
+		return nil, fmt.Errorf("multipart.part_size: %d is below the S3 minimum of %d bytes", ps, manager.MinUploadPartSize)
+	}
+	o.partSize = int64(ps)
+	if o.partConc, err = conf.FieldInt("multipart", "concurrency"); err != nil {
+		return nil, err
+	}
+	if o.partConc < 1 {
+		o.partConc = 1
+	}
+	mr, err := conf.FieldInt("max_retries")
+	if err != nil {
+		return nil, err
+	}
+	o.backoff = encode.Backoff{MaxRetries: mr}
+	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
+		return nil, err
+	}
+	m := res.Metrics()
+	o.delivered = m.NewCounter("esa_records_delivered_total", "task")
+	o.failed = m.NewCounter("esa_records_failed_total", "task")
+	o.retries = m.NewCounter("esa_delivery_retries_total", "task")
+	o.bytesRaw = m.NewCounter("esa_bytes_raw_total", "task")
+	o.bytesComp = m.NewCounter("esa_bytes_compressed_total", "task")
+	o.latency = m.NewTimer("esa_batch_latency_ns", "task")
+	return o, nil
+}
+
+// Connect builds the client, refuses Requester Pays buckets and checks ownership. Rejected
+// credentials, a missing bucket, Requester Pays and a missing or wrong ownership token are fatal
+// (outcome.Fatal); network errors are returned so that Benthos reconnects with backoff.
+func (o *output) Connect(ctx context.Context) error {
+	client, err := NewClient(ctx, o.cfg)
+	if err != nil {
+		return o.fatal(err)
+	}
+	if err := CheckRequesterPays(ctx, client, o.cfg); err != nil {
+		if errors.Is(err, errFatal) {
+			return o.fatal(err)
+		}
+		return fmt.Errorf("%s: %s: %w", Name, o.cfg.ObjectURL(""), err)
+	}
+	if err := CheckOwnership(ctx, client, o.cfg, o.secret, o.token, o.task); err != nil {
+		if errors.Is(err, ErrNotVerified) || errors.Is(err, errFatal) {
+			return o.fatal(err)
+		}
+		return fmt.Errorf("%s: %w", Name, err)
+	}
+	up := manager.NewUploader(client, func(u *manager.Uploader) {
+		u.PartSize = o.partSize
+		u.Concurrency = o.partConc
+		u.LeavePartsOnError = false
+	})
+	o.mu.Lock()
+	o.client, o.uploader = client, up
+	o.mu.Unlock()
+	o.log.Infof("%s: delivering to %s (ownership verified)", Name, o.cfg.ObjectURL(o.cfg.Path()))
+	return nil
+}
+
+func (o *output) fatal(err error) error {
+	err = fmt.Errorf("%s: %s: %w", Name, o.cfg.ObjectURL(o.cfg.Path()), err)
+	o.out.Fatal(err)
+	return err
+}
+
+var errFatal = errors.New("fatal")
+
+type fatalError struct{ msg string }
+
+func (f fatalError) Error() string   { return f.msg }
+func (f fatalError) Is(t error) bool { return t == errFatal }
+
+// CheckRequesterPays refuses a Requester Pays bucket (SPEC §4.3). A store that does not implement
+// the query (501 / NotImplemented) is not Requester Pays. Errors that are the configuration's fault
+// match errFatal; others (network, 5xx) are worth a reconnect.
+func CheckRequesterPays(ctx context.Context, client *s3.Client, c Config) error {
+	out, err := client.GetBucketRequestPayment(ctx, &s3.GetBucketRequestPaymentInput{Bucket: aws.String(c.Bucket())})
+	if err != nil {
+		code, status := errorCode(err)
+		if code == "NotImplemented" || status == 501 {
+			return nil
+		}
+		if ce := credentialError(c, err); ce != nil {
+			return ce
+		}
+		if c.Compatible && status >= 400 && status < 500 && status != 429 {
+			// Some S3-compatible stores answer an unknown sub-resource with 400 or 405.
+			return nil
+		}
+		return fmt.Errorf("checking Requester Pays: %w", err)
+	}
+	if out.Payer == types.PayerRequester {
+		return fatalError{msg: fmt.Sprintf("bucket %q has Requester Pays enabled: ESA delivery refuses such buckets; disable Requester Pays or choose another bucket", c.Bucket())}
+	}
+	return nil
+}
+
+// WriteBatch encodes the batch as one object and uploads it, retrying with backoff.
+func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	o.mu.RLock()
+	up := o.uploader
+	o.mu.RUnlock()
+	if up == nil {
+		return service.ErrNotConnected
+	}
+	start := time.Now()
+	obj, err := o.enc.Encode(batch)
+	if err != nil {
+		o.failed.Incr(int64(len(batch)), o.task)
+		return fmt.Errorf("%s: encoding batch: %w", Name, err)
+	}
+	err = o.backoff.Retry(ctx, func(ctx context.Context) error {
+		actx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		in := &s3.PutObjectInput{
+			Bucket:          aws.String(o.cfg.Bucket()),
+			Key:             aws.String(obj.Key),
+			Body:            bytes.NewReader(obj.Body),
+			ContentType:     aws.String(obj.ContentType),
+			ContentEncoding: aws.String(obj.ContentEncoding),
+		}
+		if o.cfg.ServerSideEncryption != "" {
+			in.ServerSideEncryption = types.ServerSideEncryption(o.cfg.ServerSideEncryption)
+		}
+		_, err := up.Upload(actx, in)
+		return classify(err)
+	}, func(attempt int, err error) {
+		o.retries.Incr(1, o.task)
+		o.log.Warnf("%s: upload of %s failed (attempt %d), retrying: %v", Name, o.cfg.ObjectURL(obj.Key), attempt, err)
+	})
+	if err != nil {
+		o.failed.Incr(int64(len(batch)), o.task)
+		return fmt.Errorf("%s: PUT %s (%d records): %w", Name, o.cfg.ObjectURL(obj.Key), obj.Records, err)
+	}
+	o.delivered.Incr(int64(obj.Records), o.task)
+	o.bytesRaw.Incr(int64(obj.RawBytes), o.task)
+	o.bytesComp.Incr(int64(len(obj.Body)), o.task)
+	o.latency.Timing(time.Since(start).Nanoseconds(), o.task)
+	return nil
+}
+
+// Close releases nothing: the SDK client holds no resources that need closing.
+func (o *output) Close(context.Context) error { return nil }
