@@ -240,7 +240,7 @@ func input(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 		if len(s.Benthos) == 0 {
 			return nil, fmt.Errorf("translate: task %q: source.config is empty", t.Name)
 		}
-		return verbatim(s.Benthos), nil
+		return verbatim(s.Benthos, "source"), nil
 	default:
 		return nil, fmt.Errorf("translate: task %q: unknown source type %q", t.Name, s.Type)
 	}
@@ -484,24 +484,25 @@ func deadLetter(t *config.Task) (*omap, error) {
 		if len(dl.Config) == 0 {
 			return nil, fmt.Errorf("translate: task %q: dead_letter.config is empty", t.Name)
 		}
-		m := verbatim(dl.Config)
-		m.set("label", "dead_letter")
-		return m, nil
+		return verbatim(dl.Config, "dead_letter"), nil
 	default:
 		return nil, fmt.Errorf("translate: task %q: unknown dead_letter type %q", t.Name, dl.Type)
 	}
 }
 
-// verbatim copies a user-given Benthos component config with its keys sorted, for stable output.
-func verbatim(m map[string]any) *omap {
+// verbatim copies a user-given Benthos component config with its keys sorted, for stable output;
+// label, when not empty, replaces the config's own label.
+func verbatim(m map[string]any, label string) *omap {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	out := &omap{}
-	if _, ok := m["label"]; ok {
-		out.set("label", m["label"])
+	if label != "" {
+		out.set("label", label)
+	} else if l, ok := m["label"]; ok {
+		out.set("label", l)
 	}
 	for _, k := range keys {
 		if k != "label" {

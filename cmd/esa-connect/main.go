@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +45,9 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	code, err := service.RunCLIToCode(ctx, cliOptions(args)...)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(stderr, err)
+		}
 		if code == 0 {
 			code = 1
 		}

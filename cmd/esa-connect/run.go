@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/translate"
+)
+
+// shutdownTimeout bounds the graceful stop (flush of partial batches) after SIGINT/SIGTERM or a fatal
+// error; after it the stop becomes forceful.
+const shutdownTimeout = 30 * time.Second
+
+// runOptions tunes runTask.
+type runOptions struct {
+	// logLevel is the Benthos log level (debug, info, warn, error, none); default info.
+	logLevel string
+}
+
+// runTaskData loads, validates and runs a task definition; name is used in messages.
+func runTaskData(ctx context.Context, name string, data []byte, opts runOptions, stdout, stderr io.Writer) int {
+	t, ok := loadTask(name, data, stderr)
+	if !ok {
+		return 1
+	}
+	return runTask(ctx, t, opts, stdout, stderr)
+}
+
+// runTask translates t in memory and runs it as one Benthos stream on the global environment until its
+// input ends, a signal arrives (then partial batches are flushed) or a component reports a fatal
+// configuration error. It returns the exit code: 0 only when every record was delivered, dropped on
+// purpose or dead-lettered.
+func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stderr io.Writer) int {
+	conf, err := translate.Task(t)
+	if err != nil {
+		fmt.Fprintf(stderr, "esa-connect: %v\n", err)
+		return 1
+	}
+	// Literal secrets of the task are referenced as ${ESA_<TASK>_<FIELD>}: set them in this process
+	// only, never in the printed config or the logs.
+	for k, v := range translate.Secrets(t) {
+		if err := os.Setenv(k, v); err != nil {
+			fmt.Fprintf(stderr, "esa-connect: task %s: setting a secret variable: %v\n", t.Name, err)
+			return 1
+		}
+	}
+
+	level, err := parseLevel(opts.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "esa-connect: %v\n", err)
+		return 1
+	}
+	b := service.GlobalEnvironment().NewStreamBuilder()
+	b.SetLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	if err := b.SetYAML(string(conf)); err != nil {
+		fmt.Fprintf(stderr, "esa-connect: task %s: the generated pipeline is invalid: %v\n", t.Name, err)
+		return 1
+	}
+	stream, err := b.Build()
+	if err != nil {
+		fmt.Fprintf(stderr, "esa-connect: task %s: building the pipeline: %v\n", t.Name, err)
+		return 1
+	}
+	out := outcome.From(stream.Resources())
+
+	started := time.Now()
+	localDir := ""
+	if t.Destination.Type == "local" && t.Destination.Local != nil {
+		localDir = absPath(t.Destination.Local.Path)
+	}
+	fmt.Fprintf(stdout, "esa-connect: running task %s (%s): %s source → %s destination", t.Name, t.Category, sourceType(t), t.Destination.Type)
+	if localDir != "" {
+		fmt.Fprintf(stdout, " %s", localDir)
+	}
+	fmt.Fprintln(stdout)
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	done := make(chan error, 1)
+	go func() { done <- stream.Run(context.Background()) }()
+
+	stop := func(why string) error {
+		fmt.Fprintf(stderr, "esa-connect: %s: stopping, flushing partial batches (up to %s)\n", why, shutdownTimeout)
+		stopped := make(chan error, 1)
+		go func() { stopped <- stream.StopWithin(shutdownTimeout) }()
+		select {
+		case err := <-stopped:
+			<-done
+			return err
+		case sig := <-sigs:
+			return fmt.Errorf("second %v: stopped without waiting for the flush", sig)
+		}
+	}
+
+	var runErr error
+	select {
+	case runErr = <-done:
+	case sig := <-sigs:
+		runErr = stop(sig.String())
+	case <-out.FatalCh():
+		_ = stop("fatal error")
+	case <-ctx.Done():
+		runErr = stop("cancelled")
+	}
+
+	code := 0
+	if ferr := out.FatalErr(); ferr != nil {
+		fmt.Fprintf(stderr, "esa-connect: task %s: %v\n", t.Name, ferr)
+		code = 1
+	}
+	if runErr != nil && code == 0 {
+		fmt.Fprintf(stderr, "esa-connect: task %s: %v\n", t.Name, runErr)
+		code = 1
+	}
+	if n := out.Undelivered(); n > 0 {
+		fmt.Fprintf(stderr, "esa-connect: task %s: %d records were not delivered\n", t.Name, n)
+		code = 1
+	}
+	if localDir != "" {
+		files, size := objectsSince(localDir, started)
+		fmt.Fprintf(stdout, "esa-connect: task %s wrote %d files (%s) under %s\n", t.Name, files, humanBytes(size), localDir)
+	}
+	if dl := t.DeadLetter; dl != nil && dl.Type == "local" {
+		p := filepath.Join(absPath(dl.Path), translate.DeadLetterFile(t.Name))
+		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+			fmt.Fprintf(stdout, "esa-connect: task %s: dead letters in %s\n", t.Name, p)
+		}
+	}
+	return code
+}
+
+// sourceType is the task's source type with its default.
+func sourceType(t *config.Task) string {
+	if t.Source.Type == "" {
+		return "http"
+	}
+	return t.Source.Type
+}
+
+// parseLevel maps a Benthos-style log level to slog; "none"/"off" silences the logs.
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug", "trace", "all":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error", "fatal":
+		return slog.LevelError, nil
+	case "none", "off":
+		return slog.LevelError + 100, nil
+	}
+	return 0, fmt.Errorf("unknown log level %q (debug, info, warn, error, none)", s)
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// objectsSince counts the object files (*.log.gz) under dir modified at or after since.
+func objectsSince(dir string, since time.Time) (files int, size int64) {
+	since = since.Add(-time.Second) // file systems with coarse modification times
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".log.gz") {
+			return nil
+		}
+		if info, err := d.Info(); err == nil && !info.ModTime().Before(since) {
+			files++
+			size += info.Size()
+		}
+		return nil
+	})
+	return files, size
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
