@@ -2,7 +2,6 @@ package record
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -17,11 +16,10 @@ func UnquoteString(raw []byte) string {
 	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner)
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if end, _, err := validString(raw, 0); err != nil || end != len(raw) {
 		return ""
 	}
-	return s
+	return string(AppendUnquoted(make([]byte, 0, len(inner)), raw))
 }
 
 // EventTime returns the time held by the top-level field name of rec: an RFC 3339 string (with or

@@ -1,0 +1,533 @@
+package record
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxRecordSize is the largest record the esa_* processors accept (SPEC §2.4: 1 MiB). Larger
+// records are invalid with reason ReasonTooLarge.
+const MaxRecordSize = 1 << 20
+
+// MaxDepth is the deepest nesting of objects and arrays a record may have; deeper records are
+// invalid with reason ReasonTooDeep (it bounds the validator's recursion).
+const MaxDepth = 512
+
+// Reasons why a record is invalid: the values of the reason label of esa_records_invalid_total and
+// of the metadata esa_invalid_reason.
+const (
+	ReasonEmpty        = "empty"         // nothing but whitespace
+	ReasonTooLarge     = "too_large"     // more than MaxRecordSize bytes
+	ReasonNotObject    = "not_object"    // valid JSON, but not an object (string, array, number, ...)
+	ReasonMalformed    = "malformed"     // not valid JSON (truncated, trailing data, bad escape, BOM, ...)
+	ReasonInvalidUTF8  = "invalid_utf8"  // a string holds bytes that are not UTF-8
+	ReasonDuplicateKey = "duplicate_key" // a field the processor reads occurs twice
+	ReasonTooDeep      = "too_deep"      // nested deeper than MaxDepth
+)
+
+// Reasons lists every reason, in a fixed order (for per-reason counters).
+var Reasons = [...]string{ReasonEmpty, ReasonTooLarge, ReasonNotObject, ReasonMalformed,
+	ReasonInvalidUTF8, ReasonDuplicateKey, ReasonTooDeep}
+
+// ReasonIndex returns the position of reason in Reasons, or -1.
+func ReasonIndex(reason string) int {
+	for i, r := range Reasons {
+		if r == reason {
+			return i
+		}
+	}
+	return -1
+}
+
+// InvalidError says why a record is not a valid JSON object: Reason is one of the Reason constants,
+// Offset the byte position where the problem was found.
+type InvalidError struct {
+	Reason string
+	Offset int
+	Msg    string
+}
+
+// Error implements error.
+func (e *InvalidError) Error() string {
+	return e.Reason + " at byte " + strconv.Itoa(e.Offset) + ": " + e.Msg
+}
+
+func invalid(reason string, off int, msg string) *InvalidError {
+	return &InvalidError{Reason: reason, Offset: off, Msg: msg}
+}
+
+// Value is the raw JSON value of one field found by a Selector. Raw is nil when the field is absent.
+type Value struct {
+	// Raw is the value's JSON text (a string with its quotes and escapes as they are).
+	Raw []byte
+	// Kind is the JSON kind; Invalid when the field is absent.
+	Kind Kind
+	// Escaped reports whether a string value contains backslash escapes (when false, the bytes
+	// between the quotes are the string itself).
+	Escaped bool
+}
+
+// Found reports whether the field is present (null counts as present; see IsNull).
+func (v Value) Found() bool { return v.Kind != Invalid }
+
+// Inner returns the bytes between the quotes of a string value (escapes not decoded), or the raw
+// text of any other kind.
+func (v Value) Inner() []byte {
+	if v.Kind == String && len(v.Raw) >= 2 {
+		return v.Raw[1 : len(v.Raw)-1]
+	}
+	return v.Raw
+}
+
+// Text returns a string value decoded, or the JSON text of a number or bool; "" otherwise.
+func (v Value) Text() string {
+	switch v.Kind {
+	case String:
+		if !v.Escaped {
+			return string(v.Raw[1 : len(v.Raw)-1])
+		}
+		return string(AppendUnquoted(nil, v.Raw))
+	case Number, Bool:
+		return string(v.Raw)
+	}
+	return ""
+}
+
+// AppendText appends what Text returns to dst without an intermediate string.
+func (v Value) AppendText(dst []byte) []byte {
+	switch v.Kind {
+	case String:
+		if !v.Escaped {
+			return append(dst, v.Raw[1:len(v.Raw)-1]...)
+		}
+		return AppendUnquoted(dst, v.Raw)
+	case Number, Bool:
+		return append(dst, v.Raw...)
+	}
+	return dst
+}
+
+// Selector finds a fixed set of top-level fields of a record in one pass, validating the whole
+// record on the way. Build it once (NewSelector) and reuse it; it is safe for concurrent use.
+type Selector struct {
+	names []string
+	head  [256]int16 // bucket → first index+1 (0 = empty)
+	next  []int16    // index → next index+1 in the same bucket
+}
+
+// NewSelector returns a Selector for names. Repeated names share one position.
+func NewSelector(names ...string) *Selector {
+	s := &Selector{}
+	for _, n := range names {
+		s.Add(n)
+	}
+	return s
+}
+
+// Add adds name (if not present yet) and returns its position in the output of Scan.
+func (s *Selector) Add(name string) int {
+	if i := s.Index(name); i >= 0 {
+		return i
+	}
+	i := len(s.names)
+	s.names = append(s.names, name)
+	s.next = append(s.next, 0)
+	if name != "" {
+		h := bucket(name)
+		s.next[i] = s.head[h]
+		s.head[h] = int16(i + 1)
+	}
+	return i
+}
+
+// Len returns the number of distinct names.
+func (s *Selector) Len() int { return len(s.names) }
+
+// Names returns the selected names by position.
+func (s *Selector) Names() []string { return s.names }
+
+// Index returns the position of name, or -1.
+func (s *Selector) Index(name string) int {
+	if name == "" {
+		for i, n := range s.names {
+			if n == "" {
+				return i
+			}
+		}
+		return -1
+	}
+	for j := s.head[bucket(name)]; j != 0; j = s.next[j-1] {
+		if s.names[j-1] == name {
+			return int(j - 1)
+		}
+	}
+	return -1
+}
+
+func bucket[T string | []byte](k T) uint8 {
+	n := len(k)
+	return uint8(uint(n)*0x9d ^ uint(k[0])*0x1f ^ uint(k[n-1])*0x65 ^ uint(k[n>>1])*0x0b)
+}
+
+func (s *Selector) find(key []byte) int {
+	if len(key) == 0 {
+		return s.Index("")
+	}
+	for j := s.head[bucket(key)]; j != 0; j = s.next[j-1] {
+		if s.names[j-1] == string(key) {
+			return int(j - 1)
+		}
+	}
+	return -1
+}
+
+// Scan checks that rec is one well-formed JSON object of at most MaxRecordSize bytes (strict RFC
+// 8259: grammar, escapes, UTF-8, nesting up to MaxDepth, nothing after the object) and stores in
+// out[i] the value of the field at position i (the zero Value when absent). out must have at least
+// Len() elements. A record in which a selected field occurs twice is invalid (ReasonDuplicateKey).
+// The error, if any, is an *InvalidError.
+func (s *Selector) Scan(rec []byte, out []Value) error {
+	out = out[:len(s.names)]
+	clear(out)
+	return scanObject(rec, s, out)
+}
+
+// Validate checks rec as Selector.Scan does, without selecting fields.
+func Validate(rec []byte) error {
+	return scanObject(rec, nil, nil)
+}
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+func scanObject(b []byte, s *Selector, out []Value) error {
+	if len(b) > MaxRecordSize {
+		return invalid(ReasonTooLarge, MaxRecordSize, "record of "+strconv.Itoa(len(b))+" bytes exceeds 1 MiB")
+	}
+	i := skipWS(b, 0)
+	if i >= len(b) {
+		return invalid(ReasonEmpty, i, "empty record")
+	}
+	if b[i] != '{' {
+		if len(b)-i >= 3 && b[i] == bom[0] && b[i+1] == bom[1] && b[i+2] == bom[2] {
+			return invalid(ReasonMalformed, i, "byte order mark before the JSON object")
+		}
+		if end, _, _, err := scanValue(b, i, 1); err == nil {
+			if skipWS(b, end) == len(b) {
+				return invalid(ReasonNotObject, i, "record is a JSON "+kindName(b[i])+", not an object")
+			}
+			return invalid(ReasonMalformed, skipWS(b, end), "data after the JSON value")
+		} else {
+			if err.Reason == ReasonInvalidUTF8 || err.Reason == ReasonTooDeep {
+				return err
+			}
+			return invalid(ReasonMalformed, err.Offset, "not a JSON object: "+err.Msg)
+		}
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return trailing(b, i+1)
+	}
+	var keyBuf [64]byte
+	for {
+		if i >= len(b) {
+			return invalid(ReasonMalformed, i, "unexpected end of record (truncated object)")
+		}
+		if b[i] != '"' {
+			return invalid(ReasonMalformed, i, "expected a quoted field name")
+		}
+		kEnd, kEsc, err := validString(b, i)
+		if err != nil {
+			return err
+		}
+		key := b[i+1 : kEnd-1]
+		i = skipWS(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return invalid(ReasonMalformed, i, "expected ':' after a field name")
+		}
+		i = skipWS(b, i+1)
+		vStart := i
+		vEnd, kind, vEsc, err := scanValue(b, i, 1)
+		if err != nil {
+			return err
+		}
+		if s != nil {
+			k := key
+			if kEsc {
+				k = AppendUnquoted(keyBuf[:0], b[kStart(kEnd, key):kEnd])
+			}
+			if idx := s.find(k); idx >= 0 {
+				if out[idx].Kind != Invalid {
+					return invalid(ReasonDuplicateKey, vStart, "field "+strconv.Quote(s.names[idx])+" occurs more than once")
+				}
+				out[idx] = Value{Raw: b[vStart:vEnd:vEnd], Kind: kind, Escaped: vEsc}
+			}
+		}
+		i = skipWS(b, vEnd)
+		if i >= len(b) {
+			return invalid(ReasonMalformed, i, "unexpected end of record (truncated object)")
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return trailing(b, i+1)
+		default:
+			return invalid(ReasonMalformed, i, "expected ',' or '}' after a field value")
+		}
+	}
+}
+
+// kStart returns the index of the opening quote of key, which ends (closing quote excluded) at kEnd-1.
+func kStart(kEnd int, key []byte) int { return kEnd - len(key) - 2 }
+
+func trailing(b []byte, i int) error {
+	if j := skipWS(b, i); j != len(b) {
+		return invalid(ReasonMalformed, j, "data after the JSON object")
+	}
+	return nil
+}
+
+func kindName(c byte) string {
+	switch c {
+	case '"':
+		return "string"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// scanValue validates the JSON value starting at b[i] and returns its end (exclusive), its kind and,
+// for a string, whether it has escapes.
+func scanValue(b []byte, i, depth int) (end int, kind Kind, escaped bool, err *InvalidError) {
+	if i >= len(b) {
+		return 0, Invalid, false, invalid(ReasonMalformed, i, "unexpected end of record (missing value)")
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, escaped, err = validString(b, i)
+		return end, String, escaped, err
+	case c == '{':
+		end, err = scanNested(b, i, depth)
+		return end, Object, false, err
+	case c == '[':
+		end, err = scanArray(b, i, depth)
+		return end, Array, false, err
+	case c == 't':
+		end, err = scanLiteral(b, i, "true")
+		return end, Bool, false, err
+	case c == 'f':
+		end, err = scanLiteral(b, i, "false")
+		return end, Bool, false, err
+	case c == 'n':
+		end, err = scanLiteral(b, i, "null")
+		return end, Null, false, err
+	case c == '-' || (c >= '0' && c <= '9'):
+		end, err = scanNumber(b, i)
+		return end, Number, false, err
+	}
+	return 0, Invalid, false, invalid(ReasonMalformed, i, "unexpected character "+strconv.QuoteRune(rune(b[i]))+" (expected a value)")
+}
+
+func scanNested(b []byte, i, depth int) (int, *InvalidError) {
+	if depth >= MaxDepth {
+		return 0, invalid(ReasonTooDeep, i, "nesting deeper than "+strconv.Itoa(MaxDepth))
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, invalid(ReasonMalformed, i, "expected a quoted member name in a nested object")
+		}
+		kEnd, _, err := validString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(b, kEnd)
+		if i >= len(b) || b[i] != ':' {
+			return 0, invalid(ReasonMalformed, i, "expected ':' in a nested object")
+		}
+		vEnd, _, _, err := scanValue(b, skipWS(b, i+1), depth+1)
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(b, vEnd)
+		if i >= len(b) {
+			return 0, invalid(ReasonMalformed, i, "unexpected end of record in a nested object")
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return i + 1, nil
+		default:
+			return 0, invalid(ReasonMalformed, i, "expected ',' or '}' in a nested object")
+		}
+	}
+}
+
+func scanArray(b []byte, i, depth int) (int, *InvalidError) {
+	if depth >= MaxDepth {
+		return 0, invalid(ReasonTooDeep, i, "nesting deeper than "+strconv.Itoa(MaxDepth))
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		vEnd, _, _, err := scanValue(b, i, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(b, vEnd)
+		if i >= len(b) {
+			return 0, invalid(ReasonMalformed, i, "unexpected end of record in an array")
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return 0, invalid(ReasonMalformed, i, "expected ',' or ']' in an array")
+		}
+	}
+}
+
+func scanLiteral(b []byte, i int, lit string) (int, *InvalidError) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), nil
+	}
+	return 0, invalid(ReasonMalformed, i, "invalid literal (expected "+lit+")")
+}
+
+func scanNumber(b []byte, i int) (int, *InvalidError) {
+	start := i
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return 0, invalid(ReasonMalformed, start, "invalid number")
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return 0, invalid(ReasonMalformed, start, "invalid number (no digits after '.')")
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return 0, invalid(ReasonMalformed, start, "invalid number (no exponent digits)")
+		}
+	}
+	return i, nil
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plain[c] is 1 for the bytes that need no attention inside a string: ASCII from 0x20, except '"'
+// and '\\'.
+var plain = func() (t [256]uint8) {
+	for c := 0x20; c < 0x80; c++ {
+		if c != '"' && c != '\\' {
+			t[c] = 1
+		}
+	}
+	return t
+}()
+
+// validString validates the JSON string starting at b[i] == '"' and returns the index after its
+// closing quote and whether it holds escapes.
+func validString(b []byte, i int) (end int, escaped bool, err *InvalidError) {
+	j := i + 1
+	for {
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q := x ^ (lsb * '"')
+			bs := x ^ (lsb * '\\')
+			m := ((q-lsb)&^q | (bs-lsb)&^bs | (x-lsb*0x20)&^x | x) & msb
+			if m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		if j >= len(b) {
+			return 0, false, invalid(ReasonMalformed, i, "unterminated string")
+		}
+		c := b[j]
+		switch {
+		case c == '"':
+			return j + 1, escaped, nil
+		case c == '\\':
+			escaped = true
+			if j+1 >= len(b) {
+				return 0, false, invalid(ReasonMalformed, i, "unterminated string")
+			}
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if j+6 > len(b) || !isHex4(b[j+2:j+6]) {
+					return 0, false, invalid(ReasonMalformed, j, "invalid \\u escape")
+				}
+				j += 6
+			default:
+				return 0, false, invalid(ReasonMalformed, j, "invalid escape "+strconv.Quote(string(b[j:j+2])))
+			}
+		case c < 0x20:
+			return 0, false, invalid(ReasonMalformed, j, "control character in a string")
+		case c >= 0x80:
+			r, size := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && size <= 1 {
+				return 0, false, invalid(ReasonInvalidUTF8, j, "invalid UTF-8 in a string")
+			}
+			j += size
+		default:
+			j++
+		}
+	}
+}
+
+func isHex4(h []byte) bool {
+	for _, c := range h {
+		if !isHex(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
