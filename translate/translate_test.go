@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/examples"
 	"github.com/esa-connect/esa-connect/plugins"
 	"github.com/esa-connect/esa-connect/translate"
 )
@@ -133,6 +134,59 @@ func TestLint(t *testing.T) {
 			LintConfig(t, env, conf)
 		})
 	}
+}
+
+// TestExamples validates, translates and lints every example task, and checks that there is one per
+// destination type besides the quickstart.
+func TestExamples(t *testing.T) {
+	env := lintEnv(t)
+	entries, err := examples.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dests := map[string]bool{}
+	for _, e := range entries {
+		t.Run(e.Name(), func(t *testing.T) {
+			data, err := examples.FS.ReadFile(e.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			task, err := config.Load(data)
+			if err != nil {
+				t.Fatalf("examples/%s: %v", e.Name(), err)
+			}
+			dests[task.Destination.Type] = true
+			if name := strings.TrimSuffix(e.Name(), ".yaml"); name != "quickstart" && name != task.Destination.Type {
+				t.Errorf("examples/%s has destination %s; name it after its destination type", e.Name(), task.Destination.Type)
+			}
+			conf, err := translate.Task(task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(translate.Secrets(task)) != 0 {
+				t.Errorf("examples/%s gives secrets literally; use ${ENV} references", e.Name())
+			}
+			skipUnregistered(t, env, conf)
+			LintConfig(t, env, conf)
+		})
+	}
+	for _, d := range []string{"local", "s3", "s3_compatible", "oss", "sls", "http", "kafka"} {
+		if !dests[d] {
+			t.Errorf("no example task for destination %s", d)
+		}
+	}
+	if !bytes.Equal(examples.Quickstart, mustRead(t, "../examples/quickstart.yaml")) {
+		t.Error("examples.Quickstart is not examples/quickstart.yaml")
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // LintConfig fails t when conf does not lint cleanly on env.
