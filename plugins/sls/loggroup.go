@@ -70,7 +70,16 @@ func fieldLen(n int) int { return 1 + varintLen(uint64(n)) + n }
 // buildGroups turns a batch into LogGroups within the SLS limits. Messages that are not JSON objects
 // (or are too large for one call) are returned as bad records.
 func (o *output) buildGroups(batch service.MessageBatch, now time.Time) ([]*group, []badRecord) {
-	b := &builder{o: o}
+	b, _ := o.builders.Get().(*builder)
+	if b == nil {
+		b = &builder{o: o}
+	}
+	defer func() {
+		// Only the scratch slices are reused; the groups own their own slabs.
+		b.groups, b.size, b.header = nil, 0, 0
+		b.arena, b.entries, b.logs = b.arena[:0], b.entries[:0], b.logs[:0]
+		o.builders.Put(b)
+	}()
 	if o.c.Topic != "" {
 		b.header += fieldLen(len(o.c.Topic))
 	}

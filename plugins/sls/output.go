@@ -185,16 +185,17 @@ var sdkRetriesOff sync.Once
 
 // output is the esa_sls BatchOutput.
 type output struct {
-	c       Config
-	display string // endpoint host, for messages
-	client  slssdk.ClientInterface
-	tr      *http.Transport
-	backoff encode.Backoff
-	log     *service.Logger
-	outcome *outcome.Outcome
-	now     func() time.Time
-	keyMu   sync.RWMutex
-	keys    map[string]*string // interned content keys (raw JSON key → decoded), shared by all batches
+	c        Config
+	display  string // endpoint host, for messages
+	client   slssdk.ClientInterface
+	tr       *http.Transport
+	backoff  encode.Backoff
+	log      *service.Logger
+	outcome  *outcome.Outcome
+	now      func() time.Time
+	builders sync.Pool // *builder scratch space
+	keyMu    sync.RWMutex
+	keys     map[string]*string // interned content keys (raw JSON key → decoded), shared by all batches
 
 	mDelivered, mFailed, mRetries, mRaw, mComp *service.MetricCounter
 	mLatency                                   *service.MetricTimer
@@ -308,7 +309,7 @@ func (o *output) connectError(err error) (out error, fatal, warn bool) {
 	if !ok {
 		return fmt.Errorf("%s: connect (%s): %v", componentName, where, err), false, false
 	}
-	code, msg := se.Code, truncate(se.Message)
+	code, msg := se.Code, o.scrub(truncate(se.Message))
 	lmsg := strings.ToLower(msg)
 	switch {
 	case code == "ProjectNotExist":
@@ -416,7 +417,7 @@ func (o *output) classify(g *group, err error) error {
 	if !ok {
 		return fmt.Errorf("%s: %v", where, err)
 	}
-	e := fmt.Errorf("%s: SLS %s (HTTP %d): %s", where, se.Code, se.HTTPCode, truncate(se.Message))
+	e := fmt.Errorf("%s: SLS %s (HTTP %d): %s", where, se.Code, se.HTTPCode, o.scrub(truncate(se.Message)))
 	if se.RequestID != "" {
 		e = fmt.Errorf("%w [request %s]", e, se.RequestID)
 	}
@@ -455,6 +456,20 @@ func retryable(se *slssdk.Error) bool {
 		return true
 	}
 	return false
+}
+
+// scrub masks the credentials in a message from SLS (it echoes the AccessKey ID, for example).
+func (o *output) scrub(msg string) string {
+	if o.c.AccessKeySecret != "" {
+		msg = strings.ReplaceAll(msg, o.c.AccessKeySecret, "***")
+	}
+	if o.c.SecurityToken != "" {
+		msg = strings.ReplaceAll(msg, o.c.SecurityToken, "***")
+	}
+	if o.c.AccessKeyID != "" {
+		msg = strings.ReplaceAll(msg, o.c.AccessKeyID, strings.Trim(maskID(o.c.AccessKeyID), `"`))
+	}
+	return msg
 }
 
 func truncate(s string) string {

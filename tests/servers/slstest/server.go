@@ -119,6 +119,7 @@ type Server struct {
 	rng         *rand.Rand
 	checkWindow bool
 	seq         int
+	denyRead    map[string]bool // access key ids that may write but not read logstores
 }
 
 // Start starts a server on a free loopback port with one access key and returns it; it is stopped
@@ -162,6 +163,17 @@ func (s *Server) AddKey(accessKeyID, accessKeySecret, securityToken string) {
 	defer s.mu.Unlock()
 	s.keys[accessKeyID] = accessKeySecret
 	s.tokens[accessKeyID] = securityToken
+}
+
+// DenyRead makes GetLogStore answer 403 Unauthorized (RAM permission denied) for accessKeyID, as SLS
+// does for credentials that may only write.
+func (s *Server) DenyRead(accessKeyID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.denyRead == nil {
+		s.denyRead = map[string]bool{}
+	}
+	s.denyRead[accessKeyID] = true
 }
 
 // AddLogstore creates project (if needed) and its logstore.
@@ -326,8 +338,14 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, isP
 	switch {
 	case r.Method == http.MethodGet && rest == "":
 		s.mu.Lock()
-		s.stats.GetLogStore++
+		denied := s.denyRead[accessKeyOf(r)]
+		if !denied {
+			s.stats.GetLogStore++
+		}
 		s.mu.Unlock()
+		if denied {
+			return fail(403, "Unauthorized", "denied by sts or ram, action: log:GetLogStore, resource: acs:log:*:*:project/%s/logstore/%s", project, name)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		b, _ := json.Marshal(map[string]any{
 			"logstoreName": name, "ttl": 30, "shardCount": 2, "autoSplit": true, "maxSplitShard": 64,
@@ -412,6 +430,12 @@ func (s *Server) checkSignature(r *http.Request) *apiError {
 		return fail(401, "SignatureNotMatch", "Signature %s not matched.", sig)
 	}
 	return nil
+}
+
+func accessKeyOf(r *http.Request) string {
+	cred, _ := strings.CutPrefix(r.Header.Get("Authorization"), "LOG ")
+	ak, _, _ := strings.Cut(cred, ":")
+	return ak
 }
 
 // StringToSign builds the v1 string to sign of r.
