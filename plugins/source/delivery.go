@@ -1,0 +1,177 @@
+package source
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
+)
+
+// chunk is one batch of raw records read from a source.
+type chunk struct {
+	recs [][]byte
+}
+
+// tracker gives at-least-once delivery to inputs whose source cannot replay (files, stdin, the
+// generator): it hands out batches read from a producer channel, redelivers a batch whose nack is
+// retryable after an encode.Backoff delay (until shutdown), counts the records of a batch whose nack is
+// permanent as undelivered in the stream's outcome, and reports the end of input only after the
+// producer finished and every batch it handed out has resolved.
+type tracker struct {
+	name    string
+	src     <-chan chunk
+	backoff encode.Backoff
+	out     *outcome.Outcome
+	log     *service.Logger
+
+	mu      sync.Mutex
+	srcDone bool
+	pending int        // batches handed out (or waiting for redelivery) and not resolved
+	ready   []*attempt // redeliveries whose delay has passed
+	waiting int        // records of batches waiting for their redelivery delay
+	closed  bool       //
+	changed chan struct{}
+}
+
+type attempt struct {
+	c *chunk
+	n int // deliveries so far
+}
+
+func newTracker(name string, src <-chan chunk, res *service.Resources) *tracker {
+	return &tracker{
+		name:    name,
+		src:     src,
+		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
+		out:     outcome.From(res),
+		log:     res.Logger(),
+		changed: make(chan struct{}, 1),
+	}
+}
+
+func (t *tracker) signal() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+// ReadBatch returns the next batch: a due redelivery first, else a fresh batch from the producer. It
+// returns service.ErrEndOfInput once the producer is done and nothing is pending.
+func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	for {
+		t.mu.Lock()
+		if t.closed {
+			t.mu.Unlock()
+			return nil, nil, service.ErrEndOfInput
+		}
+		if len(t.ready) > 0 {
+			a := t.ready[0]
+			t.ready[0] = nil
+			t.ready = t.ready[1:]
+			t.mu.Unlock()
+			b, ack := t.deliver(a)
+			return b, ack, nil
+		}
+		srcDone, pending := t.srcDone, t.pending
+		t.mu.Unlock()
+		if srcDone && pending == 0 {
+			return nil, nil, service.ErrEndOfInput
+		}
+		src := t.src
+		if srcDone {
+			src = nil
+		}
+		select {
+		case c, ok := <-src:
+			t.mu.Lock()
+			if !ok {
+				t.srcDone = true
+				t.mu.Unlock()
+				continue
+			}
+			t.pending++
+			t.mu.Unlock()
+			b, ack := t.deliver(&attempt{c: &c})
+			return b, ack, nil
+		case <-t.changed:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// deliver builds fresh messages for one delivery of a (processors never see a message twice) and its
+// ack function, which resolves the batch exactly once.
+func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc) {
+	a.n++
+	batch := make(service.MessageBatch, len(a.c.recs))
+	for i, r := range a.c.recs {
+		batch[i] = service.NewMessage(r)
+	}
+	var once sync.Once
+	return batch, func(_ context.Context, err error) error {
+		once.Do(func() { t.resolve(a, err) })
+		return nil
+	}
+}
+
+func (t *tracker) resolve(a *attempt, err error) {
+	n := len(a.c.recs)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case err == nil:
+		t.pending--
+	case encode.IsPermanent(err):
+		t.out.AddUndelivered(n)
+		t.log.Errorf("%s: giving up on a batch of %d records: %v", t.name, n, err)
+		t.pending--
+	case t.closed:
+		t.out.AddUndelivered(n)
+		t.log.Errorf("%s: shutting down; %d records of a failed batch were not delivered: %v", t.name, n, err)
+		t.pending--
+	default:
+		delay := t.backoff.Delay(a.n)
+		t.log.Warnf("%s: batch of %d records failed (delivery %d), retrying in %s: %v", t.name, n, a.n, delay.Round(time.Millisecond), err)
+		t.waiting += n
+		time.AfterFunc(delay, func() {
+			t.mu.Lock()
+			t.waiting -= n
+			if t.closed {
+				t.pending--
+				t.mu.Unlock()
+				return
+			}
+			t.ready = append(t.ready, a)
+			t.mu.Unlock()
+			t.signal()
+		})
+	}
+	t.signal()
+}
+
+// close stops redelivery: records waiting for a redelivery are counted as undelivered.
+func (t *tracker) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	lost := t.waiting
+	for _, a := range t.ready {
+		lost += len(a.c.recs)
+		t.pending--
+	}
+	t.ready = nil
+	if lost > 0 {
+		t.out.AddUndelivered(lost)
+		t.log.Errorf("%s: shutting down with %d records still waiting for redelivery; they were not delivered", t.name, lost)
+	}
+	t.signal()
+}
