@@ -153,9 +153,9 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	if pol, err = conf.FieldBatchPolicy("batching"); err != nil {
 		return c, pol, err
 	}
-	if pol.IsNoop() {
+	if pol.Count == 0 && pol.ByteSize == 0 && pol.Period == "" && pol.Check == "" {
 		// No policy at all: the defaults of SPEC §3.1 (a request per 1000 records, 5 MB or 5 s).
-		pol = service.BatchPolicy{Count: DefaultMaxBatchSize, ByteSize: DefaultMaxBatchMB * 1000 * 1000, Period: DefaultPeriod}
+		pol = service.BatchPolicy{Count: DefaultMaxBatchSize, ByteSize: DefaultMaxBatchMB << 20, Period: DefaultPeriod}
 	}
 	return c, pol, nil
 }
@@ -304,7 +304,7 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		redacted:    redactURL(u),
 		header:      http.Header{},
 		now:         time.Now,
-		policy: service.BatchPolicy{Count: DefaultMaxBatchSize, ByteSize: DefaultMaxBatchMB * 1000 * 1000,
+		policy: service.BatchPolicy{Count: DefaultMaxBatchSize, ByteSize: DefaultMaxBatchMB << 20,
 			Period: DefaultPeriod},
 	}
 	if c.PrivateKey != "" {

@@ -76,7 +76,7 @@ func TestEncoderOptionsMapping(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	o := mustOutput(t, `url: http://127.0.0.1:1/x`)
-	if o.policy.Count != 1000 || o.policy.ByteSize != 5_000_000 || o.policy.Period != "5s" {
+	if o.policy.Count != 1000 || o.policy.ByteSize != 5<<20 || o.policy.Period != "5s" {
 		t.Errorf("batch policy %+v, want 1000 / 5 MB / 5s", o.policy)
 	}
 	if o.cfg.MaxRetry != 3 || o.cfg.Timeout != 10*time.Second || o.maxInFlight != DefaultMaxInFlight {

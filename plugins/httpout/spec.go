@@ -106,6 +106,9 @@ the values of query parameters.
 					Default("30s"),
 			).Description("Retry backoff.").Advanced(),
 			service.NewObjectField("tls",
+				service.NewBoolField("enabled").
+					Description("Accepted for symmetry with the other outputs: an `https://` URL always uses TLS, and these options apply to it.").
+					Default(false),
 				service.NewStringField("ca_file").
 					Description("PEM file of CA certificates trusted for the server, in addition to the system pool.").Default(""),
 				service.NewStringField("cert_file").
@@ -119,7 +122,7 @@ the values of query parameters.
 				Description("Requests sent concurrently.").
 				Default(DefaultMaxInFlight),
 			service.NewBatchPolicyField("batching").
-				Description("When a request is sent: after `count` records (ESA MaxBatchSize), `byte_size` bytes (MaxBatchMB) or `period`, whichever comes first. Without this field: 1000 records, 5 MB, 5 s."),
+				Description("When a request is sent: after `count` records (ESA MaxBatchSize), `byte_size` bytes (MaxBatchMB) or `period`, whichever comes first. Without a policy: 1000 records, 5 MiB, 5 s."),
 			service.NewStringField("task").
 				Description("The task name, the `task` label of the metrics.").Default(""),
 			service.NewStringField("time_field").
