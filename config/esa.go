@@ -121,8 +121,17 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	}
 	dt, ok := esaDeliveryTypes[deliveryType]
 	if !ok {
+		hint := didYouMean(deliveryType, esaDeliveryTypeNames)
+		switch deliveryType {
+		case "s3":
+			hint = ` (ESA calls AWS S3 "aws3")`
+		case "s3_compatible":
+			hint = ` (ESA calls S3-compatible storage "aws3cmpt")`
+		case "local":
+			hint = " (the local destination exists only in the native shape)"
+		}
 		d.errorf("DeliveryType", "%q is not a delivery type (one of %s)%s", deliveryType,
-			strings.Join(esaDeliveryTypeNames, ", "), didYouMean(deliveryType, esaDeliveryTypeNames))
+			strings.Join(esaDeliveryTypeNames, ", "), hint)
 		return t
 	}
 	for key := range deliveries {
