@@ -36,14 +36,14 @@ func makeInput(n int, seed uint64) []inputRecord {
 	recs := make([]inputRecord, n)
 	for i := range recs {
 		rec := inputRecord{
-			"ClientRequestID":    fmt.Sprintf("req-%06d", i),
-			"EdgeStartTimestamp": base.Add(time.Duration(r.IntN(180_000)) * time.Millisecond).Format("2006-01-02T15:04:05.000-07:00"),
-			"ClientRequestHost":  pick("a.example.com", "A.Example.COM", "b.example.com", "c.example.com"),
-			"ClientRequestPath":  pick("/api/v1/items", "/static/app.js", "/", "/api"),
-			"ClientCountryCode":  pick("CN", "US", "DE"),
-			"EdgeResponseStatusCode": pick(200, 200, 404, "502", 503, "x", 500.0),
-			"ClientIP":               pick("10.0.0.1", "2001:db8::1", 167772161),
-			"EdgeResponseBytes":      pick(1234, "987", "lots", -1),
+			"ClientRequestID":              fmt.Sprintf("req-%06d", i),
+			"EdgeStartTimestamp":           base.Add(time.Duration(r.IntN(180_000)) * time.Millisecond).Format("2006-01-02T15:04:05.000-07:00"),
+			"ClientRequestHost":            pick("a.example.com", "A.Example.COM", "b.example.com", "c.example.com"),
+			"ClientRequestPath":            pick("/api/v1/items", "/static/app.js", "/", "/api"),
+			"ClientCountryCode":            pick("CN", "US", "DE"),
+			"EdgeResponseStatusCode":       pick(200, 200, 404, "502", 503, "x", 500.0),
+			"ClientIP":                     pick("10.0.0.1", "2001:db8::1", 167772161),
+			"EdgeResponseBytes":            pick(1234, "987", "lots", -1),
 			"EdgeResponseCompressionRatio": pick(1.5, "2.25", 3, "n/a"),
 			"ClientSSLProtocol":            pick("TLSv1.3", "-"),
 			"ClientSrcPort":                pick(443, 50000),
