@@ -382,6 +382,10 @@ func validateCondition(cat *Category, c Condition, p string) Errors {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, FieldError{path, fmt.Sprintf(format, args...)})
 	}
+	if c.Field == "" && c.Op == "" && len(c.Values) == 0 {
+		add(p, "empty condition: give field and op")
+		return errs
+	}
 	var ft FieldType
 	if c.Field == "" {
 		add(joinPath(p, "field"), "required")

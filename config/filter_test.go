@@ -131,3 +131,119 @@ func TestParseESAFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestVectorConditions loads every condition of spec/vectors.md (they are all valid for access) in
+// the native form and checks the ESA JSON form of the same vectors decodes to the same conditions.
+func TestVectorConditions(t *testing.T) {
+	task, err := Load([]byte(`
+name: vectors
+category: access
+fields: [ClientRequestID]
+destination: {type: local, path: out}
+filters:
+  - {field: EdgeResponseStatusCode, op: ge, value: 500}
+  - {field: EdgeResponseStatusCode, op: equals, value: [500, 502]}
+  - {field: ClientRequestHost, op: equals, value: a.example.com}
+  - {field: ClientRequestHost, op: equals, value: a.example.com, ignore_case: true}
+  - {field: ClientRequestReferer, op: equals, value: x}
+  - {field: ClientRequestReferer, op: not_equals, value: x}
+  - {field: ClientRequestPath, op: not_starts_with, value: [/static/, /img/]}
+  - {field: ClientRequestHost, op: not_equals, value: [A.example.com, b.example.com]}
+  - {field: ClientSSLProtocol, op: exists}
+  - {field: OriginResponseStatusCode, op: not_exists}
+  - {field: SecRuleID, op: exists}
+  - {field: EdgeResponseBytes, op: gt, value: 0}
+  - {field: EdgeResponseBytes, op: not_equals, value: 0}
+  - {field: ClientRequestPath, op: regex, value: "v[0-9]+/items"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(task.Filters) != 14 || Leaves(task.Filters) != 14 {
+		t.Fatalf("got %d conditions", len(task.Filters))
+	}
+	want := []Condition{
+		{Field: "EdgeResponseStatusCode", Op: "ge", Values: []any{int64(500)}},
+		{Field: "ClientRequestHost", Op: "equals", Values: []any{"a.example.com"}},
+	}
+	esa, err := ParseESAFilter([]byte(`[{"EdgeResponseStatusCode": {"ge": [500]}}, {"ClientRequestHost": {"equals": ["a.example.com"]}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(esa, want) || !reflect.DeepEqual(task.Filters[0], want[0]) || !reflect.DeepEqual(task.Filters[2], want[1]) {
+		t.Errorf("ESA form %#v, native %#v %#v", esa, task.Filters[0], task.Filters[2])
+	}
+}
+
+func TestValidateConditions(t *testing.T) {
+	access, _ := LookupCategory("access")
+	tcp, _ := LookupCategory("tcp_udp_proxy")
+	cases := []struct {
+		name  string
+		cat   *Category
+		conds []Condition
+		path  string // "" = valid
+		msg   string
+	}{
+		{"numeric string on int", access, []Condition{{Field: "EdgeResponseStatusCode", Op: "ge", Values: []any{"500"}}}, "", ""},
+		{"float value on float", access, []Condition{{Field: "EdgeResponseCompressionRatio", Op: "le", Values: []any{0.5}}}, "", ""},
+		{"int on float", access, []Condition{{Field: "EdgeResponseCompressionRatio", Op: "gt", Values: []any{int64(1)}}}, "", ""},
+		{"string equals number", access, []Condition{{Field: "ClientRequestHost", Op: "equals", Values: []any{int64(1)}}}, "", ""},
+		{"timestamp equals instant", access, []Condition{{Field: "EdgeStartTimestamp", Op: "equals", Values: []any{"2026-11-25T08:00:00+08:00"}}}, "", ""},
+		{"timestamp contains text", access, []Condition{{Field: "EdgeStartTimestamp", Op: "contains", Values: []any{"2026-11"}}}, "", ""},
+		{"timestamp regex", access, []Condition{{Field: "EdgeStartTimestamp", Op: "regex", Values: []any{"^2026"}}}, "", ""},
+		{"bool equals", tcp, []Condition{{Field: "IpFirewall", Op: "equals", Values: []any{"true", false}}}, "", ""},
+		{"bool equals junk", tcp, []Condition{{Field: "IpFirewall", Op: "equals", Values: []any{"yes"}}}, "f[0].value", `bool field: "yes" is not true or false`},
+		{"bool gt", tcp, []Condition{{Field: "IpFirewall", Op: "gt", Values: []any{true}}}, "f[0].op", "gt does not apply to bool field"},
+		{"bool contains", tcp, []Condition{{Field: "IpFirewall", Op: "contains", Values: []any{"t"}}}, "f[0].op", "contains does not apply to bool field"},
+		{"int equals junk", access, []Condition{{Field: "ClientSrcPort", Op: "equals", Values: []any{"80", "http"}}}, "f[0].value[1]", `"http" is not a number`},
+		{"timestamp gt number", access, []Condition{{Field: "EdgeStartTimestamp", Op: "gt", Values: []any{int64(1)}}}, "f[0].value", "is not an RFC 3339 time"},
+		{"regex number", access, []Condition{{Field: "ClientIP", Op: "regex", Values: []any{int64(1)}}}, "f[0].value", "must be a string"},
+		{"unsupported value type", access, []Condition{{Field: "ClientIP", Op: "equals", Values: []any{[]int{1}}}}, "f[0].value", "is not a string, number or boolean"},
+		{"group with field", access, []Condition{{Field: "ClientIP", Any: []Condition{{Field: "ClientIP", Op: "exists"}}}}, "f[0]", "cannot also have"},
+		{"empty condition", access, []Condition{{}}, "f[0]", "empty condition"},
+		{"missing field", access, []Condition{{Op: "exists"}}, "f[0].field", "required"},
+		{"missing op", access, []Condition{{Field: "ClientIP"}}, "f[0].op", "required (one of equals"},
+		{"member of group", access, []Condition{{Any: []Condition{{Field: "ClientIP", Op: "exists"}, {Field: "Nope", Op: "exists"}}}}, "f[0].any[1].field", `"Nope" is not a field`},
+		{"custom field name", access, []Condition{{Field: "CustomFields.cookies.a;b", Op: "exists"}}, "f[0].field", "only letters, digits"},
+		{"custom field without name", access, []Condition{{Field: "CustomFields.cookies", Op: "exists"}}, "f[0].field", "the name is empty"},
+		{"custom field ok", access, []Condition{{Field: "CustomFields.response_headers.cache-control", Op: "contains", Values: []any{"no"}, IgnoreCase: true}}, "", ""},
+		{"nil category skips catalog", nil, []Condition{{Field: "Anything", Op: "contains", Values: []any{"x"}}}, "", ""},
+		{"nil category still checks ops", nil, []Condition{{Field: "Anything", Op: "like", Values: []any{"x"}}}, "f[0].op", `"like" is not an operator`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			errs := ValidateConditions(tc.cat, tc.conds, "f")
+			if tc.path == "" {
+				if len(errs) != 0 {
+					t.Fatalf("unexpected: %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Path != tc.path || !strings.Contains(errs[0].Msg, tc.msg) {
+				t.Fatalf("got %v, want %s: ~%s", errs, tc.path, tc.msg)
+			}
+		})
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	for s, want := range map[string]bool{"${A}": true, "${_a1}": true, "${1A}": false, "${A-B}": false, "$A": false, "x${A}": false} {
+		if IsEnvRef(s) != want {
+			t.Errorf("IsEnvRef(%q) = %v", s, !want)
+		}
+	}
+	if kind, name, ok := SplitCustomField("CustomFields.request_headers.x-a.b"); !ok || kind != "request_headers" || name != "x-a.b" {
+		t.Errorf("SplitCustomField = %q %q %v", kind, name, ok)
+	}
+	if _, _, ok := SplitCustomField("ClientIP"); ok {
+		t.Error("SplitCustomField(ClientIP) ok")
+	}
+	if !IsNegativeOp("not_regex") || IsNegativeOp("equals") || IsNegativeOp("not") {
+		t.Error("IsNegativeOp")
+	}
+	es := Errors{{Path: "a", Msg: "x"}, {Msg: "y"}}
+	if es.Error() != "a: x\ny" {
+		t.Errorf("Errors.Error() = %q", es.Error())
+	}
+}
