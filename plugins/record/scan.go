@@ -255,7 +255,7 @@ func scanObject(b []byte, s *Selector, out []Value) error {
 		if s != nil {
 			k := key
 			if kEsc {
-				k = AppendUnquoted(keyBuf[:0], b[kStart(kEnd, key):kEnd])
+				k = AppendUnescaped(keyBuf[:0], key)
 			}
 			if idx := s.find(k); idx >= 0 {
 				if out[idx].Kind != Invalid {
@@ -278,9 +278,6 @@ func scanObject(b []byte, s *Selector, out []Value) error {
 		}
 	}
 }
-
-// kStart returns the index of the opening quote of key, which ends (closing quote excluded) at kEnd-1.
-func kStart(kEnd int, key []byte) int { return kEnd - len(key) - 2 }
 
 func trailing(b []byte, i int) error {
 	if j := skipWS(b, i); j != len(b) {

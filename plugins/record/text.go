@@ -13,7 +13,11 @@ func AppendUnquoted(dst, raw []byte) []byte {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return dst
 	}
-	s := raw[1 : len(raw)-1]
+	return AppendUnescaped(dst, raw[1:len(raw)-1])
+}
+
+// AppendUnescaped appends the decoded form of s, the bytes between the quotes of a JSON string.
+func AppendUnescaped(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '\\' || i+1 >= len(s) {

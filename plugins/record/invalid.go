@@ -1,0 +1,89 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
+
+// MetaInvalidReason is the metadata key an esa_* processor with route_invalid: true sets on an
+// invalid record (one of the Reason constants) before passing it on flagged with an error.
+const MetaInvalidReason = "esa_invalid_reason"
+
+// MetricInvalid is the counter of invalid records, labelled task and reason.
+const MetricInvalid = "esa_records_invalid_total"
+
+// logSampleLen is how many bytes of an invalid record are logged.
+const logSampleLen = 256
+
+// InvalidHandler implements the invalid-record convention of docs/internals.md for one processor:
+// count esa_records_invalid_total{task,reason}, log at most once per second with a truncated sample,
+// and drop the record, or, with route_invalid, keep it unchanged, flagged with an error and the
+// metadata esa_invalid_reason. It is safe for concurrent use.
+type InvalidHandler struct {
+	component, task string
+	route           bool
+	counter         *service.MetricCounter
+	log             *service.Logger
+	lastLog         atomic.Int64 // unix nanos of the last log line
+	suppressed      atomic.Int64 // invalid records not logged since then
+}
+
+// NewInvalidHandler returns the handler of processor component (e.g. "esa_filter") for task.
+func NewInvalidHandler(res *service.Resources, component, task string, route bool) *InvalidHandler {
+	h := &InvalidHandler{component: component, task: task, route: route}
+	if res != nil {
+		h.counter = res.Metrics().NewCounter(MetricInvalid, "task", "reason")
+		h.log = res.Logger()
+	}
+	return h
+}
+
+// Handle deals with msg, whose content rec failed validation with err. It reports whether the
+// message stays in the batch (route_invalid) or must be dropped.
+func (h *InvalidHandler) Handle(msg *service.Message, rec []byte, err error) (keep bool) {
+	reason := ReasonMalformed
+	var ie *InvalidError
+	if errors.As(err, &ie) {
+		reason = ie.Reason
+	}
+	if h.counter != nil {
+		h.counter.Incr(1, h.task, reason)
+	}
+	h.logSample(rec, reason, err)
+	if !h.route {
+		return false
+	}
+	msg.MetaSet(MetaInvalidReason, reason)
+	msg.SetError(fmt.Errorf("%s: invalid record (%s): %w", h.component, reason, err))
+	return true
+}
+
+func (h *InvalidHandler) logSample(rec []byte, reason string, err error) {
+	if h.log == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := h.lastLog.Load()
+	if now-last < int64(time.Second) || !h.lastLog.CompareAndSwap(last, now) {
+		h.suppressed.Add(1)
+		return
+	}
+	sample := rec
+	if len(sample) > logSampleLen {
+		sample = sample[:logSampleLen]
+	}
+	action := "dropped"
+	if h.route {
+		action = "routed to the dead letter"
+	}
+	more := ""
+	if n := h.suppressed.Swap(0); n > 0 {
+		more = fmt.Sprintf(" (%d more invalid records since the last report)", n)
+	}
+	h.log.Warnf("%s: task %q: invalid record %s (%s): %v; first %d of %d bytes: %q%s",
+		h.component, h.task, action, reason, err, len(sample), len(rec), sample, more)
+}

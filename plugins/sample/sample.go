@@ -1,0 +1,241 @@
+// Package sample implements the esa_sample processor (SPEC §2.1): keep each record with probability
+// rate/100, either at random or, with a key field, by a stable hash of that field's value.
+package sample
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/record"
+)
+
+// Name is the component name.
+const Name = "esa_sample"
+
+// Metric names (labelled task).
+const (
+	MetricIn         = "esa_records_in_total"
+	MetricSampledOut = "esa_records_sampled_out_total"
+)
+
+// ConfigSpec returns the esa_sample config spec.
+func ConfigSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Categories("Utility").
+		Summary("Keeps each ESA log record with probability `rate`/100 (ESA's sampling rate), at random or by a stable hash of a key field.").
+		Description(`
+Sampling is the first step of an ESA delivery task (SPEC §2.1). Each record is kept independently with
+probability ` + "`rate`" + ` / 100; ` + "`rate: 100`" + ` keeps every record without drawing random numbers.
+
+Without ` + "`key`" + ` the decision is random per record (a PCG generator per processor, seeded from the
+operating system). With ` + "`key`" + ` it is a pure function of that top-level field's value, so every
+replica and every task with the same rate keeps or drops the same request: the value's text (a string
+decoded, a number or boolean as its JSON text, a missing field or any other value as the empty string) is hashed with
+FNV-1a 64, mixed with the SplitMix64 finalizer, and the record is kept when the top 53 bits, read as a
+fraction in [0, 1), are below ` + "`rate`" + ` / 100.
+
+The processor counts ` + "`esa_records_in_total`" + ` (every message it receives) and
+` + "`esa_records_sampled_out_total`" + `, labelled ` + "`task`" + `. When ` + "`key`" + ` is set it parses
+each record and treats one that is not a JSON object of at most 1 MiB as invalid: it counts
+` + "`esa_records_invalid_total{task,reason}`" + `, logs a sample at most once per second and drops it, or
+with ` + "`route_invalid: true`" + ` keeps it unchanged, flagged with an error and the metadata
+` + "`esa_invalid_reason`" + `. Messages already flagged with an error pass through untouched.`).
+		Fields(
+			service.NewFloatField("rate").
+				Description("Percentage of records to keep, in (0, 100]. 100 keeps everything.").
+				Default(100.0),
+			service.NewStringField("key").
+				Description("Optional top-level field whose value decides deterministically (e.g. `ClientRequestID`). Empty: random per record.").
+				Default("").
+				Example("ClientRequestID"),
+			service.NewStringField("task").
+				Description("The task name, used as the `task` label of the metrics.").
+				Default(""),
+			service.NewBoolField("route_invalid").
+				Description("Keep invalid records (flagged with an error and metadata `esa_invalid_reason`) so that a `switch` output can send them to a dead letter, instead of dropping them. Only applies with `key`, as only then is the record parsed.").
+				Default(false).
+				Advanced(),
+		).
+		LintRule(`root = if this.rate != null && (this.rate <= 0 || this.rate > 100) { [ "rate must be in (0, 100]" ] }`).
+		Example("Keep a quarter of the records", "Random sampling at 25 %.", `
+pipeline:
+  processors:
+    - esa_sample:
+        rate: 25
+        task: access-to-s3
+`).
+		Example("Deterministic sampling", "Every replica keeps the same 10 % of requests, chosen by request ID.", `
+pipeline:
+  processors:
+    - esa_sample:
+        rate: 10
+        key: ClientRequestID
+        task: access-to-s3
+`)
+}
+
+// Register registers esa_sample on env.
+func Register(env *service.Environment) error {
+	return env.RegisterBatchProcessor(Name, ConfigSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchProcessor, error) {
+			return FromParsed(conf, res)
+		})
+}
+
+// Config is the plain configuration of a Processor.
+type Config struct {
+	Rate         float64
+	Key          string
+	Task         string
+	RouteInvalid bool
+}
+
+// FromParsed builds a Processor from a parsed esa_sample config.
+func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor, error) {
+	var c Config
+	var err error
+	if c.Rate, err = conf.FieldFloat("rate"); err != nil {
+		return nil, err
+	}
+	if c.Key, err = conf.FieldString("key"); err != nil {
+		return nil, err
+	}
+	if c.Task, err = conf.FieldString("task"); err != nil {
+		return nil, err
+	}
+	if c.RouteInvalid, err = conf.FieldBool("route_invalid"); err != nil {
+		return nil, err
+	}
+	return New(c, res, rand.Uint64(), rand.Uint64())
+}
+
+// Processor is the esa_sample batch processor.
+type Processor struct {
+	all       bool   // rate 100: keep everything, no draws
+	threshold uint64 // keep when a 53-bit uniform value is below it
+	task      string
+	sel       *record.Selector // nil without key
+
+	mu  sync.Mutex
+	rng *rand.PCG // seeds one generator per batch
+
+	invalid    *record.InvalidHandler
+	in, out    *service.MetricCounter
+	valuesPool sync.Pool
+}
+
+// New returns a Processor for c whose random source is seeded with seed1, seed2 (fixed seeds make the
+// random decisions reproducible; FromParsed seeds from the OS). res may be nil (no metrics, no logs).
+func New(c Config, res *service.Resources, seed1, seed2 uint64) (*Processor, error) {
+	if math.IsNaN(c.Rate) || c.Rate <= 0 || c.Rate > 100 {
+		return nil, fmt.Errorf("%s: rate %v is not in (0, 100]", Name, c.Rate)
+	}
+	p := &Processor{
+		all:       c.Rate >= 100,
+		threshold: Threshold(c.Rate),
+		task:      c.Task,
+		rng:       rand.NewPCG(seed1, seed2),
+		invalid:   record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid),
+	}
+	if c.Key != "" {
+		p.sel = record.NewSelector(c.Key)
+		p.valuesPool.New = func() any { return new([1]record.Value) }
+	}
+	if res != nil {
+		p.in = res.Metrics().NewCounter(MetricIn, "task")
+		p.out = res.Metrics().NewCounter(MetricSampledOut, "task")
+	}
+	return p, nil
+}
+
+// Threshold returns the 53-bit threshold for rate: a uniform 53-bit value u is kept when u < Threshold.
+func Threshold(rate float64) uint64 {
+	if rate >= 100 {
+		return 1 << 53
+	}
+	return uint64(math.Round(rate / 100 * (1 << 53)))
+}
+
+// KeyHash returns the 53-bit value a key decides by: FNV-1a 64 of key, mixed with the SplitMix64
+// finalizer, top 53 bits. A record is kept when KeyHash(key) < Threshold(rate).
+func KeyHash[T string | []byte](key T) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return h >> 11
+}
+
+// ProcessBatch keeps the sampled records of batch.
+func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
+	n := len(batch)
+	if p.in != nil {
+		p.in.Incr(int64(n), p.task)
+	}
+	if p.all && p.sel == nil {
+		return []service.MessageBatch{batch}, nil
+	}
+	kept := batch[:0]
+	if p.sel == nil {
+		p.mu.Lock()
+		s1, s2 := p.rng.Uint64(), p.rng.Uint64()
+		p.mu.Unlock()
+		gen := rand.NewPCG(s1, s2)
+		for _, msg := range batch {
+			if msg.GetError() != nil || gen.Uint64()>>11 < p.threshold {
+				kept = append(kept, msg)
+			}
+		}
+	} else {
+		vals := p.valuesPool.Get().(*[1]record.Value)
+		var scratch [128]byte
+		for _, msg := range batch {
+			if msg.GetError() != nil {
+				kept = append(kept, msg)
+				continue
+			}
+			rec, err := msg.AsBytes()
+			if err == nil {
+				err = p.sel.Scan(rec, vals[:])
+			}
+			if err != nil {
+				if p.invalid.Handle(msg, rec, err) {
+					kept = append(kept, msg)
+				}
+				continue
+			}
+			v := vals[0]
+			var h uint64
+			if v.Kind == record.String && !v.Escaped {
+				h = KeyHash(v.Inner())
+			} else {
+				h = KeyHash(v.AppendText(scratch[:0]))
+			}
+			if p.all || h < p.threshold {
+				kept = append(kept, msg)
+			}
+		}
+		p.valuesPool.Put(vals)
+	}
+	if dropped := n - len(kept); dropped > 0 && p.out != nil {
+		p.out.Incr(int64(dropped), p.task)
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return []service.MessageBatch{kept}, nil
+}
+
+// Close releases nothing; it exists to satisfy service.BatchProcessor.
+func (p *Processor) Close(context.Context) error { return nil }
