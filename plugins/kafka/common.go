@@ -3,6 +3,7 @@
 package kafka
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -207,12 +208,27 @@ func (c connConfig) clientOpts(watch *authWatch) ([]kgo.Opt, error) {
 // authWatch is a franz-go hook that records whether a broker answered a SASL authentication step by
 // closing the connection, which is how brokers (and kfake) reject bad credentials on the raw and
 // older SASL paths; newer brokers answer SASL_AUTHENTICATION_FAILED, which errors.Is detects.
-type authWatch struct{ rejected atomic.Bool }
+// The client would retry such a connection until its context ends; the watch cancels the
+// context given to watchContext at once instead.
+type authWatch struct {
+	rejected atomic.Bool
+	cancel   atomic.Pointer[context.CancelFunc]
+}
+
+// watchContext returns a child of ctx that ends as soon as the credentials are rejected.
+func (w *authWatch) watchContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	w.cancel.Store(&cancel)
+	return cctx, cancel
+}
 
 // OnBrokerRead implements kgo.HookBrokerRead.
 func (w *authWatch) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	if key == kmsg.SASLAuthenticate.Int16() && err != nil && closedByPeer(err) {
 		w.rejected.Store(true)
+		if c := w.cancel.Load(); c != nil {
+			(*c)()
+		}
 	}
 }
 
@@ -237,7 +253,10 @@ func isAuthError(err error, w *authWatch) bool {
 
 // authError is the configuration error reported when the cluster rejects the credentials. It
 // names the destination and the user, never the password.
-func authError(component string, c connConfig, err error) error {
+func authError(component string, c connConfig, err error, w *authWatch) error {
+	if w != nil && w.rejected.Load() && !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		err = errors.New("the broker closed the connection in answer to the SASL authentication")
+	}
 	return fmt.Errorf("%s: Kafka brokers %s rejected the SASL %s username/password for user %q (check sasl.username and sasl.password): %w",
 		component, c.describe(), c.mechanism, c.username, redactErr(err, c.password))
 }

@@ -225,12 +225,12 @@ func (in *input) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("esa_kafka input: %w", redactErr(err, in.conn.password))
 	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := watch.watchContext(ctx, 15*time.Second)
 	defer cancel()
 	if err := checkTopics(cctx, cl, in.topics); err != nil {
 		cl.Close()
 		if isAuthError(err, watch) {
-			aerr := authError("esa_kafka input", in.conn, err)
+			aerr := authError("esa_kafka input", in.conn, err, watch)
 			outcome.From(in.res).Fatal(aerr)
 			return aerr
 		}

@@ -223,12 +223,12 @@ func (o *output) Connect(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("esa_kafka: %w", redactErr(err, o.conn.password))
 	}
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	cctx, cancel := watch.watchContext(ctx, 15*time.Second)
 	defer cancel()
 	if err := checkTopics(cctx, cl, []string{o.topic}); err != nil {
 		cl.Close()
 		if isAuthError(err, watch) {
-			aerr := authError("esa_kafka", o.conn, err)
+			aerr := authError("esa_kafka", o.conn, err, watch)
 			outcome.From(o.res).Fatal(aerr)
 			return aerr
 		}
