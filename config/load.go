@@ -212,11 +212,11 @@ func (d *decoder) typeOf(n *yaml.Node, path string) (string, bool) {
 	return "", true
 }
 
-// DestinationTypes are the destination types, in documentation order.
-var DestinationTypes = []string{"sls", "oss", "s3", "s3_compatible", "http", "kafka", "local"}
+// destinationTypes are the destination types, in documentation order.
+var destinationTypes = []string{"sls", "oss", "s3", "s3_compatible", "http", "kafka", "local"}
 
-// SourceTypes are the source types, in documentation order.
-var SourceTypes = []string{"http", "kafka", "file", "stdin", "generate", "benthos"}
+// sourceTypes are the source types, in documentation order.
+var sourceTypes = []string{"http", "kafka", "file", "stdin", "generate", "benthos"}
 
 // nativeDestination decodes the flat destination block {type: s3, bucket_path: ..., ...}.
 func (d *decoder) nativeDestination(n *yaml.Node, path string, dst *Destination) {

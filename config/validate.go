@@ -237,7 +237,7 @@ func hostPortProblem(s string) string {
 
 func (v *validator) source() {
 	s := v.t.Source
-	v.oneOf("source.type", s.Type, false, SourceTypes...)
+	v.oneOf("source.type", s.Type, false, sourceTypes...)
 	switch s.Type {
 	case "http":
 		if s.HTTP == nil {
@@ -380,7 +380,7 @@ func (v *validator) endpointURL(path, s string) {
 
 func (v *validator) destination() {
 	d := v.t.Destination
-	v.oneOf("destination.type", d.Type, false, DestinationTypes...)
+	v.oneOf("destination.type", d.Type, false, destinationTypes...)
 	const p = "destination"
 	missing := func() { v.add(p, "the %s parameters are missing", d.Type) }
 	switch d.Type {
