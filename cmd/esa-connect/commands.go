@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
@@ -27,6 +28,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 	if len(args) <= 1 {
 		return runTaskData(ctx, "quickstart (embedded)", examples.Quickstart, runOptions{}, stdout, stderr), true
 	}
+	if args[1] == "lint" {
+		return lintTasks(args[2:], stdout, stderr)
+	}
 	if args[1] != "run" {
 		return 0, false
 	}
@@ -39,6 +43,42 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) (int
 		return 0, false
 	}
 	return runTaskData(ctx, path, data, opts, stdout, stderr), true
+}
+
+// lintTasks handles `lint` when every argument is a task definition: each is validated, translated and
+// its config linted against the registered components. Any other `lint` goes to the Benthos CLI.
+func lintTasks(args []string, stdout, stderr io.Writer) (int, bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	datas := make([][]byte, len(args))
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			return 0, false
+		}
+		data, err := os.ReadFile(a)
+		if err != nil || !isTaskDefinition(data) {
+			return 0, false
+		}
+		datas[i] = data
+	}
+	code := 0
+	for i, path := range args {
+		t, ok := loadTask(path, datas[i], stderr)
+		if !ok {
+			code = 1
+			continue
+		}
+		conf, err := translate.Task(t)
+		if err == nil {
+			err = service.GlobalEnvironment().NewStreamBuilder().SetYAML(string(conf))
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "esa-connect: %s: the translated config does not lint: %v\n", path, err)
+			code = 1
+		}
+	}
+	return code, true
 }
 
 // taskRunArgs recognises `run [--log.level LEVEL] FILE`: one file argument and no Benthos flags.

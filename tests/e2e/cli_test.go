@@ -73,6 +73,20 @@ func TestTranslateThenBenthosCLI(t *testing.T) {
 		}
 	}
 
+	// lint of task definitions: validated, translated and linted.
+	res := testutil.RunBinary(t, testutil.RunOptions{}, append([]string{"lint"}, examples...)...)
+	if res.ExitCode != 0 {
+		t.Errorf("lint examples/*.yaml: exit %d\n%s", res.ExitCode, res.Output())
+	}
+	bad := filepath.Join(dir, "bad.task.yaml")
+	if err := os.WriteFile(bad, []byte("name: x\ncategory: access\nfields: [Nope]\ndestination: {type: local, path: o}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = testutil.RunBinary(t, testutil.RunOptions{}, "lint", bad)
+	if res.ExitCode != 1 || !strings.Contains(res.Stderr, "fields[0]") {
+		t.Errorf("lint of an invalid task: exit %d, want 1 naming fields[0]\n%s", res.ExitCode, res.Output())
+	}
+
 	// run -c: a translated task run by the Benthos CLI itself.
 	out := filepath.Join(dir, "out")
 	task := filepath.Join(dir, "gen.task.yaml")
@@ -84,7 +98,7 @@ destination: {type: local, path: `+out+`}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := testutil.RunBinary(t, testutil.RunOptions{}, "translate", task)
+	res = testutil.RunBinary(t, testutil.RunOptions{}, "translate", task)
 	if res.ExitCode != 0 {
 		t.Fatalf("translate: exit %d\n%s", res.ExitCode, res.Output())
 	}
