@@ -6,6 +6,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/kafka"
+	"github.com/esa-connect/esa-connect/plugins/oss"
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
 	"github.com/esa-connect/esa-connect/plugins/sls"
 )
@@ -26,4 +27,5 @@ var registrations = []func(*service.Environment) error{
 	sls.Register,
 	kafka.Register,
 	s3verified.Register,
+	oss.Register,
 }

@@ -1,0 +1,450 @@
+// Package oss is the esa_oss output: delivery to Alibaba Cloud OSS (ESA OssDelivery, SPEC §4.2) as
+// gzip objects laid out as SPEC §4.8 describes, on aliyun-oss-go-sdk.
+package oss
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
+)
+
+// Name is the component name.
+const Name = "esa_oss"
+
+// Batching defaults of object storage (SPEC §3.1).
+const (
+	DefaultBatchCount  = 100000
+	DefaultBatchBytes  = 64 << 20
+	DefaultBatchPeriod = "60s"
+)
+
+// minPartSize is OSS's smallest part (except the last).
+const minPartSize = 100 * 1024
+
+func spec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Stable().
+		Categories("Services").
+		Summary("Delivers records to an Alibaba Cloud OSS bucket as gzip objects named by date (ESA OssDelivery).").
+		Description(`
+Each batch becomes one object `+"`<prefix>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (SPEC §4.8): gzip of
+NDJSON (or CSV/TSV) with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+`. Objects larger than
+`+"`multipart.part_size`"+` are uploaded in parts; a failed multipart upload is aborted.
+
+Credentials: `+"`access_key_id`"+` / `+"`access_key_secret`"+` (and `+"`security_token`"+` for STS), else the environment variables
+`+"`ALIBABA_CLOUD_ACCESS_KEY_ID`"+`, `+"`ALIBABA_CLOUD_ACCESS_KEY_SECRET`"+` and `+"`ALIBABA_CLOUD_SECURITY_TOKEN`"+`.
+At connect time the bucket is checked (GetBucketInfo): rejected credentials or a missing bucket stop the run
+with an error naming the credential or the bucket.
+
+At least once: a batch is acknowledged only after OSS confirmed the object. Network errors, timeouts, 429 and
+5xx are retried with exponential backoff and jitter (`+"`max_retries`"+`), then the batch is nacked and redelivered
+by the input; other 4xx fail the batch at once.
+
+A bucket of another Alibaba Cloud account is reached through `+"`esa_s3_verified`"+` with
+`+"`endpoint: https://oss-<region>.aliyuncs.com`"+` (OSS's S3-compatible API), as ESA does.`).
+		Fields(
+			service.NewStringField("bucket").Description("The OSS bucket."),
+			service.NewStringField("region").Description("The bucket's region, e.g. `cn-hangzhou`: the endpoint is `https://oss-<region>.aliyuncs.com` unless `endpoint` is set.").Default(""),
+			service.NewStringField("endpoint").Description("Endpoint URL or host[:port] (an internal endpoint or a test server). A host without a scheme uses https, an IP address http.").Default(""),
+			service.NewStringField("prefix").Description("Key prefix (directory) of the objects.").Default(""),
+			service.NewStringField("access_key_id").Description("AccessKey ID. Empty: `ALIBABA_CLOUD_ACCESS_KEY_ID`.").Default(""),
+			service.NewStringField("access_key_secret").Description("AccessKey secret. Empty: `ALIBABA_CLOUD_ACCESS_KEY_SECRET`.").Default("").Secret(),
+			service.NewStringField("security_token").Description("STS security token. Empty: `ALIBABA_CLOUD_SECURITY_TOKEN` when the key comes from the environment.").Default("").Secret(),
+			service.NewStringField("task").Description("The task name, used in object names and metric labels."),
+			service.NewStringField("time_field").Description("The record field holding the event time (for object names); missing or unparsable: the receive time.").Default(""),
+			encode.EncodingField(),
+			service.NewObjectField("multipart",
+				service.NewIntField("part_size").Description("Objects larger than this many bytes are uploaded in parts of this size (minimum 100 KiB).").Default(8*1024*1024),
+				service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
+			).Description("Multipart upload of large objects.").Advanced(),
+			service.NewIntField("max_retries").Description("Retries of a failed upload before the batch is nacked.").Default(3).Advanced(),
+			service.NewDurationField("timeout").Description("Read/write timeout of one request.").Default("120s").Advanced(),
+			service.NewOutputMaxInFlightField().Default(4),
+			service.NewBatchPolicyField("batching").Description("Batching by records, bytes and time; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
+		).
+		Example("OSS bucket in Hangzhou", "Credentials from the environment.", `
+output:
+  esa_oss:
+    bucket: my-logs
+    region: cn-hangzhou
+    prefix: esa/access
+    task: access-to-oss
+    time_field: EdgeStartTimestamp
+`)
+}
+
+// Register registers esa_oss on env.
+func Register(env *service.Environment) error {
+	return env.RegisterBatchOutput(Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+		o, err := newOutput(conf, res)
+		if err != nil {
+			return nil, service.BatchPolicy{}, 0, fmt.Errorf("%s: %w", Name, err)
+		}
+		pol, err := conf.FieldBatchPolicy("batching")
+		if err != nil {
+			return nil, pol, 0, err
+		}
+		if pol.Count == 0 {
+			pol.Count = DefaultBatchCount
+		}
+		if pol.ByteSize == 0 {
+			pol.ByteSize = DefaultBatchBytes
+		}
+		if pol.Period == "" {
+			pol.Period = DefaultBatchPeriod
+		}
+		mif, err := conf.FieldMaxInFlight()
+		if err != nil {
+			return nil, pol, 0, err
+		}
+		return o, pol, mif, nil
+	})
+}
+
+// Config is what esa_oss needs to reach a bucket.
+type Config struct {
+	Bucket, Region, Endpoint, Prefix            string
+	AccessKeyID, AccessKeySecret, SecurityToken string
+}
+
+// EndpointURL is the endpoint to dial: Endpoint (with a scheme added when missing), else
+// https://oss-<region>.aliyuncs.com.
+func (c Config) EndpointURL() (string, error) {
+	ep := strings.TrimRight(c.Endpoint, "/")
+	if ep == "" {
+		if c.Region == "" {
+			return "", errors.New("region or endpoint must be set")
+		}
+		return "https://oss-" + strings.TrimPrefix(c.Region, "oss-") + ".aliyuncs.com", nil
+	}
+	if !strings.Contains(ep, "://") {
+		host := ep
+		if h, _, err := net.SplitHostPort(ep); err == nil {
+			host = h
+		}
+		if net.ParseIP(host) != nil || host == "localhost" {
+			ep = "http://" + ep
+		} else {
+			ep = "https://" + ep
+		}
+	}
+	u, err := url.Parse(ep)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		return "", fmt.Errorf("endpoint %q is not an http(s) URL or host[:port] without a path", c.Endpoint)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
+
+// credentials returns the effective credentials and where they came from.
+func (c Config) credentials() (id, secret, token, source string) {
+	if c.AccessKeyID != "" {
+		return c.AccessKeyID, c.AccessKeySecret, c.SecurityToken, "access_key_id"
+	}
+	return os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"), os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+		os.Getenv("ALIBABA_CLOUD_SECURITY_TOKEN"), "ALIBABA_CLOUD_ACCESS_KEY_ID"
+}
+
+type output struct {
+	cfg      Config
+	task     string
+	enc      *encode.ObjectEncoder
+	partSize int64
+	partConc int
+	backoff  encode.Backoff
+	timeout  time.Duration
+	log      *service.Logger
+	out      *outcome.Outcome
+
+	delivered, failed, retries, bytesRaw, bytesComp *service.MetricCounter
+	latency                                         *service.MetricTimer
+
+	mu     sync.RWMutex
+	bucket *alioss.Bucket
+}
+
+func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+	var c Config
+	o := &output{log: res.Logger(), out: outcome.From(res)}
+	var err error
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{"bucket", &c.Bucket}, {"region", &c.Region}, {"endpoint", &c.Endpoint}, {"prefix", &c.Prefix},
+		{"access_key_id", &c.AccessKeyID}, {"access_key_secret", &c.AccessKeySecret},
+		{"security_token", &c.SecurityToken}, {"task", &o.task},
+	} {
+		if *f.dst, err = conf.FieldString(f.name); err != nil {
+			return nil, err
+		}
+	}
+	timeField, err := conf.FieldString("time_field")
+	if err != nil {
+		return nil, err
+	}
+	if c.Bucket == "" {
+		return nil, errors.New("bucket: must not be empty")
+	}
+	if o.task == "" {
+		return nil, errors.New("task: must not be empty (it names the objects)")
+	}
+	if _, err := c.EndpointURL(); err != nil {
+		return nil, err
+	}
+	if c.AccessKeyID != "" && c.AccessKeySecret == "" {
+		return nil, errors.New("access_key_secret: must be set with access_key_id")
+	}
+	o.cfg = c
+	opts, err := encode.OptionsFromParsed(conf)
+	if err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	if o.enc, err = encode.NewObjectEncoder(o.task, c.Prefix, timeField, opts); err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	ps, err := conf.FieldInt("multipart", "part_size")
+	if err != nil {
+		return nil, err
+	}
+	if ps < minPartSize {
+		return nil, fmt.Errorf("multipart.part_size: %d is below the OSS minimum of %d bytes", ps, minPartSize)
+	}
+	o.partSize = int64(ps)
+	if o.partConc, err = conf.FieldInt("multipart", "concurrency"); err != nil {
+		return nil, err
+	}
+	o.partConc = max(o.partConc, 1)
+	mr, err := conf.FieldInt("max_retries")
+	if err != nil {
+		return nil, err
+	}
+	o.backoff = encode.Backoff{MaxRetries: mr}
+	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
+		return nil, err
+	}
+	m := res.Metrics()
+	o.delivered = m.NewCounter("esa_records_delivered_total", "task")
+	o.failed = m.NewCounter("esa_records_failed_total", "task")
+	o.retries = m.NewCounter("esa_delivery_retries_total", "task")
+	o.bytesRaw = m.NewCounter("esa_bytes_raw_total", "task")
+	o.bytesComp = m.NewCounter("esa_bytes_compressed_total", "task")
+	o.latency = m.NewTimer("esa_batch_latency_ns", "task")
+	return o, nil
+}
+
+// objectURL is oss://bucket/key for messages.
+func (o *output) objectURL(key string) string { return "oss://" + o.cfg.Bucket + "/" + key }
+
+func (o *output) fatal(err error) error {
+	err = fmt.Errorf("%s: %s: %w", Name, o.objectURL(strings.Trim(o.cfg.Prefix, "/")), err)
+	o.out.Fatal(err)
+	return err
+}
+
+// Connect builds the client and checks the bucket with GetBucketInfo. Rejected credentials and a
+// missing bucket are fatal; network errors and 5xx are returned so that Benthos reconnects.
+func (o *output) Connect(ctx context.Context) error {
+	ep, err := o.cfg.EndpointURL()
+	if err != nil {
+		return o.fatal(err)
+	}
+	id, secret, token, source := o.cfg.credentials()
+	if id == "" || secret == "" {
+		return o.fatal(errors.New("no credentials: set access_key_id and access_key_secret, or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"))
+	}
+	secs := int64(o.timeout / time.Second)
+	opts := []alioss.ClientOption{alioss.Timeout(min(secs, 30), max(secs, 1))}
+	if token != "" {
+		opts = append(opts, alioss.SecurityToken(token))
+	}
+	client, err := alioss.New(ep, id, secret, opts...)
+	if err != nil {
+		return o.fatal(fmt.Errorf("endpoint %s: %w", ep, err))
+	}
+	if _, err := client.GetBucketInfo(o.cfg.Bucket, alioss.WithContext(ctx)); err != nil {
+		if msg := credentialMsg(err, source, id, o.cfg.Bucket); msg != "" {
+			return o.fatal(errors.New(msg))
+		}
+		var se alioss.ServiceError
+		if errors.As(err, &se) && se.Code == "AccessDenied" {
+			// A RAM policy may allow writing objects without oss:GetBucketInfo; the first upload tells.
+			o.log.Warnf("%s: GetBucketInfo on bucket %q was denied; continuing (uploads need oss:PutObject)", Name, o.cfg.Bucket)
+		} else {
+			return fmt.Errorf("%s: GetBucketInfo %s at %s: %w", Name, o.cfg.Bucket, ep, err)
+		}
+	}
+	b, err := client.Bucket(o.cfg.Bucket)
+	if err != nil {
+		return o.fatal(err)
+	}
+	o.mu.Lock()
+	o.bucket = b
+	o.mu.Unlock()
+	return nil
+}
+
+// credentialMsg explains an error that means the credentials or the bucket were rejected, or "".
+func credentialMsg(err error, source, id, bucket string) string {
+	var se alioss.ServiceError
+	if !errors.As(err, &se) {
+		return ""
+	}
+	who := fmt.Sprintf("%s %q", source, id)
+	switch se.Code {
+	case "InvalidAccessKeyId":
+		return fmt.Sprintf("credentials rejected: %s is not known to OSS (%s)", who, se.Code)
+	case "SignatureDoesNotMatch":
+		return fmt.Sprintf("credentials rejected: the access key secret does not match %s (%s)", who, se.Code)
+	case "InvalidSecurityToken", "SecurityTokenExpired":
+		return fmt.Sprintf("credentials rejected: the security token of %s is invalid or expired (%s)", who, se.Code)
+	case "NoSuchBucket":
+		return fmt.Sprintf("bucket %q does not exist (%s)", bucket, se.Code)
+	}
+	return ""
+}
+
+// retryable: network errors, timeouts, 429 and 5xx.
+func retryable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var se alioss.ServiceError
+	if errors.As(err, &se) {
+		return se.StatusCode == 429 || se.StatusCode >= 500 || se.Code == "RequestTimeout"
+	}
+	var ue alioss.UnexpectedStatusCodeError
+	if errors.As(err, &ue) {
+		c := ue.Got()
+		return c == 429 || c >= 500
+	}
+	return true
+}
+
+func classify(err error) error {
+	if err == nil || retryable(err) {
+		return err
+	}
+	return &encode.Permanent{Err: err}
+}
+
+// WriteBatch encodes the batch as one object and uploads it, retrying with backoff.
+func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	o.mu.RLock()
+	b := o.bucket
+	o.mu.RUnlock()
+	if b == nil {
+		return service.ErrNotConnected
+	}
+	start := time.Now()
+	obj, err := o.enc.Encode(batch)
+	if err != nil {
+		o.failed.Incr(int64(len(batch)), o.task)
+		return fmt.Errorf("%s: encoding batch: %w", Name, err)
+	}
+	err = o.backoff.Retry(ctx, func(ctx context.Context) error {
+		return classify(o.upload(ctx, b, obj))
+	}, func(attempt int, err error) {
+		o.retries.Incr(1, o.task)
+		o.log.Warnf("%s: upload of %s failed (attempt %d), retrying: %v", Name, o.objectURL(obj.Key), attempt, err)
+	})
+	if err != nil {
+		o.failed.Incr(int64(len(batch)), o.task)
+		return fmt.Errorf("%s: PUT %s (%d records): %w", Name, o.objectURL(obj.Key), obj.Records, err)
+	}
+	o.delivered.Incr(int64(obj.Records), o.task)
+	o.bytesRaw.Incr(int64(obj.RawBytes), o.task)
+	o.bytesComp.Incr(int64(len(obj.Body)), o.task)
+	o.latency.Timing(time.Since(start).Nanoseconds(), o.task)
+	return nil
+}
+
+func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj encode.Object) error {
+	opts := []alioss.Option{alioss.ContentType(obj.ContentType), alioss.ContentEncoding(obj.ContentEncoding), alioss.WithContext(ctx)}
+	if int64(len(obj.Body)) <= o.partSize {
+		return b.PutObject(obj.Key, bytes.NewReader(obj.Body), opts...)
+	}
+	imur, err := b.InitiateMultipartUpload(obj.Key, opts...)
+	if err != nil {
+		return fmt.Errorf("InitiateMultipartUpload: %w", err)
+	}
+	parts, err := o.uploadParts(ctx, b, imur, obj.Body)
+	if err == nil {
+		_, err = b.CompleteMultipartUpload(imur, parts, alioss.WithContext(ctx))
+		if err != nil {
+			err = fmt.Errorf("CompleteMultipartUpload: %w", err)
+		}
+	}
+	if err != nil {
+		// Abort with a fresh context: ctx may be the reason of the failure.
+		actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if aerr := b.AbortMultipartUpload(imur, alioss.WithContext(actx)); aerr != nil {
+			o.log.Warnf("%s: aborting multipart upload %s of %s: %v", Name, imur.UploadID, o.objectURL(obj.Key), aerr)
+		}
+		return err
+	}
+	return nil
+}
+
+func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.InitiateMultipartUploadResult, body []byte) ([]alioss.UploadPart, error) {
+	n := int((int64(len(body)) + o.partSize - 1) / o.partSize)
+	parts := make([]alioss.UploadPart, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		next     = make(chan int)
+	)
+	for w := 0; w < min(o.partConc, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				lo := int64(i) * o.partSize
+				hi := min(lo+o.partSize, int64(len(body)))
+				p, err := b.UploadPart(imur, bytes.NewReader(body[lo:hi]), hi-lo, i+1, alioss.WithContext(ctx))
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("UploadPart %d: %w", i+1, err); cancel() })
+					continue
+				}
+				parts[i] = p
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return parts, nil
+}
+
+// Close releases nothing: the SDK client holds no resources that need closing.
+func (o *output) Close(context.Context) error { return nil }
