@@ -528,6 +528,11 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 	req.Header = o.header.Clone()
 	resp, err := o.client.Do(req)
 	if err != nil {
+		if isCertError(err) {
+			// The server's certificate will not verify on a retry either: a configuration error.
+			return &encode.Permanent{Err: fmt.Errorf("esa_http: POST %s: TLS: %s (set tls.ca_file to the CA that signed the server certificate)",
+				o.redacted, describeNetErr(err, ctx, o.cfg.Timeout))}
+		}
 		return &attemptError{err: fmt.Errorf("esa_http: POST %s: %s", o.redacted, describeNetErr(err, ctx, o.cfg.Timeout))}
 	}
 	defer resp.Body.Close()
@@ -569,6 +574,15 @@ func describeNetErr(err error, ctx context.Context, timeout time.Duration) strin
 		return "timeout: " + err.Error()
 	}
 	return err.Error()
+}
+
+// isCertError reports whether err is a failed verification of the server's certificate.
+func isCertError(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
 }
 
 // bodyText quotes the first bytes of a response body for an error message.
