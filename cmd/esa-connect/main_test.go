@@ -1,0 +1,58 @@
+package main
+
+import (
+	"testing"
+)
+
+func TestTaskRunArgs(t *testing.T) {
+	cases := []struct {
+		args  []string
+		path  string
+		level string
+		ok    bool
+	}{
+		{[]string{"task.yaml"}, "task.yaml", "", true},
+		{[]string{"--log.level", "debug", "task.yaml"}, "task.yaml", "debug", true},
+		{[]string{"--log-level=warn", "task.yaml"}, "task.yaml", "warn", true},
+		{[]string{"-c", "pipe.yaml"}, "", "", false},
+		{[]string{"--config", "pipe.yaml"}, "", "", false},
+		{[]string{"-r", "res.yaml", "pipe.yaml"}, "", "", false},
+		{[]string{"a.yaml", "b.yaml"}, "", "", false},
+		{[]string{"--log.level"}, "", "", false},
+		{nil, "", "", false},
+	}
+	for _, c := range cases {
+		path, opts, ok := taskRunArgs(c.args)
+		if ok != c.ok || (ok && (path != c.path || opts.logLevel != c.level)) {
+			t.Errorf("taskRunArgs(%q) = %q, %q, %v; want %q, %q, %v", c.args, path, opts.logLevel, ok, c.path, c.level, c.ok)
+		}
+	}
+}
+
+func TestIsTaskDefinition(t *testing.T) {
+	cases := map[string]bool{
+		"name: a\ncategory: access\n":                             true,
+		"destination: {type: local, path: o}\n":                   true,
+		`{"TaskName": "t", "BusinessType": "dcdn_log_waf"}`:       true,
+		"input: {stdin: {}}\noutput: {stdout: {}}\n":              false,
+		"http: {enabled: false}\ninput: {generate: {count: 1}}\n": false,
+		"not: [valid": false,
+		"- a list\n":  false,
+	}
+	for in, want := range cases {
+		if got := isTaskDefinition([]byte(in)); got != want {
+			t.Errorf("isTaskDefinition(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	for _, l := range []string{"", "info", "DEBUG", "warn", "error", "none"} {
+		if _, err := parseLevel(l); err != nil {
+			t.Errorf("parseLevel(%q): %v", l, err)
+		}
+	}
+	if _, err := parseLevel("loud"); err == nil {
+		t.Error("parseLevel(loud) accepted")
+	}
+}
