@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,6 +186,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	if err != nil {
 		return nil, err
 	}
+	o.secret = expandDefaultRef(o.secret)
 	if c.ForcePathStyle, err = conf.FieldBool("force_path_style"); err != nil {
 		return nil, err
 	}
@@ -352,3 +355,12 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 
 // Close releases nothing: the SDK client holds no resources that need closing.
 func (o *output) Close(context.Context) error { return nil }
+
+// expandDefaultRef resolves a value that is still an unexpanded ${VAR} reference — as the field's
+// default is, since Benthos interpolates environment variables in the config text only.
+func expandDefaultRef(v string) string {
+	if strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") && !strings.ContainsAny(v[2:len(v)-1], "${}:") {
+		return os.Getenv(v[2 : len(v)-1])
+	}
+	return v
+}

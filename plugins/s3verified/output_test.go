@@ -501,3 +501,18 @@ func TestRetryThenNack(t *testing.T) {
 		t.Fatalf("objects = %d, want 1", n)
 	}
 }
+
+func TestOwnershipSecretDefaultFromEnvironment(t *testing.T) {
+	t.Setenv("ESA_OWNERSHIP_SECRET", "from-the-environment")
+	pc, err := spec().ParseYAML("bucket_path: b/p\ntask: t\n", service.NewEmptyEnvironment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := newOutput(pc, service.MockResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.secret != "from-the-environment" {
+		t.Fatalf("secret = %q", o.secret)
+	}
+}
