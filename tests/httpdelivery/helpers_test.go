@@ -20,6 +20,8 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/record"
+	"github.com/esa-connect/esa-connect/plugins/sample"
+	"github.com/esa-connect/esa-connect/plugins/source"
 )
 
 // newEnv is the Benthos environment of these tests: the core components compiled in (fallback,
@@ -27,10 +29,34 @@ import (
 func newEnv(t testing.TB) *service.Environment {
 	t.Helper()
 	env := service.NewEnvironment()
-	if err := httpout.Register(env); err != nil {
-		t.Fatal(err)
+	for _, register := range []func(*service.Environment) error{httpout.Register, source.Register, sample.Register} {
+		if err := register(env); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return env
+}
+
+// runStream runs a complete Benthos config (input, pipeline, output) until its input is exhausted
+// and every batch resolved.
+func runStream(t testing.TB, yaml string) {
+	t.Helper()
+	sb := newEnv(t).NewStreamBuilder()
+	if err := sb.SetYAML(yaml); err != nil {
+		t.Fatalf("config: %v\n%s", err, yaml)
+	}
+	if err := sb.SetLoggerYAML("level: ${TEST_LOG_LEVEL:none}"); err != nil {
+		t.Fatal(err)
+	}
+	stream, err := sb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	if err := stream.Run(ctx); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
 }
 
 // pipeline is a running stream whose input is a batch producer func and whose output is given YAML.
