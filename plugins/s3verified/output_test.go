@@ -516,3 +516,67 @@ func TestOwnershipSecretDefaultFromEnvironment(t *testing.T) {
 		t.Fatalf("secret = %q", o.secret)
 	}
 }
+
+// TestOSSCrossAccountRoute is the route of SPEC §4.2 for an OSS bucket of another account: the
+// S3-compatible destination with endpoint oss-<region>.aliyuncs.com, the region taken from it, and
+// virtual-hosted addressing (OSS's S3 API does not take path style). The S3 server is configured as
+// that endpoint (its region and domain), and the requests on the wire are checked.
+func TestOSSCrossAccountRoute(t *testing.T) {
+	srv := s3test.StartWith(t, s3test.Options{Region: "cn-hangzhou", VirtualDomain: "oss-cn-hangzhou.aliyuncs.com"})
+	px := s3test.NewProxy(t, srv)
+	ctx := context.Background()
+	admin, err := NewClient(ctx, Config{BucketPath: "logs", Endpoint: srv.URL, ForcePathStyle: true, Region: "cn-hangzhou",
+		AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{BucketPath: "logs/esa", Endpoint: px.VirtualHostEndpoint(), Compatible: true,
+		AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey,
+		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: s3test.DialContext}}}
+	if r := c.EffectiveRegion(); r != "cn-hangzhou" {
+		t.Fatalf("region from %s = %q", c.Endpoint, r)
+	}
+	client, err := NewClient(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckRequesterPays(ctx, client, c); err != nil {
+		t.Fatal(err)
+	}
+	key, err := WriteChallenge(ctx, client, c, testSecret, "oss-task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(getObject(t, admin, "logs", key)))
+	if err := CheckOwnership(ctx, client, c, testSecret, tok, "oss-task"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range px.Requests() {
+		if !strings.HasPrefix(r.Host, "logs.oss-cn-hangzhou.aliyuncs.com:") {
+			t.Errorf("%s %s%s: not virtual-hosted on the OSS endpoint", r.Method, r.Host, r.Path)
+		}
+		if a := r.Header.Get("Authorization"); !strings.Contains(a, "/cn-hangzhou/s3/aws4_request") {
+			t.Errorf("%s %s: not signed for cn-hangzhou: %s", r.Method, r.Path, a)
+		}
+		if r.Method == http.MethodPut && (r.Header.Get("X-Amz-Trailer") != "" || strings.Contains(r.Header.Get("Content-Encoding"), "aws-chunked")) {
+			t.Errorf("%s %s: trailing checksums sent to an S3-compatible store", r.Method, r.Path)
+		}
+	}
+}
+
+func getObject(t *testing.T, c *s3.Client, bucket, key string) []byte {
+	t.Helper()
+	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

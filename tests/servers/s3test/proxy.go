@@ -29,6 +29,7 @@ type Proxy struct {
 	URL  string
 	Addr string
 
+	domain    string
 	mu        sync.Mutex
 	reqs      []Request
 	intercept func(w http.ResponseWriter, r *http.Request) bool
@@ -73,7 +74,7 @@ func (s *statusWriter) WriteHeader(code int) {
 func NewProxy(t testing.TB, upstream *Server) *Proxy {
 	t.Helper()
 	target, _ := url.Parse(upstream.URL)
-	p := &Proxy{}
+	p := &Proxy{domain: upstream.opts.VirtualDomain}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme = target.Scheme
@@ -129,10 +130,10 @@ func (p *Proxy) Reset() {
 	p.reqs = nil
 }
 
-// VirtualHostEndpoint is http://s3.esa.test:<proxy port>, for virtual-hosted-style clients that dial
-// through DialContext.
+// VirtualHostEndpoint is http://<virtual domain>:<proxy port>, for virtual-hosted-style clients that
+// dial through DialContext.
 func (p *Proxy) VirtualHostEndpoint() string {
 	_, port, _ := net.SplitHostPort(p.Addr)
 	n, _ := strconv.Atoi(port)
-	return "http://" + VirtualDomain + ":" + strconv.Itoa(n)
+	return "http://" + p.domain + ":" + strconv.Itoa(n)
 }

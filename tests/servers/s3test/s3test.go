@@ -93,11 +93,20 @@ func Install() (string, error) {
 	return exe, nil
 }
 
+// Options tune a server.
+type Options struct {
+	// Region is the server's region (default us-east-1): SigV4 requests must be signed for it.
+	Region string
+	// VirtualDomain is the base domain of virtual-hosted-style requests (default s3.esa.test).
+	VirtualDomain string
+}
+
 // Server is a running versitygw.
 type Server struct {
 	t    testing.TB
 	exe  string
 	dir  string
+	opts Options
 	Addr string // 127.0.0.1:port
 	// URL is http://127.0.0.1:port (path-style endpoint).
 	URL string
@@ -112,6 +121,18 @@ type Server struct {
 // directory, waits until it answers, and stops it at test cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if opts.Region == "" {
+		opts.Region = Region
+	}
+	if opts.VirtualDomain == "" {
+		opts.VirtualDomain = VirtualDomain
+	}
 	exe, err := Install()
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +143,7 @@ func Start(t testing.TB) *Server {
 			t.Fatal(err)
 		}
 	}
-	s := &Server{t: t, exe: exe, dir: dir}
+	s := &Server{t: t, exe: exe, dir: dir, opts: opts}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		s.Addr = freeAddr(t)
@@ -157,11 +178,11 @@ func (s *Server) start() error {
 	cmd := exec.Command(s.exe,
 		"--port", s.Addr,
 		"--iam-dir", filepath.Join(s.dir, "iam"),
-		"--virtual-domain", VirtualDomain,
+		"--virtual-domain", s.opts.VirtualDomain,
 		"--health", "/health",
 		"--quiet",
 		"posix", filepath.Join(s.dir, "data"))
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey, "VGW_REGION="+Region)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey, "VGW_REGION="+s.opts.Region)
 	cmd.Stdout, cmd.Stderr = &syncWriter{mu: &s.mu, w: &s.log}, &syncWriter{mu: &s.mu, w: &s.log}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("s3test: start versitygw: %w", err)
@@ -250,9 +271,9 @@ func (s *Server) Port() int {
 }
 
 // VirtualHostEndpoint is the endpoint URL to use for virtual-hosted-style requests
-// (http://s3.esa.test:port); clients must dial it through DialContext or a proxy.
+// (http://<virtual domain>:port); clients must dial it through DialContext or a proxy.
 func (s *Server) VirtualHostEndpoint() string {
-	return "http://" + VirtualDomain + ":" + strconv.Itoa(s.Port())
+	return "http://" + s.opts.VirtualDomain + ":" + strconv.Itoa(s.Port())
 }
 
 // DialContext dials every address on the server's port at loopback, so <bucket>.s3.esa.test:port
