@@ -4,10 +4,13 @@ package plugins
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/fields"
+	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/kafka"
 	"github.com/esa-connect/esa-connect/plugins/oss"
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
+	"github.com/esa-connect/esa-connect/plugins/sample"
 	"github.com/esa-connect/esa-connect/plugins/sls"
 )
 
@@ -23,6 +26,9 @@ func RegisterAll(env *service.Environment) error {
 
 // registrations lists each plugin package's Register function. Add a package here when it lands.
 var registrations = []func(*service.Environment) error{
+	sample.Register,
+	filter.Register,
+	fields.Register,
 	httpout.Register,
 	sls.Register,
 	kafka.Register,

@@ -1,0 +1,450 @@
+// Package fields implements the esa_fields processor (SPEC §2.3): rewrite each record to exactly the
+// task's selected fields, in order, with catalog types, plus CustomFields.
+package fields
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/record"
+)
+
+// Name is the component name.
+const Name = "esa_fields"
+
+// MetricTypeErrors counts input values of a wrong type replaced by the sentinel (labels task, field).
+const MetricTypeErrors = "esa_field_type_errors_total"
+
+// Timestamp formats (SPEC §3.3).
+const (
+	TimeRFC3339   = "rfc3339"
+	TimeRFC3339ms = "rfc3339ms"
+	TimeUnix      = "unix"
+	TimeUnixMs    = "unixms"
+	TimeUnixNano  = "unixnano"
+)
+
+// ConfigSpec returns the esa_fields config spec.
+func ConfigSpec() *service.ConfigSpec {
+	return service.NewConfigSpec().
+		Categories("Mapping").
+		Summary("Rewrites each ESA log record to exactly the delivered fields, in the task's order and with catalog types, plus CustomFields.").
+		Description(`
+The output record (SPEC §2.3) holds exactly ` + "`fields`" + `, in that order, with the catalog's types: int and
+float as JSON numbers, bool as JSON booleans, string and timestamp as strings. A field missing from the
+input (or null) is written as its catalog sentinel: ` + "`\"-\"`" + ` for string and timestamp, ` + "`-1`" + ` for int
+and float, ` + "`false`" + ` for bool. Values of another type are converted when that is lossless (int from a
+numeric string or an integral number, float from a numeric string or an int, bool from ` + "`\"true\"`" + ` /
+` + "`\"false\"`" + `, string and timestamp from a number or bool as its JSON text); otherwise the sentinel is
+written and ` + "`esa_field_type_errors_total{task,field}`" + ` counts it. The edge's own markers
+(` + "`\"-\"`" + ` or ` + "`\"\"`" + ` in a numeric field) become the sentinel without being counted.
+
+With ` + "`custom_fields`" + ` (access category only) the record gets one more field, ` + "`CustomFields`" + `, after the
+selected ones: ` + "`{\"request_headers\": {...}, \"response_headers\": {...}, \"cookies\": {...}}`" + ` with each
+configured kind present (possibly ` + "`{}`" + `) in that order, holding the configured names the input has, in
+the configured order. Headers come from the input maps ` + "`RequestHeaders`" + ` / ` + "`ResponseHeaders`" + `, matched
+case-insensitively and written with lower-case names; cookies from the ` + "`Cookies`" + ` map or the
+` + "`cookie`" + ` request header, case-sensitive.
+
+` + "`timestamp_format`" + ` rewrites timestamp fields: ` + "`rfc3339`" + ` (as received), ` + "`rfc3339ms`" + ` (RFC 3339
+with milliseconds, keeping the offset), ` + "`unix`" + `, ` + "`unixms`" + `, ` + "`unixnano`" + ` (JSON numbers; their
+sentinel is ` + "`-1`" + `). When the category's time field is not selected, the processor sets the metadata
+` + "`esa_event_time`" + ` (RFC 3339 with nanoseconds) from the input so that outputs can still name objects and
+time logs.
+
+Every record is parsed and validated; one that is not a JSON object of at most 1 MiB counts in
+` + "`esa_records_invalid_total{task,reason}`" + `, is logged at most once per second with a sample and is
+dropped, or, with ` + "`route_invalid: true`" + `, kept unchanged, flagged with an error and metadata
+` + "`esa_invalid_reason`" + `. Messages already flagged with an error pass through untouched.`).
+		Fields(
+			service.NewStringField("category").
+				Description("The log category whose catalog types the fields (`access`, `firewall`, `tcp_udp_proxy`, `dns`, `edge_routine`, `edge_container`, or an ESA BusinessType id)."),
+			service.NewStringListField("fields").
+				Description("The delivered fields, in output order; each a field of the category, no duplicates."),
+			service.NewObjectField("custom_fields",
+				service.NewStringListField("request_headers").
+					Description("Request header names to deliver (case-insensitive; written lower-case).").
+					Default([]any{}),
+				service.NewStringListField("response_headers").
+					Description("Response header names to deliver (case-insensitive; written lower-case).").
+					Default([]any{}),
+				service.NewStringListField("cookies").
+					Description("Cookie names to deliver (case-sensitive).").
+					Default([]any{}),
+			).
+				Description("Headers and cookies delivered in the `CustomFields` field (access category only). At most 100 names per kind.").
+				Optional(),
+			service.NewStringEnumField("timestamp_format", TimeRFC3339, TimeRFC3339ms, TimeUnix, TimeUnixMs, TimeUnixNano).
+				Description("How timestamp fields are written: `rfc3339` as received, `rfc3339ms`, or Unix seconds / milliseconds / nanoseconds as JSON numbers.").
+				Default(TimeRFC3339),
+			service.NewStringField("task").
+				Description("The task name, used as the `task` label of the metrics.").
+				Default(""),
+			service.NewBoolField("route_invalid").
+				Description("Keep invalid records (flagged with an error and metadata `esa_invalid_reason`) so that a `switch` output can send them to a dead letter, instead of dropping them.").
+				Default(false).
+				Advanced(),
+		).
+		Example("Four access-log fields", "The fields of ESA's console example.", `
+pipeline:
+  processors:
+    - esa_fields:
+        category: access
+        task: access-to-s3
+        fields: [EdgeStartTimestamp, ClientIP, ClientRequestHost, EdgeResponseStatusCode]
+`).
+		Example("Custom fields and Unix times", "Deliver a trace header and a cookie; timestamps as Unix milliseconds.", `
+pipeline:
+  processors:
+    - esa_fields:
+        category: access
+        fields: [EdgeStartTimestamp, ClientRequestID, EdgeResponseStatusCode]
+        custom_fields:
+          request_headers: [x-trace-id]
+          cookies: [session_region]
+        timestamp_format: unixms
+`)
+}
+
+// Register registers esa_fields on env.
+func Register(env *service.Environment) error {
+	return env.RegisterBatchProcessor(Name, ConfigSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchProcessor, error) {
+			return FromParsed(conf, res)
+		})
+}
+
+// Config is the plain configuration of a Processor.
+type Config struct {
+	Category        string
+	Fields          []string
+	CustomFields    *config.CustomFields
+	TimestampFormat string
+	Task            string
+	RouteInvalid    bool
+}
+
+// FromParsed builds a Processor from a parsed esa_fields config.
+func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor, error) {
+	var c Config
+	var err error
+	if c.Category, err = conf.FieldString("category"); err != nil {
+		return nil, err
+	}
+	if c.Fields, err = conf.FieldStringList("fields"); err != nil {
+		return nil, err
+	}
+	if conf.Contains("custom_fields") {
+		cf := &config.CustomFields{}
+		if cf.RequestHeaders, err = conf.FieldStringList("custom_fields", "request_headers"); err != nil {
+			return nil, err
+		}
+		if cf.ResponseHeaders, err = conf.FieldStringList("custom_fields", "response_headers"); err != nil {
+			return nil, err
+		}
+		if cf.Cookies, err = conf.FieldStringList("custom_fields", "cookies"); err != nil {
+			return nil, err
+		}
+		c.CustomFields = cf
+	}
+	if c.TimestampFormat, err = conf.FieldString("timestamp_format"); err != nil {
+		return nil, err
+	}
+	if c.Task, err = conf.FieldString("task"); err != nil {
+		return nil, err
+	}
+	if c.RouteInvalid, err = conf.FieldBool("route_invalid"); err != nil {
+		return nil, err
+	}
+	return New(c, res)
+}
+
+// outField is one compiled output field.
+type outField struct {
+	name string
+	key  []byte // `"Name":`
+	slot int
+	typ  config.FieldType
+}
+
+// customKind is one compiled CustomFields kind.
+type customKind struct {
+	key    []byte // `"request_headers":{`
+	kind   string
+	names  []string
+	keys   [][]byte // `"name":` per name
+	cookie bool
+}
+
+// Processor is the esa_fields batch processor.
+type Processor struct {
+	task       string
+	fields     []outField
+	custom     []customKind
+	sel        *record.Selector
+	reqSlot    int
+	respSlot   int
+	cookieSlot int
+	timeSlot   int // the category's time field when not selected (for metadata), else -1
+	tsFormat   string
+
+	invalid    *record.InvalidHandler
+	typeErrors *service.MetricCounter
+	pool       sync.Pool // *state
+}
+
+type state struct {
+	vals     []record.Value
+	scratch  []byte
+	mismatch []int64 // per output field
+}
+
+// New validates c and builds the processor. res may be nil (no metrics, no logs).
+func New(c Config, res *service.Resources) (*Processor, error) {
+	cat, ok := config.LookupCategory(c.Category)
+	if !ok {
+		return nil, fmt.Errorf("%s: unknown log category %q", Name, c.Category)
+	}
+	if len(c.Fields) == 0 {
+		return nil, fmt.Errorf("%s: fields: at least one field is required", Name)
+	}
+	switch c.TimestampFormat {
+	case "":
+		c.TimestampFormat = TimeRFC3339
+	case TimeRFC3339, TimeRFC3339ms, TimeUnix, TimeUnixMs, TimeUnixNano:
+	default:
+		return nil, fmt.Errorf("%s: timestamp_format %q is not one of rfc3339, rfc3339ms, unix, unixms, unixnano", Name, c.TimestampFormat)
+	}
+	p := &Processor{task: c.Task, sel: record.NewSelector(), reqSlot: -1, respSlot: -1, cookieSlot: -1, timeSlot: -1, tsFormat: c.TimestampFormat}
+	var problems []string
+	seen := map[string]bool{}
+	for i, name := range c.Fields {
+		f, ok := cat.Field(name)
+		if !ok {
+			problems = append(problems, fmt.Sprintf("fields[%d]: %q is not a field of category %s%s", i, name, cat.Name, suggest(name, cat.FieldNames())))
+			continue
+		}
+		if seen[name] {
+			problems = append(problems, fmt.Sprintf("fields[%d]: %q is selected twice", i, name))
+			continue
+		}
+		seen[name] = true
+		p.fields = append(p.fields, outField{name: name, key: append(record.AppendString(nil, name), ':'), slot: p.sel.Add(name), typ: f.Type})
+	}
+	if c.CustomFields != nil {
+		kinds := []struct {
+			kind  string
+			names []string
+		}{
+			{config.KindRequestHeaders, c.CustomFields.RequestHeaders},
+			{config.KindResponseHeaders, c.CustomFields.ResponseHeaders},
+			{config.KindCookies, c.CustomFields.Cookies},
+		}
+		for _, k := range kinds {
+			if len(k.names) == 0 {
+				continue
+			}
+			if !cat.CustomFields {
+				problems = append(problems, fmt.Sprintf("custom_fields: custom fields exist only in category access, not %s", cat.Name))
+				break
+			}
+			if len(k.names) > 100 {
+				problems = append(problems, fmt.Sprintf("custom_fields.%s: %d names; at most 100 are allowed", k.kind, len(k.names)))
+			}
+			ck := customKind{kind: k.kind, key: append(record.AppendString(nil, k.kind), ':', '{'), cookie: k.kind == config.KindCookies}
+			dup := map[string]bool{}
+			for j, n := range k.names {
+				if n == "" || strings.Trim(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_- ") != "" {
+					problems = append(problems, fmt.Sprintf("custom_fields.%s[%d]: %q: names may contain only letters, digits, '_', '-' and space", k.kind, j, n))
+					continue
+				}
+				if !ck.cookie {
+					n = strings.ToLower(n)
+				}
+				if dup[n] {
+					continue
+				}
+				dup[n] = true
+				ck.names = append(ck.names, n)
+				ck.keys = append(ck.keys, append(record.AppendString(nil, n), ':'))
+			}
+			switch k.kind {
+			case config.KindRequestHeaders:
+				p.reqSlot = p.sel.Add(record.FieldRequestHeaders)
+			case config.KindResponseHeaders:
+				p.respSlot = p.sel.Add(record.FieldResponseHeaders)
+			default:
+				p.cookieSlot = p.sel.Add(record.FieldCookies)
+				p.reqSlot = p.sel.Add(record.FieldRequestHeaders)
+			}
+			p.custom = append(p.custom, ck)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%s: %s", Name, strings.Join(problems, "; "))
+	}
+	if cat.TimeField != "" && !seen[cat.TimeField] {
+		p.timeSlot = p.sel.Add(cat.TimeField)
+	}
+	p.invalid = record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid)
+	if res != nil {
+		p.typeErrors = res.Metrics().NewCounter(MetricTypeErrors, "task", "field")
+	}
+	n, nf := p.sel.Len(), len(p.fields)
+	p.pool.New = func() any {
+		return &state{vals: make([]record.Value, n), scratch: make([]byte, 0, 256), mismatch: make([]int64, nf)}
+	}
+	return p, nil
+}
+
+func suggest(name string, names []string) string {
+	if s := config.Suggest(name, names); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
+}
+
+// Transform appends the output record for rec to dst. It returns the event time for the
+// esa_event_time metadata (zero when the time field is selected or absent), the number of values of a
+// wrong type that were replaced by sentinels, and an *record.InvalidError when rec is not a valid
+// record.
+func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
+	st := p.pool.New().(*state)
+	out, t, err := p.transform(dst, rec, st)
+	n := 0
+	for _, m := range st.mismatch {
+		n += int(m)
+	}
+	return out, t, n, err
+}
+
+func (p *Processor) transform(dst, rec []byte, st *state) ([]byte, time.Time, error) {
+	if err := p.sel.Scan(rec, st.vals); err != nil {
+		return dst, time.Time{}, err
+	}
+	dst = append(dst, '{')
+	for i := range p.fields {
+		f := &p.fields[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, f.key...)
+		var ok bool
+		dst, ok = p.appendValue(dst, f.typ, st.vals[f.slot], st)
+		if !ok {
+			st.mismatch[i]++
+		}
+	}
+	if len(p.custom) > 0 {
+		dst = append(dst, `,"CustomFields":{`...)
+		for k := range p.custom {
+			ck := &p.custom[k]
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, ck.key...)
+			first := true
+			for j, name := range ck.names {
+				var ok bool
+				st.scratch, ok = p.customValue(st.scratch[:0], ck, name, st)
+				if !ok {
+					continue
+				}
+				if !first {
+					dst = append(dst, ',')
+				}
+				first = false
+				dst = append(dst, ck.keys[j]...)
+				dst = record.AppendString(dst, st.scratch)
+			}
+			dst = append(dst, '}')
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, '}')
+	var t time.Time
+	if p.timeSlot >= 0 {
+		if v := st.vals[p.timeSlot]; v.Kind == record.String || v.Kind == record.Number {
+			t, _ = record.ParseTime(v.Raw, v.Kind)
+		}
+	}
+	return dst, t, nil
+}
+
+func (p *Processor) customValue(dst []byte, ck *customKind, name string, st *state) ([]byte, bool) {
+	switch {
+	case ck.cookie:
+		return record.AppendCookie(dst, object(st.vals, p.cookieSlot), object(st.vals, p.reqSlot), name)
+	case ck.kind == config.KindRequestHeaders:
+		return record.AppendHeader(dst, object(st.vals, p.reqSlot), name)
+	default:
+		return record.AppendHeader(dst, object(st.vals, p.respSlot), name)
+	}
+}
+
+func object(vals []record.Value, slot int) []byte {
+	if slot < 0 || vals[slot].Kind != record.Object {
+		return nil
+	}
+	return vals[slot].Raw
+}
+
+// ProcessBatch rewrites every valid record of batch. All outputs of a batch share one buffer.
+func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
+	st := p.pool.Get().(*state)
+	defer p.pool.Put(st)
+	size := 0
+	for _, msg := range batch {
+		if b, err := msg.AsBytes(); err == nil {
+			size += len(b)
+		}
+	}
+	buf := make([]byte, 0, size+64)
+	kept := batch[:0]
+	for _, msg := range batch {
+		if msg.GetError() != nil {
+			kept = append(kept, msg)
+			continue
+		}
+		rec, err := msg.AsBytes()
+		start := len(buf)
+		var t time.Time
+		if err == nil {
+			buf, t, err = p.transform(buf, rec, st)
+		}
+		if err != nil {
+			if p.invalid.Handle(msg, rec, err) {
+				kept = append(kept, msg)
+			}
+			continue
+		}
+		msg.SetBytes(buf[start:len(buf):len(buf)])
+		if !t.IsZero() {
+			st.scratch = t.AppendFormat(st.scratch[:0], time.RFC3339Nano)
+			msg.MetaSet(encode.MetaEventTime, string(st.scratch))
+		}
+		kept = append(kept, msg)
+	}
+	if p.typeErrors != nil {
+		for i, n := range st.mismatch {
+			if n > 0 {
+				p.typeErrors.Incr(n, p.task, p.fields[i].name)
+				st.mismatch[i] = 0
+			}
+		}
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	return []service.MessageBatch{kept}, nil
+}
+
+// Close releases nothing; it exists to satisfy service.BatchProcessor.
+func (p *Processor) Close(context.Context) error { return nil }
