@@ -421,46 +421,66 @@ func (o *output) putBuf(b *[]byte) {
 	o.bufs.Put(b)
 }
 
-// WriteBatch implements service.BatchOutput: one POST per batch, retried as the package documents.
+// WriteBatch implements service.BatchOutput: one POST per batch, retried as the package documents. A
+// batch larger than the batch policy's count or byte_size (an input can hand over bigger batches than
+// the policy makes) is sent as several requests in order; if one fails, the rest are not sent and the
+// whole batch is failed, so records of the requests that succeeded may be delivered twice.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	start := time.Now()
 	recs := make([][]byte, len(batch))
 	for i, m := range batch {
 		b, err := m.AsBytes()
 		if err != nil {
-			return fmt.Errorf("esa_http: record %d: %w", i, err)
+			o.mFailed.Incr(int64(len(batch)), o.cfg.Task)
+			return &encode.Permanent{Err: fmt.Errorf("esa_http: record %d: %w", i, err)}
 		}
 		recs[i] = b
 	}
+	for start := 0; start < len(recs); {
+		end, size := start, 0
+		for end < len(recs) {
+			size += len(recs[end]) + len(o.cfg.SplitWords)
+			if end > start && (o.policy.Count > 0 && end-start >= o.policy.Count ||
+				o.policy.ByteSize > 0 && size > o.policy.ByteSize) {
+				break
+			}
+			end++
+		}
+		if err := o.writeChunk(ctx, recs[start:end]); err != nil {
+			o.mFailed.Incr(int64(len(recs)-start), o.cfg.Task)
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// writeChunk encodes, compresses and sends one request's records.
+func (o *output) writeChunk(ctx context.Context, recs [][]byte) error {
+	start := time.Now()
 	rawBuf, compBuf := o.getBuf(), o.getBuf()
 	defer o.putBuf(rawBuf)
 	defer o.putBuf(compBuf)
 	raw, err := o.enc.Encode((*rawBuf)[:0], recs)
 	if err != nil {
-		o.mFailed.Incr(int64(len(batch)), o.cfg.Task)
 		return &encode.Permanent{Err: fmt.Errorf("esa_http: encoding batch: %w", err)}
 	}
 	*rawBuf = raw
 	body := raw
 	if o.cfg.Compression != encode.CodecNone {
 		if body, err = encode.Compress(o.cfg.Compression, (*compBuf)[:0], raw); err != nil {
-			o.mFailed.Incr(int64(len(batch)), o.cfg.Task)
 			return &encode.Permanent{Err: fmt.Errorf("esa_http: compressing batch: %w", err)}
 		}
 		*compBuf = body
 	}
 	o.mRaw.Incr(int64(len(raw)), o.cfg.Task)
 	o.mComp.Incr(int64(len(body)), o.cfg.Task)
-
-	err = o.send(ctx, body)
-	if err != nil {
-		o.mFailed.Incr(int64(len(batch)), o.cfg.Task)
+	if err := o.send(ctx, body); err != nil {
 		return err
 	}
-	o.mDelivered.Incr(int64(len(batch)), o.cfg.Task)
+	o.mDelivered.Incr(int64(len(recs)), o.cfg.Task)
 	o.mLatency.Timing(time.Since(start).Nanoseconds(), o.cfg.Task)
 	return nil
 }

@@ -3,6 +3,7 @@ package httpout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -371,5 +372,44 @@ func TestShutdownStopsRetrying(t *testing.T) {
 	err := <-done
 	if err == nil || !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "stopped") {
 		t.Fatalf("want an error when stopped while retrying, got %v", err)
+	}
+}
+
+func TestLargeBatchSplitByPolicy(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	rc := &Receiver{OnBatch: func(_ *http.Request, _ []byte, recs [][]byte) error {
+		mu.Lock()
+		sizes = append(sizes, len(recs))
+		mu.Unlock()
+		return nil
+	}}
+	srv := serve(t, rc)
+	recs := make([]string, 25)
+	for i := range recs {
+		recs[i] = `{"i":"` + strings.Repeat("x", 20) + `"}` // 29 bytes + "\n"
+	}
+	o := mustOutput(t, "url: "+srv.URL+"/x\nbatching: {count: 10}\n")
+	if err := o.WriteBatch(context.Background(), batchOf(recs...)); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[10 10 5]" {
+		t.Errorf("count 10: requests of %v records, want [10 10 5]", sizes)
+	}
+	sizes = nil
+	o = mustOutput(t, "url: "+srv.URL+"/x\nbatching: {count: 100, byte_size: 100}\n")
+	if err := o.WriteBatch(context.Background(), batchOf(recs[:7]...)); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[3 3 1]" {
+		t.Errorf("byte_size 100: requests of %v records, want [3 3 1]", sizes)
+	}
+	sizes = nil
+	o = mustOutput(t, "url: "+srv.URL+"/x\nbatching: {count: 100, byte_size: 10}\n")
+	if err := o.WriteBatch(context.Background(), batchOf(recs[:2]...)); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[1 1]" {
+		t.Errorf("records larger than byte_size go alone: %v", sizes)
 	}
 }
