@@ -7,18 +7,17 @@ import (
 	"time"
 	"unicode/utf8"
 
-	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
-// group is one PutLogs call: a LogGroup and the batch indexes of its logs.
+// group is one PutLogs call: a serialised protobuf LogGroup (SDK log.proto) and the batch indexes of
+// its logs.
 type group struct {
-	lg      *slssdk.LogGroup
+	raw     []byte
 	indexes []int
-	rawSize int // protobuf size of lg
 }
 
 // badRecord is a message that cannot become an SLS log.
@@ -27,32 +26,63 @@ type badRecord struct {
 	err   error
 }
 
-// entry is one key/value of a log while a group is being built: the key and the value's offsets in
-// the group's value arena.
+// entry is one key/value of the record being converted. The value points into the message bytes, or
+// into the builder's scratch space when it had to be decoded or repaired.
 type entry struct {
-	key      *string
-	off, end int32
+	key *string
+	val []byte
 }
 
-// pending is one log while a group is being built.
-type pending struct {
-	first, last int // entries[first:last]
-	sec, nsec   uint32
-	index       int
-}
-
-// builder accumulates logs for one group at a time. Values are appended to one byte arena and turned
-// into strings with a single allocation per group, so the per-record cost is a scan of the record and
-// no allocation.
+// builder turns records straight into LogGroup protobuf bytes: no intermediate LogGroup structs, no
+// per-value strings. Sizes are computed while a record is scanned, so each log is written once with
+// its length prefix and a group is cut before it would exceed the SLS limits.
 type builder struct {
 	o       *output
-	arena   []byte
 	entries []entry
-	logs    []pending
-	size    int // protobuf size of the logs so far, plus the group header
-	header  int
+	scratch []byte // decoded or repaired values of the current record
+	buf     []byte // the group being written
+	indexes []int  // batch indexes of the logs in buf
+	header  int    // bytes of topic and source, written when the group is closed
 	groups  []*group
+	hint    int // capacity for a new group buffer
+	// byPos remembers the key seen at each member position: records of one task have the same keys
+	// in the same order, so most keys are found with one comparison, without hashing or locking.
+	byPos []posKey
 }
+
+type posKey struct {
+	raw []byte
+	key *string
+}
+
+// key returns the interned key of the member at position pos.
+func (b *builder) key(pos int, raw []byte) *string {
+	if pos < len(b.byPos) && bytes.Equal(b.byPos[pos].raw, raw) {
+		return b.byPos[pos].key
+	}
+	k := b.o.internKey(raw)
+	if pos < len(b.byPos) {
+		b.byPos[pos] = posKey{raw: []byte(*k), key: k}
+		if string(raw) != *k { // escaped key: remember the raw form
+			b.byPos[pos].raw = append([]byte(nil), raw...)
+		}
+	} else if pos == len(b.byPos) && pos < maxCachedKeys {
+		b.byPos = append(b.byPos, posKey{raw: append([]byte(nil), raw...), key: k})
+	}
+	return k
+}
+
+// Protobuf tags of log.proto (field number << 3 | wire type).
+const (
+	tagGroupLogs   = 1<<3 | 2 // LogGroup.Logs
+	tagGroupTopic  = 3<<3 | 2 // LogGroup.Topic
+	tagGroupSource = 4<<3 | 2 // LogGroup.Source
+	tagLogTime     = 1<<3 | 0 // Log.Time (uint32 varint)
+	tagLogContents = 2<<3 | 2 // Log.Contents
+	tagLogTimeNs   = 4<<3 | 5 // Log.TimeNs (fixed32)
+	tagKey         = 1<<3 | 2 // LogContent.Key
+	tagValue       = 2<<3 | 2 // LogContent.Value
+)
 
 // varintLen is the length of the protobuf varint encoding of v.
 func varintLen(v uint64) int {
@@ -67,26 +97,47 @@ func varintLen(v uint64) int {
 // fieldLen is the size of a length-delimited field with a one-byte tag holding n bytes.
 func fieldLen(n int) int { return 1 + varintLen(uint64(n)) + n }
 
-// buildGroups turns a batch into LogGroups within the SLS limits. Messages that are not JSON objects
-// (or are too large for one call) are returned as bad records.
+func appendVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func appendField(b []byte, tag byte, data []byte) []byte {
+	b = append(b, tag)
+	b = appendVarint(b, uint64(len(data)))
+	return append(b, data...)
+}
+
+// buildGroups turns a batch into serialised LogGroups within the SLS limits. Messages that are not JSON
+// objects (or are too large for one call) are returned as bad records.
 func (o *output) buildGroups(batch service.MessageBatch, now time.Time) ([]*group, []badRecord) {
 	b, _ := o.builders.Get().(*builder)
 	if b == nil {
 		b = &builder{o: o}
 	}
 	defer func() {
-		// Only the scratch slices are reused; the groups own their own slabs.
-		b.groups, b.size, b.header = nil, 0, 0
-		b.arena, b.entries, b.logs = b.arena[:0], b.entries[:0], b.logs[:0]
+		// Only the scratch slices are reused; the groups own their buffers.
+		b.groups, b.buf, b.indexes = nil, nil, nil
+		b.entries, b.scratch = b.entries[:0], b.scratch[:0]
 		o.builders.Put(b)
 	}()
+	b.header = 0
 	if o.c.Topic != "" {
 		b.header += fieldLen(len(o.c.Topic))
 	}
 	if o.c.Source != "" {
 		b.header += fieldLen(len(o.c.Source))
 	}
-	b.size = b.header
+	total := 0
+	for _, msg := range batch {
+		if raw, err := msg.AsBytes(); err == nil {
+			total += len(raw) + 16
+		}
+	}
+	b.hint = min(total+b.header, MaxRawBytesPerPut)
 	var bad []badRecord
 	timeField := []byte(o.c.TimeField)
 	for i, msg := range batch {
@@ -103,40 +154,38 @@ func (o *output) buildGroups(batch service.MessageBatch, now time.Time) ([]*grou
 	return b.groups, bad
 }
 
-// add appends one record, starting a new group first when it would exceed a limit.
+// add converts one record and appends it to the current group, closing the group first when the
+// record would take it over a limit.
 func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, now time.Time) error {
-	arenaMark, entryMark := len(b.arena), len(b.entries)
+	b.entries, b.scratch = b.entries[:0], b.scratch[:0]
 	var t time.Time
 	haveTime := false
-	contents := 0 // protobuf size of the contents
+	contents := 0 // protobuf size of the Contents fields
 	err := record.Each(raw, func(key, value []byte, kind record.Kind) bool {
 		if !haveTime && len(timeField) > 0 && bytes.Equal(key, timeField) {
 			t, haveTime = record.ParseTime(value, kind)
 		}
-		k := b.o.internKey(key)
-		off := len(b.arena)
+		k := b.key(len(b.entries), key)
+		v := value
 		if kind == record.String {
-			inner := value[1 : len(value)-1]
-			if bytes.IndexByte(inner, '\\') < 0 {
-				b.arena = append(b.arena, inner...)
-			} else {
-				b.arena = append(b.arena, record.UnquoteString(value)...)
+			v = value[1 : len(value)-1]
+			if bytes.IndexByte(v, '\\') >= 0 {
+				off := len(b.scratch)
+				b.scratch = append(b.scratch, record.UnquoteString(value)...)
+				v = b.scratch[off:len(b.scratch):len(b.scratch)]
 			}
-		} else {
-			b.arena = append(b.arena, value...)
 		}
-		if !utf8.Valid(b.arena[off:]) {
+		if !utf8.Valid(v) {
 			// SLS rejects a whole call with InvalidEncoding for one bad byte: repair it instead.
-			fixed := bytes.ToValidUTF8(b.arena[off:], []byte("\uFFFD"))
-			b.arena = append(b.arena[:off], fixed...)
+			off := len(b.scratch)
+			b.scratch = append(b.scratch, bytes.ToValidUTF8(v, []byte("\uFFFD"))...)
+			v = b.scratch[off:len(b.scratch):len(b.scratch)]
 		}
-		b.entries = append(b.entries, entry{key: k, off: int32(off), end: int32(len(b.arena))})
-		kv := fieldLen(len(*k)) + fieldLen(len(b.arena)-off)
-		contents += fieldLen(kv)
+		b.entries = append(b.entries, entry{key: k, val: v})
+		contents += fieldLen(fieldLen(len(*k)) + fieldLen(len(v)))
 		return true
 	})
 	if err != nil {
-		b.arena, b.entries = b.arena[:arenaMark], b.entries[:entryMark]
 		return fmt.Errorf("%s: record %d: %w", componentName, index, err)
 	}
 	if !haveTime {
@@ -149,25 +198,31 @@ func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, no
 	}
 	need := fieldLen(logSize)
 	if b.header+need > MaxRawBytesPerPut {
-		b.arena, b.entries = b.arena[:arenaMark], b.entries[:entryMark]
 		return fmt.Errorf("%s: record %d: %d bytes as an SLS log, more than the %d bytes one PutLogs call may carry", componentName, index, need, MaxRawBytesPerPut)
 	}
-	if len(b.logs) > 0 && (len(b.logs)+1 > MaxLogsPerPut || b.size+need > MaxRawBytesPerPut) {
-		// Move this record's entries to the next group: flush the others first.
-		movedArena := append([]byte(nil), b.arena[arenaMark:]...)
-		movedEntries := append([]entry(nil), b.entries[entryMark:]...)
-		b.arena, b.entries = b.arena[:arenaMark], b.entries[:entryMark]
+	if len(b.indexes) > 0 && (len(b.indexes)+1 > MaxLogsPerPut || len(b.buf)+b.header+need > MaxRawBytesPerPut) {
 		b.flush()
-		for i := range movedEntries {
-			movedEntries[i].off -= int32(arenaMark)
-			movedEntries[i].end -= int32(arenaMark)
-		}
-		b.arena = append(b.arena, movedArena...)
-		b.entries = append(b.entries, movedEntries...)
-		entryMark = 0
 	}
-	b.logs = append(b.logs, pending{first: entryMark, last: len(b.entries), sec: sec, nsec: nsec, index: index})
-	b.size += need
+	if b.buf == nil {
+		b.buf = make([]byte, 0, max(b.hint, need+b.header))
+	}
+	buf := append(b.buf, tagGroupLogs)
+	buf = appendVarint(buf, uint64(logSize))
+	buf = append(buf, tagLogTime)
+	buf = appendVarint(buf, uint64(sec))
+	for _, e := range b.entries {
+		buf = append(buf, tagLogContents)
+		buf = appendVarint(buf, uint64(fieldLen(len(*e.key))+fieldLen(len(e.val))))
+		buf = append(buf, tagKey)
+		buf = appendVarint(buf, uint64(len(*e.key)))
+		buf = append(buf, *e.key...)
+		buf = appendField(buf, tagValue, e.val)
+	}
+	if nsec != 0 {
+		buf = append(buf, tagLogTimeNs, byte(nsec), byte(nsec>>8), byte(nsec>>16), byte(nsec>>24))
+	}
+	b.buf = buf
+	b.indexes = append(b.indexes, index)
 	return nil
 }
 
@@ -183,50 +238,20 @@ func logTime(t time.Time) (sec, nsec uint32) {
 	return uint32(s), uint32(t.Nanosecond())
 }
 
-// flush turns the pending logs into a group, allocating all its strings and structs in a few slabs.
+// flush closes the current group: topic and source are appended and the group is kept.
 func (b *builder) flush() {
-	if len(b.logs) == 0 {
+	if len(b.indexes) == 0 {
 		return
 	}
-	values := string(b.arena)
-	n := len(b.entries)
-	valStrs := make([]string, n)
-	contents := make([]slssdk.LogContent, n)
-	contentPtrs := make([]*slssdk.LogContent, n)
-	for i, e := range b.entries {
-		valStrs[i] = values[e.off:e.end]
-		contents[i].Key = e.key
-		contents[i].Value = &valStrs[i]
-		contentPtrs[i] = &contents[i]
-	}
-	logs := make([]slssdk.Log, len(b.logs))
-	logPtrs := make([]*slssdk.Log, len(b.logs))
-	times := make([]uint32, 2*len(b.logs))
-	indexes := make([]int, len(b.logs))
-	for i, p := range b.logs {
-		times[2*i], times[2*i+1] = p.sec, p.nsec
-		logs[i].Time = &times[2*i]
-		if p.nsec != 0 {
-			logs[i].TimeNs = &times[2*i+1]
-		}
-		logs[i].Contents = contentPtrs[p.first:p.last:p.last]
-		logPtrs[i] = &logs[i]
-		indexes[i] = p.index
-	}
-	lg := &slssdk.LogGroup{Logs: logPtrs}
+	buf := b.buf
 	if b.o.c.Topic != "" {
-		topic := b.o.c.Topic
-		lg.Topic = &topic
+		buf = appendField(buf, tagGroupTopic, []byte(b.o.c.Topic))
 	}
 	if b.o.c.Source != "" {
-		source := b.o.c.Source
-		lg.Source = &source
+		buf = appendField(buf, tagGroupSource, []byte(b.o.c.Source))
 	}
-	b.groups = append(b.groups, &group{lg: lg, indexes: indexes, rawSize: b.size})
-	b.arena = b.arena[:0]
-	b.entries = b.entries[:0]
-	b.logs = b.logs[:0]
-	b.size = b.header
+	b.groups = append(b.groups, &group{raw: buf, indexes: b.indexes})
+	b.buf, b.indexes = nil, nil
 }
 
 // internKey returns a shared string for a raw JSON key (escapes decoded). Keys repeat in every record,

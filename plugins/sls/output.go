@@ -395,7 +395,7 @@ func (o *output) record(delivered, failed int, start time.Time) {
 // put sends one LogGroup, retrying retryable failures with backoff.
 func (o *output) put(ctx context.Context, g *group) error {
 	err := o.backoff.Retry(ctx, func(context.Context) error {
-		return o.classify(g, o.client.PutLogs(o.c.Project, o.c.Logstore, g.lg))
+		return o.classify(g, o.client.PutRawLogWithCompressType(o.c.Project, o.c.Logstore, g.raw, slssdk.Compress_LZ4))
 	}, func(attempt int, err error) {
 		if o.mRetries != nil {
 			o.mRetries.Incr(1, o.c.Task)

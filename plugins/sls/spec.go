@@ -5,8 +5,9 @@
 // category's time field (else the esa_event_time metadata, else the receive time), nanoseconds kept in
 // the log's TimeNs; its contents are the record's members in order — strings unquoted, every other
 // value (numbers, booleans, CustomFields) as its JSON text. A Benthos batch is sent as one or more
-// PutLogs calls (LogGroups of at most 4,096 logs and 5,000,000 protobuf bytes, lz4-compressed by the
-// SDK). The batch is acknowledged only after every call succeeded. Network errors, 5xx and SLS
+// PutLogs calls (LogGroups of at most 4,096 logs and 5,000,000 protobuf bytes). The LogGroup protobuf
+// (the SDK's log.proto) is written straight from the JSON records, without intermediate structs; the
+// SDK compresses it with lz4, signs and sends it (PutRawLogWithCompressType). The batch is acknowledged only after every call succeeded. Network errors, 5xx and SLS
 // throttling (WriteQuotaExceed, ShardWriteQuotaExceed, 429) are retried with exponential backoff and
 // full jitter; the SDK's own retries are switched off so the total is ours. Other errors fail the
 // records of the call at once with SLS's error code and message.
@@ -53,7 +54,7 @@ Each message must be one JSON object (one log record). It becomes one SLS log:
   and objects such as `+"`CustomFields`"+` are written as their JSON text.
 - **topic** and **source**: from the fields of the same name (SLS fills the source with the client IP when empty).
 
-A batch is written with PutLogs (protobuf LogGroup, lz4-compressed by aliyun-log-go-sdk) in as many calls as the
+A batch is written with PutLogs (a protobuf LogGroup, sent lz4-compressed with aliyun-log-go-sdk) in as many calls as the
 SLS limits need (at most 4,096 logs and 5,000,000 bytes per call); it is acknowledged only when every call
 succeeded. Network errors, timeouts, HTTP 5xx and SLS throttling (`+"`WriteQuotaExceed`"+`,
 `+"`ShardWriteQuotaExceed`"+`, 429) are retried with exponential backoff and full jitter (500 ms up to 30 s),
