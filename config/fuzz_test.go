@@ -1,0 +1,41 @@
+package config
+
+import (
+	"errors"
+	"testing"
+)
+
+// FuzzLoad checks that no input crashes Load and that every failure is a non-empty Errors list.
+// Run longer with: go test -run '^$' -fuzz FuzzLoad -fuzztime 60s ./config/
+func FuzzLoad(f *testing.F) {
+	for _, seed := range []string{
+		native("filters: [{field: ClientIP, op: equals, value: [a, 1, true]}, {any: [{ClientIP: {exists: []}}]}]"),
+		esaDef(`"DeliveryType":"http","HttpDelivery":"{\"DestUrl\":\"http://x\",\"HeaderParam\":{\"a\":{\"StaticValue\":\"b\"}}}"`),
+		esaDef(`"FilterRules":"[{\"ClientIP\":{\"regex\":[\"(\"]}}]"`),
+		"a: &x [*x]", "- - -", "{", "name: *y", "<<: {a: 1}", "destination: {type: kafka, tls: {<<: {a: 1}}}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		task, err := Load(data)
+		if err == nil {
+			if task == nil {
+				t.Fatal("nil task without error")
+			}
+			if errs := Validate(task); len(errs) != 0 {
+				t.Fatalf("loaded task does not validate: %v", errs)
+			}
+			return
+		}
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) == 0 {
+			t.Fatalf("error is not a non-empty Errors: %v", err)
+		}
+		if _, err := ParseESAFilter(data); err != nil {
+			var es Errors
+			if !errors.As(err, &es) || len(es) == 0 {
+				t.Fatalf("ParseESAFilter error is not Errors: %v", err)
+			}
+		}
+	})
+}
