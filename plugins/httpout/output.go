@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -448,7 +449,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 			}
 			end++
 		}
-		if err := o.writeChunk(ctx, recs[start:end]); err != nil {
+		if err := o.writeChunk(ctx, recs[start:end], size); err != nil {
 			o.mFailed.Incr(int64(len(recs)-start), o.cfg.Task)
 			return err
 		}
@@ -457,13 +458,14 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	return nil
 }
 
-// writeChunk encodes, compresses and sends one request's records.
-func (o *output) writeChunk(ctx context.Context, recs [][]byte) error {
+// writeChunk encodes, compresses and sends one request's records (about size bytes).
+func (o *output) writeChunk(ctx context.Context, recs [][]byte, size int) error {
 	start := time.Now()
 	rawBuf, compBuf := o.getBuf(), o.getBuf()
 	defer o.putBuf(rawBuf)
 	defer o.putBuf(compBuf)
-	raw, err := o.enc.Encode((*rawBuf)[:0], recs)
+	*rawBuf = slices.Grow((*rawBuf)[:0], size+len(o.cfg.BodyPrefix)+len(o.cfg.BodySuffix)+64)
+	raw, err := o.enc.Encode(*rawBuf, recs)
 	if err != nil {
 		return &encode.Permanent{Err: fmt.Errorf("esa_http: encoding batch: %w", err)}
 	}

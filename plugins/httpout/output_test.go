@@ -202,7 +202,7 @@ func status(code int, body string, hdr ...string) func(http.ResponseWriter, *htt
 	}
 }
 
-func serve(t *testing.T, h http.Handler) *httptest.Server {
+func serve(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -103,7 +103,12 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if limit <= 0 {
 		limit = DefaultMaxBodyBytes
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var rb bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		rb.Grow(int(r.ContentLength) + 1)
+	}
+	_, err := rb.ReadFrom(io.LimitReader(r.Body, limit+1))
+	raw := rb.Bytes()
 	if err != nil {
 		rc.reject(w, http.StatusBadRequest, "reading body: %v", err)
 		return
