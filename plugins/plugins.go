@@ -8,10 +8,12 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/kafka"
+	"github.com/esa-connect/esa-connect/plugins/local"
 	"github.com/esa-connect/esa-connect/plugins/oss"
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
 	"github.com/esa-connect/esa-connect/plugins/sample"
 	"github.com/esa-connect/esa-connect/plugins/sls"
+	"github.com/esa-connect/esa-connect/plugins/source"
 )
 
 // RegisterAll registers every esa_* component on env.
@@ -34,4 +36,6 @@ var registrations = []func(*service.Environment) error{
 	kafka.Register,
 	s3verified.Register,
 	oss.Register,
+	source.Register,
+	local.Register,
 }

@@ -28,13 +28,13 @@ type tracker struct {
 	out     *outcome.Outcome
 	log     *service.Logger
 
-	mu      sync.Mutex
-	srcDone bool
-	pending int        // batches handed out (or waiting for redelivery) and not resolved
-	ready   []*attempt // redeliveries whose delay has passed
-	waiting int        // records of batches waiting for their redelivery delay
-	closed  bool       //
-	changed chan struct{}
+	mu          sync.Mutex
+	srcDone     bool
+	pending     int        // batches handed out (or waiting for redelivery) and not resolved
+	pendingRecs int        // their records
+	ready       []*attempt // redeliveries whose delay has passed
+	closed      bool
+	changed     chan struct{}
 }
 
 type attempt struct {
@@ -95,6 +95,7 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 				continue
 			}
 			t.pending++
+			t.pendingRecs += len(c.recs)
 			t.mu.Unlock()
 			b, ack := t.deliver(&attempt{c: &c})
 			return b, ack, nil
@@ -124,38 +125,38 @@ func (t *tracker) resolve(a *attempt, err error) {
 	n := len(a.c.recs)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	defer t.signal()
+	if t.closed {
+		// close counted every unresolved record as undelivered; correct that for a late success.
+		if err == nil {
+			t.out.AddUndelivered(-n)
+		}
+		return
+	}
 	switch {
 	case err == nil:
-		t.pending--
 	case encode.IsPermanent(err):
 		t.out.AddUndelivered(n)
 		t.log.Errorf("%s: giving up on a batch of %d records: %v", t.name, n, err)
-		t.pending--
-	case t.closed:
-		t.out.AddUndelivered(n)
-		t.log.Errorf("%s: shutting down; %d records of a failed batch were not delivered: %v", t.name, n, err)
-		t.pending--
 	default:
 		delay := t.backoff.Delay(a.n)
 		t.log.Warnf("%s: batch of %d records failed (delivery %d), retrying in %s: %v", t.name, n, a.n, delay.Round(time.Millisecond), err)
-		t.waiting += n
 		time.AfterFunc(delay, func() {
 			t.mu.Lock()
-			t.waiting -= n
-			if t.closed {
-				t.pending--
-				t.mu.Unlock()
-				return
+			if !t.closed {
+				t.ready = append(t.ready, a)
 			}
-			t.ready = append(t.ready, a)
 			t.mu.Unlock()
 			t.signal()
 		})
+		return
 	}
-	t.signal()
+	t.pending--
+	t.pendingRecs -= n
 }
 
-// close stops redelivery: records waiting for a redelivery are counted as undelivered.
+// close stops redelivery. Records of batches that have not resolved (in flight when the stream was
+// stopped, or waiting for a redelivery) are counted as undelivered.
 func (t *tracker) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -163,15 +164,10 @@ func (t *tracker) close() {
 		return
 	}
 	t.closed = true
-	lost := t.waiting
-	for _, a := range t.ready {
-		lost += len(a.c.recs)
-		t.pending--
-	}
 	t.ready = nil
-	if lost > 0 {
-		t.out.AddUndelivered(lost)
-		t.log.Errorf("%s: shutting down with %d records still waiting for redelivery; they were not delivered", t.name, lost)
+	if t.pendingRecs > 0 {
+		t.out.AddUndelivered(t.pendingRecs)
+		t.log.Errorf("%s: closing with %d records in %d batches not delivered", t.name, t.pendingRecs, t.pending)
 	}
 	t.signal()
 }
