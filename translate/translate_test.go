@@ -130,7 +130,6 @@ func TestLint(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			skipUnregistered(t, env, conf)
 			LintConfig(t, env, conf)
 		})
 	}
@@ -166,7 +165,6 @@ func TestExamples(t *testing.T) {
 			if len(translate.Secrets(task)) != 0 {
 				t.Errorf("examples/%s gives secrets literally; use ${ENV} references", e.Name())
 			}
-			skipUnregistered(t, env, conf)
 			LintConfig(t, env, conf)
 		})
 	}
@@ -362,29 +360,4 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-// skipUnregistered skips the lint of a config that uses an esa_* component whose package has not
-// landed yet. TEMPORARY: removed once every plugin is registered.
-func skipUnregistered(t *testing.T, env *service.Environment, conf []byte) {
-	t.Helper()
-	checks := []struct {
-		name string
-		get  func(string) (*service.ConfigView, bool)
-	}{
-		{"esa_generate", env.GetInputConfig}, {"esa_file", env.GetInputConfig},
-		{"esa_http_server", env.GetInputConfig}, {"esa_kafka", env.GetInputConfig},
-		{"esa_sample", env.GetProcessorConfig}, {"esa_filter", env.GetProcessorConfig},
-		{"esa_fields", env.GetProcessorConfig},
-		{"esa_local", env.GetOutputConfig}, {"esa_s3_verified", env.GetOutputConfig},
-		{"esa_oss", env.GetOutputConfig}, {"esa_sls", env.GetOutputConfig},
-		{"esa_http", env.GetOutputConfig}, {"esa_kafka", env.GetOutputConfig},
-	}
-	for _, c := range checks {
-		if bytes.Contains(conf, []byte(c.name+":")) {
-			if _, ok := c.get(c.name); !ok {
-				t.Skipf("%s is not registered yet", c.name)
-			}
-		}
-	}
 }
