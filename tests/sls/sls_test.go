@@ -212,3 +212,40 @@ output:
 		t.Errorf("a call carried %d logs", st.MaxLogs)
 	}
 }
+
+// TestCredentialsFromEnvironment: without credentials in the config, esa_sls signs with
+// ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET and sends ALIBABA_CLOUD_SECURITY_TOKEN (STS), which the server
+// requires for this key.
+func TestCredentialsFromEnvironment(t *testing.T) {
+	srv := startServer(t)
+	srv.AddKey("STS.envkey0001", "env-secret", "env-sts-token")
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "STS.envkey0001")
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env-secret")
+	t.Setenv("ALIBABA_CLOUD_SECURITY_TOKEN", "env-sts-token")
+	recs := smallRecords(50)
+	path := writeNDJSON(t, recs)
+	runStream(t, newEnv(t), fmt.Sprintf(`
+logger: {level: warn}
+input:
+  esa_file:
+    paths: [%s]
+output:
+  esa_sls:
+    project: proj
+    logstore: store
+    endpoint: %s
+    time_field: ts
+`, path, srv.Endpoint), time.Minute)
+	logs := srv.Logs("proj", "store")
+	if len(logs) != len(recs) {
+		t.Fatalf("stored %d, want %d (rejected: %v)", len(logs), len(recs), srv.Stats().Rejected)
+	}
+	for _, l := range logs {
+		v, _ := l.Value("id")
+		var id int
+		fmt.Sscan(v, &id)
+		if diff := compareLog(l, expect(t, recs[id], "ts"), "", ""); diff != "" {
+			t.Fatalf("record %d: %s", id, diff)
+		}
+	}
+}
