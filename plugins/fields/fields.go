@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -37,32 +38,32 @@ func ConfigSpec() *service.ConfigSpec {
 		Categories("Mapping").
 		Summary("Rewrites each ESA log record to exactly the delivered fields, in the task's order and with catalog types, plus CustomFields.").
 		Description(`
-The output record (SPEC §2.3) holds exactly ` + "`fields`" + `, in that order, with the catalog's types: int and
+The output record (SPEC §2.3) holds exactly `+"`fields`"+`, in that order, with the catalog's types: int and
 float as JSON numbers, bool as JSON booleans, string and timestamp as strings. A field missing from the
-input (or null) is written as its catalog sentinel: ` + "`\"-\"`" + ` for string and timestamp, ` + "`-1`" + ` for int
-and float, ` + "`false`" + ` for bool. Values of another type are converted when that is lossless (int from a
-numeric string or an integral number, float from a numeric string or an int, bool from ` + "`\"true\"`" + ` /
-` + "`\"false\"`" + `, string and timestamp from a number or bool as its JSON text); otherwise the sentinel is
-written and ` + "`esa_field_type_errors_total{task,field}`" + ` counts it. The edge's own markers
-(` + "`\"-\"`" + ` or ` + "`\"\"`" + ` in a numeric field) become the sentinel without being counted.
+input (or null) is written as its catalog sentinel: `+"`\"-\"`"+` for string and timestamp, `+"`-1`"+` for int
+and float, `+"`false`"+` for bool. Values of another type are converted when that is lossless (int from a
+numeric string or an integral number, float from a numeric string or an int, bool from `+"`\"true\"`"+` /
+`+"`\"false\"`"+`, string and timestamp from a number or bool as its JSON text); otherwise the sentinel is
+written and `+"`esa_field_type_errors_total{task,field}`"+` counts it. The edge's own markers
+(`+"`\"-\"`"+` or `+"`\"\"`"+` in a numeric field) become the sentinel without being counted.
 
-With ` + "`custom_fields`" + ` (access category only) the record gets one more field, ` + "`CustomFields`" + `, after the
-selected ones: ` + "`{\"request_headers\": {...}, \"response_headers\": {...}, \"cookies\": {...}}`" + ` with each
-configured kind present (possibly ` + "`{}`" + `) in that order, holding the configured names the input has, in
-the configured order. Headers come from the input maps ` + "`RequestHeaders`" + ` / ` + "`ResponseHeaders`" + `, matched
-case-insensitively and written with lower-case names; cookies from the ` + "`Cookies`" + ` map or the
-` + "`cookie`" + ` request header, case-sensitive.
+With `+"`custom_fields`"+` (access category only) the record gets one more field, `+"`CustomFields`"+`, after the
+selected ones: `+"`{\"request_headers\": {...}, \"response_headers\": {...}, \"cookies\": {...}}`"+` with each
+configured kind present (possibly `+"`{}`"+`) in that order, holding the configured names the input has, in
+the configured order. Headers come from the input maps `+"`RequestHeaders`"+` / `+"`ResponseHeaders`"+`, matched
+case-insensitively and written with lower-case names; cookies from the `+"`Cookies`"+` map or the
+`+"`cookie`"+` request header, case-sensitive.
 
-` + "`timestamp_format`" + ` rewrites timestamp fields: ` + "`rfc3339`" + ` (as received), ` + "`rfc3339ms`" + ` (RFC 3339
-with milliseconds, keeping the offset), ` + "`unix`" + `, ` + "`unixms`" + `, ` + "`unixnano`" + ` (JSON numbers; their
-sentinel is ` + "`-1`" + `). When the category's time field is not selected, the processor sets the metadata
-` + "`esa_event_time`" + ` (RFC 3339 with nanoseconds) from the input so that outputs can still name objects and
+`+"`timestamp_format`"+` rewrites timestamp fields: `+"`rfc3339`"+` (as received), `+"`rfc3339ms`"+` (RFC 3339
+with milliseconds, keeping the offset), `+"`unix`"+`, `+"`unixms`"+`, `+"`unixnano`"+` (JSON numbers; their
+sentinel is `+"`-1`"+`). When the category's time field is not selected, the processor sets the metadata
+`+"`esa_event_time`"+` (RFC 3339 with nanoseconds) from the input so that outputs can still name objects and
 time logs.
 
 Every record is parsed and validated; one that is not a JSON object of at most 1 MiB counts in
-` + "`esa_records_invalid_total{task,reason}`" + `, is logged at most once per second with a sample and is
-dropped, or, with ` + "`route_invalid: true`" + `, kept unchanged, flagged with an error and metadata
-` + "`esa_invalid_reason`" + `. Messages already flagged with an error pass through untouched.`).
+`+"`esa_records_invalid_total{task,reason}`"+`, is logged at most once per second with a sample and is
+dropped, or, with `+"`route_invalid: true`"+`, kept unchanged, flagged with an error and metadata
+`+"`esa_invalid_reason`"+`. Messages already flagged with an error pass through untouched.`).
 		Fields(
 			service.NewStringField("category").
 				Description("The log category whose catalog types the fields (`access`, `firewall`, `tcp_udp_proxy`, `dns`, `edge_routine`, `edge_container`, or an ESA BusinessType id)."),
@@ -197,7 +198,8 @@ type Processor struct {
 
 	invalid    *record.InvalidHandler
 	typeErrors *service.MetricCounter
-	pool       sync.Pool // *state
+	pool       sync.Pool    // *state
+	sizeHint   atomic.Int64 // mean output record size of the last batch
 }
 
 type state struct {
@@ -400,13 +402,19 @@ func object(vals []record.Value, slot int) []byte {
 func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
 	st := p.pool.Get().(*state)
 	defer p.pool.Put(st)
+	// Size the shared buffer from the mean output size seen so far (+1/8), or the input size at first.
 	size := 0
-	for _, msg := range batch {
-		if b, err := msg.AsBytes(); err == nil {
-			size += len(b)
+	if hint := p.sizeHint.Load(); hint > 0 {
+		size = int(hint+hint/8) * len(batch)
+	} else {
+		for _, msg := range batch {
+			if b, err := msg.AsBytes(); err == nil {
+				size += len(b)
+			}
 		}
 	}
 	buf := make([]byte, 0, size+64)
+	written := 0
 	kept := batch[:0]
 	for _, msg := range batch {
 		if msg.GetError() != nil {
@@ -426,11 +434,15 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		msg.SetBytes(buf[start:len(buf):len(buf)])
+		written++
 		if !t.IsZero() {
 			st.scratch = t.AppendFormat(st.scratch[:0], time.RFC3339Nano)
 			msg.MetaSet(encode.MetaEventTime, string(st.scratch))
 		}
 		kept = append(kept, msg)
+	}
+	if written > 0 {
+		p.sizeHint.Store(int64(len(buf) / written))
 	}
 	if p.typeErrors != nil {
 		for i, n := range st.mismatch {

@@ -144,8 +144,8 @@ func TestCustomFields(t *testing.T) {
 	cases := map[string]string{
 		`{"ClientIP":"x"}`: `{"ClientIP":"x","CustomFields":{"request_headers":{},"cookies":{}}}`,
 		`{"RequestHeaders":{"user-agent":"curl/8 \"q\"","X-Multi":["a","b"],"cookie":"sid=1; Region=\"eu\""}}`: `{"ClientIP":"-","CustomFields":{"request_headers":{"user-agent":"curl/8 \"q\"","x-multi":"a, b"},"cookies":{"sid":"1","Region":"eu"}}}`,
-		`{"Cookies":{"sid":"from-map"},"RequestHeaders":{"cookie":"sid=hdr; region=x"}}`:                        `{"ClientIP":"-","CustomFields":{"request_headers":{},"cookies":{"sid":"from-map"}}}`,
-		`{"RequestHeaders":"not an object","ResponseHeaders":null}`:                                           `{"ClientIP":"-","CustomFields":{"request_headers":{},"cookies":{}}}`,
+		`{"Cookies":{"sid":"from-map"},"RequestHeaders":{"cookie":"sid=hdr; region=x"}}`:                       `{"ClientIP":"-","CustomFields":{"request_headers":{},"cookies":{"sid":"from-map"}}}`,
+		`{"RequestHeaders":"not an object","ResponseHeaders":null}`:                                            `{"ClientIP":"-","CustomFields":{"request_headers":{},"cookies":{}}}`,
 	}
 	for in, want := range cases {
 		out, _, _, err := p.Transform(nil, []byte(in))

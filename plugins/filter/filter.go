@@ -26,28 +26,28 @@ func ConfigSpec() *service.ConfigSpec {
 		Categories("Utility").
 		Summary("Keeps the ESA log records that satisfy every filter condition of a delivery task.").
 		Description(`
-Conditions follow SPEC §2.2. Top-level conditions are ANDed; an ` + "`any`" + ` group is an OR of its
+Conditions follow SPEC §2.2. Top-level conditions are ANDed; an `+"`any`"+` group is an OR of its
 members. A value list is ORed for positive operators ("one of") and means "none of" for negative ones.
-Operators: ` + "`equals`, `not_equals`" + ` (all types), ` + "`contains`, `starts_with`, `ends_with`" + ` and their
-` + "`not_`" + ` forms (string, timestamp), ` + "`gt`, `ge`, `lt`, `le`" + ` (int, float, timestamp; one value),
-` + "`regex`, `not_regex`" + ` (RE2, unanchored search, compiled once), ` + "`exists`, `not_exists`" + ` (present,
-not null and not a "not applicable" marker: ` + "`\"\"` or `\"-\"`" + ` on string/timestamp fields, ` + "`-1`" + ` on
+Operators: `+"`equals`, `not_equals`"+` (all types), `+"`contains`, `starts_with`, `ends_with`"+` and their
+`+"`not_`"+` forms (string, timestamp), `+"`gt`, `ge`, `lt`, `le`"+` (int, float, timestamp; one value),
+`+"`regex`, `not_regex`"+` (RE2, unanchored search, compiled once), `+"`exists`, `not_exists`"+` (present,
+not null and not a "not applicable" marker: `+"`\"\"` or `\"-\"`"+` on string/timestamp fields, `+"`-1`"+` on
 numeric fields).
 
 Field types come from the category's catalog: numbers compare numerically (a numeric string such as
-` + "`\"502\"`" + ` counts as the number), timestamps as instants, strings case-sensitively unless
-` + "`ignore_case: true`" + `. A missing field makes positive operators false and negative ones true; a
-non-number makes a numeric comparison false (and ` + "`not_equals`" + ` true). A condition may test any
-catalog field, also one that is not delivered, and ` + "`CustomFields.<kind>.<name>`" + ` (kinds
-` + "`request_headers`, `response_headers`, `cookies`" + `) against the raw ` + "`RequestHeaders`" + ` /
-` + "`ResponseHeaders`" + ` maps (header names case-insensitive) and the cookies of the ` + "`Cookies`" + ` map or
-the ` + "`cookie`" + ` request header (names case-sensitive).
+`+"`\"502\"`"+` counts as the number), timestamps as instants, strings case-sensitively unless
+`+"`ignore_case: true`"+`. A missing field makes positive operators false and negative ones true; a
+non-number makes a numeric comparison false (and `+"`not_equals`"+` true). A condition may test any
+catalog field, also one that is not delivered, and `+"`CustomFields.<kind>.<name>`"+` (kinds
+`+"`request_headers`, `response_headers`, `cookies`"+`) against the raw `+"`RequestHeaders`"+` /
+`+"`ResponseHeaders`"+` maps (header names case-insensitive) and the cookies of the `+"`Cookies`"+` map or
+the `+"`cookie`"+` request header (names case-sensitive).
 
 Every record is parsed and validated; one that is not a JSON object of at most 1 MiB counts in
-` + "`esa_records_invalid_total{task,reason}`" + `, is logged at most once per second with a sample and is
-dropped, or, with ` + "`route_invalid: true`" + `, kept unchanged, flagged with an error and metadata
-` + "`esa_invalid_reason`" + `. Records dropped by the conditions count in
-` + "`esa_records_filtered_out_total{task}`" + `. Messages already flagged with an error pass through untouched.`).
+`+"`esa_records_invalid_total{task,reason}`"+`, is logged at most once per second with a sample and is
+dropped, or, with `+"`route_invalid: true`"+`, kept unchanged, flagged with an error and metadata
+`+"`esa_invalid_reason`"+`. Records dropped by the conditions count in
+`+"`esa_records_filtered_out_total{task}`"+`. Messages already flagged with an error pass through untouched.`).
 		Fields(
 			service.NewStringField("category").
 				Description("The log category whose catalog types the fields (`access`, `firewall`, `tcp_udp_proxy`, `dns`, `edge_routine`, `edge_container`, or an ESA BusinessType id)."),

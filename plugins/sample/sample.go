@@ -3,6 +3,7 @@
 package sample
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -30,21 +31,21 @@ func ConfigSpec() *service.ConfigSpec {
 		Summary("Keeps each ESA log record with probability `rate`/100 (ESA's sampling rate), at random or by a stable hash of a key field.").
 		Description(`
 Sampling is the first step of an ESA delivery task (SPEC §2.1). Each record is kept independently with
-probability ` + "`rate`" + ` / 100; ` + "`rate: 100`" + ` keeps every record without drawing random numbers.
+probability `+"`rate`"+` / 100; `+"`rate: 100`"+` keeps every record without drawing random numbers.
 
-Without ` + "`key`" + ` the decision is random per record (a PCG generator per processor, seeded from the
-operating system). With ` + "`key`" + ` it is a pure function of that top-level field's value, so every
+Without `+"`key`"+` the decision is random per record (a PCG generator per processor, seeded from the
+operating system). With `+"`key`"+` it is a pure function of that top-level field's value, so every
 replica and every task with the same rate keeps or drops the same request: the value's text (a string
 decoded, a number or boolean as its JSON text, a missing field or any other value as the empty string) is hashed with
 FNV-1a 64, mixed with the SplitMix64 finalizer, and the record is kept when the top 53 bits, read as a
-fraction in [0, 1), are below ` + "`rate`" + ` / 100.
+fraction in [0, 1), are below `+"`rate`"+` / 100.
 
-The processor counts ` + "`esa_records_in_total`" + ` (every message it receives) and
-` + "`esa_records_sampled_out_total`" + `, labelled ` + "`task`" + `. When ` + "`key`" + ` is set it parses
-each record and treats one that is not a JSON object of at most 1 MiB as invalid: it counts
-` + "`esa_records_invalid_total{task,reason}`" + `, logs a sample at most once per second and drops it, or
-with ` + "`route_invalid: true`" + ` keeps it unchanged, flagged with an error and the metadata
-` + "`esa_invalid_reason`" + `. Messages already flagged with an error pass through untouched.`).
+The processor counts `+"`esa_records_in_total`"+` (every message it receives) and
+`+"`esa_records_sampled_out_total`"+`, labelled `+"`task`"+`. It does not validate records: it only
+looks up the key field, and a record it cannot read hashes like an empty key. Malformed records are
+detected, counted and routed by the `+"`esa_filter`"+` and `+"`esa_fields`"+` processors that follow it
+(sampling is independent of content, so a malformed record that is sampled out is simply not delivered,
+like any other). Messages already flagged with an error pass through untouched.`).
 		Fields(
 			service.NewFloatField("rate").
 				Description("Percentage of records to keep, in (0, 100]. 100 keeps everything.").
@@ -57,7 +58,7 @@ with ` + "`route_invalid: true`" + ` keeps it unchanged, flagged with an error a
 				Description("The task name, used as the `task` label of the metrics.").
 				Default(""),
 			service.NewBoolField("route_invalid").
-				Description("Keep invalid records (flagged with an error and metadata `esa_invalid_reason`) so that a `switch` output can send them to a dead letter, instead of dropping them. Only applies with `key`, as only then is the record parsed.").
+				Description("Accepted for uniformity with `esa_filter` and `esa_fields`, which detect invalid records; esa_sample does not validate records, so it has no effect here.").
 				Default(false).
 				Advanced(),
 		).
@@ -119,14 +120,12 @@ type Processor struct {
 	all       bool   // rate 100: keep everything, no draws
 	threshold uint64 // keep when a 53-bit uniform value is below it
 	task      string
-	sel       *record.Selector // nil without key
+	key       string // "" for random sampling
 
 	mu  sync.Mutex
 	rng *rand.PCG // seeds one generator per batch
 
-	invalid    *record.InvalidHandler
-	in, out    *service.MetricCounter
-	valuesPool sync.Pool
+	in, out *service.MetricCounter
 }
 
 // New returns a Processor for c whose random source is seeded with seed1, seed2 (fixed seeds make the
@@ -135,17 +134,14 @@ func New(c Config, res *service.Resources, seed1, seed2 uint64) (*Processor, err
 	if math.IsNaN(c.Rate) || c.Rate <= 0 || c.Rate > 100 {
 		return nil, fmt.Errorf("%s: rate %v is not in (0, 100]", Name, c.Rate)
 	}
+	_ = c.RouteInvalid // see the route_invalid field doc
 	p := &Processor{
 		all:       c.Rate >= 100,
 		threshold: Threshold(c.Rate),
 		task:      c.Task,
 		rng:       rand.NewPCG(seed1, seed2),
-		invalid:   record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid),
 	}
-	if c.Key != "" {
-		p.sel = record.NewSelector(c.Key)
-		p.valuesPool.New = func() any { return new([1]record.Value) }
-	}
+	p.key = c.Key
 	if res != nil {
 		p.in = res.Metrics().NewCounter(MetricIn, "task")
 		p.out = res.Metrics().NewCounter(MetricSampledOut, "task")
@@ -177,17 +173,39 @@ func KeyHash[T string | []byte](key T) uint64 {
 	return h >> 11
 }
 
+// keyHash hashes the text of the key field of msg (see KeyHash); a missing key, null, an object, an
+// array or a record that cannot be read hashes as "".
+func (p *Processor) keyHash(msg *service.Message, scratch []byte) uint64 {
+	rec, err := msg.AsBytes()
+	if err != nil {
+		return KeyHash("")
+	}
+	raw, kind, found := record.Lookup(rec, p.key)
+	if !found {
+		return KeyHash("")
+	}
+	v := record.Value{Raw: raw, Kind: kind}
+	if kind == record.String {
+		inner := v.Inner()
+		if bytes.IndexByte(inner, '\\') < 0 {
+			return KeyHash(inner)
+		}
+		v.Escaped = true
+	}
+	return KeyHash(v.AppendText(scratch))
+}
+
 // ProcessBatch keeps the sampled records of batch.
 func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
 	n := len(batch)
 	if p.in != nil {
 		p.in.Incr(int64(n), p.task)
 	}
-	if p.all && p.sel == nil {
+	if p.all {
 		return []service.MessageBatch{batch}, nil
 	}
 	kept := batch[:0]
-	if p.sel == nil {
+	if p.key == "" {
 		p.mu.Lock()
 		s1, s2 := p.rng.Uint64(), p.rng.Uint64()
 		p.mu.Unlock()
@@ -198,35 +216,16 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			}
 		}
 	} else {
-		vals := p.valuesPool.Get().(*[1]record.Value)
 		var scratch [128]byte
 		for _, msg := range batch {
 			if msg.GetError() != nil {
 				kept = append(kept, msg)
 				continue
 			}
-			rec, err := msg.AsBytes()
-			if err == nil {
-				err = p.sel.Scan(rec, vals[:])
-			}
-			if err != nil {
-				if p.invalid.Handle(msg, rec, err) {
-					kept = append(kept, msg)
-				}
-				continue
-			}
-			v := vals[0]
-			var h uint64
-			if v.Kind == record.String && !v.Escaped {
-				h = KeyHash(v.Inner())
-			} else {
-				h = KeyHash(v.AppendText(scratch[:0]))
-			}
-			if p.all || h < p.threshold {
+			if p.all || p.keyHash(msg, scratch[:0]) < p.threshold {
 				kept = append(kept, msg)
 			}
 		}
-		p.valuesPool.Put(vals)
 	}
 	if dropped := n - len(kept); dropped > 0 && p.out != nil {
 		p.out.Incr(int64(dropped), p.task)

@@ -1,0 +1,101 @@
+package fields
+
+import (
+	"context"
+	"testing"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/filter"
+	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/sample"
+)
+
+var fields20 = []string{"EdgeStartTimestamp", "ClientRequestID", "ClientIP", "ClientRequestHost", "ClientRequestMethod",
+	"ClientRequestPath", "ClientRequestQuery", "ClientRequestUserAgent", "EdgeResponseStatusCode", "EdgeResponseBytes",
+	"EdgeResponseTime", "EdgeCacheStatus", "ClientCountryCode", "ClientSSLProtocol", "OriginResponseStatusCode",
+	"EdgeResponseCompressionRatio", "ClientSrcPort", "SecAction", "EdgeServerIP", "ClientRequestReferer"}
+
+// resetBatch restores the original contents (esa_fields rewrites messages in place).
+func resetBatch(work, batch service.MessageBatch, recs [][]byte) {
+	copy(work, batch)
+	for i, m := range work {
+		m.SetBytes(recs[i])
+	}
+}
+
+// BenchmarkFields20 runs esa_fields selecting 20 fields over batches of 1000 generated access
+// records, on one goroutine (records/s is per core).
+func BenchmarkFields20(b *testing.B) {
+	recs := recordtest.AccessRecords(b, 1000)
+	p, err := New(Config{Category: "access", Fields: fields20}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := recordtest.Batch(recs)
+	work := make(service.MessageBatch, len(batch))
+	b.ReportAllocs()
+	b.ReportMetric(float64(recordtest.MeanSize(recs)), "bytes/record")
+	n := 0
+	cpu0 := recordtest.CPUTime()
+	for b.Loop() {
+		resetBatch(work, batch, recs)
+		out, err := p.ProcessBatch(context.Background(), work)
+		if err != nil || len(out) != 1 || len(out[0]) != len(recs) {
+			b.Fatalf("out %d batches, err %v", len(out), err)
+		}
+		n += len(recs)
+	}
+	recordtest.Report(b, n, cpu0)
+}
+
+// BenchmarkChain runs esa_sample (rate 100, by key) → esa_filter (5 conditions) → esa_fields (20
+// fields, custom fields) with every record passing, on one goroutine.
+func BenchmarkChain(b *testing.B) {
+	recs := recordtest.AccessRecords(b, 1000)
+	s, err := sample.New(sample.Config{Rate: 100, Key: "ClientRequestID"}, nil, 1, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cnd := func(field, op string, values ...any) config.Condition {
+		return config.Condition{Field: field, Op: op, Values: values}
+	}
+	f, err := filter.New(filter.Config{Category: "access", Conditions: []config.Condition{
+		cnd("EdgeResponseStatusCode", "ge", int64(100)),
+		cnd("ClientRequestHost", "ends_with", "example.com"),
+		cnd("ClientRequestMethod", "not_equals", "TRACE", "CONNECT"),
+		cnd("EdgeResponseTime", "lt", int64(1000000)),
+		{Any: []config.Condition{cnd("ClientSSLProtocol", "exists"), cnd("ClientRequestScheme", "equals", "http")}},
+	}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := New(Config{Category: "access", Fields: fields20, CustomFields: &config.CustomFields{
+		RequestHeaders: []string{"x-trace-id"}, ResponseHeaders: []string{"cache-control"}, Cookies: []string{"region"},
+	}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := recordtest.Batch(recs)
+	work := make(service.MessageBatch, len(batch))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ReportMetric(float64(recordtest.MeanSize(recs)), "bytes/record")
+	n := 0
+	cpu0 := recordtest.CPUTime()
+	for b.Loop() {
+		resetBatch(work, batch, recs)
+		out := []service.MessageBatch{work}
+		for _, proc := range []service.BatchProcessor{s, f, p} {
+			if out, err = proc.ProcessBatch(ctx, out[0]); err != nil || len(out) != 1 {
+				b.Fatalf("%T: %d batches, %v", proc, len(out), err)
+			}
+		}
+		if len(out[0]) != len(recs) {
+			b.Fatalf("%d of %d records passed", len(out[0]), len(recs))
+		}
+		n += len(recs)
+	}
+	recordtest.Report(b, n, cpu0)
+}

@@ -1,0 +1,67 @@
+package recordtest
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/generate"
+)
+
+// AccessRecords returns n realistic access-log records from plugins/generate (seeded, fixed clock).
+func AccessRecords(tb testing.TB, n int) [][]byte {
+	tb.Helper()
+	g, err := generate.New("access", 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	g.SetClock(func() time.Time { return now })
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = g.Next(nil)
+	}
+	return out
+}
+
+// Batch wraps records in messages.
+func Batch(recs [][]byte) service.MessageBatch {
+	b := make(service.MessageBatch, len(recs))
+	for i, r := range recs {
+		b[i] = service.NewMessage(r)
+	}
+	return b
+}
+
+// MeanSize returns the mean length of recs.
+func MeanSize(recs [][]byte) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r)
+	}
+	return n / max(len(recs), 1)
+}
+
+// CPUTime returns the CPU time (user + system) this process has used so far. Benchmarks report
+// records per CPU-second next to records per wall-second because the machine they run on may be
+// shared: wall time then overstates the per-core cost.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Report adds records/s (wall) and records/cpu-s metrics for n records processed since cpu0.
+func Report(b *testing.B, n int, cpu0 time.Duration) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+	if cpu := CPUTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(n)/cpu.Seconds(), "records/cpu-s")
+	}
+	if n > 0 {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/record")
+	}
+}
