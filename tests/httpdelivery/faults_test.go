@@ -41,21 +41,22 @@ func newFaulty(next http.Handler, rate float64, sleep time.Duration, seed uint64
 	return f
 }
 
-func (f *faulty) pick() (kind string, after bool) {
+func (f *faulty) pick() (kind string, after, retryAfter bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.enabled.Load() || f.rng.Float64() >= f.rate {
 		f.counts["pass"]++
-		return "pass", false
+		return "pass", false, false
 	}
 	kind = faultKinds[f.rng.IntN(len(faultKinds))]
 	after = f.rng.IntN(2) == 0
+	retryAfter = f.rng.IntN(4) == 0
 	if after {
 		f.counts[kind+"-after"]++
 	} else {
 		f.counts[kind]++
 	}
-	return kind, after
+	return kind, after, retryAfter
 }
 
 func (f *faulty) summary() string {
@@ -86,7 +87,7 @@ func (f *faulty) failures() int {
 }
 
 func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	kind, after := f.pick()
+	kind, after, retryAfter := f.pick()
 	if kind == "pass" {
 		f.next.ServeHTTP(w, r)
 		return
@@ -103,7 +104,7 @@ func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "0")
 		http.Error(w, "injected overload", http.StatusServiceUnavailable)
 	case "429":
-		if f.rng.IntN(4) == 0 {
+		if retryAfter {
 			w.Header().Set("Retry-After", "1")
 		}
 		http.Error(w, "injected throttling", http.StatusTooManyRequests)
