@@ -413,3 +413,19 @@ func TestLargeBatchSplitByPolicy(t *testing.T) {
 		t.Errorf("records larger than byte_size go alone: %v", sizes)
 	}
 }
+
+func TestLintRuleURLScheme(t *testing.T) {
+	env := service.NewEmptyEnvironment()
+	if err := Register(env); err != nil {
+		t.Fatal(err)
+	}
+	err := env.NewStreamBuilder().AddOutputYAML("esa_http: {url: ftp://h/x}")
+	if err == nil || !strings.Contains(err.Error(), "url must start with http:// or https://") {
+		t.Errorf("lint of ftp:// URL: %v", err)
+	}
+	for _, ok := range []string{"esa_http: {url: https://h/x}", "esa_http: {url: '${ESA_TEST_URL:http://h}'}"} {
+		if err := env.NewStreamBuilder().AddOutputYAML(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}
