@@ -9,6 +9,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/kafka"
 	"github.com/esa-connect/esa-connect/plugins/local"
+	"github.com/esa-connect/esa-connect/plugins/metrics"
 	"github.com/esa-connect/esa-connect/plugins/oss"
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
 	"github.com/esa-connect/esa-connect/plugins/sample"
@@ -38,4 +39,5 @@ var registrations = []func(*service.Environment) error{
 	oss.Register,
 	source.Register,
 	local.Register,
+	metrics.Register,
 }
