@@ -204,7 +204,7 @@ func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, no
 		b.flush()
 	}
 	if b.buf == nil {
-		b.buf = make([]byte, 0, max(b.hint, need+b.header))
+		b.buf = b.o.getBuf(max(b.hint, need+b.header))
 	}
 	buf := append(b.buf, tagGroupLogs)
 	buf = appendVarint(buf, uint64(logSize))
@@ -252,6 +252,23 @@ func (b *builder) flush() {
 	}
 	b.groups = append(b.groups, &group{raw: buf, indexes: b.indexes})
 	b.buf, b.indexes = nil, nil
+}
+
+// getBuf returns an empty group buffer of at least capacity n, reusing one of an earlier batch.
+func (o *output) getBuf(n int) []byte {
+	if p, ok := o.bufs.Get().(*[]byte); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+// putBufs returns the buffers of sent groups (the SDK keeps no reference once a call returned).
+func (o *output) putBufs(groups []*group) {
+	for _, g := range groups {
+		buf := g.raw[:0]
+		g.raw = nil
+		o.bufs.Put(&buf)
+	}
 }
 
 // internKey returns a shared string for a raw JSON key (escapes decoded). Keys repeat in every record,

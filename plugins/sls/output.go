@@ -194,6 +194,7 @@ type output struct {
 	outcome  *outcome.Outcome
 	now      func() time.Time
 	builders sync.Pool // *builder scratch space
+	bufs     sync.Pool // *[]byte group buffers
 	keyMu    sync.RWMutex
 	keys     map[string]*string // interned content keys (raw JSON key → decoded), shared by all batches
 
@@ -365,6 +366,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 		}
 		delivered += len(g.indexes)
 	}
+	o.putBufs(groups)
 	o.record(delivered, failed, start)
 	if berr != nil {
 		return berr

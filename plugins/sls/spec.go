@@ -24,7 +24,7 @@ const (
 	DefaultBatchCount    = 1000
 	DefaultBatchBytes    = 5 * 1000 * 1000
 	DefaultBatchPeriod   = "5s"
-	DefaultMaxInFlight   = 16
+	DefaultMaxInFlight   = 8
 	DefaultMaxRetries    = 3
 	DefaultTimeout       = 30 * time.Second
 	MaxLogsPerPut        = 4096
