@@ -217,6 +217,9 @@ func (o *output) Connect(ctx context.Context) error {
 		kgo.ProducerBatchCompression(o.codec),
 		kgo.RecordDeliveryTimeout(o.deliveryTimeout),
 		kgo.MaxBufferedRecords(o.maxBuffered),
+		// A batch is produced at once and waited for: lingering would only add latency. Records of
+		// concurrent batches still share requests while one is in flight.
+		kgo.ProducerLinger(0),
 		kgo.UnknownTopicRetries(4),
 	)
 	cl, err := kgo.NewClient(opts...)

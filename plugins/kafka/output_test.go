@@ -18,7 +18,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
-func newTestOutput(t *testing.T, yaml string) (*output, *service.Resources) {
+func newTestOutput(t testing.TB, yaml string) (*output, *service.Resources) {
 	t.Helper()
 	conf, err := outputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 	if err != nil {
@@ -33,7 +33,7 @@ func newTestOutput(t *testing.T, yaml string) (*output, *service.Resources) {
 	return o, res
 }
 
-func newCluster(t *testing.T, opts ...kfake.Opt) *kfake.Cluster {
+func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
@@ -299,4 +299,35 @@ func consumeRaw(t *testing.T, addr, topic string, want int) []*kgo.Record {
 		}
 	}
 	return out
+}
+
+// BenchmarkWriteBatch measures the output alone: batches of 1,000 access-like records keyed by
+// request ID (Murmur2Balancer) to a kfake broker that acknowledges without storing.
+func BenchmarkWriteBatch(b *testing.B) {
+	batch := make(service.MessageBatch, 1000)
+	for i := range batch {
+		batch[i] = service.NewMessage([]byte(fmt.Sprintf(`{"EdgeStartTimestamp":"2026-03-01T12:00:%02d.%06dZ","ClientRequestID":"%016x","ClientIP":"198.51.100.%d","ClientRequestHost":"www.example.com","ClientRequestPath":"/static/app-%d.js","EdgeResponseStatusCode":200,"EdgeResponseBytes":%d}`,
+			i%60, i, uint64(i)*0x9e3779b97f4a7c15, i%250, i%50, 1000+i)))
+	}
+	for _, codec := range []string{"no", "gzip", "snappy", "lz4", "zstd"} {
+		b.Run(codec, func(b *testing.B) {
+			c := newCluster(b, kfake.BlackholeProduce(), kfake.SeedTopics(12, "bench"))
+			o, _ := newTestOutput(b, fmt.Sprintf("topic: bench\nbrokers: [%s]\ncompression: %s\nbalancer: Murmur2Balancer\nkey_field: ClientRequestID\n",
+				c.ListenAddrs()[0], codec))
+			ctx := context.Background()
+			if err := o.Connect(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			n := 0
+			for n < b.N {
+				if err := o.WriteBatch(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				n += len(batch)
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
 }

@@ -340,8 +340,7 @@ func TestInputRebalanceWithoutLoss(t *testing.T) {
 // total (the topic's record count).
 func waitCommitted(t testing.TB, addrs []string, group, topic string, partitions int, total int64, timeout time.Duration) {
 	t.Helper()
-	// Kafka 2.8's OffsetFetch (v7) still names the group and topics at the top level.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.MaxVersions(kversion.V2_8_0()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgoV28())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,6 +361,10 @@ func waitCommitted(t testing.TB, addrs []string, group, topic string, partitions
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// kgoV28 caps a client at Kafka 2.8's request versions, whose OffsetFetch (v7) still names the
+// group and topics at the top level.
+func kgoV28() kgo.Opt { return kgo.MaxVersions(kversion.V2_8_0()) }
 
 func committedSum(t testing.TB, cl *kgo.Client, group, topic string, partitions int) int64 {
 	t.Helper()
