@@ -3,7 +3,9 @@ package s3
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -332,4 +334,67 @@ func readAll(t *testing.T, g *s3.GetObjectOutput) string {
 		}
 	}
 	return b.String()
+}
+
+// TestRunShutdownFlushes: records sit in a partial batch (default object batching: 100,000 records,
+// 64 MiB, 60 s); SIGTERM makes esa-connect upload that batch before exiting, and the HTTP ingest
+// request, which waits for delivery, gets 200.
+func TestRunShutdownFlushes(t *testing.T) {
+	srv := s3test.Start(t)
+	admin := adminClient(t, srv, "")
+	createBucket(t, admin, "logs")
+	dir := t.TempDir()
+	in, want := input(t, dir, 900) // fewer than one input batch: stays in order in one object
+	body, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testutil.FreeAddr(t)
+	task := writeFile(t, dir, "task.yaml", taskYAML("e2e-flush", fmt.Sprintf("{type: http, address: %q, path: /v1/logs}", addr), "s3_compatible", fmt.Sprintf(`  bucket_path: logs/flush
+  region: us-east-1
+  endpoint: %s
+  access_key_id: ${E2E_S3_KEY}
+  secret_access_key: ${E2E_S3_SECRET}
+  force_path_style: true
+`, srv.URL), token("logs", "flush", "e2e-flush")))
+	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: baseEnv("ESA_HTTP_ADDRESS=127.0.0.1:0")}, "run", task)
+	testutil.WaitTCP(t, addr)
+	type result struct {
+		status int
+		err    error
+	}
+	done := make(chan result, 1)
+	sent := make(chan struct{})
+	go func() {
+		pr, pw := io.Pipe()
+		go func() {
+			_, _ = pw.Write(body)
+			close(sent)
+			_ = pw.Close()
+		}()
+		resp, err := http.Post("http://"+addr+"/v1/logs", "application/x-ndjson", pr)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- result{status: resp.StatusCode}
+	}()
+	<-sent
+	time.Sleep(time.Second) // let the server take the request in; no object can be due for 60 s
+	if objs := readObjects(t, admin, "logs", "flush/"); len(objs) != 0 {
+		t.Fatalf("%d objects before the shutdown: the batch was not partial", len(objs))
+	}
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	res := p.Wait(t, time.Minute)
+	r := <-done
+	if r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("ingest request: %d %v\n%s", r.status, r.err, res.Output())
+	}
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d after SIGTERM\n%s", res.ExitCode, res.Output())
+	}
+	checkObjects(t, readObjects(t, admin, "logs", "flush/"), want, "flush", "e2e-flush")
 }
