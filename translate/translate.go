@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -401,15 +402,82 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	}
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
-	conf.set("batching", batchPolicy(batching, object))
+	count, size, period := batchPolicy(t, batching, object)
+	conf.set("batching", obj("count", count, "byte_size", size, "period", period))
 	return obj("label", "destination", name, conf), nil
 }
 
-// batchPolicy is the Benthos batch policy: the SPEC §3.1 defaults, overridden field by field.
-func batchPolicy(b *config.Batching, object bool) *omap {
-	count, size, period := streamBatchCount, streamBatchBytes, streamBatchPeriod
+// FiniteBatchPeriod is the default batch period of a task whose source ends (file, stdin, generate
+// with a count). Benthos holds a partial batch until its period even after the input has ended (the
+// input waits for the acknowledgement of that batch before it closes), so with the SPEC §3.1 periods a
+// file replay would wait up to 60 s for its last object.
+const FiniteBatchPeriod = "1s"
+
+// Finite reports whether t's source ends by itself: file, stdin, or generate with a count.
+func Finite(t *config.Task) bool {
+	switch t.Source.Type {
+	case "file", "stdin":
+		return true
+	case "generate":
+		return t.Source.Generate != nil && t.Source.Generate.Count > 0
+	}
+	return false
+}
+
+// BatchPeriod is the batch period of t's destination output as translated: how long a partial batch
+// may wait before it is written, and so how long a graceful stop must be allowed to take.
+func BatchPeriod(t *config.Task) time.Duration {
+	var b *config.Batching
+	object := false
+	switch d := t.Destination; d.Type {
+	case "local":
+		object = true
+		if d.Local != nil {
+			b = d.Local.Batching
+		}
+	case "s3", "s3_compatible":
+		object = true
+		if d.S3 != nil {
+			b = d.S3.Batching
+		}
+	case "oss":
+		object = true
+		if d.OSS != nil {
+			b = d.OSS.Batching
+		}
+	case "sls":
+		if d.SLS != nil {
+			b = d.SLS.Batching
+		}
+	case "kafka":
+		if d.Kafka != nil {
+			b = d.Kafka.Batching
+		}
+	case "http":
+		if h := d.HTTP; h != nil {
+			b = &config.Batching{Period: h.Period}
+			if h.Batching != nil && h.Batching.Period != "" {
+				b.Period = h.Batching.Period
+			}
+		}
+	}
+	_, _, period := batchPolicy(t, b, object)
+	p, err := time.ParseDuration(period)
+	if err != nil {
+		return 0
+	}
+	return p
+}
+
+// batchPolicy is the Benthos batch policy: the SPEC §3.1 defaults (period FiniteBatchPeriod for a
+// finite source), overridden field by field.
+func batchPolicy(t *config.Task, b *config.Batching, object bool) (count, size int, period string) {
+	count, size, period = streamBatchCount, streamBatchBytes, streamBatchPeriod
 	if object {
 		count, size, period = objectBatchCount, objectBatchBytes, objectBatchPeriod
+	}
+	if Finite(t) {
+		period = FiniteBatchPeriod
 	}
 	if b != nil {
 		if b.Count > 0 {
@@ -422,7 +490,7 @@ func batchPolicy(b *config.Batching, object bool) *omap {
 			period = b.Period
 		}
 	}
-	return obj("count", count, "byte_size", size, "period", period)
+	return count, size, period
 }
 
 // format is the task's record format (default ndjson).

@@ -81,6 +81,30 @@ func lintTasks(args []string, stdout, stderr io.Writer) (int, bool) {
 	return code, true
 }
 
+// benthosArgs rewrites `run -c FILE` / `run --config FILE` (the spelling of SPEC §6 and of older
+// Benthos releases) into `run FILE`, which is what the Benthos v4.60 run subcommand takes. Other
+// arguments are returned unchanged.
+func benthosArgs(args []string) []string {
+	if len(args) < 3 || args[1] != "run" {
+		return args
+	}
+	out := []string{args[0], "run"}
+	var configs []string
+	for i := 2; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case (a == "-c" || a == "--config" || a == "-config") && i+1 < len(args):
+			configs = append(configs, args[i+1])
+			i++
+		case strings.HasPrefix(a, "-c=") || strings.HasPrefix(a, "--config="):
+			configs = append(configs, a[strings.IndexByte(a, '=')+1:])
+		default:
+			out = append(out, a)
+		}
+	}
+	return append(out, configs...)
+}
+
 // taskRunArgs recognises `run [--log.level LEVEL] FILE`: one file argument and no Benthos flags.
 func taskRunArgs(args []string) (path string, opts runOptions, ok bool) {
 	for i := 0; i < len(args); i++ {

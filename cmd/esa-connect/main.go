@@ -43,7 +43,7 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, handled := dispatch(ctx, args, stdout, stderr); handled {
 		return code
 	}
-	code, err := service.RunCLIToCode(ctx, cliOptions(args)...)
+	code, err := service.RunCLIToCode(ctx, cliOptions(benthosArgs(args))...)
 	if err != nil {
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(stderr, err)

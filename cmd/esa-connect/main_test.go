@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,21 @@ func TestParseLevel(t *testing.T) {
 	}
 	if _, err := parseLevel("loud"); err == nil {
 		t.Error("parseLevel(loud) accepted")
+	}
+}
+
+func TestBenthosArgs(t *testing.T) {
+	cases := []struct{ in, want []string }{
+		{[]string{"x", "run", "-c", "p.yaml"}, []string{"x", "run", "p.yaml"}},
+		{[]string{"x", "run", "--log.level", "warn", "--config=p.yaml"}, []string{"x", "run", "--log.level", "warn", "p.yaml"}},
+		{[]string{"x", "run", "p.yaml"}, []string{"x", "run", "p.yaml"}},
+		{[]string{"x", "lint", "-c", "p.yaml"}, []string{"x", "lint", "-c", "p.yaml"}},
+		{[]string{"x"}, []string{"x"}},
+	}
+	for _, c := range cases {
+		got := benthosArgs(c.in)
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("benthosArgs(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

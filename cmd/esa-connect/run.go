@@ -20,8 +20,8 @@ import (
 	"github.com/esa-connect/esa-connect/translate"
 )
 
-// shutdownTimeout bounds the graceful stop (flush of partial batches) after SIGINT/SIGTERM or a fatal
-// error; after it the stop becomes forceful.
+// shutdownTimeout bounds the graceful stop (flush of partial batches) after a fatal error; after
+// SIGINT/SIGTERM twice the destination's batch period is added. After it the stop becomes forceful.
 const shutdownTimeout = 30 * time.Second
 
 // runOptions tunes runTask.
@@ -94,10 +94,10 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 	done := make(chan error, 1)
 	go func() { done <- stream.Run(context.Background()) }()
 
-	stop := func(why string) error {
-		fmt.Fprintf(stderr, "esa-connect: %s: stopping, flushing partial batches (up to %s)\n", why, shutdownTimeout)
+	stop := func(why string, timeout time.Duration) error {
+		fmt.Fprintf(stderr, "esa-connect: %s: stopping, flushing partial batches (up to %s)\n", why, timeout)
 		stopped := make(chan error, 1)
-		go func() { stopped <- stream.StopWithin(shutdownTimeout) }()
+		go func() { stopped <- stream.StopWithin(timeout) }()
 		select {
 		case err := <-stopped:
 			<-done
@@ -107,15 +107,18 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		}
 	}
 
+	// A graceful stop waits for the output's partial batch, which Benthos writes only when its period
+	// has passed: allow that, with room for the write itself.
+	stopTimeout := shutdownTimeout + 2*translate.BatchPeriod(t)
 	var runErr error
 	select {
 	case runErr = <-done:
 	case sig := <-sigs:
-		runErr = stop(sig.String())
+		runErr = stop(sig.String(), stopTimeout)
 	case <-out.FatalCh():
-		_ = stop("fatal error")
+		_ = stop("fatal error", shutdownTimeout)
 	case <-ctx.Done():
-		runErr = stop("cancelled")
+		runErr = stop("cancelled", stopTimeout)
 	}
 
 	code := 0

@@ -68,7 +68,11 @@ func TestTranslateThenBenthosCLI(t *testing.T) {
 		if err := os.WriteFile(conf, []byte(res.Stdout), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if res := testutil.RunBinary(t, testutil.RunOptions{}, "lint", conf); res.ExitCode != 0 {
+		// The Benthos CLI requires the referenced secret variables to be set.
+		secrets := []string{"ESA_HTTP_PRIVATE_KEY=abc123", "KAFKA_PASSWORD=x", "ALIBABA_CLOUD_ACCESS_KEY_ID=x",
+			"ALIBABA_CLOUD_ACCESS_KEY_SECRET=x", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+			"S3_ACCESS_KEY_ID=x", "S3_SECRET_ACCESS_KEY=x"}
+		if res := testutil.RunBinary(t, testutil.RunOptions{Env: secrets}, "lint", conf); res.ExitCode != 0 {
 			t.Errorf("lint of translated %s: exit %d\n%s", filepath.Base(ex), res.ExitCode, res.Output())
 		}
 	}
