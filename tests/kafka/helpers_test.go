@@ -62,13 +62,20 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 // which is what both clients send).
 func saslCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 	t.Helper()
+	return saslClusterWith(t, nil, opts...)
+}
+
+// saslClusterWith is saslCluster with extra options for the client that reads the ApiVersions
+// answer (TLS, for a TLS cluster).
+func saslClusterWith(t testing.TB, clientOpts []kgo.Opt, opts ...kfake.Opt) *kfake.Cluster {
+	t.Helper()
 	all := []kfake.Opt{kfake.EnableSASL()}
 	for _, u := range saslUsers {
 		all = append(all, kfake.Superuser(u.mech, u.user, u.pass))
 	}
 	c := newCluster(t, append(all, opts...)...)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
-		kgo.SASL(plain.Auth{User: saslUsers[0].user, Pass: saslUsers[0].pass}.AsMechanism()))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...),
+		kgo.SASL(plain.Auth{User: saslUsers[0].user, Pass: saslUsers[0].pass}.AsMechanism())}, clientOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
