@@ -250,12 +250,16 @@ func TestInputStartOffsetLatest(t *testing.T) {
 	produce(t, addrs, "latest", old)
 	col := &collector{}
 	startInput(t, inputYAML(addrs, "latest", "g-latest", "start_offset: latest"), col)
-	// Produce markers until one arrives: then the group has its partitions.
-	for i := 0; col.len() == 0; i++ {
-		if i > 600 {
-			t.Fatal("the input never received a marker")
+	// Produce a marker to every partition until one from each arrived: then every partition has
+	// been assigned and positioned at its end.
+	for i := 0; ; i++ {
+		if markerPartitions(col) == 3 {
+			break
 		}
-		produce(t, addrs, "latest", []string{fmt.Sprintf(`{"marker":%d}`, i)})
+		if i > 600 {
+			t.Fatal("the input never received markers from every partition")
+		}
+		produceMarkers(t, addrs, "latest", 3, i)
 		time.Sleep(100 * time.Millisecond)
 	}
 	fresh := make([]string, 200)
@@ -284,6 +288,38 @@ func TestInputStartOffsetLatest(t *testing.T) {
 			t.Fatalf("start_offset latest read a record written before the group joined: %s", v)
 		}
 	}
+}
+
+// produceMarkers writes marker record i to each of the topic's partitions.
+func produceMarkers(t testing.TB, addrs []string, topic string, partitions int, i int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for p := 0; p < partitions; p++ {
+		recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf(`{"marker":%d}`, i)), Partition: int32(p)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("markers: %v", err)
+	}
+}
+
+// markerPartitions counts the partitions from which the collector received a marker record.
+func markerPartitions(c *collector) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	parts := map[string]bool{}
+	for i, v := range c.vals {
+		if strings.HasPrefix(v, `{"marker"`) {
+			parts[strings.Split(c.meta[i], "/")[1]] = true
+		}
+	}
+	return len(parts)
 }
 
 // TestInputRebalanceWithoutLoss: while records keep arriving, a second member joins the group and
