@@ -203,6 +203,7 @@ type Processor struct {
 }
 
 type state struct {
+	shape    record.Shape
 	vals     []record.Value
 	scratch  []byte
 	mismatch []int64 // per output field
@@ -328,7 +329,7 @@ func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 }
 
 func (p *Processor) transform(dst, rec []byte, st *state) ([]byte, time.Time, error) {
-	if err := p.sel.Scan(rec, st.vals); err != nil {
+	if err := p.sel.ScanShape(rec, st.vals, &st.shape); err != nil {
 		return dst, time.Time{}, err
 	}
 	dst = append(dst, '{')

@@ -233,8 +233,9 @@ func cmpHolds(op string, c int) bool {
 
 // state is per-batch scratch space.
 type state struct {
-	vals []record.Value
-	buf  []byte
+	vals  []record.Value
+	buf   []byte
+	shape record.Shape
 }
 
 // match evaluates the program on a scanned record.

@@ -185,7 +185,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 func (p *Processor) Match(rec []byte) (bool, error) {
 	st := p.pool.Get().(*state)
 	defer p.pool.Put(st)
-	if err := p.prog.sel.Scan(rec, st.vals); err != nil {
+	if err := p.prog.sel.ScanShape(rec, st.vals, &st.shape); err != nil {
 		return false, err
 	}
 	return p.prog.match(st), nil
@@ -204,7 +204,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		}
 		rec, err := msg.AsBytes()
 		if err == nil {
-			err = p.prog.sel.Scan(rec, st.vals)
+			err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
 		}
 		if err != nil {
 			if p.invalid.Handle(msg, rec, err) {

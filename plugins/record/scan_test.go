@@ -222,6 +222,11 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"a":"\u00e9","b":[1,2,{"c":null}],"a ":-1.5e3}`))
 	sel := NewSelector("a", "b", "c", "ClientIP")
 	out := make([]Value, sel.Len())
+	shapeOut := make([]Value, sel.Len())
+	fixtureShape, fuzzShape := &Shape{}, &Shape{}
+	fixture := loadFixture(f)
+	loadFixtureQuiet := func() []byte { return fixture }
+	_ = sel.ScanShape(fixture, shapeOut, fixtureShape)
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		err := Validate(rec)
 		var ie *InvalidError
@@ -241,6 +246,19 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("Validate(%q) = %v, encoding/json ok = %v", rec, err, stdOK)
 		}
 		serr := sel.Scan(rec, out)
+		// ScanShape agrees with Scan, with a shape learnt from the fixture and from the previous input.
+		for _, sh := range []*Shape{fixtureShape, fuzzShape} {
+			if herr := sel.ScanShape(rec, shapeOut, sh); (herr == nil) != (serr == nil) {
+				t.Fatalf("ScanShape err %v, Scan err %v", herr, serr)
+			} else if serr == nil {
+				for i := range out {
+					if !bytes.Equal(out[i].Raw, shapeOut[i].Raw) || out[i].Kind != shapeOut[i].Kind || out[i].Escaped != shapeOut[i].Escaped {
+						t.Fatalf("ScanShape %v, Scan %v", shapeOut[i], out[i])
+					}
+				}
+			}
+		}
+		_ = sel.ScanShape(loadFixtureQuiet(), shapeOut, fixtureShape)
 		if err == nil && serr == nil {
 			for i, n := range sel.Names() {
 				raw, _, found := Lookup(rec, n)
@@ -253,3 +271,47 @@ func FuzzValidate(f *testing.F) {
 		_, _ = EventTime(rec, "a")
 	})
 }
+
+// TestScanShape checks ScanShape returns what Scan returns while layouts change, names are escaped
+// and fields repeat.
+func TestScanShape(t *testing.T) {
+	sel := NewSelector("a", "b", "ClientIP", "EdgeResponseStatusCode")
+	recs := []string{
+		string(loadFixture(t)),
+		string(loadFixture(t)),
+		`{"a":1,"b":2,"c":3}`,
+		`{"a":1,"b":2,"c":3}`,
+		`{"a":1,"x":9,"b":2}`,
+		`{"\u0061":1,"b":2}`,
+		`{"\u0061":1,"b":2}`,
+		`{"a":1,"b":2,"a":3}`,
+		`{"ab":1,"b":2}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5}`,
+		`{"a":1}`,
+		`{"a":1,"b":"\"quoted\""}`,
+		`{"a" :1, "b" : 2}`,
+		`{"a":1,"b`,
+		string(loadFixture(t)),
+	}
+	var sh Shape
+	o1, o2 := make([]Value, sel.Len()), make([]Value, sel.Len())
+	for _, r := range recs {
+		e1, e2 := sel.Scan([]byte(r), o1), sel.ScanShape([]byte(r), o2, &sh)
+		if (e1 == nil) != (e2 == nil) || (e1 != nil && e1.Error() != e2.Error()) {
+			t.Fatalf("%s: Scan %v, ScanShape %v", r, e1, e2)
+		}
+		for i := range o1 {
+			if !bytes.Equal(o1[i].Raw, o2[i].Raw) || o1[i].Kind != o2[i].Kind || o1[i].Escaped != o2[i].Escaped {
+				t.Fatalf("%s: field %s: Scan %q, ScanShape %q", r, sel.Names()[i], o1[i].Raw, o2[i].Raw)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = sel.ScanShape(loadFixtureBytes, o2, &sh) }); n != 0 {
+		t.Errorf("ScanShape allocates %v times per record", n)
+	}
+}
+
+var loadFixtureBytes = func() []byte {
+	b, _ := os.ReadFile("testdata/access.json")
+	return bytes.TrimSpace(b)
+}()
