@@ -359,16 +359,12 @@ func (in *input) ack(p *pending, err error) {
 		outcome.From(in.res).AddUndelivered(len(p.recs))
 		in.log.Errorf("esa_kafka input: giving up on a batch of %d records: %v", len(p.recs), err)
 	}
-	marks := in.complete(p)
-	if len(marks) > 0 {
-		if cl := in.client(); cl != nil {
-			cl.MarkCommitOffsets(marks)
-		}
-	}
+	in.complete(p)
 }
 
-// complete marks p's chunks delivered and returns, per partition, the new commit offset: the end of
-// the delivered prefix of chunks.
+// complete marks p's chunks delivered and marks for commit, per partition, the end of the delivered
+// prefix of chunks. The marks are made under in.mu, so a rebalance that sees no chunk in flight
+// also sees their marks. It returns the marks.
 func (in *input) complete(p *pending) map[string]map[int32]kgo.EpochOffset {
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -396,6 +392,11 @@ func (in *input) complete(p *pending) map[string]map[int32]kgo.EpochOffset {
 			marks[ref.tp.topic] = map[int32]kgo.EpochOffset{}
 		}
 		marks[ref.tp.topic][ref.tp.partition] = kgo.EpochOffset{Epoch: head.epoch, Offset: head.next}
+	}
+	if marks != nil {
+		if cl := in.client(); cl != nil {
+			cl.MarkCommitOffsets(marks)
+		}
 	}
 	return marks
 }
