@@ -211,30 +211,28 @@ func (s *Selector) ScanShape(rec []byte, out []Value, sh *Shape) error {
 // Shape remembers the member names (and their Selector positions) of the last record scanned with
 // it. The zero Shape is ready to use. It is not safe for concurrent use: keep one per goroutine.
 type Shape struct {
-	sel   *Selector
-	arena []byte  // names, back to back
-	ends  []int32 // ends[k]: end of name k in arena; -1 marks a name that must be scanned
-	idx   []int32 // Selector position of name k, or -1
+	sel    *Selector
+	arena  []byte  // names, back to back
+	starts []int32 // start of name k in arena
+	ends   []int32 // end of name k in arena; -1 marks a name that must be scanned (escaped)
+	idx    []int32 // Selector position of name k, or -1
 }
 
 func (sh *Shape) reset() {
-	sh.arena, sh.ends, sh.idx = sh.arena[:0], sh.ends[:0], sh.idx[:0]
+	sh.arena, sh.starts, sh.ends, sh.idx = sh.arena[:0], sh.starts[:0], sh.ends[:0], sh.idx[:0]
 }
 
 // match reports whether the name at b[i] (b[i] == '"') is name k of the shape; it returns the index
 // after the closing quote and the Selector position.
 func (sh *Shape) match(b []byte, i, k int) (end int, idx int, ok bool) {
-	if k >= len(sh.ends) || sh.ends[k] < 0 {
+	if k >= len(sh.starts) {
 		return 0, 0, false
 	}
-	start := 0
-	if k > 0 {
-		start = int(sh.ends[k-1])
-		if start < 0 {
-			start = -start - 1
-		}
+	start, stop := sh.starts[k], sh.ends[k]
+	if stop < 0 {
+		return 0, 0, false
 	}
-	name := sh.arena[start:sh.ends[k]]
+	name := sh.arena[start:stop]
 	e := i + 1 + len(name)
 	if e >= len(b) || b[e] != '"' || string(b[i+1:e]) != string(name) {
 		return 0, 0, false
@@ -244,23 +242,17 @@ func (sh *Shape) match(b []byte, i, k int) (end int, idx int, ok bool) {
 
 // learn records name k (a name that was scanned); escaped names are marked as never matching.
 func (sh *Shape) learn(k int, key []byte, escaped bool, idx int) {
-	if k < len(sh.ends) {
-		start := 0
-		if k > 0 {
-			start = int(sh.ends[k-1])
-			if start < 0 {
-				start = -start - 1
-			}
-		}
-		sh.arena, sh.ends, sh.idx = sh.arena[:start], sh.ends[:k], sh.idx[:k]
+	if k < len(sh.starts) {
+		sh.arena = sh.arena[:sh.starts[k]]
+		sh.starts, sh.ends, sh.idx = sh.starts[:k], sh.ends[:k], sh.idx[:k]
 	}
-	end := int32(len(sh.arena))
-	if escaped {
-		end = -end - 1 // keeps the arena offset recoverable
-	} else {
+	start := int32(len(sh.arena))
+	end := int32(-1)
+	if !escaped {
 		sh.arena = append(sh.arena, key...)
 		end = int32(len(sh.arena))
 	}
+	sh.starts = append(sh.starts, start)
 	sh.ends = append(sh.ends, end)
 	sh.idx = append(sh.idx, int32(idx))
 }
@@ -339,7 +331,16 @@ func scanObject(b []byte, s *Selector, out []Value, sh *Shape) error {
 		}
 		i = skipWS(b, i+1)
 		vStart := i
-		vEnd, kind, vEsc, err := scanValue(b, i, 1)
+		var vEnd int
+		var kind Kind
+		var vEsc bool
+		var err *InvalidError
+		if i < len(b) && b[i] == '"' {
+			kind = String
+			vEnd, vEsc, err = validString(b, i)
+		} else {
+			vEnd, kind, vEsc, err = scanValue(b, i, 1)
+		}
 		if err != nil {
 			return err
 		}
