@@ -126,6 +126,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (service.Batc
 	if pol.Period == "" {
 		pol.Period = DefaultBatchPeriod
 	}
+	pol = encode.WithFlushCheck(pol)
 	mif, err := conf.FieldMaxInFlight()
 	if err != nil {
 		return nil, pol, 0, err
@@ -152,7 +153,7 @@ func (o *output) Connect(context.Context) error {
 
 // WriteBatch writes batch as one object file.
 func (o *output) WriteBatch(_ context.Context, batch service.MessageBatch) error {
-	if len(batch) == 0 {
+	if batch = encode.WithoutMarkers(batch); len(batch) == 0 {
 		return nil
 	}
 	start := time.Now()

@@ -22,10 +22,12 @@ type Outcome struct {
 	fatal       chan struct{}
 	mu          sync.Mutex
 	fatalErr    error
+	drainOnce   sync.Once
+	drain       chan struct{}
 }
 
 // New returns an empty Outcome.
-func New() *Outcome { return &Outcome{fatal: make(chan struct{})} }
+func New() *Outcome { return &Outcome{fatal: make(chan struct{}), drain: make(chan struct{})} }
 
 // From returns the Outcome of the stream that owns res, creating it on first use. A nil res (as in
 // some unit tests) yields a fresh Outcome.
@@ -62,3 +64,11 @@ func (o *Outcome) FatalErr() error {
 
 // FatalCh is closed when Fatal is first called.
 func (o *Outcome) FatalCh() <-chan struct{} { return o.fatal }
+
+// Drain asks the stream's inputs to stop reading new records, flush what they have (see
+// encode.NewFlushMarker) and end as if their input was exhausted: the graceful stop that SIGINT and
+// SIGTERM trigger, in which every partial batch is delivered before the process exits.
+func (o *Outcome) Drain() { o.drainOnce.Do(func() { close(o.drain) }) }
+
+// DrainCh is closed when Drain is first called.
+func (o *Outcome) DrainCh() <-chan struct{} { return o.drain }

@@ -27,6 +27,7 @@ type tracker struct {
 	backoff encode.Backoff
 	out     *outcome.Outcome
 	log     *service.Logger
+	markers bool // send flush markers (encode.NewFlushMarker) at the end of the input
 
 	mu          sync.Mutex
 	srcDone     bool
@@ -42,15 +43,20 @@ type attempt struct {
 	n int // deliveries so far
 }
 
-func newTracker(name string, src <-chan chunk, res *service.Resources) *tracker {
+func newTracker(name string, src <-chan chunk, conf *service.ParsedConfig, res *service.Resources) (*tracker, error) {
+	markers, err := conf.FieldBool("flush_markers")
+	if err != nil {
+		return nil, err
+	}
 	return &tracker{
+		markers: markers,
 		name:    name,
 		src:     src,
 		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 		out:     outcome.From(res),
 		log:     res.Logger(),
 		changed: make(chan struct{}, 1),
-	}
+	}, nil
 }
 
 func (t *tracker) signal() {
@@ -73,8 +79,13 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 			a := t.ready[0]
 			t.ready[0] = nil
 			t.ready = t.ready[1:]
+			srcDone := t.srcDone
 			t.mu.Unlock()
 			b, ack := t.deliver(a)
+			if srcDone && t.markers {
+				// Nothing follows a redelivery at the end of the input: flush it at once.
+				b = append(b, encode.NewFlushMarker())
+			}
 			return b, ack, nil
 		}
 		srcDone, pending := t.srcDone, t.pending
@@ -92,7 +103,12 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 			if !ok {
 				t.srcDone = true
 				t.mu.Unlock()
-				continue
+				if !t.markers {
+					continue
+				}
+				// Everything was read: flush the outputs' partial batches now rather than after
+				// their batch period, so the input can end as soon as they are delivered.
+				return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 			}
 			t.pending++
 			t.pendingRecs += len(c.recs)
@@ -170,4 +186,14 @@ func (t *tracker) close() {
 		t.log.Errorf("%s: closing with %d records in %d batches not delivered", t.name, t.pendingRecs, t.pending)
 	}
 	t.signal()
+}
+
+// stopOnDrain cancels a producer when the stream is drained (SIGINT/SIGTERM under esa-connect run),
+// so the input ends like an exhausted one: what was read is delivered, nothing new is read.
+func stopOnDrain(ctx context.Context, cancel context.CancelFunc, out *outcome.Outcome) {
+	select {
+	case <-out.DrainCh():
+		cancel()
+	case <-ctx.Done():
+	}
 }

@@ -41,6 +41,9 @@ non-zero). The input ends after the last file once every batch has been delivere
 			service.NewIntField("batch_size").
 				Description("Lines per batch.").
 				Default(1000),
+			service.NewBoolField("flush_markers").
+				Description("Send a flush marker (an empty message with metadata `esa_flush: \"1\"`) when the input ends or the stream is drained, so that the esa_* outputs write their partial batches at once instead of after their batch period. The esa_* outputs drop markers; turn this off when the output is not an esa_* output.").
+				Default(true).Advanced(),
 		).
 		Example("Replay archived logs", "Read every gzip file of a directory.", `
 input:
@@ -89,8 +92,12 @@ func newFileInput(conf *service.ParsedConfig, res *service.Resources) (service.B
 		return nil, fmt.Errorf("esa_file: batch_size %d must be at least 1", batchSize)
 	}
 	ch := make(chan chunk, 1)
+	tr, err := newTracker("esa_file", ch, conf, res)
+	if err != nil {
+		return nil, err
+	}
 	return &fileInput{
-		tracker:  newTracker("esa_file", ch, res),
+		tracker:  tr,
 		patterns: paths, batchSize: batchSize,
 		out: outcome.From(res), log: res.Logger(), stdin: os.Stdin,
 		ch: ch, done: make(chan struct{}),
@@ -151,6 +158,7 @@ func (f *fileInput) Connect(context.Context) error {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		f.cancel = cancel
+		go stopOnDrain(ctx, cancel, f.out)
 		go f.produce(ctx, files)
 	})
 	return err

@@ -42,6 +42,9 @@ ends once every record was delivered or given up on.`).
 			service.NewIntField("seed").
 				Description("Seed of the random generator; the same seed gives the same records.").
 				Default(0),
+			service.NewBoolField("flush_markers").
+				Description("Send a flush marker (an empty message with metadata `esa_flush: \"1\"`) when the input ends or the stream is drained, so that the esa_* outputs write their partial batches at once instead of after their batch period. The esa_* outputs drop markers; turn this off when the output is not an esa_* output.").
+				Default(true).Advanced(),
 		).
 		Example("A demo stream", "Ten access records per second.", `
 input:
@@ -132,8 +135,12 @@ func newGenerateInput(conf *service.ParsedConfig, res *service.Resources) (servi
 		return nil, fmt.Errorf("esa_generate: %w", err)
 	}
 	ch := make(chan chunk, 1)
+	tr, err := newTracker("esa_generate", ch, conf, res)
+	if err != nil {
+		return nil, err
+	}
 	return &generateInput{
-		tracker: newTracker("esa_generate", ch, res),
+		tracker: tr,
 		gen:     gen, count: count, rateN: n, ratePer: per, batchSize: batchSize,
 		ch: ch, done: make(chan struct{}),
 	}, nil
@@ -143,6 +150,7 @@ func (g *generateInput) Connect(context.Context) error {
 	g.once.Do(func() {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.cancel = cancel
+		go stopOnDrain(ctx, cancel, g.out)
 		go g.produce(ctx)
 	})
 	return nil

@@ -14,6 +14,9 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
 func httpServerSpec() *service.ConfigSpec {
@@ -39,6 +42,9 @@ Other answers: 405 for a method other than POST, 413 when the body (compressed o
 			service.NewIntField("max_body_bytes").
 				Description("Maximum size of a request body, both as sent and after gzip decompression.").
 				Default(64<<20).Advanced(),
+			service.NewBoolField("flush_markers").
+				Description("Send a flush marker (an empty message with metadata `esa_flush: \"1\"`) when the input ends or the stream is drained, so that the esa_* outputs write their partial batches at once instead of after their batch period. The esa_* outputs drop markers; turn this off when the output is not an esa_* output.").
+				Default(true).Advanced(),
 		).
 		Example("Default ingest endpoint", "Edge nodes POST NDJSON to http://<host>:4196/v1/logs.", `
 input:
@@ -85,6 +91,9 @@ type httpServerInput struct {
 	srv     *http.Server
 	closed  chan struct{}
 	once    sync.Once
+
+	drain     <-chan struct{} // closed when the stream is drained; nil without flush markers
+	drainDone bool            // the flush marker was handed out (ReadBatch is not called concurrently)
 }
 
 func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
@@ -113,9 +122,18 @@ func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (ser
 	if maxBody < 1 {
 		return nil, fmt.Errorf("esa_http_server: max_body_bytes %d must be positive", maxBody)
 	}
+	markers, err := conf.FieldBool("flush_markers")
+	if err != nil {
+		return nil, err
+	}
+	drain := outcome.From(res).DrainCh()
+	if !markers {
+		drain = nil
+	}
 	return &httpServerInput{
 		address: address, path: path, batchSize: batchSize, maxBody: int64(maxBody),
 		log: res.Logger(), batches: make(chan httpBatch), closed: make(chan struct{}),
+		drain: drain,
 	}, nil
 }
 
@@ -258,6 +276,9 @@ func splitLines(data []byte) [][]byte {
 
 // ReadBatch returns the next batch of any request; its ack settles that request's part.
 func (h *httpServerInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
+	if h.drainDone {
+		return nil, nil, service.ErrEndOfInput
+	}
 	select {
 	case b := <-h.batches:
 		batch := make(service.MessageBatch, len(b.recs))
@@ -271,6 +292,11 @@ func (h *httpServerInput) ReadBatch(ctx context.Context) (service.MessageBatch, 
 		}, nil
 	case <-h.closed:
 		return nil, nil, service.ErrEndOfInput
+	case <-h.drain:
+		// Drained: requests still waiting get 503 when the input closes; the batches already handed
+		// out are flushed by the marker and answered once delivered.
+		h.drainDone = true
+		return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}

@@ -37,12 +37,21 @@ type collector struct {
 	recs    []string
 	batches []int
 	calls   int
+	markers int
 	fail    func(call int, b service.MessageBatch) error
 }
 
 func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Like every output, drop flush markers; count them to check that inputs send them.
+	if n := len(b); n > 0 {
+		b = encode.WithoutMarkers(b)
+		c.markers += n - len(b)
+	}
+	if len(b) == 0 {
+		return nil
+	}
 	c.calls++
 	if c.fail != nil {
 		if err := c.fail(c.calls, b); err != nil {
