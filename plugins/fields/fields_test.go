@@ -108,6 +108,12 @@ func TestConversions(t *testing.T) {
 			t.Errorf("%s: %s %v, want %s", in, out, err, want)
 		}
 	}
+	// A bool field with a value that is not a boolean is counted; the markers "-" and "" are not.
+	for in, bad := range map[string]int{`{"IpFirewall":"yes"}`: 1, `{"IpFirewall":1}`: 1, `{"IpFirewall":"-"}`: 0, `{"IpFirewall":null}`: 0} {
+		if _, _, got, _ := pb.Transform(nil, []byte(in)); got != bad {
+			t.Errorf("%s: %d type errors, want %d", in, got, bad)
+		}
+	}
 }
 
 func TestTimestampFormats(t *testing.T) {
