@@ -1,6 +1,9 @@
 package encode
 
 import (
+	"context"
+	"errors"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
@@ -62,4 +65,43 @@ func WithFlushCheck(pol service.BatchPolicy) service.BatchPolicy {
 		pol.Check = "(" + pol.Check + ") || " + FlushCheck
 	}
 	return pol
+}
+
+// WriteWithoutMarkers calls write with batch minus its flush markers (not at all when only markers
+// are left). A *service.BatchError that write returns for the filtered batch is mapped back onto batch,
+// so that only the failed records are nacked.
+func WriteWithoutMarkers(ctx context.Context, batch service.MessageBatch, write func(context.Context, service.MessageBatch) error) error {
+	filtered := WithoutMarkers(batch)
+	if len(filtered) == len(batch) {
+		return write(ctx, batch)
+	}
+	if len(filtered) == 0 {
+		return nil
+	}
+	fidx := filtered.Index()
+	err := write(ctx, filtered)
+	var berr *service.BatchError
+	if err == nil || !errors.As(err, &berr) {
+		return err
+	}
+	// Map indexes of filtered onto batch.
+	orig := make([]int, 0, len(filtered))
+	for i, m := range batch {
+		if !IsFlushMarker(m) {
+			orig = append(orig, i)
+		}
+	}
+	mapped := service.NewBatchError(batch, err)
+	any := false
+	berr.WalkMessagesIndexedBy(fidx, func(i int, _ *service.Message, merr error) bool {
+		if merr != nil && i >= 0 && i < len(orig) {
+			mapped.Failed(orig[i], merr)
+			any = true
+		}
+		return true
+	})
+	if !any {
+		return err
+	}
+	return mapped
 }

@@ -158,7 +158,7 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 		// No policy at all: the defaults of SPEC §3.1 (a request per 1000 records, 5 MB or 5 s).
 		pol = service.BatchPolicy{Count: DefaultMaxBatchSize, ByteSize: DefaultMaxBatchMB << 20, Period: DefaultPeriod}
 	}
-	return c, pol, nil
+	return c, encode.WithFlushCheck(pol), nil
 }
 
 // Validate checks the configuration and reports every problem at once. Messages never contain the
@@ -427,6 +427,10 @@ func (o *output) putBuf(b *[]byte) {
 // the policy makes) is sent as several requests in order; if one fails, the rest are not sent and the
 // whole batch is failed, so records of the requests that succeeded may be delivered twice.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	return encode.WriteWithoutMarkers(ctx, batch, o.writeBatch)
+}
+
+func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) error {
 	if len(batch) == 0 {
 		return nil
 	}

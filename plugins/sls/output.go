@@ -70,7 +70,7 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 		}
 	}
 	c.applyEnv(os.Getenv)
-	return c, pol, c.Validate()
+	return c, encode.WithFlushCheck(pol), c.Validate()
 }
 
 // applyEnv fills missing credentials from the ALIBABA_CLOUD_* environment variables. The security token
@@ -342,6 +342,10 @@ func (o *output) Close(context.Context) error {
 // WriteBatch writes batch with as many PutLogs calls as the SLS limits need and returns nil only when
 // all succeeded. When some calls fail, a *service.BatchError names exactly the failed records.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	return encode.WriteWithoutMarkers(ctx, batch, o.writeBatch)
+}
+
+func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) error {
 	start := o.now()
 	groups, bad := o.buildGroups(batch, start)
 	var berr *service.BatchError
