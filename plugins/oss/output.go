@@ -72,7 +72,7 @@ A bucket of another Alibaba Cloud account is reached through `+"`esa_s3_verified
 			).Description("Multipart upload of large objects.").Advanced(),
 			service.NewIntField("max_retries").Description("Retries of a failed upload before the batch is nacked.").Default(3).Advanced(),
 			service.NewDurationField("timeout").Description("Read/write timeout of one request.").Default("120s").Advanced(),
-			service.NewOutputMaxInFlightField().Default(4),
+			service.NewOutputMaxInFlightField().Default(2),
 			service.NewBatchPolicyField("batching").Description("Batching by records, bytes and time; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
 		).
 		Example("OSS bucket in Hangzhou", "Credentials from the environment.", `

@@ -76,7 +76,7 @@ Requester Pays bucket stop the run at connect time with an error naming the cred
 			).Description("Multipart upload of large objects.").Advanced(),
 			service.NewIntField("max_retries").Description("Retries of a failed upload before the batch is nacked.").Default(3).Advanced(),
 			service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced(),
-			service.NewOutputMaxInFlightField().Default(4),
+			service.NewOutputMaxInFlightField().Default(2),
 			service.NewBatchPolicyField("batching").Description("Batching by records, bytes and time; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
 		).
 		Example("AWS S3 with SSE-S3", "Credentials from the default chain; the token comes from `esa-connect verify`.", `
