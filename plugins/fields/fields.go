@@ -63,7 +63,8 @@ time logs.
 Every record is parsed and validated; one that is not a JSON object of at most 1 MiB counts in
 `+"`esa_records_invalid_total{task,reason}`"+`, is logged at most once per second with a sample and is
 dropped, or, with `+"`route_invalid: true`"+`, kept unchanged, flagged with an error and metadata
-`+"`esa_invalid_reason`"+`. Messages already flagged with an error pass through untouched.`).
+`+"`esa_invalid_reason`"+`. Messages already flagged with an error and flush markers (empty messages with metadata `+"`esa_flush`"+`)
+pass through untouched.`).
 		Fields(
 			service.NewStringField("category").
 				Description("The log category whose catalog types the fields (`access`, `firewall`, `tcp_udp_proxy`, `dns`, `edge_routine`, `edge_container`, or an ESA BusinessType id)."),
@@ -423,6 +424,10 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		rec, err := msg.AsBytes()
+		if err == nil && len(rec) == 0 && encode.IsFlushMarker(msg) {
+			kept = append(kept, msg) // flush marker: untouched, uncounted
+			continue
+		}
 		start := len(buf)
 		var t time.Time
 		if err == nil {

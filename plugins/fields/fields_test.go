@@ -327,3 +327,18 @@ func FuzzTransform(f *testing.F) {
 		}
 	})
 }
+
+// TestFlushMarkers checks a flush marker passes untouched (still empty) and is not counted invalid.
+func TestFlushMarkers(t *testing.T) {
+	outs, m := recordtest.RunMessages(t, Register, `
+- esa_fields:
+    category: access
+    fields: [ClientIP]
+`, service.MessageBatch{encode.NewFlushMarker(), service.NewMessage([]byte(`{"ClientIP":"x"}`))})
+	if len(outs) != 2 || outs[0].Content != "" || outs[0].Meta[encode.MetaFlush] != "1" || outs[1].Content != `{"ClientIP":"x"}` {
+		t.Fatalf("outputs %+v", outs)
+	}
+	if got := m.Get(record.MetricInvalid); got != 0 {
+		t.Errorf("marker counted invalid: %v", m.All())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
@@ -47,7 +48,8 @@ Every record is parsed and validated; one that is not a JSON object of at most 1
 `+"`esa_records_invalid_total{task,reason}`"+`, is logged at most once per second with a sample and is
 dropped, or, with `+"`route_invalid: true`"+`, kept unchanged, flagged with an error and metadata
 `+"`esa_invalid_reason`"+`. Records dropped by the conditions count in
-`+"`esa_records_filtered_out_total{task}`"+`. Messages already flagged with an error pass through untouched.`).
+`+"`esa_records_filtered_out_total{task}`"+`. Messages already flagged with an error and flush markers (empty messages with metadata `+"`esa_flush`"+`)
+pass through untouched.`).
 		Fields(
 			service.NewStringField("category").
 				Description("The log category whose catalog types the fields (`access`, `firewall`, `tcp_udp_proxy`, `dns`, `edge_routine`, `edge_container`, or an ESA BusinessType id)."),
@@ -203,6 +205,10 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		rec, err := msg.AsBytes()
+		if err == nil && len(rec) == 0 && encode.IsFlushMarker(msg) {
+			kept = append(kept, msg) // flush marker: untouched, uncounted
+			continue
+		}
 		if err == nil {
 			err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
 		}

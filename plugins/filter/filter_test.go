@@ -9,6 +9,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
@@ -277,5 +278,26 @@ func TestErroredPassThrough(t *testing.T) {
 	out, err := p.ProcessBatch(context.Background(), service.MessageBatch{m, service.NewMessage([]byte(`{}`))})
 	if err != nil || len(out) != 1 || len(out[0]) != 1 || out[0][0] != m {
 		t.Fatalf("out = %v, %v", out, err)
+	}
+}
+
+// TestFlushMarkers checks a flush marker passes untouched and is neither filtered nor counted invalid.
+func TestFlushMarkers(t *testing.T) {
+	marker := encode.NewFlushMarker()
+	outs, m := recordtest.RunMessages(t, Register, `
+- esa_filter:
+    category: access
+    task: fm
+    conditions:
+      - {field: ClientIP, op: exists}
+`, service.MessageBatch{service.NewMessage([]byte(`{"ClientIP":"-"}`)), marker})
+	if len(outs) != 1 || outs[0].Content != "" || outs[0].Meta[encode.MetaFlush] != "1" || outs[0].Err != nil {
+		t.Fatalf("outputs %+v", outs)
+	}
+	if got := m.Get(record.MetricInvalid); got != 0 {
+		t.Errorf("marker counted invalid: %v", m.All())
+	}
+	if got := m.Get(MetricFilteredOut, "task", "fm"); got != 1 {
+		t.Errorf("filtered out = %d, want 1", got)
 	}
 }

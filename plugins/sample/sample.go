@@ -12,6 +12,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
@@ -40,8 +41,9 @@ decoded, a number or boolean as its JSON text, a missing field or any other valu
 FNV-1a 64, mixed with the SplitMix64 finalizer, and the record is kept when the top 53 bits, read as a
 fraction in [0, 1), are below `+"`rate`"+` / 100.
 
-The processor counts `+"`esa_records_in_total`"+` (every message it receives) and
-`+"`esa_records_sampled_out_total`"+`, labelled `+"`task`"+`. It does not validate records: it only
+The processor counts `+"`esa_records_in_total`"+` (every record it receives) and
+`+"`esa_records_sampled_out_total`"+`, labelled `+"`task`"+`; flush markers (empty messages with metadata
+`+"`esa_flush`"+`) pass through untouched and uncounted. It does not validate records: it only
 looks up the key field, and a record it cannot read hashes like an empty key. Malformed records are
 detected, counted and routed by the `+"`esa_filter`"+` and `+"`esa_fields`"+` processors that follow it
 (sampling is independent of content, so a malformed record that is sampled out is simply not delivered,
@@ -195,45 +197,71 @@ func (p *Processor) keyHash(msg *service.Message, scratch []byte) uint64 {
 	return KeyHash(v.AppendText(scratch))
 }
 
-// ProcessBatch keeps the sampled records of batch.
+// ProcessBatch keeps the sampled records of batch. Flush markers (encode.IsFlushMarker) pass through
+// untouched and uncounted.
 func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
-	n := len(batch)
-	if p.in != nil {
-		p.in.Incr(int64(n), p.task)
-	}
+	records := 0
 	if p.all {
+		for _, msg := range batch {
+			if !isMarker(msg) {
+				records++
+			}
+		}
+		if p.in != nil {
+			p.in.Incr(int64(records), p.task)
+		}
 		return []service.MessageBatch{batch}, nil
 	}
 	kept := batch[:0]
+	dropped := 0
+	var gen *rand.PCG
 	if p.key == "" {
 		p.mu.Lock()
 		s1, s2 := p.rng.Uint64(), p.rng.Uint64()
 		p.mu.Unlock()
-		gen := rand.NewPCG(s1, s2)
-		for _, msg := range batch {
-			if msg.GetError() != nil || gen.Uint64()>>11 < p.threshold {
-				kept = append(kept, msg)
-			}
+		gen = rand.NewPCG(s1, s2)
+	}
+	var scratch [128]byte
+	for _, msg := range batch {
+		if isMarker(msg) {
+			kept = append(kept, msg)
+			continue
 		}
-	} else {
-		var scratch [128]byte
-		for _, msg := range batch {
-			if msg.GetError() != nil {
-				kept = append(kept, msg)
-				continue
-			}
-			if p.all || p.keyHash(msg, scratch[:0]) < p.threshold {
-				kept = append(kept, msg)
-			}
+		records++
+		if msg.GetError() != nil {
+			kept = append(kept, msg)
+			continue
+		}
+		var u uint64
+		if gen != nil {
+			u = gen.Uint64() >> 11
+		} else {
+			u = p.keyHash(msg, scratch[:0])
+		}
+		if u < p.threshold {
+			kept = append(kept, msg)
+		} else {
+			dropped++
 		}
 	}
-	if dropped := n - len(kept); dropped > 0 && p.out != nil {
+	if p.in != nil {
+		p.in.Incr(int64(records), p.task)
+	}
+	if dropped > 0 && p.out != nil {
 		p.out.Incr(int64(dropped), p.task)
 	}
 	if len(kept) == 0 {
 		return nil, nil
 	}
 	return []service.MessageBatch{kept}, nil
+}
+
+// isMarker reports whether msg is a flush marker (an empty message with metadata esa_flush).
+func isMarker(msg *service.Message) bool {
+	if b, err := msg.AsBytes(); err != nil || len(b) > 0 {
+		return false
+	}
+	return encode.IsFlushMarker(msg)
 }
 
 // Close releases nothing; it exists to satisfy service.BatchProcessor.

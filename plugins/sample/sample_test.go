@@ -10,6 +10,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
@@ -215,5 +216,25 @@ func TestStreamMetrics(t *testing.T) {
 `, inputs)
 	if in, out := m.Get(MetricIn, "task", "t3"), m.Get(MetricSampledOut, "task", "t3"); in != 5 || out < 4 {
 		t.Errorf("in = %d, sampled out = %d (%v)", in, out, m.All())
+	}
+}
+
+// TestFlushMarkersPassUncounted checks flush markers are never sampled out nor counted.
+func TestFlushMarkersPassUncounted(t *testing.T) {
+	for _, c := range []Config{{Rate: 100}, {Rate: 0.01}, {Rate: 0.01, Key: "id"}} {
+		p, _ := New(c, nil, 1, 1)
+		marker := encode.NewFlushMarker()
+		got := kept(t, p, service.MessageBatch{service.NewMessage([]byte(`{"id":"x"}`)), marker})
+		if len(got) == 0 || got[len(got)-1] != marker {
+			t.Errorf("%+v: marker not passed through", c)
+		}
+	}
+	_, m := recordtest.RunMessages(t, Register, `
+- esa_sample:
+    rate: 100
+    task: fm
+`, service.MessageBatch{service.NewMessage([]byte(`{"id":"x"}`)), encode.NewFlushMarker()})
+	if got := m.Get(MetricIn, "task", "fm"); got != 1 {
+		t.Errorf("in = %d, want 1 (the marker is not a record)", got)
 	}
 }

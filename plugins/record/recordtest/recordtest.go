@@ -147,6 +147,16 @@ type Output struct {
 // the metrics. It fails the test on any stream error.
 func Run(t testing.TB, register func(*service.Environment) error, processorsYAML string, inputs [][]byte) ([]Output, *Metrics) {
 	t.Helper()
+	batch := make(service.MessageBatch, len(inputs))
+	for i, in := range inputs {
+		batch[i] = service.NewMessage(in)
+	}
+	return RunMessages(t, register, processorsYAML, batch)
+}
+
+// RunMessages is Run with prepared messages (e.g. with metadata).
+func RunMessages(t testing.TB, register func(*service.Environment) error, processorsYAML string, batch service.MessageBatch) ([]Output, *Metrics) {
+	t.Helper()
 	env := service.NewEnvironment()
 	if err := register(env); err != nil {
 		t.Fatal(err)
@@ -195,10 +205,6 @@ func Run(t testing.TB, register func(*service.Environment) error, processorsYAML
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- stream.Run(ctx) }()
-	batch := make(service.MessageBatch, len(inputs))
-	for i, in := range inputs {
-		batch[i] = service.NewMessage(in)
-	}
 	if err := produce(ctx, batch); err != nil {
 		t.Fatalf("produce: %v", err)
 	}
