@@ -91,6 +91,11 @@ type input struct {
 	closed   chan struct{}
 	closeOne sync.Once
 	lastErr  time.Time
+
+	// drain is closed when the stream is drained (SIGINT/SIGTERM under esa-connect run): the input
+	// stops polling, sends a flush marker and ends once what it handed out is acknowledged.
+	drain   <-chan struct{}
+	drained bool // the marker was sent; ReadBatch is not called concurrently
 }
 
 type topicPartition struct {
@@ -145,6 +150,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		parts:   map[topicPartition]*partState{},
 		retries: make(chan *pending, 64),
 		closed:  make(chan struct{}),
+		drain:   outcome.From(res).DrainCh(),
 		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 	}
 	rawTopics, err := conf.FieldStringList("topics")
@@ -265,6 +271,12 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 			return nil, nil, ctx.Err()
 		case <-in.closed:
 			return nil, nil, service.ErrEndOfInput
+		case <-in.drain:
+			if in.drained {
+				return nil, nil, service.ErrEndOfInput
+			}
+			in.drained = true
+			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		default:
 		}
 		// Poll in short slices so that redeliveries are not held up by an idle topic.

@@ -163,6 +163,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, ser
 	if policy.IsNoop() {
 		policy.Count, policy.ByteSize, policy.Period = defaultBatchCount, defaultBatchBytes, defaultBatchWait
 	}
+	policy = encode.WithFlushCheck(policy)
 	count := policy.Count
 	if count <= 0 {
 		count = defaultBatchCount
@@ -299,6 +300,10 @@ func (w *produceWait) done(r *kgo.Record, err error) {
 
 // WriteBatch produces one record per message and waits until the brokers confirmed or failed each.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	return encode.WriteWithoutMarkers(ctx, batch, o.writeBatch)
+}
+
+func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) error {
 	cl := o.client()
 	if cl == nil {
 		return service.ErrNotConnected
