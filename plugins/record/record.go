@@ -132,13 +132,11 @@ func Each(rec []byte, fn func(key, value []byte, kind Kind) bool) error {
 }
 
 func skipWS(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
+	for i < len(b) && b[i] <= ' ' {
+		if c := b[i]; c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return i
 		}
+		i++
 	}
 	return i
 }

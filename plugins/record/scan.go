@@ -234,7 +234,7 @@ func (sh *Shape) match(b []byte, i, k int) (end int, idx int, ok bool) {
 	}
 	name := sh.arena[start:stop]
 	e := i + 1 + len(name)
-	if e >= len(b) || b[e] != '"' || string(b[i+1:e]) != string(name) {
+	if e >= len(b) || b[e] != '"' || !equalWords(b[i+1:e], name) {
 		return 0, 0, false
 	}
 	return e + 1, int(sh.idx[k]), true
@@ -613,4 +613,22 @@ func isHex4(h []byte) bool {
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// equalWords reports whether a and b (of equal length) are equal, comparing 8 bytes at a time inline
+// (names are short; this avoids a call to the runtime's memequal).
+func equalWords(a, b []byte) bool {
+	n := len(a)
+	if n != len(b) {
+		return false
+	}
+	if n < 8 {
+		return string(a) == string(b)
+	}
+	for k := 0; k+8 <= n; k += 8 {
+		if binary.LittleEndian.Uint64(a[k:]) != binary.LittleEndian.Uint64(b[k:]) {
+			return false
+		}
+	}
+	return binary.LittleEndian.Uint64(a[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
 }
