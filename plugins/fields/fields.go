@@ -204,10 +204,12 @@ type Processor struct {
 }
 
 type state struct {
-	shape    record.Shape
-	vals     []record.Value
-	scratch  []byte
-	mismatch []int64 // per output field
+	shape      record.Shape
+	cv         []record.Value // custom-field values of one kind
+	cookieText []byte         // the decoded Cookie header
+	vals       []record.Value
+	scratch    []byte
+	mismatch   []int64 // per output field
 }
 
 // New validates c and builds the processor. res may be nil (no metrics, no logs).
@@ -302,8 +304,12 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 		p.typeErrors = res.Metrics().NewCounter(MetricTypeErrors, "task", "field")
 	}
 	n, nf := p.sel.Len(), len(p.fields)
+	maxNames := 0
+	for _, ck := range p.custom {
+		maxNames = max(maxNames, len(ck.names))
+	}
 	p.pool.New = func() any {
-		return &state{vals: make([]record.Value, n), scratch: make([]byte, 0, 256), mismatch: make([]int64, nf)}
+		return &state{vals: make([]record.Value, n), scratch: make([]byte, 0, 256), mismatch: make([]int64, nf), cv: make([]record.Value, maxNames)}
 	}
 	return p, nil
 }
@@ -347,30 +353,7 @@ func (p *Processor) transform(dst, rec []byte, st *state) ([]byte, time.Time, er
 		}
 	}
 	if len(p.custom) > 0 {
-		dst = append(dst, `,"CustomFields":{`...)
-		for k := range p.custom {
-			ck := &p.custom[k]
-			if k > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, ck.key...)
-			first := true
-			for j, name := range ck.names {
-				var ok bool
-				st.scratch, ok = p.customValue(st.scratch[:0], ck, name, st)
-				if !ok {
-					continue
-				}
-				if !first {
-					dst = append(dst, ',')
-				}
-				first = false
-				dst = append(dst, ck.keys[j]...)
-				dst = record.AppendString(dst, st.scratch)
-			}
-			dst = append(dst, '}')
-		}
-		dst = append(dst, '}')
+		dst = p.appendCustom(dst, st)
 	}
 	dst = append(dst, '}')
 	var t time.Time
@@ -382,14 +365,93 @@ func (p *Processor) transform(dst, rec []byte, st *state) ([]byte, time.Time, er
 	return dst, t, nil
 }
 
-func (p *Processor) customValue(dst []byte, ck *customKind, name string, st *state) ([]byte, bool) {
-	switch {
-	case ck.cookie:
-		return record.AppendCookie(dst, object(st.vals, p.cookieSlot), object(st.vals, p.reqSlot), name)
-	case ck.kind == config.KindRequestHeaders:
-		return record.AppendHeader(dst, object(st.vals, p.reqSlot), name)
-	default:
-		return record.AppendHeader(dst, object(st.vals, p.respSlot), name)
+// appendCustom appends the CustomFields member. Each headers object is read once for all of its
+// configured names; the Cookie header is decoded at most once.
+func (p *Processor) appendCustom(dst []byte, st *state) []byte {
+	dst = append(dst, `,"CustomFields":{`...)
+	var cookieHdr record.Value
+	cookieHdrKnown, cookieTextKnown := false, false
+	for k := range p.custom {
+		ck := &p.custom[k]
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, ck.key...)
+		vals := st.cv[:len(ck.names)]
+		switch ck.kind {
+		case config.KindRequestHeaders:
+			cookieHdr = record.FindHeaders(object(st.vals, p.reqSlot), ck.names, vals)
+			cookieHdrKnown = true
+		case config.KindResponseHeaders:
+			record.FindHeaders(object(st.vals, p.respSlot), ck.names, vals)
+		default:
+			findExact(object(st.vals, p.cookieSlot), ck.names, vals)
+			if !cookieHdrKnown {
+				cookieHdr = record.FindHeaders(object(st.vals, p.reqSlot), nil, nil)
+				cookieHdrKnown = true
+			}
+		}
+		first := true
+		for j, name := range ck.names {
+			v := vals[j]
+			var text []byte
+			ok, raw := false, false
+			switch v.Kind {
+			case record.String:
+				ok, raw = true, true
+			case record.Invalid:
+			default:
+				st.scratch, ok = record.AppendHeaderValue(st.scratch[:0], v)
+				text = st.scratch
+			}
+			if !ok && ck.cookie && cookieHdr.Kind != record.Invalid {
+				if !cookieTextKnown {
+					st.cookieText, _ = record.AppendCookieHeaderValue(st.cookieText[:0], cookieHdr)
+					cookieTextKnown = true
+				}
+				text, ok = record.CookieFromHeader(st.cookieText, name)
+			}
+			if !ok {
+				continue
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = append(dst, ck.keys[j]...)
+			if raw {
+				dst = append(dst, v.Raw...) // a validated JSON string
+			} else {
+				dst = record.AppendString(dst, text)
+			}
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// findExact looks up names (case-sensitive) in the raw object obj: out[j] receives the first member
+// called names[j] whose value is a string, number, bool or array (the zero Value when none).
+func findExact(obj []byte, names []string, out []record.Value) {
+	clear(out)
+	if len(obj) == 0 {
+		return
+	}
+	var keyBuf [64]byte
+	for it := record.MembersOf(obj); it.Next(); {
+		key := it.Key()
+		if it.KeyEscaped() {
+			key = record.AppendUnescaped(keyBuf[:0], key)
+		}
+		v := it.Value()
+		if v.Kind == record.Null || v.Kind == record.Object {
+			continue
+		}
+		for j, n := range names {
+			if out[j].Kind == record.Invalid && string(key) == n {
+				out[j] = v
+			}
+		}
 	}
 }
 

@@ -152,6 +152,9 @@ func TestCustomFields(t *testing.T) {
 		`{"RequestHeaders":{"user-agent":"curl/8 \"q\"","X-Multi":["a","b"],"cookie":"sid=1; Region=\"eu\""}}`: `{"ClientIP":"-","CustomFields":{"request_headers":{"user-agent":"curl/8 \"q\"","x-multi":"a, b"},"cookies":{"sid":"1","Region":"eu"}}}`,
 		`{"Cookies":{"sid":"from-map"},"RequestHeaders":{"cookie":"sid=hdr; region=x"}}`:                       `{"ClientIP":"-","CustomFields":{"request_headers":{},"cookies":{"sid":"from-map"}}}`,
 		`{"RequestHeaders":"not an object","ResponseHeaders":null}`:                                            `{"ClientIP":"-","CustomFields":{"request_headers":{},"cookies":{}}}`,
+		`{"RequestHeaders":{"User-Agent":"first","user-agent":"second"}}`:                                      `{"ClientIP":"-","CustomFields":{"request_headers":{"user-agent":"first"},"cookies":{}}}`,
+		`{"RequestHeaders":{"user-\u0061gent":"ua\u0021","Cookie":"sid=h"},"Cookies":{"sid":null}}`:            `{"ClientIP":"-","CustomFields":{"request_headers":{"user-agent":"ua\u0021"},"cookies":{"sid":"h"}}}`,
+		`{"RequestHeaders":{"x-multi":7,"cookie":["sid=1","Region=2"]}}`:                                       `{"ClientIP":"-","CustomFields":{"request_headers":{"x-multi":"7"},"cookies":{"sid":"1","Region":"2"}}}`,
 	}
 	for in, want := range cases {
 		out, _, _, err := p.Transform(nil, []byte(in))

@@ -162,6 +162,7 @@ func TestTypesAndSentinels(t *testing.T) {
 		{`{"RequestHeaders":{"cookie":"a=1; sid=\"q\""}}`, cnd("CustomFields.cookies.sid", "equals", false, "q"), true},
 		{`{"RequestHeaders":{"x-multi":["a","b"]}}`, cnd("CustomFields.request_headers.x-multi", "equals", false, "a, b"), true},
 		{`{"RequestHeaders":"oops"}`, cnd("CustomFields.request_headers.x", "not_exists", false), true},
+		{`{"RequestHeaders":{"Cookie":["sid=1","Region=2"]}}`, cnd("CustomFields.cookies.Region", "equals", false, "2"), true},
 	}
 	for _, tc := range cases {
 		got, err := newProc(t, tc.cond).Match([]byte(tc.rec))

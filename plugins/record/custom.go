@@ -26,12 +26,73 @@ func AppendHeader(dst, headers []byte, name string) (out []byte, ok bool) {
 		if !EqualFoldASCII(key, name) {
 			continue
 		}
-		return appendHeaderValue(dst, it.Value())
+		return AppendHeaderValue(dst, it.Value())
 	}
 	return dst, false
 }
 
-func appendHeaderValue(dst []byte, v Value) ([]byte, bool) {
+// FindHeaders looks up all of names (lower-case) in the raw headers object in one pass, matching
+// names ASCII case-insensitively: out[j] receives the first member matching names[j] (the zero Value
+// when absent). It returns the value of the first "cookie" header as well.
+func FindHeaders(headers []byte, names []string, out []Value) (cookie Value) {
+	clear(out)
+	if len(headers) == 0 {
+		return Value{}
+	}
+	var keyBuf [64]byte
+	for it := MembersOf(headers); it.Next(); {
+		key := it.Key()
+		if it.KeyEscaped() {
+			key = AppendUnescaped(keyBuf[:0], key)
+		}
+		if cookie.Kind == Invalid && EqualFoldASCII(key, "cookie") {
+			cookie = it.Value()
+		}
+		for j, n := range names {
+			if out[j].Kind == Invalid && EqualFoldASCII(key, n) {
+				out[j] = it.Value()
+			}
+		}
+	}
+	return cookie
+}
+
+// CookieFromHeader returns the value of the cookie name (case-sensitive) in the decoded text of a
+// Cookie header ("a=1; b=2"); a value in double quotes loses them.
+func CookieFromHeader(header []byte, name string) ([]byte, bool) {
+	for len(header) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(header, ';'); i >= 0 {
+			pair, header = header[:i], header[i+1:]
+		} else {
+			pair, header = header, nil
+		}
+		eq := bytes.IndexByte(pair, '=')
+		if eq < 0 || string(bytes.TrimSpace(pair[:eq])) != name {
+			continue
+		}
+		val := bytes.TrimSpace(pair[eq+1:])
+		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+			val = val[1 : len(val)-1]
+		}
+		return val, true
+	}
+	return nil, false
+}
+
+// AppendHeaderValue appends the text of a header value as AppendHeader does: a string decoded, a
+// number or bool as its JSON text, an array of strings joined with ", "; ok is false for other values.
+func AppendHeaderValue(dst []byte, v Value) ([]byte, bool) {
+	return appendJoined(dst, v, ", ")
+}
+
+// AppendCookieHeaderValue appends the text of a Cookie header value as AppendHeaderValue does, but
+// joins repeated Cookie headers (an array) with "; " as RFC 6265 requires.
+func AppendCookieHeaderValue(dst []byte, v Value) ([]byte, bool) {
+	return appendJoined(dst, v, "; ")
+}
+
+func appendJoined(dst []byte, v Value, sep string) ([]byte, bool) {
 	switch v.Kind {
 	case String, Number, Bool:
 		return v.AppendText(dst), true
@@ -44,7 +105,7 @@ func appendHeaderValue(dst []byte, v Value) ([]byte, bool) {
 				return dst[:n], false
 			}
 			if !first {
-				dst = append(dst, ", "...)
+				dst = append(dst, sep...)
 			}
 			first = false
 			dst = Value{Raw: v.Raw[i:end], Kind: String, Escaped: esc}.AppendText(dst)
@@ -73,7 +134,7 @@ func AppendCookie(dst, cookies, reqHeaders []byte, name string) (out []byte, ok 
 				key = AppendUnescaped(keyBuf[:0], key)
 			}
 			if string(key) == name {
-				if out, ok := appendHeaderValue(dst, it.Value()); ok {
+				if out, ok := AppendHeaderValue(dst, it.Value()); ok {
 					return out, true
 				}
 			}
@@ -83,33 +144,16 @@ func AppendCookie(dst, cookies, reqHeaders []byte, name string) (out []byte, ok 
 		return dst, false
 	}
 	n := len(dst)
-	dst, ok = AppendHeader(dst, reqHeaders, "cookie")
+	dst, ok = AppendCookieHeaderValue(dst, FindHeaders(reqHeaders, nil, nil))
 	if !ok {
 		return dst[:n], false
 	}
-	header := dst[n:]
-	for len(header) > 0 {
-		var pair []byte
-		if i := bytes.IndexByte(header, ';'); i >= 0 {
-			pair, header = header[:i], header[i+1:]
-		} else {
-			pair, header = header, nil
-		}
-		eq := bytes.IndexByte(pair, '=')
-		if eq < 0 {
-			continue
-		}
-		if string(bytes.TrimSpace(pair[:eq])) != name {
-			continue
-		}
-		val := bytes.TrimSpace(pair[eq+1:])
-		if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
-			val = val[1 : len(val)-1]
-		}
-		// val lies inside dst[n:], at or after n: move it to the front.
-		return append(dst[:n], val...), true
+	val, ok := CookieFromHeader(dst[n:], name)
+	if !ok {
+		return dst[:n], false
 	}
-	return dst[:n], false
+	// val lies inside dst[n:]: move it to the front (append copies with memmove semantics).
+	return append(dst[:n], val...), true
 }
 
 // EqualFoldASCII reports whether b and s are equal under ASCII case folding.
