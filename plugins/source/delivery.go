@@ -59,6 +59,9 @@ func newTracker(name string, src <-chan chunk, conf *service.ParsedConfig, res *
 	}, nil
 }
 
+// markerRepeat is how often an exhausted input repeats its flush marker while records are unresolved.
+const markerRepeat = 200 * time.Millisecond
+
 func (t *tracker) signal() {
 	select {
 	case t.changed <- struct{}{}:
@@ -94,10 +97,18 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 			return nil, nil, service.ErrEndOfInput
 		}
 		src := t.src
+		var remark <-chan time.Time
 		if srcDone {
 			src = nil
+			if t.markers {
+				// Pipeline threads may reorder batches, so the marker sent at the end can reach the
+				// output before the last records: repeat it while batches are still unresolved.
+				remark = time.After(markerRepeat)
+			}
 		}
 		select {
+		case <-remark:
+			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		case c, ok := <-src:
 			t.mu.Lock()
 			if !ok {
