@@ -402,26 +402,9 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	}
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
-	count, size, period := batchPolicy(t, batching, object)
+	count, size, period := batchPolicy(batching, object)
 	conf.set("batching", obj("count", count, "byte_size", size, "period", period))
 	return obj("label", "destination", name, conf), nil
-}
-
-// FiniteBatchPeriod is the default batch period of a task whose source ends (file, stdin, generate
-// with a count). Benthos holds a partial batch until its period even after the input has ended (the
-// input waits for the acknowledgement of that batch before it closes), so with the SPEC §3.1 periods a
-// file replay would wait up to 60 s for its last object.
-const FiniteBatchPeriod = "1s"
-
-// Finite reports whether t's source ends by itself: file, stdin, or generate with a count.
-func Finite(t *config.Task) bool {
-	switch t.Source.Type {
-	case "file", "stdin":
-		return true
-	case "generate":
-		return t.Source.Generate != nil && t.Source.Generate.Count > 0
-	}
-	return false
 }
 
 // BatchPeriod is the batch period of t's destination output as translated: how long a partial batch
@@ -461,7 +444,7 @@ func BatchPeriod(t *config.Task) time.Duration {
 			}
 		}
 	}
-	_, _, period := batchPolicy(t, b, object)
+	_, _, period := batchPolicy(b, object)
 	p, err := time.ParseDuration(period)
 	if err != nil {
 		return 0
@@ -469,15 +452,12 @@ func BatchPeriod(t *config.Task) time.Duration {
 	return p
 }
 
-// batchPolicy is the Benthos batch policy: the SPEC §3.1 defaults (period FiniteBatchPeriod for a
-// finite source), overridden field by field.
-func batchPolicy(t *config.Task, b *config.Batching, object bool) (count, size int, period string) {
+// batchPolicy is the Benthos batch policy: the SPEC §3.1 defaults, overridden field by field. (The
+// esa_* outputs add the flush-marker check themselves, see docs/internals.md.)
+func batchPolicy(b *config.Batching, object bool) (count, size int, period string) {
 	count, size, period = streamBatchCount, streamBatchBytes, streamBatchPeriod
 	if object {
 		count, size, period = objectBatchCount, objectBatchBytes, objectBatchPeriod
-	}
-	if Finite(t) {
-		period = FiniteBatchPeriod
 	}
 	if b != nil {
 		if b.Count > 0 {

@@ -20,8 +20,8 @@ import (
 	"github.com/esa-connect/esa-connect/translate"
 )
 
-// shutdownTimeout bounds the graceful stop (flush of partial batches) after a fatal error; after
-// SIGINT/SIGTERM twice the destination's batch period is added. After it the stop becomes forceful.
+// shutdownTimeout bounds the graceful stop after a fatal error or a second signal; after it the stop
+// becomes forceful.
 const shutdownTimeout = 30 * time.Second
 
 // runOptions tunes runTask.
@@ -95,7 +95,7 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 	go func() { done <- stream.Run(context.Background()) }()
 
 	stop := func(why string, timeout time.Duration) error {
-		fmt.Fprintf(stderr, "esa-connect: %s: stopping, flushing partial batches (up to %s)\n", why, timeout)
+		fmt.Fprintf(stderr, "esa-connect: %s: stopping (up to %s)\n", why, timeout)
 		stopped := make(chan error, 1)
 		go func() { stopped <- stream.StopWithin(timeout) }()
 		select {
@@ -103,21 +103,35 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 			<-done
 			return err
 		case sig := <-sigs:
-			return fmt.Errorf("second %v: stopped without waiting for the flush", sig)
+			return fmt.Errorf("%v: stopped without waiting for the flush", sig)
 		}
 	}
 
-	// A graceful stop waits for the output's partial batch, which Benthos writes only when its period
-	// has passed: allow that, with room for the write itself.
-	stopTimeout := shutdownTimeout + 2*translate.BatchPeriod(t)
+	// SIGINT/SIGTERM drain the stream: the inputs stop reading and send a flush marker, the outputs
+	// write their partial batches at once, and the stream ends by itself when everything read is
+	// acknowledged (docs/internals.md, "Flush markers and draining"). If that takes longer than the
+	// destination's batch period plus shutdownTimeout, or a second signal arrives, the stream is
+	// stopped (gracefully first, forcefully at the end).
+	stopTimeout := shutdownTimeout + translate.BatchPeriod(t)
 	var runErr error
 	select {
 	case runErr = <-done:
 	case sig := <-sigs:
-		runErr = stop(sig.String(), stopTimeout)
+		fmt.Fprintf(stderr, "esa-connect: %v: draining, writing partial batches (again to stop at once)\n", sig)
+		out.Drain()
+		select {
+		case runErr = <-done:
+		case sig := <-sigs:
+			runErr = stop("second "+sig.String(), shutdownTimeout)
+		case <-out.FatalCh():
+			_ = stop("fatal error", shutdownTimeout)
+		case <-time.After(stopTimeout):
+			runErr = stop("drain did not finish in "+stopTimeout.String(), shutdownTimeout)
+		}
 	case <-out.FatalCh():
 		_ = stop("fatal error", shutdownTimeout)
 	case <-ctx.Done():
+		out.Drain()
 		runErr = stop("cancelled", stopTimeout)
 	}
 
