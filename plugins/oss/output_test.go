@@ -16,6 +16,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/tests/servers/osstest"
 )
@@ -268,4 +269,29 @@ func TestConnectRejections(t *testing.T) {
 			t.Fatalf("unreachable: %v / %v", err, outcome.From(res).FatalErr())
 		}
 	})
+}
+
+func TestFlushMarkersAreNotRecords(t *testing.T) {
+	s := osstest.Start(t)
+	s.CreateBucket("logs")
+	ctx := context.Background()
+	o, _ := newTestOutput(t, baseYAML(s, ""))
+	if err := o.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.WriteBatch(ctx, service.MessageBatch{encode.NewFlushMarker()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Objects("logs", "")); n != 0 {
+		t.Fatalf("a marker-only batch wrote %d objects", n)
+	}
+	recs := records(3, 3)
+	b := append(batchOf(recs), encode.NewFlushMarker())
+	if err := o.WriteBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	objs := s.Objects("logs", "")
+	if len(objs) != 1 || !bytes.Equal(gunzip(t, objs[0].Body), ndjson(recs)) {
+		t.Fatal("the marker was written as a record")
+	}
 }

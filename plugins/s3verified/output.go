@@ -114,7 +114,7 @@ func Register(env *service.Environment) error {
 		if err != nil {
 			return nil, pol, 0, err
 		}
-		pol = DefaultBatchPolicy(pol)
+		pol = encode.WithFlushCheck(DefaultBatchPolicy(pol))
 		mif, err := conf.FieldMaxInFlight()
 		if err != nil {
 			return nil, pol, 0, err
@@ -316,6 +316,10 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	o.mu.RUnlock()
 	if up == nil {
 		return service.ErrNotConnected
+	}
+	// Flush markers (encode.NewFlushMarker) only close the batch; they are not records.
+	if batch = encode.WithoutMarkers(batch); len(batch) == 0 {
+		return nil
 	}
 	start := time.Now()
 	obj, err := o.enc.Encode(batch)

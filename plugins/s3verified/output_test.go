@@ -19,6 +19,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/tests/servers/s3test"
 )
@@ -579,4 +580,32 @@ func getObject(t *testing.T, c *s3.Client, bucket, key string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestFlushMarkersAreNotRecords(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	o, _ := e.newTestOutput(t, "ownership_token: "+e.token("access-to-s3", time.Now())+"\n")
+	if err := o.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.WriteBatch(ctx, service.MessageBatch{encode.NewFlushMarker()}); err != nil {
+		t.Fatal(err)
+	}
+	if ks := e.keys(t, "esa/access/2026"); len(ks) != 0 {
+		t.Fatalf("a marker-only batch wrote %v", ks)
+	}
+	recs := randomRecords(3, 3)
+	if err := o.WriteBatch(ctx, append(batchOf(recs), encode.NewFlushMarker())); err != nil {
+		t.Fatal(err)
+	}
+	ks := e.keys(t, "esa/access/2026")
+	var want bytes.Buffer
+	for _, r := range recs {
+		want.Write(r)
+		want.WriteByte('\n')
+	}
+	if len(ks) != 1 || !bytes.Equal(gunzip(t, e.get(t, ks[0])), want.Bytes()) {
+		t.Fatal("the marker was written as a record")
+	}
 }

@@ -35,7 +35,7 @@ func TestRunPathStyleSSE(t *testing.T) {
   force_path_style: true
   server_side_encryption: AES256
   max_in_flight: 3
-  batching: {count: 700, period: 1s}
+  batching: {count: 700}
 `, px.URL), token("logs", "esa/access", "e2e-path")))
 	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: baseEnv(), Timeout: 3 * time.Minute}, "run", task)
 	if res.ExitCode != 0 {
@@ -88,7 +88,6 @@ func TestRunVirtualHosted(t *testing.T) {
   access_key_id: ${E2E_S3_KEY}
   secret_access_key: ${E2E_S3_SECRET}
   server_side_encryption: AES256
-  batching: {period: 1s}
 `, srv.VirtualHostEndpoint()), token("logs", "vh", "e2e-vhost")))
 	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: baseEnv("HTTP_PROXY="+px.URL, "http_proxy="+px.URL), Timeout: 3 * time.Minute}, "run", task)
 	if res.ExitCode != 0 {
@@ -123,7 +122,7 @@ func TestRunServerDownAtStart(t *testing.T) {
   access_key_id: ${E2E_S3_KEY}
   secret_access_key: ${E2E_S3_SECRET}
   force_path_style: true
-  batching: {count: 500, period: 1s}
+  batching: {count: 500}
 `, srv.URL), token("logs", "down", "e2e-down")))
 	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: baseEnv()}, "run", task)
 	p.WaitOutput(t, "connection refused", 60*time.Second) // it tried and failed
@@ -161,7 +160,7 @@ destination:
   access_key_id: ${E2E_S3_KEY}
   secret_access_key: ${E2E_S3_SECRET}
   force_path_style: true
-  batching: {count: 600, period: 1s}
+  batching: {count: 600}
 ownership_token: %s
 `, count, srv.URL, token("logs", "restart", "e2e-restart")))
 	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: baseEnv()}, "run", task)
@@ -221,7 +220,6 @@ func TestRunWrongCredentials(t *testing.T) {
   access_key_id: ${E2E_S3_KEY}
   secret_access_key: ${E2E_WRONG_SECRET}
   force_path_style: true
-  batching: {period: 1s}
 `, srv.URL), token("logs", "creds", "e2e-creds")))
 	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: baseEnv("E2E_WRONG_SECRET=definitely-wrong-secret"), Timeout: 2 * time.Minute}, "run", task)
 	if res.ExitCode == 0 {
@@ -255,7 +253,6 @@ func TestOwnership(t *testing.T) {
   access_key_id: ${E2E_S3_KEY}
   secret_access_key: ${E2E_S3_SECRET}
   force_path_style: true
-  batching: {period: 1s}
 `, srv.URL)
 	source := fmt.Sprintf("{type: file, paths: [%q]}", in)
 	const challenge = "s3://logs/own/esa-ownership-e2e-own.txt"

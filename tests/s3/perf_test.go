@@ -52,7 +52,6 @@ destination:
   access_key_id: ${E2E_S3_KEY}
   secret_access_key: ${E2E_S3_SECRET}
   force_path_style: true
-  batching: {period: 5s}
 %sownership_token: %s
 `, n, srv.URL, inflight(), token("logs", "perf", "perf")))
 	cmd := exec.Command(testutil.Binary(t), "run", task)
