@@ -25,6 +25,12 @@ const (
 	streamBatchCount  = 1000
 	streamBatchBytes  = 5 << 20
 	streamBatchPeriod = "5s"
+	// A local directory is not an object store: small objects cost nothing there, so its batches are
+	// a tenth of the object-storage ones and one is written at a time, which keeps a run well under
+	// 200 MB of memory (each record in a batch is held raw, for redelivery, and encoded).
+	localBatchCount   = 10000
+	localBatchBytes   = 16 << 20
+	localMaxInFlight  = 1
 	objectBatchCount  = 100000
 	objectBatchBytes  = 64 << 20
 	objectBatchPeriod = "60s"
@@ -296,7 +302,7 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		if d.Local == nil {
 			return missing()
 		}
-		name, object, batching = "esa_local", true, d.Local.Batching
+		name, object, batching, maxInFlight = "esa_local", true, d.Local.Batching, localMaxInFlight
 		conf.set("path", d.Local.Path)
 	case "s3", "s3_compatible":
 		s := d.S3
@@ -403,53 +409,114 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
 	count, size, period := batchPolicy(batching, object)
+	if d.Type == "local" {
+		count, size, period = localBatchPolicy(batching)
+	}
 	conf.set("batching", obj("count", count, "byte_size", size, "period", period))
 	return obj("label", "destination", name, conf), nil
 }
 
 // BatchPeriod is the batch period of t's destination output as translated: how long a partial batch
-// may wait before it is written, and so how long a graceful stop must be allowed to take.
+// may wait before it is written.
 func BatchPeriod(t *config.Task) time.Duration {
-	var b *config.Batching
-	object := false
-	switch d := t.Destination; d.Type {
+	var period string
+	switch typ := t.Destination.Type; typ {
 	case "local":
-		object = true
-		if d.Local != nil {
-			b = d.Local.Batching
-		}
-	case "s3", "s3_compatible":
-		object = true
-		if d.S3 != nil {
-			b = d.S3.Batching
-		}
-	case "oss":
-		object = true
-		if d.OSS != nil {
-			b = d.OSS.Batching
-		}
-	case "sls":
-		if d.SLS != nil {
-			b = d.SLS.Batching
-		}
-	case "kafka":
-		if d.Kafka != nil {
-			b = d.Kafka.Batching
-		}
-	case "http":
-		if h := d.HTTP; h != nil {
-			b = &config.Batching{Period: h.Period}
-			if h.Batching != nil && h.Batching.Period != "" {
-				b.Period = h.Batching.Period
-			}
-		}
+		_, _, period = localBatchPolicy(batchingOf(t))
+	default:
+		_, _, period = batchPolicy(batchingOf(t), typ == "s3" || typ == "s3_compatible" || typ == "oss")
 	}
-	_, _, period := batchPolicy(b, object)
 	p, err := time.ParseDuration(period)
 	if err != nil {
 		return 0
 	}
 	return p
+}
+
+// localBatchPolicy is batchPolicy for the local directory.
+func localBatchPolicy(b *config.Batching) (count, size int, period string) {
+	count, size, period = localBatchCount, localBatchBytes, objectBatchPeriod
+	if b != nil {
+		if b.Count > 0 {
+			count = b.Count
+		}
+		if b.ByteSize > 0 {
+			size = b.ByteSize
+		}
+		if b.Period != "" {
+			period = b.Period
+		}
+	}
+	return count, size, period
+}
+
+// MemoryHint estimates the memory that the records held by t's destination output need: a full
+// batch being filled plus every batch in flight, at about 3 KiB per record (the raw record kept for
+// redelivery, the delivered record, the message). `esa-connect run` sets the Go soft memory limit
+// from it.
+func MemoryHint(t *config.Task) int64 {
+	var count, inFlight int
+	switch typ := t.Destination.Type; typ {
+	case "local":
+		count, _, _ = localBatchPolicy(batchingOf(t))
+		inFlight = localMaxInFlight
+	default:
+		count, _, _ = batchPolicy(batchingOf(t), typ == "s3" || typ == "s3_compatible" || typ == "oss")
+		inFlight = maxInFlightOf(t)
+	}
+	if inFlight <= 0 {
+		inFlight = 4
+	}
+	return int64(count) * int64(inFlight+2) * 3 << 10
+}
+
+// batchingOf is the batching override of t's destination, or nil.
+func batchingOf(t *config.Task) *config.Batching {
+	switch d := t.Destination; d.Type {
+	case "local":
+		if d.Local != nil {
+			return d.Local.Batching
+		}
+	case "s3", "s3_compatible":
+		if d.S3 != nil {
+			return d.S3.Batching
+		}
+	case "oss":
+		if d.OSS != nil {
+			return d.OSS.Batching
+		}
+	case "sls":
+		if d.SLS != nil {
+			return d.SLS.Batching
+		}
+	case "kafka":
+		if d.Kafka != nil {
+			return d.Kafka.Batching
+		}
+	case "http":
+		if h := d.HTTP; h != nil {
+			b := config.Batching{Count: h.MaxBatchSize, ByteSize: int(h.MaxBatchMB * (1 << 20)), Period: h.Period}
+			return &b
+		}
+	}
+	return nil
+}
+
+// maxInFlightOf is the max_in_flight that t sets, or 0.
+func maxInFlightOf(t *config.Task) int {
+	switch d := t.Destination; {
+	case d.S3 != nil:
+		return d.S3.MaxInFlight
+	case d.OSS != nil:
+		return d.OSS.MaxInFlight
+	case d.SLS != nil:
+		return d.SLS.MaxInFlight
+	case d.Kafka != nil:
+		return d.Kafka.MaxInFlight
+	case d.HTTP != nil:
+		return d.HTTP.MaxInFlight
+	}
+	return 0
 }
 
 // batchPolicy is the Benthos batch policy: the SPEC §3.1 defaults, overridden field by field. (The

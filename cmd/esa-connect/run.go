@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -56,6 +57,13 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 			fmt.Fprintf(stderr, "esa-connect: task %s: setting a secret variable: %v\n", t.Name, err)
 			return 1
 		}
+	}
+
+	// Cap the garbage the GC lets accumulate (a soft limit): 128 MiB, or 1.5 times what the
+	// destination's batches hold when that is more. GOMEMLIMIT, when set, wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		hint := translate.MemoryHint(t)
+		debug.SetMemoryLimit(max(128<<20, hint+hint/2))
 	}
 
 	level, err := parseLevel(opts.logLevel)
