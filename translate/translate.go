@@ -193,6 +193,9 @@ func build(t *config.Task) (*omap, *secrets, error) {
 		})))
 		doc.set("output_resources", []any{dl})
 	}
+	// Prometheus metrics on the HTTP server's /metrics (SPEC §6): records in, sampled and filtered
+	// out, invalid, delivered, failed, retried, bytes, batch latency, all labelled by task.
+	doc.set("metrics", obj("prometheus", obj()))
 	sort.SliceStable(sec.refs, func(i, j int) bool { return sec.refs[i].name < sec.refs[j].name })
 	return doc, sec, nil
 }

@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/esa-connect/esa-connect/tests/testutil"
+)
+
+// TestHTTPIngestMetricsAndDrain runs a task with the default HTTP ingest source: edge nodes POST NDJSON
+// (plain and gzip), each request is answered 200 only after its records were written, the Prometheus
+// /metrics endpoint counts them by task, and SIGTERM ends the run cleanly.
+func TestHTTPIngestMetricsAndDrain(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	ingest, admin := testutil.FreeAddr(t), testutil.FreeAddr(t)
+	task := fmt.Sprintf(`name: ingest
+category: access
+fields: [ClientRequestID, EdgeResponseStatusCode]
+filters: [{field: EdgeResponseStatusCode, op: ge, value: 400}]
+source: {type: http, address: %q}
+destination: {type: local, path: %q, batching: {count: 4, period: 1h}}
+`, ingest, out)
+	taskPath := filepath.Join(dir, "task.yaml")
+	if err := os.WriteFile(taskPath, []byte(task), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: append(append([]string{}, env...), "ESA_HTTP_ADDRESS="+admin)}, "run", taskPath)
+	testutil.WaitTCP(t, ingest)
+	testutil.WaitTCP(t, admin)
+
+	var body strings.Builder
+	for i := 0; i < 10; i++ {
+		fmt.Fprintf(&body, "{\"ClientRequestID\":\"r%d\",\"EdgeResponseStatusCode\":%d}\n", i, 200+100*(i%4))
+	}
+	body.WriteString("not json\n")
+	post := func(data []byte, gz bool) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+ingest+"/v1/logs", bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gz {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			_, _ = zw.Write(data)
+			_ = zw.Close()
+			req.Body = io.NopCloser(&b)
+			req.ContentLength = int64(b.Len())
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+		resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// 10 records, 4 with status ≥ 400 (200+100·(i%4) ≥ 400 for i = 2, 3, 6, 7): they fill a batch of
+	// 4, so the request is answered once that object is written.
+	if code := post([]byte(body.String()), false); code != http.StatusOK {
+		t.Fatalf("plain POST: %d", code)
+	}
+	if n := len(allLines(readObjects(t, out))); n != 4 {
+		t.Fatalf("after a 200, %d records are written, want 4", n)
+	}
+	// The same again gzip-compressed: another 4.
+	if code := post([]byte(body.String()), true); code != http.StatusOK {
+		t.Fatalf("gzip POST: %d", code)
+	}
+	if n := len(allLines(readObjects(t, out))); n != 8 {
+		t.Fatalf("%d records written, want 8", n)
+	}
+
+	metrics := scrape(t, "http://"+admin+"/metrics")
+	for name, want := range map[string]float64{
+		"esa_records_in_total":           22,
+		"esa_records_filtered_out_total": 12,
+		"esa_records_invalid_total":      2,
+		"esa_records_delivered_total":    8,
+	} {
+		if got := metricSum(metrics, name, "ingest"); got != want {
+			t.Errorf("%s{task=ingest} = %v, want %v\n%s", name, got, want, grepMetrics(metrics, "esa_"))
+		}
+	}
+
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	if res := p.Wait(t, time.Minute); res.ExitCode != 0 {
+		t.Fatalf("exit %d after SIGTERM\n%s", res.ExitCode, res.Output())
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", url, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// metricSum adds up every sample of a metric whose labels include task="<task>".
+func metricSum(text, name, task string) float64 {
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} ([0-9.e+-]+)$`)
+	sum := 0.0
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		if !strings.Contains(m[1], `task="`+task+`"`) {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[2], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func grepMetrics(text, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			b.WriteString(l + "\n")
+		}
+	}
+	return b.String()
+}
