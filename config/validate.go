@@ -425,7 +425,11 @@ func (v *validator) destination() {
 				v.add(p+".bucket_path", "%q: write bucket[/path] without a leading /", s.BucketPath)
 			}
 		}
-		v.required(p+".region", s.Region)
+		if s.Region == "" && (d.Type == "s3" || RegionFromEndpoint(s.Endpoint) == "") {
+			// An S3-compatible endpoint that names its region (oss-cn-hangzhou.aliyuncs.com,
+			// SPEC §4.2) gives the region; anything else needs it.
+			v.required(p+".region", s.Region)
+		}
 		if d.Type == "s3_compatible" {
 			if v.required(p+".endpoint", s.Endpoint) {
 				v.endpointURL(p+".endpoint", s.Endpoint)

@@ -21,9 +21,14 @@ import (
 	"github.com/esa-connect/esa-connect/translate"
 )
 
-// shutdownTimeout bounds the graceful stop after a fatal error or a second signal; after it the stop
+// shutdownTimeout bounds the graceful stop after a second signal or a drain that did not finish; after it the stop
 // becomes forceful.
 const shutdownTimeout = 30 * time.Second
+
+// fatalStopTimeout bounds the stop after a fatal configuration error (credentials or bucket rejected):
+// the destination cannot take the records in flight, so there is nothing to wait for. They stay
+// unacknowledged (not lost: a replayable source delivers them again on the next run).
+const fatalStopTimeout = 2 * time.Second
 
 // runOptions tunes runTask.
 type runOptions struct {
@@ -132,12 +137,12 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		case sig := <-sigs:
 			runErr = stop("second "+sig.String(), shutdownTimeout)
 		case <-out.FatalCh():
-			_ = stop("fatal error", shutdownTimeout)
+			_ = stop("fatal error", fatalStopTimeout)
 		case <-time.After(stopTimeout):
 			runErr = stop("drain did not finish in "+stopTimeout.String(), shutdownTimeout)
 		}
 	case <-out.FatalCh():
-		_ = stop("fatal error", shutdownTimeout)
+		_ = stop("fatal error", fatalStopTimeout)
 	case <-ctx.Done():
 		out.Drain()
 		runErr = stop("cancelled", stopTimeout)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -71,38 +69,12 @@ func (c Config) Validate() error {
 	return nil
 }
 
-var (
-	ossEndpointRE = regexp.MustCompile(`^oss-([a-z0-9-]+?)(-internal)?\.aliyuncs\.com$`)
-	awsEndpointRE = regexp.MustCompile(`^s3[.-]([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
-)
-
-// RegionFromEndpoint derives the signing region from an endpoint that names one:
-// oss-cn-hangzhou.aliyuncs.com → cn-hangzhou (SPEC §4.2), s3.eu-west-1.amazonaws.com → eu-west-1.
-// It returns "" when the endpoint names no region.
-func RegionFromEndpoint(endpoint string) string {
-	host := endpoint
-	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
-		host = u.Host
-	}
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(host)
-	if m := ossEndpointRE.FindStringSubmatch(host); m != nil {
-		return m[1]
-	}
-	if m := awsEndpointRE.FindStringSubmatch(host); m != nil {
-		return m[1]
-	}
-	return ""
-}
-
 // EffectiveRegion is Region, else the region named by Endpoint, else us-east-1.
 func (c Config) EffectiveRegion() string {
 	if c.Region != "" {
 		return c.Region
 	}
-	if r := RegionFromEndpoint(c.Endpoint); r != "" {
+	if r := config.RegionFromEndpoint(c.Endpoint); r != "" {
 		return r
 	}
 	return "us-east-1"

@@ -36,7 +36,7 @@ func TestRegionFromEndpoint(t *testing.T) {
 		"http://127.0.0.1:7070":                            "",
 		"https://minio.example.com":                        "",
 	} {
-		if got := RegionFromEndpoint(in); got != want {
+		if got := config.RegionFromEndpoint(in); got != want {
 			t.Errorf("RegionFromEndpoint(%q) = %q, want %q", in, got, want)
 		}
 	}
