@@ -597,15 +597,32 @@ func deadLetter(t *config.Task) (*omap, error) {
 		return obj("label", "dead_letter", "file", obj(
 			"path", dir+"/"+DeadLetterFile(t.Name),
 			"codec", "lines",
-		)), nil
+		), "processors", []any{dropFlushMarkers()}), nil
 	case "benthos":
 		if len(dl.Config) == 0 {
 			return nil, fmt.Errorf("translate: task %q: dead_letter.config is empty", t.Name)
 		}
-		return verbatim(dl.Config, "dead_letter"), nil
+		out := verbatim(dl.Config, "dead_letter")
+		procs := []any{dropFlushMarkers()}
+		if own, ok := dl.Config["processors"].([]any); ok {
+			procs = append(procs, own...)
+		}
+		out.set("processors", procs)
+		return out, nil
 	default:
 		return nil, fmt.Errorf("translate: task %q: unknown dead_letter type %q", t.Name, dl.Type)
 	}
+}
+
+// FlushMarkerMeta is the metadata key of the inputs' flush markers (encode.MetaFlush; translate does
+// not import the plugins).
+const FlushMarkerMeta = "esa_flush"
+
+// dropFlushMarkers is the processor that keeps flush markers out of a dead letter: a failed batch that
+// the fallback hands to the dead letter can carry one, and a dead-letter output is any Benthos output,
+// which would write it as an empty record.
+func dropFlushMarkers() *omap {
+	return obj("mapping", `root = if @`+FlushMarkerMeta+` == "1" { deleted() }`)
 }
 
 // verbatim copies a user-given Benthos component config with its keys sorted, for stable output;
