@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -80,13 +79,9 @@ func Register(env *service.Environment) error {
 }
 
 type output struct {
-	root string
-	task string
-	enc  *encode.ObjectEncoder
-	log  *service.Logger
-
-	delivered, failed, rawBytes, gzBytes *service.MetricCounter
-	latency                              *service.MetricTimer
+	root   string
+	task   string
+	writer *encode.ObjectWriter
 }
 
 func newOutput(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
@@ -131,15 +126,11 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (service.Batc
 	if err != nil {
 		return nil, pol, 0, err
 	}
-	m := res.Metrics()
-	o := &output{
-		root: root, task: task, enc: enc, log: res.Logger(),
-		delivered: m.NewCounter("esa_records_delivered_total", "task"),
-		failed:    m.NewCounter("esa_records_failed_total", "task"),
-		rawBytes:  m.NewCounter("esa_bytes_raw_total", "task"),
-		gzBytes:   m.NewCounter("esa_bytes_compressed_total", "task"),
-		latency:   m.NewTimer("esa_batch_latency_ns", "task"),
-	}
+	o := &output{root: root, task: task, writer: &encode.ObjectWriter{
+		Name: "esa_local", Enc: enc, Backoff: encode.Backoff{MaxRetries: 0},
+		Metrics: encode.NewMetrics(res.Metrics(), task), Log: res.Logger(),
+		Describe: func(key string) string { return filepath.Join(root, filepath.FromSlash(key)) },
+	}}
 	return o, pol, mif, nil
 }
 
@@ -151,31 +142,16 @@ func (o *output) Connect(context.Context) error {
 	return nil
 }
 
-// WriteBatch writes batch as one object file.
-func (o *output) WriteBatch(_ context.Context, batch service.MessageBatch) error {
-	if batch = encode.WithoutMarkers(batch); len(batch) == 0 {
-		return nil
-	}
-	start := time.Now()
-	obj, err := o.enc.Encode(batch)
-	if err != nil {
-		o.failed.Incr(int64(len(batch)), o.task)
-		return &encode.Permanent{Err: fmt.Errorf("esa_local: encode: %w", err)}
-	}
-	target := filepath.Join(o.root, filepath.FromSlash(obj.Key))
-	if err := writeAtomic(target, obj.Body); err != nil {
-		o.failed.Incr(int64(len(batch)), o.task)
-		err = fmt.Errorf("esa_local: write %s: %w", target, err)
+// WriteBatch writes batch as one object file. A failed write is not retried here: the input
+// redelivers the batch (a permission error is permanent).
+func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
+	return o.writer.Write(ctx, batch, func(_ context.Context, obj encode.Object) error {
+		err := writeAtomic(filepath.Join(o.root, filepath.FromSlash(obj.Key)), obj.Body)
 		if errors.Is(err, fs.ErrPermission) {
 			return &encode.Permanent{Err: err}
 		}
 		return err
-	}
-	o.delivered.Incr(int64(obj.Records), o.task)
-	o.rawBytes.Incr(int64(obj.RawBytes), o.task)
-	o.gzBytes.Incr(int64(len(obj.Body)), o.task)
-	o.latency.Timing(time.Since(start).Nanoseconds(), o.task)
-	return nil
+	})
 }
 
 // writeAtomic writes data to a hidden temporary file beside target, syncs it, renames it to target and

@@ -52,7 +52,7 @@ func newTestOutput(t *testing.T, yaml string) (*output, *service.Resources) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.backoff.Initial, o.backoff.Max = time.Millisecond, 5*time.Millisecond
+	o.writer.Backoff.Initial, o.writer.Backoff.Max = time.Millisecond, 5*time.Millisecond
 	return o, res
 }
 

@@ -139,23 +139,17 @@ func DefaultBatchPolicy(pol service.BatchPolicy) service.BatchPolicy {
 }
 
 type output struct {
-	cfg       Config
-	task      string
-	token     string
-	secret    string
-	enc       *encode.ObjectEncoder
-	partSize  int64
-	partConc  int
-	backoff   encode.Backoff
-	timeout   time.Duration
-	log       *service.Logger
-	out       *outcome.Outcome
-	delivered *service.MetricCounter
-	failed    *service.MetricCounter
-	retries   *service.MetricCounter
-	bytesRaw  *service.MetricCounter
-	bytesComp *service.MetricCounter
-	latency   *service.MetricTimer
+	cfg      Config
+	task     string
+	token    string
+	secret   string
+	enc      *encode.ObjectEncoder
+	partSize int64
+	partConc int
+	writer   *encode.ObjectWriter
+	timeout  time.Duration
+	log      *service.Logger
+	out      *outcome.Outcome
 
 	mu       sync.RWMutex
 	client   *s3.Client
@@ -225,17 +219,13 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	if err != nil {
 		return nil, err
 	}
-	o.backoff = encode.Backoff{MaxRetries: mr}
 	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
 		return nil, err
 	}
-	m := res.Metrics()
-	o.delivered = m.NewCounter("esa_records_delivered_total", "task")
-	o.failed = m.NewCounter("esa_records_failed_total", "task")
-	o.retries = m.NewCounter("esa_delivery_retries_total", "task")
-	o.bytesRaw = m.NewCounter("esa_bytes_raw_total", "task")
-	o.bytesComp = m.NewCounter("esa_bytes_compressed_total", "task")
-	o.latency = m.NewTimer("esa_batch_latency_ns", "task")
+	o.writer = &encode.ObjectWriter{
+		Name: Name, Enc: o.enc, Backoff: encode.Backoff{MaxRetries: mr},
+		Metrics: encode.NewMetrics(res.Metrics(), o.task), Log: res.Logger(), Describe: o.cfg.ObjectURL,
+	}
 	return o, nil
 }
 
@@ -317,17 +307,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if up == nil {
 		return service.ErrNotConnected
 	}
-	// Flush markers (encode.NewFlushMarker) only close the batch; they are not records.
-	if batch = encode.WithoutMarkers(batch); len(batch) == 0 {
-		return nil
-	}
-	start := time.Now()
-	obj, err := o.enc.Encode(batch)
-	if err != nil {
-		o.failed.Incr(int64(len(batch)), o.task)
-		return fmt.Errorf("%s: encoding batch: %w", Name, err)
-	}
-	err = o.backoff.Retry(ctx, func(ctx context.Context) error {
+	return o.writer.Write(ctx, batch, func(ctx context.Context, obj encode.Object) error {
 		actx, cancel := context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 		in := &s3.PutObjectInput{
@@ -342,19 +322,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 		}
 		_, err := up.Upload(actx, in)
 		return classify(err)
-	}, func(attempt int, err error) {
-		o.retries.Incr(1, o.task)
-		o.log.Warnf("%s: upload of %s failed (attempt %d), retrying: %v", Name, o.cfg.ObjectURL(obj.Key), attempt, err)
 	})
-	if err != nil {
-		o.failed.Incr(int64(len(batch)), o.task)
-		return fmt.Errorf("%s: PUT %s (%d records): %w", Name, o.cfg.ObjectURL(obj.Key), obj.Records, err)
-	}
-	o.delivered.Incr(int64(obj.Records), o.task)
-	o.bytesRaw.Incr(int64(obj.RawBytes), o.task)
-	o.bytesComp.Incr(int64(len(obj.Body)), o.task)
-	o.latency.Timing(time.Since(start).Nanoseconds(), o.task)
-	return nil
 }
 
 // Close releases nothing: the SDK client holds no resources that need closing.

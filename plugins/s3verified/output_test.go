@@ -472,7 +472,7 @@ func TestRetryThenNack(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	o.backoff.Initial, o.backoff.Max = time.Millisecond, 5*time.Millisecond
+	o.writer.Backoff.Initial, o.writer.Backoff.Max = time.Millisecond, 5*time.Millisecond
 	fails := 0
 	e.proxy.SetIntercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/esa/access/2026") {
