@@ -61,22 +61,17 @@ type output struct {
 	maxInFlight int
 	log         *service.Logger
 
-	enc        *encode.Encoder
-	signer     *Signer
-	endpoint   *url.URL // without query
-	baseQuery  string   // encoded static query (URL query + query map), may be empty
-	redacted   string   // the endpoint for errors and logs
-	header     http.Header
-	client     *http.Client
-	transport  *http.Transport
-	now        func() time.Time
-	bufs       sync.Pool
-	mDelivered *service.MetricCounter
-	mFailed    *service.MetricCounter
-	mRetries   *service.MetricCounter
-	mRaw       *service.MetricCounter
-	mComp      *service.MetricCounter
-	mLatency   *service.MetricTimer
+	enc       *encode.Encoder
+	signer    *Signer
+	endpoint  *url.URL // without query
+	baseQuery string   // encoded static query (URL query + query map), may be empty
+	redacted  string   // the endpoint for errors and logs
+	header    http.Header
+	client    *http.Client
+	transport *http.Transport
+	now       func() time.Time
+	bufs      sync.Pool
+	metrics   *encode.Metrics
 }
 
 func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error) {
@@ -346,12 +341,7 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		m = mgr.Metrics()
 		o.log = mgr.Logger()
 	}
-	o.mDelivered = m.NewCounter("esa_records_delivered_total", "task")
-	o.mFailed = m.NewCounter("esa_records_failed_total", "task")
-	o.mRetries = m.NewCounter("esa_delivery_retries_total", "task")
-	o.mRaw = m.NewCounter("esa_bytes_raw_total", "task")
-	o.mComp = m.NewCounter("esa_bytes_compressed_total", "task")
-	o.mLatency = m.NewTimer("esa_batch_latency_ns", "task")
+	o.metrics = encode.NewMetrics(m, o.cfg.Task)
 	return o, nil
 }
 
@@ -438,7 +428,7 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 	for i, m := range batch {
 		b, err := m.AsBytes()
 		if err != nil {
-			o.mFailed.Incr(int64(len(batch)), o.cfg.Task)
+			o.metrics.Failed(len(batch))
 			return &encode.Permanent{Err: fmt.Errorf("esa_http: record %d: %w", i, err)}
 		}
 		recs[i] = b
@@ -454,7 +444,7 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 			end++
 		}
 		if err := o.writeChunk(ctx, recs[start:end], size); err != nil {
-			o.mFailed.Incr(int64(len(recs)-start), o.cfg.Task)
+			o.metrics.Failed(len(recs) - start)
 			return err
 		}
 		start = end
@@ -481,13 +471,10 @@ func (o *output) writeChunk(ctx context.Context, recs [][]byte, size int) error 
 		}
 		*compBuf = body
 	}
-	o.mRaw.Incr(int64(len(raw)), o.cfg.Task)
-	o.mComp.Incr(int64(len(body)), o.cfg.Task)
 	if err := o.send(ctx, body); err != nil {
 		return err
 	}
-	o.mDelivered.Incr(int64(len(recs)), o.cfg.Task)
-	o.mLatency.Timing(time.Since(start).Nanoseconds(), o.cfg.Task)
+	o.metrics.Delivered(len(recs), len(raw), len(body), start)
 	return nil
 }
 
@@ -518,7 +505,7 @@ func (o *output) send(ctx context.Context, body []byte) error {
 		if ae.retryAfter > 0 {
 			delay = min(ae.retryAfter, o.cfg.Backoff.Max)
 		}
-		o.mRetries.Incr(1, o.cfg.Task)
+		o.metrics.Retried()
 		if o.log != nil {
 			o.log.Debugf("esa_http: retry %d/%d in %s: %v", attempt+1, o.cfg.MaxRetry, delay, ae.err)
 		}

@@ -100,10 +100,7 @@ type output struct {
 	res *service.Resources
 	log *service.Logger
 
-	mDelivered *service.MetricCounter
-	mFailed    *service.MetricCounter
-	mBytesRaw  *service.MetricCounter
-	mLatency   *service.MetricTimer
+	metrics *encode.Metrics
 
 	mu sync.RWMutex
 	cl *kgo.Client
@@ -170,11 +167,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, ser
 	}
 	o.maxBuffered = max(10000, maxInFlight*count)
 
-	m := res.Metrics()
-	o.mDelivered = m.NewCounter("esa_records_delivered_total", "task")
-	o.mFailed = m.NewCounter("esa_records_failed_total", "task")
-	o.mBytesRaw = m.NewCounter("esa_bytes_raw_total", "task")
-	o.mLatency = m.NewTimer("esa_batch_latency_ns", "task")
+	o.metrics = encode.NewMetrics(res.Metrics(), o.task)
 	return o, policy, maxInFlight, nil
 }
 
@@ -330,14 +323,13 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 	w.wg.Wait()
 
 	if len(w.failed) == 0 {
-		o.mDelivered.Incr(int64(len(batch)), o.task)
-		o.mBytesRaw.Incr(raw, o.task)
-		o.mLatency.Timing(time.Since(start).Nanoseconds(), o.task)
+		// Compression happens inside franz-go's batches: compressed bytes are not known here.
+		o.metrics.Delivered(len(batch), int(raw), 0, start)
 		return nil
 	}
-	o.mFailed.Incr(int64(len(w.failed)), o.task)
+	o.metrics.Failed(len(w.failed))
 	if ok := len(batch) - len(w.failed); ok > 0 {
-		o.mDelivered.Incr(int64(ok), o.task)
+		o.metrics.Delivered(ok, 0, 0, start)
 	}
 	first := o.wrapErr(w.failed[0].err)
 	if len(w.failed) == len(batch) {
