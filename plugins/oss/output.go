@@ -55,7 +55,7 @@ by the input; other 4xx fail the batch at once.
 
 A bucket of another Alibaba Cloud account is reached through `+"`esa_s3_verified`"+` with
 `+"`endpoint: https://oss-<region>.aliyuncs.com`"+` (OSS's S3-compatible API), as ESA does.`).
-		Fields(
+		Fields(append([]*service.ConfigField{
 			service.NewStringField("bucket").Description("The OSS bucket."),
 			service.NewStringField("region").Description("The bucket's region, e.g. `cn-hangzhou`: the endpoint is `https://oss-<region>.aliyuncs.com` unless `endpoint` is set.").Default(""),
 			service.NewStringField("endpoint").Description("Endpoint URL or host[:port] (an internal endpoint or a test server). A host without a scheme uses https, an IP address http.").Default(""),
@@ -63,18 +63,7 @@ A bucket of another Alibaba Cloud account is reached through `+"`esa_s3_verified
 			service.NewStringField("access_key_id").Description("AccessKey ID. Empty: `ALIBABA_CLOUD_ACCESS_KEY_ID`.").Default(""),
 			service.NewStringField("access_key_secret").Description("AccessKey secret. Empty: `ALIBABA_CLOUD_ACCESS_KEY_SECRET`.").Default("").Secret(),
 			service.NewStringField("security_token").Description("STS security token. Empty: `ALIBABA_CLOUD_SECURITY_TOKEN` when the key comes from the environment.").Default("").Secret(),
-			service.NewStringField("task").Description("The task name, used in object names and metric labels."),
-			service.NewStringField("time_field").Description("The record field holding the event time (for object names); missing or unparsable: the receive time.").Default(""),
-			encode.EncodingField(),
-			service.NewObjectField("multipart",
-				service.NewIntField("part_size").Description("Objects larger than this many bytes are uploaded in parts of this size (minimum 100 KiB).").Default(8*1024*1024),
-				service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
-			).Description("Multipart upload of large objects.").Advanced(),
-			service.NewIntField("max_retries").Description("Retries of a failed upload before the batch is nacked.").Default(3).Advanced(),
-			service.NewDurationField("timeout").Description("Read/write timeout of one request.").Default("120s").Advanced(),
-			service.NewOutputMaxInFlightField().Default(2),
-			service.NewBatchPolicyField("batching").Description("Batching by records, bytes and time; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
-		).
+		}, encode.ObjectStoreFields("100 KiB", service.NewDurationField("timeout").Description("Read/write timeout of one request.").Default("120s").Advanced())...)...).
 		Example("OSS bucket in Hangzhou", "Credentials from the environment.", `
 output:
   esa_oss:

@@ -55,7 +55,7 @@ At least once: a batch is acknowledged only after the store confirmed the object
 5xx and throttling are retried with exponential backoff and jitter (`+"`max_retries`"+`), then the batch is nacked
 and redelivered by the input; other 4xx fail the batch at once. Rejected credentials, a missing bucket or a
 Requester Pays bucket stop the run at connect time with an error naming the credential or the bucket.`).
-		Fields(
+		Fields(append([]*service.ConfigField{
 			service.NewStringField("bucket_path").Description("`bucket` or `bucket/path`: the bucket and the key prefix (kept as written, without a trailing slash)."),
 			service.NewStringField("region").Description("Signing region. Empty: taken from `endpoint` when it names one (`oss-cn-hangzhou.aliyuncs.com` → `cn-hangzhou`), else `us-east-1`.").Default(""),
 			service.NewStringField("endpoint").Description("Endpoint URL without bucket or path, for S3-compatible stores. Empty: AWS.").Default(""),
@@ -67,18 +67,7 @@ Requester Pays bucket stop the run at connect time with an error naming the cred
 			service.NewStringField("ownership_token").Description("The content of the ownership challenge object (SPEC §4.7).").Default(""),
 			service.NewStringField("ownership_secret").Description("The secret that signs ownership tokens.").Default("${ESA_OWNERSHIP_SECRET}").Secret(),
 			service.NewBoolField("compatible").Description("The store is S3-compatible (ESA aws3cmpt), not AWS: request checksums only when required.").Default(false),
-			service.NewStringField("task").Description("The task name, used in object names and metric labels."),
-			service.NewStringField("time_field").Description("The record field holding the event time (for object names); missing or unparsable: the receive time.").Default(""),
-			encode.EncodingField(),
-			service.NewObjectField("multipart",
-				service.NewIntField("part_size").Description("Objects larger than this many bytes are uploaded in parts of this size (minimum 5 MiB).").Default(8*1024*1024),
-				service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
-			).Description("Multipart upload of large objects.").Advanced(),
-			service.NewIntField("max_retries").Description("Retries of a failed upload before the batch is nacked.").Default(3).Advanced(),
-			service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced(),
-			service.NewOutputMaxInFlightField().Default(2),
-			service.NewBatchPolicyField("batching").Description("Batching by records, bytes and time; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
-		).
+		}, encode.ObjectStoreFields("5 MiB", service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced())...)...).
 		Example("AWS S3 with SSE-S3", "Credentials from the default chain; the token comes from `esa-connect verify`.", `
 output:
   esa_s3_verified:
