@@ -438,19 +438,7 @@ func BatchPeriod(t *config.Task) time.Duration {
 
 // localBatchPolicy is batchPolicy for the local directory.
 func localBatchPolicy(b *config.Batching) (count, size int, period string) {
-	count, size, period = localBatchCount, localBatchBytes, objectBatchPeriod
-	if b != nil {
-		if b.Count > 0 {
-			count = b.Count
-		}
-		if b.ByteSize > 0 {
-			size = b.ByteSize
-		}
-		if b.Period != "" {
-			period = b.Period
-		}
-	}
-	return count, size, period
+	return overrideBatch(b, localBatchCount, localBatchBytes, objectBatchPeriod)
 }
 
 // MemoryHint estimates the memory that the records held by t's destination output need: a full
@@ -525,10 +513,14 @@ func maxInFlightOf(t *config.Task) int {
 // batchPolicy is the Benthos batch policy: the SPEC §3.1 defaults, overridden field by field. (The
 // esa_* outputs add the flush-marker check themselves, see docs/internals.md.)
 func batchPolicy(b *config.Batching, object bool) (count, size int, period string) {
-	count, size, period = streamBatchCount, streamBatchBytes, streamBatchPeriod
 	if object {
-		count, size, period = objectBatchCount, objectBatchBytes, objectBatchPeriod
+		return overrideBatch(b, objectBatchCount, objectBatchBytes, objectBatchPeriod)
 	}
+	return overrideBatch(b, streamBatchCount, streamBatchBytes, streamBatchPeriod)
+}
+
+// overrideBatch returns the defaults with the task's non-zero batching values in their place.
+func overrideBatch(b *config.Batching, count, size int, period string) (int, int, string) {
 	if b != nil {
 		if b.Count > 0 {
 			count = b.Count
