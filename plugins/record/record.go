@@ -4,7 +4,9 @@
 package record
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 )
 
 // Kind is the JSON kind of a raw value.
@@ -144,16 +146,30 @@ func skipWS(b []byte, i int) int {
 // scanString returns the index of the closing quote of the string starting at b[i] == '"', whether
 // it contains escapes, and whether it is terminated.
 func scanString(b []byte, i int) (end int, escaped bool, ok bool) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			return j, escaped, true
-		case '\\':
-			escaped = true
+	j := i + 1
+	for {
+		// Eight bytes at a time up to the next '"' or '\\'.
+		for j+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[j:])
+			q, bs := x^(lsb*'"'), x^(lsb*'\\')
+			if m := ((q-lsb)&^q | (bs-lsb)&^bs) & msb; m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			j += 8
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' {
 			j++
 		}
+		if j >= len(b) {
+			return 0, false, false
+		}
+		if b[j] == '"' {
+			return j, escaped, true
+		}
+		escaped = true
+		j += 2
 	}
-	return 0, false, false
 }
 
 // SkipValue returns the end index (exclusive) of the JSON value starting at b[i] and its kind.

@@ -191,178 +191,261 @@ func (s *Selector) find(key []byte) int {
 func (s *Selector) Scan(rec []byte, out []Value) error {
 	out = out[:len(s.names)]
 	clear(out)
-	return scanObject(rec, s, out, nil)
+	return scanObject(rec, s, out, nil, 0)
 }
 
-// ScanShape is Scan with a Shape: records whose member names come in the same order as in the
-// previous record scanned with sh have each name recognised by one comparison instead of being
-// scanned byte by byte (ESA records of one source share their layout). The result is the same as
-// Scan's.
+// ScanShape is Scan with a Shape: when a record's layout repeats the previous one's (ESA records of
+// one source share their layout), the bytes from the end of one top-level value to the start of the
+// next (separator, field name, colon) are recognised by one comparison with the bytes learnt from the
+// previous record, instead of being parsed byte by byte. The result is the same as Scan's. After a
+// successful ScanShape, sh.Unique reports whether the record's top-level names were distinct.
 func (s *Selector) ScanShape(rec []byte, out []Value, sh *Shape) error {
 	out = out[:len(s.names)]
 	clear(out)
-	if sh.sel != s {
-		sh.reset()
-		sh.sel = s
-	}
-	return scanObject(rec, s, out, sh)
+	sh.use(s)
+	return scanObject(rec, s, out, sh, 0)
 }
 
-// Shape remembers the member names (and their Selector positions) of the last record scanned with
-// it. The zero Shape is ready to use. It is not safe for concurrent use: keep one per goroutine.
+// Find is ScanShape for a record already known to be valid (see Checked): values are skipped
+// without being validated, and when unique is true (the record's top-level names are known to be
+// distinct) it stops as soon as every selected field was found. On a record that is not valid its
+// results are unspecified (but it does not panic or read out of bounds). The only error it returns
+// is a duplicate selected field (ReasonDuplicateKey) when unique is false.
+func (s *Selector) Find(rec []byte, out []Value, sh *Shape, unique bool) error {
+	out = out[:len(s.names)]
+	clear(out)
+	sh.use(s)
+	mode := modeTrusted
+	if unique {
+		mode |= modeEarly
+	}
+	return scanObject(rec, s, out, sh, mode)
+}
+
+// scan modes of scanObject.
+const (
+	modeTrusted = 1 << iota // the record is known valid: skip values without validating them
+	modeEarly               // stop once every selected field was found
+)
+
+// Shape remembers the layout of the last record scanned with it: for each top-level member k, the
+// exact bytes between the end of the previous value (or the start of the record) and the start of
+// member k's value, and the Selector position of its name. The zero Shape is ready to use. It is
+// not safe for concurrent use: keep one per goroutine.
 type Shape struct {
 	sel    *Selector
-	arena  []byte  // names, back to back
-	starts []int32 // start of name k in arena
-	ends   []int32 // end of name k in arena; -1 marks a name that must be scanned (escaped)
-	idx    []int32 // Selector position of name k, or -1
+	arena  []byte     // the literals, back to back
+	names  []byte     // the decoded names of the first maxUniqueCheck members, back to back
+	lits   []shapeLit // member k's literal and name position
+	unique bool       // the last record scanned to its end had distinct top-level names
 }
 
-func (sh *Shape) reset() {
-	sh.arena, sh.starts, sh.ends, sh.idx = sh.arena[:0], sh.starts[:0], sh.ends[:0], sh.idx[:0]
+// shapeLit is where one member's literal is in Shape.arena (n == 0: never matches), the Selector
+// position of the member's name (-1: not selected), where its decoded name is in Shape.names, and
+// whether that name may repeat an earlier member's.
+type shapeLit struct {
+	off, n, idx   int32
+	nameOff, nLen int32
+	dup           bool
 }
 
-// match reports whether the name at b[i] (b[i] == '"') is name k of the shape; it returns the index
-// after the closing quote and the Selector position.
-func (sh *Shape) match(b []byte, i, k int) (end int, idx int, ok bool) {
-	if k >= len(sh.starts) {
-		return 0, 0, false
+const (
+	// maxLiteral bounds the literal learnt for one member (a longer one is parsed every time).
+	maxLiteral = 512
+	// maxUniqueCheck bounds how many members are checked for repeated names (each new name is
+	// compared with the earlier ones); records with more members are not known to be unique.
+	maxUniqueCheck = 128
+)
+
+// Unique reports whether the last record scanned successfully with sh (by ScanShape, or by Find
+// without stopping early) had distinct top-level names. False means repeated or not known.
+func (sh *Shape) Unique() bool { return sh.unique }
+
+func (sh *Shape) use(s *Selector) {
+	if sh.sel != s {
+		sh.arena, sh.names, sh.lits = sh.arena[:0], sh.names[:0], sh.lits[:0]
+		sh.sel = s
 	}
-	start, stop := sh.starts[k], sh.ends[k]
-	if stop < 0 {
-		return 0, 0, false
-	}
-	name := sh.arena[start:stop]
-	e := i + 1 + len(name)
-	if e >= len(b) || b[e] != '"' || !equalWords(b[i+1:e], name) {
-		return 0, 0, false
-	}
-	return e + 1, int(sh.idx[k]), true
+	sh.unique = false
 }
 
-// learn records name k (a name that was scanned); escaped names are marked as never matching.
-func (sh *Shape) learn(k int, key []byte, escaped bool, idx int) {
-	if k < len(sh.starts) {
-		sh.arena = sh.arena[:sh.starts[k]]
-		sh.starts, sh.ends, sh.idx = sh.starts[:k], sh.ends[:k], sh.idx[:k]
+// learn records lit (the bytes before member k's value, all of them valid) as literal k, with the
+// member's decoded name, and forgets everything learnt after it. A literal that is too long is
+// learnt empty: it never matches.
+func (sh *Shape) learn(k int, lit, name []byte, idx int) {
+	if k < len(sh.lits) {
+		sh.arena, sh.names, sh.lits = sh.arena[:sh.lits[k].off], sh.names[:sh.lits[k].nameOff], sh.lits[:k]
 	}
-	start := int32(len(sh.arena))
-	end := int32(-1)
-	if !escaped {
-		sh.arena = append(sh.arena, key...)
-		end = int32(len(sh.arena))
+	l := shapeLit{off: int32(len(sh.arena)), idx: int32(idx), nameOff: int32(len(sh.names)), dup: true}
+	if len(lit) <= maxLiteral {
+		sh.arena = append(sh.arena, lit...)
+		l.n = int32(len(lit))
 	}
-	sh.starts = append(sh.starts, start)
-	sh.ends = append(sh.ends, end)
-	sh.idx = append(sh.idx, int32(idx))
+	if k < maxUniqueCheck && (k == 0 || !sh.lits[k-1].dup) {
+		l.dup = false
+		for _, e := range sh.lits {
+			if string(sh.names[e.nameOff:e.nameOff+e.nLen]) == string(name) {
+				l.dup = true
+				break
+			}
+		}
+		sh.names = append(sh.names, name...)
+		l.nLen = int32(len(name))
+	}
+	sh.lits = append(sh.lits, l)
 }
 
 // Validate checks rec as Selector.Scan does, without selecting fields.
 func Validate(rec []byte) error {
-	return scanObject(rec, nil, nil, nil)
+	return scanObject(rec, nil, nil, nil, 0)
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
-func scanObject(b []byte, s *Selector, out []Value, sh *Shape) error {
+// scanObject validates (or, with modeTrusted, only walks) the record b, storing the selected values
+// in out. With a Shape it matches and learns the layout; a shapeLit's dup is true when the name of
+// that member or of any earlier one may repeat, so "unique" is the last member's !dup.
+func scanObject(b []byte, s *Selector, out []Value, sh *Shape, mode int) error {
 	if len(b) > MaxRecordSize {
 		return invalid(ReasonTooLarge, MaxRecordSize, "record of "+strconv.Itoa(len(b))+" bytes exceeds 1 MiB")
 	}
-	i := skipWS(b, 0)
-	if i >= len(b) {
-		return invalid(ReasonEmpty, i, "empty record")
-	}
-	if b[i] != '{' {
-		if len(b)-i >= 3 && b[i] == bom[0] && b[i+1] == bom[1] && b[i+2] == bom[2] {
-			return invalid(ReasonMalformed, i, "byte order mark before the JSON object")
-		}
-		if end, _, _, err := scanValue(b, i, 1); err == nil {
-			if skipWS(b, end) == len(b) {
-				return invalid(ReasonNotObject, i, "record is a JSON "+kindName(b[i])+", not an object")
-			}
-			return invalid(ReasonMalformed, skipWS(b, end), "data after the JSON value")
-		} else {
-			if err.Reason == ReasonInvalidUTF8 || err.Reason == ReasonTooDeep {
-				return err
-			}
-			return invalid(ReasonMalformed, err.Offset, "not a JSON object: "+err.Msg)
-		}
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return trailing(b, i+1)
-	}
 	var keyBuf [64]byte
-	for k := 0; ; k++ {
-		if i >= len(b) {
-			return invalid(ReasonMalformed, i, "unexpected end of record (truncated object)")
-		}
-		if b[i] != '"' {
-			return invalid(ReasonMalformed, i, "expected a quoted field name")
-		}
+	trusted, early := mode&modeTrusted != 0, mode&modeEarly != 0
+	found, dup := 0, false
+	// i is the end of the previous member's value (or 0); member k comes next.
+	for i, k := 0, 0; ; k++ {
 		idx := -1
-		var kEnd int
-		matched := false
-		if sh != nil {
-			kEnd, idx, matched = sh.match(b, i, k)
+		vStart, matched := 0, false
+		if sh != nil && k < len(sh.lits) {
+			// Fast path: the bytes up to this member's value are those of the previous record.
+			l := &sh.lits[k]
+			if e := i + int(l.n); l.n > 0 && e < len(b) && equalLit(b[i:e], sh.arena[l.off:l.off+l.n]) {
+				vStart, idx, matched, dup = skipWS(b, e), int(l.idx), true, l.dup
+			}
 		}
 		if !matched {
-			var kEsc bool
-			var err *InvalidError
-			kEnd, kEsc, err = validString(b, i)
+			from := i
+			if k == 0 {
+				i = skipWS(b, 0)
+				if i >= len(b) {
+					return invalid(ReasonEmpty, i, "empty record")
+				}
+				if b[i] != '{' {
+					return notObject(b, i)
+				}
+				i = skipWS(b, i+1)
+				if i < len(b) && b[i] == '}' {
+					return sh.end(b, i+1, false)
+				}
+			} else {
+				i = skipWS(b, i)
+				if i >= len(b) {
+					return invalid(ReasonMalformed, i, "unexpected end of record (truncated object)")
+				}
+				switch b[i] {
+				case ',':
+					i = skipWS(b, i+1)
+				case '}':
+					return sh.end(b, i+1, dup)
+				default:
+					return invalid(ReasonMalformed, i, "expected ',' or '}' after a field value")
+				}
+			}
+			if i >= len(b) {
+				return invalid(ReasonMalformed, i, "unexpected end of record (truncated object)")
+			}
+			if b[i] != '"' {
+				return invalid(ReasonMalformed, i, "expected a quoted field name")
+			}
+			kEnd, kEsc, err := validString(b, i)
 			if err != nil {
 				return err
 			}
 			key := b[i+1 : kEnd-1]
+			if kEsc && (s != nil || sh != nil) {
+				key = AppendUnescaped(keyBuf[:0], key)
+			}
 			if s != nil {
-				kk := key
-				if kEsc {
-					kk = AppendUnescaped(keyBuf[:0], key)
-				}
-				idx = s.find(kk)
+				idx = s.find(key)
 			}
+			i = skipWS(b, kEnd)
+			if i >= len(b) || b[i] != ':' {
+				return invalid(ReasonMalformed, i, "expected ':' after a field name")
+			}
+			vStart = skipWS(b, i+1)
 			if sh != nil {
-				sh.learn(k, key, kEsc, idx)
+				sh.learn(k, b[from:vStart], key, idx)
+				dup = sh.lits[k].dup
 			}
 		}
-		i = skipWS(b, kEnd)
-		if i >= len(b) || b[i] != ':' {
-			return invalid(ReasonMalformed, i, "expected ':' after a field name")
-		}
-		i = skipWS(b, i+1)
-		vStart := i
 		var vEnd int
 		var kind Kind
 		var vEsc bool
-		var err *InvalidError
-		if i < len(b) && b[i] == '"' {
-			kind = String
-			vEnd, vEsc, err = validString(b, i)
+		if trusted {
+			var ok bool
+			if vStart < len(b) && b[vStart] == '"' {
+				kind = String
+				vEnd, vEsc, ok = scanString(b, vStart)
+				vEnd++
+			} else {
+				vEnd, kind, ok = SkipValue(b, vStart)
+			}
+			if !ok {
+				return invalid(ReasonMalformed, vStart, "invalid value")
+			}
 		} else {
-			vEnd, kind, vEsc, err = scanValue(b, i, 1)
-		}
-		if err != nil {
-			return err
+			var err *InvalidError
+			if vStart < len(b) && b[vStart] == '"' {
+				kind = String
+				vEnd, vEsc, err = validString(b, vStart)
+			} else {
+				vEnd, kind, vEsc, err = scanValue(b, vStart, 1)
+			}
+			if err != nil {
+				return err
+			}
 		}
 		if idx >= 0 {
 			if out[idx].Kind != Invalid {
 				return invalid(ReasonDuplicateKey, vStart, "field "+strconv.Quote(s.names[idx])+" occurs more than once")
 			}
 			out[idx] = Value{Raw: b[vStart:vEnd:vEnd], Kind: kind, Escaped: vEsc}
+			if found++; early && found == len(out) {
+				return nil
+			}
 		}
-		i = skipWS(b, vEnd)
-		if i >= len(b) {
-			return invalid(ReasonMalformed, i, "unexpected end of record (truncated object)")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return trailing(b, i+1)
-		default:
-			return invalid(ReasonMalformed, i, "expected ',' or '}' after a field value")
-		}
+		i = vEnd
 	}
+}
+
+// end checks that only whitespace follows the object's closing brace (b[i-1]) and records whether
+// its names were distinct.
+func (sh *Shape) end(b []byte, i int, dup bool) error {
+	if err := trailing(b, i); err != nil {
+		return err
+	}
+	if sh != nil {
+		sh.unique = !dup
+	}
+	return nil
+}
+
+// notObject explains why the record starting (after whitespace) at b[i] != '{' is invalid.
+func notObject(b []byte, i int) error {
+	if len(b)-i >= 3 && b[i] == bom[0] && b[i+1] == bom[1] && b[i+2] == bom[2] {
+		return invalid(ReasonMalformed, i, "byte order mark before the JSON object")
+	}
+	end, _, _, err := scanValue(b, i, 1)
+	if err != nil {
+		if err.Reason == ReasonInvalidUTF8 || err.Reason == ReasonTooDeep {
+			return err
+		}
+		return invalid(ReasonMalformed, err.Offset, "not a JSON object: "+err.Msg)
+	}
+	if skipWS(b, end) == len(b) {
+		return invalid(ReasonNotObject, i, "record is a JSON "+kindName(b[i])+", not an object")
+	}
+	return invalid(ReasonMalformed, skipWS(b, end), "data after the JSON value")
 }
 
 func trailing(b []byte, i int) error {
@@ -631,4 +714,21 @@ func equalWords(a, b []byte) bool {
 		}
 	}
 	return binary.LittleEndian.Uint64(a[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
+}
+
+// equalLit reports whether a and b (of equal length) are equal. For lengths 8 to 40 (the literals of
+// ShapeScan: a separator, a quoted field name and a colon) it compares five overlapping words
+// without a loop, so the outcome costs one predictable branch whatever the length.
+func equalLit(a, b []byte) bool {
+	n := len(a)
+	if n < 8 || n > 40 || len(b) != n {
+		return equalWords(a, b)
+	}
+	o1, o2, o3, o4 := min(8, n-8), min(16, n-8), min(24, n-8), n-8
+	x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b)
+	x |= binary.LittleEndian.Uint64(a[o1:]) ^ binary.LittleEndian.Uint64(b[o1:])
+	x |= binary.LittleEndian.Uint64(a[o2:]) ^ binary.LittleEndian.Uint64(b[o2:])
+	x |= binary.LittleEndian.Uint64(a[o3:]) ^ binary.LittleEndian.Uint64(b[o3:])
+	x |= binary.LittleEndian.Uint64(a[o4:]) ^ binary.LittleEndian.Uint64(b[o4:])
+	return x == 0
 }

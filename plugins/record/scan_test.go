@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -259,6 +260,33 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 		_ = sel.ScanShape(loadFixtureQuiet(), shapeOut, fixtureShape)
+		if err == nil {
+			// Find on a valid record gives Scan's result, stopping early or not.
+			checkShape := &Shape{}
+			herr := sel.ScanShape(rec, shapeOut, checkShape)
+			for _, unique := range []bool{false, checkShape.Unique()} {
+				for _, sh := range []*Shape{fixtureShape, fuzzShape, checkShape} {
+					ferr := sel.Find(rec, shapeOut, sh, unique)
+					if (ferr == nil) != (serr == nil) && !unique {
+						t.Fatalf("Find err %v, Scan err %v", ferr, serr)
+					}
+					if serr == nil && herr == nil {
+						for i := range out {
+							if !bytes.Equal(out[i].Raw, shapeOut[i].Raw) || out[i].Kind != shapeOut[i].Kind || out[i].Escaped != shapeOut[i].Escaped {
+								t.Fatalf("Find(unique %v) %v, Scan %v", unique, shapeOut[i], out[i])
+							}
+						}
+					}
+				}
+			}
+			if checkShape.Unique() && len(m) != countMembers(rec) {
+				t.Fatalf("Unique() true for %q with %d distinct of %d names", rec, len(m), countMembers(rec))
+			}
+		} else {
+			// Find must not panic on input that is not valid.
+			_ = sel.Find(rec, shapeOut, fuzzShape, true)
+			_ = sel.Find(rec, shapeOut, fixtureShape, false)
+		}
 		if err == nil && serr == nil {
 			for i, n := range sel.Names() {
 				raw, _, found := Lookup(rec, n)
@@ -308,6 +336,60 @@ func TestScanShape(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = sel.ScanShape(loadFixtureBytes, o2, &sh) }); n != 0 {
 		t.Errorf("ScanShape allocates %v times per record", n)
+	}
+}
+
+// countMembers returns the number of top-level members of the valid object rec.
+func countMembers(rec []byte) int {
+	n := 0
+	_ = Each(rec, func(k, v []byte, kind Kind) bool { n++; return true })
+	return n
+}
+
+// TestUnique checks Shape.Unique while layouts change, and Find's early stop.
+func TestUnique(t *testing.T) {
+	sel := NewSelector("a", "c")
+	cases := []struct {
+		rec    string
+		unique bool
+	}{
+		{`{"a":1,"b":2,"c":3}`, true},
+		{`{"a":1,"b":2,"c":3}`, true},
+		{`{"a":1,"b":2,"b":3}`, false},
+		{`{"a":1,"b":2,"b":3}`, false},
+		{`{"a":1,"b":2,"\u0062":3}`, false},
+		{`{"a":1,"b":2,"c":3}`, true},
+		{`{}`, true},
+		{`{"x":{"y":1,"y":2},"a":[1,1]}`, true},
+		{`{"a":1,"b":2,"c":3,"a":4}`, false},
+		{`{"a":1,"b":2,"c":3}`, true},
+		{`{"a":1,"b":2,"c":3`, false},
+	}
+	var sh Shape
+	out := make([]Value, sel.Len())
+	for _, c := range cases {
+		_ = sel.ScanShape([]byte(c.rec), out, &sh)
+		if sh.Unique() != c.unique {
+			t.Errorf("%s: Unique() = %v, want %v", c.rec, sh.Unique(), c.unique)
+		}
+	}
+	// More members than maxUniqueCheck: not known to be unique.
+	var big bytes.Buffer
+	big.WriteString("{")
+	for i := range maxUniqueCheck + 1 {
+		fmt.Fprintf(&big, "%q:%d,", fmt.Sprint("k", i), i)
+	}
+	big.WriteString(`"z":0}`)
+	if err := sel.ScanShape(big.Bytes(), out, &sh); err != nil || sh.Unique() {
+		t.Errorf("record of %d members: err %v, Unique() %v", maxUniqueCheck+2, err, sh.Unique())
+	}
+	// Find with unique stops at the last selected field: what follows is not looked at.
+	rec := []byte(`{"a":1,"b":2,"c":"x","a":2,`)
+	if err := sel.Find(rec, out, &sh, true); err != nil || string(out[1].Raw) != `"x"` {
+		t.Errorf("Find(unique) = %v, %q", err, out[1].Raw)
+	}
+	if err := sel.Find(rec, out, &sh, false); err == nil || err.(*InvalidError).Reason != ReasonDuplicateKey {
+		t.Errorf("Find(not unique) = %v, want a duplicate_key error", err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/generate"
+	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // AccessRecords returns n realistic access-log records from plugins/generate (seeded, fixed clock).
@@ -32,6 +33,14 @@ func Batch(recs [][]byte) service.MessageBatch {
 	for i, r := range recs {
 		b[i] = service.NewMessage(r)
 	}
+	return b
+}
+
+// GeneratedBatch wraps records in messages marked as esa_generate marks its own (record.MarkChecked:
+// valid, distinct names), so the esa_* processors look fields up without validating again.
+func GeneratedBatch(recs [][]byte) service.MessageBatch {
+	b := Batch(recs)
+	record.MarkChecked(b, true)
 	return b
 }
 
