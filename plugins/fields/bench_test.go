@@ -26,14 +26,23 @@ func resetBatch(work, batch service.MessageBatch, recs [][]byte) {
 }
 
 // BenchmarkFields20 runs esa_fields selecting 20 fields over batches of 1000 generated access
-// records, on one goroutine (records/s is per core).
+// records, on one goroutine (records/s is per core): as esa_generate delivers them (marked valid) and
+// unchecked, as a file, HTTP or Kafka source delivers them (each record is validated whole).
 func BenchmarkFields20(b *testing.B) {
+	b.Run("esa_generate", func(b *testing.B) { benchFields20(b, true) })
+	b.Run("unchecked", func(b *testing.B) { benchFields20(b, false) })
+}
+
+func benchFields20(b *testing.B, generated bool) {
 	recs := recordtest.AccessRecords(b, 1000)
 	p, err := New(Config{Category: "access", Fields: fields20}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	batch := recordtest.Batch(recs)
+	if generated {
+		batch = recordtest.GeneratedBatch(recs)
+	}
 	work := make(service.MessageBatch, len(batch))
 	b.ReportAllocs()
 	b.ReportMetric(float64(recordtest.MeanSize(recs)), "bytes/record")
@@ -51,8 +60,14 @@ func BenchmarkFields20(b *testing.B) {
 }
 
 // BenchmarkChain runs esa_sample (rate 100, by key) → esa_filter (5 conditions) → esa_fields (20
-// fields, custom fields) with every record passing, on one goroutine.
+// fields, custom fields) with every record passing, on one goroutine, on records as esa_generate
+// delivers them and unchecked.
 func BenchmarkChain(b *testing.B) {
+	b.Run("esa_generate", func(b *testing.B) { benchChain(b, true) })
+	b.Run("unchecked", func(b *testing.B) { benchChain(b, false) })
+}
+
+func benchChain(b *testing.B, generated bool) {
 	recs := recordtest.AccessRecords(b, 1000)
 	s, err := sample.New(sample.Config{Rate: 100, Key: "ClientRequestID"}, nil, 1, 2)
 	if err != nil {
@@ -78,6 +93,9 @@ func BenchmarkChain(b *testing.B) {
 		b.Fatal(err)
 	}
 	batch := recordtest.Batch(recs)
+	if generated {
+		batch = recordtest.GeneratedBatch(recs)
+	}
 	work := make(service.MessageBatch, len(batch))
 	ctx := context.Background()
 	b.ReportAllocs()

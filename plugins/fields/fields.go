@@ -327,7 +327,7 @@ func suggest(name string, names []string) string {
 // record.
 func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 	st := p.pool.New().(*state)
-	out, t, err := p.transform(dst, rec, st)
+	out, t, err := p.transform(dst, rec, st, false, false)
 	n := 0
 	for _, m := range st.mismatch {
 		n += int(m)
@@ -335,8 +335,16 @@ func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 	return out, t, n, err
 }
 
-func (p *Processor) transform(dst, rec []byte, st *state) ([]byte, time.Time, error) {
-	if err := p.sel.ScanShape(rec, st.vals, &st.shape); err != nil {
+// transform is Transform with the state of the calling goroutine. checked says an earlier
+// component validated rec (record.Checked), unique that its top-level names are distinct.
+func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool) ([]byte, time.Time, error) {
+	var err error
+	if checked {
+		err = p.sel.Find(rec, st.vals, &st.shape, unique)
+	} else {
+		err = p.sel.ScanShape(rec, st.vals, &st.shape)
+	}
+	if err != nil {
 		return dst, time.Time{}, err
 	}
 	dst = append(dst, '{')
@@ -493,7 +501,8 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		start := len(buf)
 		var t time.Time
 		if err == nil {
-			buf, t, err = p.transform(buf, rec, st)
+			checked, unique := record.Checked(msg, rec)
+			buf, t, err = p.transform(buf, rec, st, checked, unique)
 		}
 		if err != nil {
 			if p.invalid.Handle(msg, rec, err) {

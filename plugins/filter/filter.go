@@ -210,7 +210,13 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		if err == nil {
-			err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
+			// A record its source marked valid is only looked up (up to the last field needed when
+			// its names are distinct); any other is validated whole.
+			if checked, unique := record.Checked(msg, rec); checked {
+				err = p.prog.sel.Find(rec, st.vals, &st.shape, unique)
+			} else {
+				err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
+			}
 		}
 		if err != nil {
 			if p.invalid.Handle(msg, rec, err) {

@@ -302,3 +302,44 @@ func TestFlushMarkers(t *testing.T) {
 		t.Errorf("filtered out = %d, want 1", got)
 	}
 }
+
+// TestCheckedRecords checks that records marked valid by their source (record.MarkChecked, as
+// esa_generate marks its own) pass or fail exactly as the same records unmarked, and that a mark is
+// ignored once a processor in between changed the content (the corrupted record is counted invalid).
+func TestCheckedRecords(t *testing.T) {
+	recs := recordtest.AccessRecords(t, 3000)
+	p := newProc(t, cnd("EdgeResponseStatusCode", "ge", false, int64(400)),
+		cnd("ClientRequestHost", "ends_with", false, "example.com"),
+		config.Condition{Any: []config.Condition{cnd("ClientCountryCode", "equals", false, "CN"), cnd("EdgeCacheStatus", "equals", false, "MISS")}})
+	kept := func(batch service.MessageBatch) []string {
+		out, err := p.ProcessBatch(context.Background(), batch)
+		if err != nil || len(out) > 1 {
+			t.Fatalf("out %d batches, %v", len(out), err)
+		}
+		var s []string
+		for _, b := range out {
+			for _, m := range b {
+				c, _ := m.AsBytes()
+				s = append(s, string(c))
+			}
+		}
+		return s
+	}
+	plain, marked := kept(recordtest.Batch(recs)), kept(recordtest.GeneratedBatch(recs))
+	if len(plain) == 0 || len(plain) == len(recs) || strings.Join(plain, "\n") != strings.Join(marked, "\n") {
+		t.Fatalf("kept %d unmarked, %d marked records (of %d), or not the same ones", len(plain), len(marked), len(recs))
+	}
+
+	procs := `
+- bloblang: 'root = content().string().replace_all("\"EdgeResponseStatusCode\":", "\"EdgeResponseStatusCode\":x")'
+- esa_filter:
+    category: access
+    task: t1
+    conditions:
+      - {field: ClientRequestHost, op: exists}
+`
+	outs, m := recordtest.RunMessages(t, Register, procs, recordtest.GeneratedBatch(recs[:10]))
+	if len(outs) != 0 || m.Get(record.MetricInvalid, "task", "t1", "reason", record.ReasonMalformed) != 10 {
+		t.Fatalf("%d records out, metrics %v: corrupted records behind a mark must be counted invalid", len(outs), m.All())
+	}
+}

@@ -32,8 +32,13 @@ func TestEveryFieldWithItsType(t *testing.T) {
 		t.Run(cat.Name, func(t *testing.T) {
 			g := newGen(t, cat.Name, 1)
 			var buf []byte
+			sel, out, sh := record.NewSelector(), []record.Value(nil), &record.Shape{}
 			for i := 0; i < 2000; i++ {
 				buf = g.Next(buf[:0])
+				// esa_generate marks its records as checked (valid, distinct names): they must be.
+				if err := sel.ScanShape(buf, out, sh); err != nil || !sh.Unique() {
+					t.Fatalf("record %d: strict validation %v, distinct names %v\n%s", i, err, sh.Unique(), buf)
+				}
 				var m map[string]any
 				dec := json.NewDecoder(bytes.NewReader(buf))
 				dec.UseNumber()

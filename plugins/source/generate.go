@@ -199,7 +199,7 @@ func (g *generateInput) produce(ctx context.Context) {
 			prev = o
 		}
 		select {
-		case g.ch <- chunk{recs: recs}:
+		case g.ch <- chunk{recs: recs, checked: true}:
 		case <-ctx.Done():
 			return
 		}
