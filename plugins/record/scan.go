@@ -203,6 +203,10 @@ func (s *Selector) ScanShape(rec []byte, out []Value, sh *Shape) error {
 	out = out[:len(s.names)]
 	clear(out)
 	sh.use(s)
+	if len(rec) <= MaxRecordSize && scanLayout(rec, out, sh, false, true) {
+		return nil
+	}
+	clear(out)
 	return scanObject(rec, s, out, sh, 0)
 }
 
@@ -215,11 +219,78 @@ func (s *Selector) Find(rec []byte, out []Value, sh *Shape, unique bool) error {
 	out = out[:len(s.names)]
 	clear(out)
 	sh.use(s)
+	if len(rec) <= MaxRecordSize && scanLayout(rec, out, sh, unique, false) {
+		return nil
+	}
+	clear(out)
 	mode := modeTrusted
 	if unique {
 		mode |= modeEarly
 	}
 	return scanObject(rec, s, out, sh, mode)
+}
+
+// scanLayout is the fast path of ScanShape (validate) and Find: it reports whether rec follows sh's
+// layout member by member (to its end, or with early up to the last selected field) with valid
+// values (only when validate), and then has stored the selected values. On anything else (a literal
+// that does not match, an invalid value, a repeated field, whitespace the layout does not have) it
+// returns false and the caller walks the record with scanObject, which also explains what is wrong.
+func scanLayout(b []byte, out []Value, sh *Shape, early, validate bool) bool {
+	lits, arena := sh.lits, sh.arena
+	if len(lits) == 0 {
+		return false
+	}
+	i, found := 0, 0
+	for k := range lits {
+		l := lits[k]
+		e := i + int(l.n)
+		if l.n == 0 || e >= len(b) || !equalLit(b[i:e], arena[l.off:l.off+l.n]) {
+			return false
+		}
+		var end int
+		var kind Kind
+		var esc bool
+		if validate {
+			var err *InvalidError
+			if b[e] == '"' {
+				kind = String
+				end, esc, err = validString(b, e)
+			} else {
+				end, kind, esc, err = scanValue(b, e, 1)
+			}
+			if err != nil {
+				return false
+			}
+		} else {
+			var ok bool
+			if b[e] == '"' {
+				kind = String
+				end, esc, ok = scanString(b, e)
+				end++
+			} else {
+				end, kind, ok = SkipValue(b, e)
+			}
+			if !ok {
+				return false
+			}
+		}
+		if l.idx >= 0 {
+			if out[l.idx].Kind != Invalid {
+				return false
+			}
+			out[l.idx] = Value{Raw: b[e:end:end], Kind: kind, Escaped: esc}
+			if found++; early && found == len(out) {
+				return true
+			}
+		}
+		i = end
+	}
+	j := skipWS(b, i)
+	if j >= len(b) || b[j] != '}' || skipWS(b, j+1) != len(b) {
+		return false
+	}
+	sh.unique = !lits[len(lits)-1].dup
+	return true
 }
 
 // scan modes of scanObject.
