@@ -232,27 +232,32 @@ func (m *Members) Next() bool {
 		m.i = -1
 		return false
 	}
-	kEnd, kEsc, err := validString(b, i)
-	if err != nil {
+	// The object was validated (or came from a record known valid): find ends without validating.
+	kEnd, kEsc, ok := scanString(b, i)
+	if !ok {
 		m.i = -1
 		return false
 	}
-	m.key, m.esc = b[i+1:kEnd-1], kEsc
-	i = skipWS(b, kEnd)
+	m.key, m.esc = b[i+1:kEnd], kEsc
+	i = skipWS(b, kEnd+1)
 	if i >= len(b) || b[i] != ':' {
 		m.i = -1
 		return false
 	}
 	i = skipWS(b, i+1)
-	vEnd, kind, vEsc, err := scanValue(b, i, MaxDepth-1)
-	if err != nil {
-		// Nesting was validated by the Selector; fall back to bracket skipping for deep values.
-		e, k, ok := SkipValue(b, i)
-		if !ok {
-			m.i = -1
-			return false
-		}
-		vEnd, kind, vEsc = e, k, false
+	var vEnd int
+	var kind Kind
+	var vEsc bool
+	if i < len(b) && b[i] == '"' {
+		kind = String
+		vEnd, vEsc, ok = scanString(b, i)
+		vEnd++
+	} else {
+		vEnd, kind, ok = SkipValue(b, i)
+	}
+	if !ok {
+		m.i = -1
+		return false
 	}
 	m.val = Value{Raw: b[i:vEnd:vEnd], Kind: kind, Escaped: vEsc}
 	m.i = vEnd
