@@ -6,9 +6,16 @@
 //	(b) esa-connect run -c pipeline.yaml — the same job with stock Benthos components: the `file`
 //	    input (lines) → a `mapping` processor with the equivalent Bloblang → the same esa_local output
 //
+//	(c) esa-connect run -c — stock Benthos passing the lines to `drop`: a reference for the speed of the
+//	    machine at the time (the issue measured ~120,000 records/s on its reference machine)
+//
 // and prints records/s, CPU seconds (user+system), peak RSS and the ratio. Both runs must deliver the
 // same number of records, which is checked. It exits 1 when (a) is not at least 3× (b) in records/s
 // or its peak RSS is 200 MB or more.
+//
+// With -processors N it instead runs the processor benchmarks (go test -bench 'Filter5|Fields20|Chain'
+// in plugins/filter and plugins/fields) N times between two reference runs (c), and prints the best and
+// median records per CPU-second next to the targets, also scaled to the issue's reference machine.
 package main
 
 import (
@@ -71,8 +78,9 @@ func main() {
 	cacheDir := flag.String("cache", "", "directory for the generated input (default: the user cache dir)")
 	bin := flag.String("bin", "", "esa-connect binary (default: go build ./cmd/esa-connect)")
 	keep := flag.Bool("keep", false, "keep the output directories")
+	processors := flag.Int("processors", 0, "instead: run the processor benchmarks this many times, between two machine reference runs (c)")
 	flag.Parse()
-	if err := run(*records, *cacheDir, *bin, *keep); err != nil {
+	if err := run(*records, *cacheDir, *bin, *keep, *processors); err != nil {
 		fmt.Fprintln(os.Stderr, "esa-bench:", err)
 		os.Exit(1)
 	}
@@ -91,7 +99,7 @@ type result struct {
 
 func (r result) rate() float64 { return float64(r.records) / r.wall.Seconds() }
 
-func run(records int, cacheDir, bin string, keep bool) error {
+func run(records int, cacheDir, bin string, keep bool, processors int) error {
 	if cacheDir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
@@ -123,6 +131,9 @@ func run(records int, cacheDir, bin string, keep bool) error {
 		}
 	}
 
+	if processors > 0 {
+		return runProcessors(bin, work, input, records, processors)
+	}
 	outA, outB := filepath.Join(work, "out-a"), filepath.Join(work, "out-b")
 	taskPath, pipePath := filepath.Join(work, "task.yaml"), filepath.Join(work, "pipeline.yaml")
 	if err := os.WriteFile(taskPath, []byte(taskYAML(input, outA)), 0o644); err != nil {
@@ -146,17 +157,23 @@ func run(records int, cacheDir, bin string, keep bool) error {
 	if b.outRecs, b.outFiles, err = countOutput(outB); err != nil {
 		return err
 	}
+	c, err := measureReference(bin, work, input, records)
+	if err != nil {
+		return err
+	}
 
 	fmt.Printf("\n%d access records (%s input), sample 100 → 5-condition filter → 20 fields → local gzip objects\n\n",
 		records, humanSize(fileSize(input)))
 	fmt.Printf("%-32s %12s %10s %10s %12s %12s\n", "run", "records/s", "wall s", "CPU s", "peak RSS MB", "delivered")
-	for _, r := range []result{a, b} {
+	for _, r := range []result{a, b, c} {
 		fmt.Printf("%-32s %12.0f %10.2f %10.2f %12.1f %12d\n", r.name, r.rate(), r.wall.Seconds(), r.cpu.Seconds(),
 			float64(r.maxRSS)/(1<<20), r.outRecs)
 	}
 	ratio := a.rate() / b.rate()
 	fmt.Printf("\nratio (a)/(b) records/s: %.2f× (target ≥ 3×); CPU (b)/(a): %.2f×; peak RSS (a): %.0f MB (target < 200 MB)\n",
 		ratio, b.cpu.Seconds()/a.cpu.Seconds(), float64(a.maxRSS)/(1<<20))
+	fmt.Printf("machine reference (c) %.0f records/s; the issue's reference machine: ~%d (scale %.2f)\n",
+		c.rate(), issueReferenceRate, issueReferenceRate/c.rate())
 
 	var problems []string
 	if a.outRecs != b.outRecs {
