@@ -233,9 +233,10 @@ func cmpHolds(op string, c int) bool {
 
 // state is per-batch scratch space.
 type state struct {
-	vals  []record.Value
-	buf   []byte
-	shape record.Shape
+	vals   []record.Value
+	buf    []byte
+	shape  record.Shape
+	marker record.Marker
 }
 
 // match evaluates the program on a scanned record.

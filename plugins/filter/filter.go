@@ -209,10 +209,13 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			kept = append(kept, msg) // flush marker: untouched, uncounted
 			continue
 		}
+		checked := false
 		if err == nil {
-			// A record its source marked valid is only looked up (up to the last field needed when
-			// its names are distinct); any other is validated whole.
-			if checked, unique := record.Checked(msg, rec); checked {
+			// A record marked valid is only looked up (up to the last field needed when its names
+			// are distinct); any other is validated whole, and marked when it is kept, so that
+			// esa_fields after this processor does not validate it again.
+			var unique bool
+			if checked, unique = record.Checked(msg, rec); checked {
 				err = p.prog.sel.Find(rec, st.vals, &st.shape, unique)
 			} else {
 				err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
@@ -225,6 +228,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		if p.prog.match(st) {
+			if !checked {
+				msg = st.marker.Mark(msg, rec, st.shape.Unique())
+			}
 			kept = append(kept, msg)
 		} else {
 			filtered++

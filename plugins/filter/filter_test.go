@@ -329,6 +329,17 @@ func TestCheckedRecords(t *testing.T) {
 	if len(plain) == 0 || len(plain) == len(recs) || strings.Join(plain, "\n") != strings.Join(marked, "\n") {
 		t.Fatalf("kept %d unmarked, %d marked records (of %d), or not the same ones", len(plain), len(marked), len(recs))
 	}
+	// The records esa_filter validated and kept leave it marked, for esa_fields.
+	out, err := p.ProcessBatch(context.Background(), recordtest.Batch(recs[:100]))
+	if err != nil || len(out) != 1 {
+		t.Fatalf("out %d batches, %v", len(out), err)
+	}
+	for _, m := range out[0] {
+		c, _ := m.AsBytes()
+		if ok, unique := record.Checked(m, c); !ok || !unique {
+			t.Fatalf("a kept record is not marked checked (%v) with distinct names (%v)", ok, unique)
+		}
+	}
 
 	procs := `
 - bloblang: 'root = content().string().replace_all("\"EdgeResponseStatusCode\":", "\"EdgeResponseStatusCode\":x")'

@@ -12,32 +12,62 @@ type checkedKey struct{}
 // checkedMark identifies the exact content that was found valid: the address of its first byte and
 // its length. Benthos never changes message content in place (a processor that changes it sets new
 // bytes), so a mark whose address or length differs from the current content is stale and ignored:
-// a mapping placed between the source and an esa_* processor cannot make it trust unchecked bytes.
+// a mapping placed between the component that marked a record and an esa_* processor cannot make it
+// trust unchecked bytes.
 type checkedMark struct {
 	first  *byte
 	n      int
 	unique bool
 }
 
-// MarkChecked records in the context of every message of batch that its current content is a
-// valid record (a JSON object as Scan accepts it) and whether its top-level names are distinct; it
-// replaces each message by its marked copy. A source whose records are valid by construction (the
-// generator's) marks them, so the esa_* processors look fields up (Selector.Find) without
-// validating them again. The mark is not metadata: it is invisible to mappings and outputs.
+// checkedCtx is a message context that carries a checkedMark; they are allocated a batch at a time.
+type checkedCtx struct {
+	context.Context
+	mark checkedMark
+}
+
+// Value implements context.Context.
+func (c *checkedCtx) Value(key any) any {
+	if _, ok := key.(checkedKey); ok {
+		return &c.mark
+	}
+	return c.Context.Value(key)
+}
+
+// Marker marks messages as holding valid records (see Checked), allocating the marks of many
+// messages at once. The zero Marker is ready to use; it is not safe for concurrent use.
+type Marker struct {
+	ctxs []checkedCtx
+}
+
+// Mark returns a copy of msg whose context records that rec, msg's current content, is a valid record
+// (a JSON object as Scan accepts it) and whether its top-level names are distinct. The mark is not
+// metadata: mappings and outputs never see it.
+func (m *Marker) Mark(msg *service.Message, rec []byte, unique bool) *service.Message {
+	if len(rec) == 0 {
+		return msg
+	}
+	if len(m.ctxs) == cap(m.ctxs) {
+		m.ctxs = make([]checkedCtx, 0, 1024) // the marks handed out keep the old block alive
+	}
+	m.ctxs = append(m.ctxs, checkedCtx{Context: msg.Context(), mark: checkedMark{first: &rec[0], n: len(rec), unique: unique}})
+	return msg.WithContext(&m.ctxs[len(m.ctxs)-1])
+}
+
+// MarkChecked marks every message of batch (replacing it by its marked copy) as Marker.Mark does. A
+// source whose records are valid by construction (the generator's) marks them, so the esa_*
+// processors look fields up (Selector.Find) without validating them again.
 func MarkChecked(batch service.MessageBatch, unique bool) {
-	marks := make([]checkedMark, len(batch))
+	m := Marker{ctxs: make([]checkedCtx, 0, len(batch))}
 	for i, msg := range batch {
-		rec, err := msg.AsBytes()
-		if err != nil || len(rec) == 0 {
-			continue
+		if rec, err := msg.AsBytes(); err == nil {
+			batch[i] = m.Mark(msg, rec, unique)
 		}
-		marks[i] = checkedMark{first: &rec[0], n: len(rec), unique: unique}
-		batch[i] = msg.WithContext(context.WithValue(msg.Context(), checkedKey{}, &marks[i]))
 	}
 }
 
-// Checked reports whether rec, the current content of msg, carries a mark set by MarkChecked for
-// these very bytes, and whether its top-level names are distinct.
+// Checked reports whether rec, the current content of msg, carries a mark set by Marker.Mark or
+// MarkChecked for these very bytes, and whether its top-level names are distinct.
 func Checked(msg *service.Message, rec []byte) (ok, unique bool) {
 	if len(rec) == 0 {
 		return false, false
