@@ -164,9 +164,9 @@ func run(records int, cacheDir, bin string, keep bool, processors int) error {
 
 	fmt.Printf("\n%d access records (%s input), sample 100 → 5-condition filter → 20 fields → local gzip objects\n\n",
 		records, humanSize(fileSize(input)))
-	fmt.Printf("%-32s %12s %10s %10s %12s %12s\n", "run", "records/s", "wall s", "CPU s", "peak RSS MB", "delivered")
+	fmt.Printf("%-50s %12s %10s %10s %12s %12s\n", "run", "records/s", "wall s", "CPU s", "peak RSS MB", "delivered")
 	for _, r := range []result{a, b, c} {
-		fmt.Printf("%-32s %12.0f %10.2f %10.2f %12.1f %12d\n", r.name, r.rate(), r.wall.Seconds(), r.cpu.Seconds(),
+		fmt.Printf("%-50s %12.0f %10.2f %10.2f %12.1f %12d\n", r.name, r.rate(), r.wall.Seconds(), r.cpu.Seconds(),
 			float64(r.maxRSS)/(1<<20), r.outRecs)
 	}
 	ratio := a.rate() / b.rate()
