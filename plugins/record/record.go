@@ -4,6 +4,7 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math/bits"
@@ -147,6 +148,29 @@ func skipWS(b []byte, i int) int {
 // it contains escapes, and whether it is terminated.
 func scanString(b []byte, i int) (end int, escaped bool, ok bool) {
 	j := i + 1
+	if j+16 <= len(b) {
+		// Short strings end within 16 bytes; for a longer one, let the vectorised IndexByte find the
+		// next quote and check that no backslash comes before it.
+		x, y := binary.LittleEndian.Uint64(b[j:]), binary.LittleEndian.Uint64(b[j+8:])
+		qx, bx, qy, by := x^(lsb*'"'), x^(lsb*'\\'), y^(lsb*'"'), y^(lsb*'\\')
+		mx := ((qx-lsb)&^qx | (bx-lsb)&^bx) & msb
+		my := ((qy-lsb)&^qy | (by-lsb)&^by) & msb
+		if mx != 0 {
+			j += bits.TrailingZeros64(mx) >> 3
+		} else if my != 0 {
+			j += 8 + bits.TrailingZeros64(my)>>3
+		} else if q := bytes.IndexByte(b[j+16:], '"'); q >= 0 {
+			if bytes.IndexByte(b[j+16:j+16+q], '\\') < 0 {
+				return j + 16 + q, false, true
+			}
+			j += 16
+		} else {
+			return 0, false, false
+		}
+		if b[j] == '"' {
+			return j, false, true
+		}
+	}
 	for {
 		// Eight bytes at a time up to the next '"' or '\\'.
 		for j+8 <= len(b) {
