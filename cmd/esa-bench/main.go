@@ -229,14 +229,7 @@ func pipelineYAML(input, out string) string {
 		fmt.Fprintf(&m, "    %q: this.%s.or(%s)%s\n", f, f, sentinel, sep)
 	}
 	m.WriteString("  }\n} else { deleted() }\n")
-	return fmt.Sprintf(`http:
-  enabled: false
-input:
-  file:
-    paths: [%q]
-    scanner:
-      lines:
-        max_buffer_size: 2097152
+	return fmt.Sprintf(`%s
 pipeline:
   processors:
     - mapping: |
@@ -248,7 +241,7 @@ output:
     time_field: EdgeStartTimestamp
     max_in_flight: 1
     batching: {count: 10000, byte_size: 16777216, period: 1s}
-`, input, indent(m.String(), "        "), out)
+`, stockFileInput(input), indent(m.String(), "        "), out)
 }
 
 func indent(s, prefix string) string {

@@ -17,8 +17,9 @@ import (
 // measures the same job here, so figures from a slower or busier machine can be set against it.
 const issueReferenceRate = 120_000
 
-// referenceYAML is run (c): stock Benthos, the file input (lines) straight into the drop output.
-func referenceYAML(input string) string {
+// stockFileInput is the start of the stock Benthos configs (b) and (c): no HTTP server, and the
+// file input reading the bench input's lines.
+func stockFileInput(input string) string {
 	return fmt.Sprintf(`http:
   enabled: false
 input:
@@ -26,10 +27,12 @@ input:
     paths: [%q]
     scanner:
       lines:
-        max_buffer_size: 2097152
-output:
-  drop: {}
-`, input)
+        max_buffer_size: 2097152`, input)
+}
+
+// referenceYAML is run (c): stock Benthos, the file input (lines) straight into the drop output.
+func referenceYAML(input string) string {
+	return stockFileInput(input) + "\noutput:\n  drop: {}\n"
 }
 
 // measureReference runs (c) and returns it.

@@ -12,10 +12,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/sample"
 )
 
-var fields20 = []string{"EdgeStartTimestamp", "ClientRequestID", "ClientIP", "ClientRequestHost", "ClientRequestMethod",
-	"ClientRequestPath", "ClientRequestQuery", "ClientRequestUserAgent", "EdgeResponseStatusCode", "EdgeResponseBytes",
-	"EdgeResponseTime", "EdgeCacheStatus", "ClientCountryCode", "ClientSSLProtocol", "OriginResponseStatusCode",
-	"EdgeResponseCompressionRatio", "ClientSrcPort", "SecAction", "EdgeServerIP", "ClientRequestReferer"}
+var fields20 = recordtest.Fields20
 
 // resetBatch restores the original contents (esa_fields rewrites messages in place).
 func resetBatch(work, batch service.MessageBatch, recs [][]byte) {

@@ -59,36 +59,3 @@ func BenchmarkLookup(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
-
-var fields20 = []string{"EdgeStartTimestamp", "ClientRequestID", "ClientIP", "ClientRequestHost", "ClientRequestMethod",
-	"ClientRequestPath", "ClientRequestQuery", "ClientRequestUserAgent", "EdgeResponseStatusCode", "EdgeResponseBytes",
-	"EdgeResponseTime", "EdgeCacheStatus", "ClientCountryCode", "ClientSSLProtocol", "OriginResponseStatusCode",
-	"EdgeResponseCompressionRatio", "ClientSrcPort", "SecAction", "EdgeServerIP", "ClientRequestReferer"}
-
-// BenchmarkFind20 is ScanShape20 on a record known valid (Find: no validation; all 20 fields are
-// found only near the end of the record).
-func BenchmarkFind20(b *testing.B) { benchFind(b, fields20...) }
-
-// BenchmarkFind5 looks up the five fields of the filter benchmark in a record known valid, stopping
-// at the last of them.
-func BenchmarkFind5(b *testing.B) {
-	benchFind(b, "EdgeResponseStatusCode", "ClientRequestHost", "ClientRequestMethod", "EdgeResponseTime", "ClientSSLProtocol", "ClientRequestScheme")
-}
-
-func benchFind(b *testing.B, names ...string) {
-	rec := loadFixture(b)
-	s := NewSelector(names...)
-	out := make([]Value, s.Len())
-	var sh Shape
-	if err := s.ScanShape(rec, out, &sh); err != nil || !sh.Unique() {
-		b.Fatal(err, sh.Unique())
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(rec)))
-	for b.Loop() {
-		if err := s.Find(rec, out, &sh, true); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}

@@ -250,29 +250,28 @@ func scanLayout(b []byte, out []Value, sh *Shape, early, validate bool) bool {
 		var end int
 		var kind Kind
 		var esc bool
-		if validate {
+		// The hot loop: values are scanned inline (validValue and walkValue are calls).
+		var bad bool
+		switch {
+		case b[e] != '"' && validate:
 			var err *InvalidError
-			if b[e] == '"' {
-				kind = String
-				end, esc, err = validString(b, e)
-			} else {
-				end, kind, esc, err = scanValue(b, e, 1)
-			}
-			if err != nil {
-				return false
-			}
-		} else {
-			var ok bool
-			if b[e] == '"' {
-				kind = String
-				end, esc, ok = scanString(b, e)
-				end++
-			} else {
-				end, kind, ok = SkipValue(b, e)
-			}
-			if !ok {
-				return false
-			}
+			end, kind, esc, err = scanValue(b, e, 1)
+			bad = err != nil
+		case b[e] != '"':
+			end, kind, bad = SkipValue(b, e)
+			bad = !bad
+		case validate:
+			var err *InvalidError
+			kind = String
+			end, esc, err = validString(b, e)
+			bad = err != nil
+		default:
+			kind = String
+			end, esc, bad = scanString(b, e)
+			end, bad = end+1, !bad
+		}
+		if bad {
+			return false
 		}
 		if l.idx >= 0 {
 			if out[l.idx].Kind != Invalid {
@@ -454,25 +453,12 @@ func scanObject(b []byte, s *Selector, out []Value, sh *Shape, mode int) error {
 		var vEsc bool
 		if trusted {
 			var ok bool
-			if vStart < len(b) && b[vStart] == '"' {
-				kind = String
-				vEnd, vEsc, ok = scanString(b, vStart)
-				vEnd++
-			} else {
-				vEnd, kind, ok = SkipValue(b, vStart)
-			}
-			if !ok {
+			if vEnd, kind, vEsc, ok = walkValue(b, vStart); !ok {
 				return invalid(ReasonMalformed, vStart, "invalid value")
 			}
 		} else {
 			var err *InvalidError
-			if vStart < len(b) && b[vStart] == '"' {
-				kind = String
-				vEnd, vEsc, err = validString(b, vStart)
-			} else {
-				vEnd, kind, vEsc, err = scanValue(b, vStart, 1)
-			}
-			if err != nil {
+			if vEnd, kind, vEsc, err = validValue(b, vStart); err != nil {
 				return err
 			}
 		}
@@ -499,6 +485,25 @@ func (sh *Shape) end(b []byte, i int, dup bool) error {
 		sh.unique = !dup
 	}
 	return nil
+}
+
+// validValue validates the value at b[i] (scanValue, with strings first: they are most values).
+func validValue(b []byte, i int) (end int, kind Kind, escaped bool, err *InvalidError) {
+	if i < len(b) && b[i] == '"' {
+		end, escaped, err = validString(b, i)
+		return end, String, escaped, err
+	}
+	return scanValue(b, i, 1)
+}
+
+// walkValue finds the end of the value at b[i] of a record known valid, without validating it.
+func walkValue(b []byte, i int) (end int, kind Kind, escaped bool, ok bool) {
+	if i < len(b) && b[i] == '"' {
+		end, escaped, ok = scanString(b, i)
+		return end + 1, String, escaped, ok
+	}
+	end, kind, ok = SkipValue(b, i)
+	return end, kind, false, ok
 }
 
 // notObject explains why the record starting (after whitespace) at b[i] != '{' is invalid.

@@ -245,16 +245,7 @@ func (m *Members) Next() bool {
 		return false
 	}
 	i = skipWS(b, i+1)
-	var vEnd int
-	var kind Kind
-	var vEsc bool
-	if i < len(b) && b[i] == '"' {
-		kind = String
-		vEnd, vEsc, ok = scanString(b, i)
-		vEnd++
-	} else {
-		vEnd, kind, ok = SkipValue(b, i)
-	}
+	vEnd, kind, vEsc, ok := walkValue(b, i)
 	if !ok {
 		m.i = -1
 		return false

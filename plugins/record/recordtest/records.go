@@ -36,6 +36,12 @@ func Batch(recs [][]byte) service.MessageBatch {
 	return b
 }
 
+// Fields20 are the 20 access fields the esa_fields and record benchmarks select.
+var Fields20 = []string{"EdgeStartTimestamp", "ClientRequestID", "ClientIP", "ClientRequestHost", "ClientRequestMethod",
+	"ClientRequestPath", "ClientRequestQuery", "ClientRequestUserAgent", "EdgeResponseStatusCode", "EdgeResponseBytes",
+	"EdgeResponseTime", "EdgeCacheStatus", "ClientCountryCode", "ClientSSLProtocol", "OriginResponseStatusCode",
+	"EdgeResponseCompressionRatio", "ClientSrcPort", "SecAction", "EdgeServerIP", "ClientRequestReferer"}
+
 // GeneratedBatch wraps records in messages marked as esa_generate marks its own (record.MarkChecked:
 // valid, distinct names), so the esa_* processors look fields up without validating again.
 func GeneratedBatch(recs [][]byte) service.MessageBatch {
