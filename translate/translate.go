@@ -273,6 +273,7 @@ func processors(t *config.Task, cat *config.Category) []any {
 			"conditions", t.Filters,
 			"task", t.Name,
 			"route_invalid", routeInvalid,
+			"share_parse", true, // esa_fields follows
 		)))
 	}
 	fields := obj("category", cat.Name, "fields", t.Fields)

@@ -73,7 +73,7 @@ func benchChain(b *testing.B, generated bool) {
 	cnd := func(field, op string, values ...any) config.Condition {
 		return config.Condition{Field: field, Op: op, Values: values}
 	}
-	f, err := filter.New(filter.Config{Category: "access", Conditions: []config.Condition{
+	f, err := filter.New(filter.Config{Category: "access", ShareParse: true, Conditions: []config.Condition{
 		cnd("EdgeResponseStatusCode", "ge", int64(100)),
 		cnd("ClientRequestHost", "ends_with", "example.com"),
 		cnd("ClientRequestMethod", "not_equals", "TRACE", "CONNECT"),

@@ -205,6 +205,7 @@ type Processor struct {
 
 type state struct {
 	shape      record.Shape
+	ixMap      record.IndexMap
 	cv         []record.Value // custom-field values of one kind
 	cookieText []byte         // the decoded Cookie header
 	vals       []record.Value
@@ -327,7 +328,7 @@ func suggest(name string, names []string) string {
 // record.
 func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 	st := p.pool.New().(*state)
-	out, t, err := p.transform(dst, rec, st, false, false)
+	out, t, err := p.transform(dst, rec, st, false, false, record.Index{})
 	n := 0
 	for _, m := range st.mismatch {
 		n += int(m)
@@ -337,11 +338,14 @@ func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 
 // transform is Transform with the state of the calling goroutine. checked says an earlier
 // component validated rec (record.Checked), unique that its top-level names are distinct.
-func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool) ([]byte, time.Time, error) {
+func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, ix record.Index) ([]byte, time.Time, error) {
 	var err error
-	if checked {
+	switch {
+	case ix.Valid():
+		err = p.sel.FromIndex(rec, st.vals, ix, &st.ixMap)
+	case checked:
 		err = p.sel.Find(rec, st.vals, &st.shape, unique)
-	} else {
+	default:
 		err = p.sel.ScanShape(rec, st.vals, &st.shape)
 	}
 	if err != nil {
@@ -501,8 +505,8 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		start := len(buf)
 		var t time.Time
 		if err == nil {
-			checked, unique := record.Checked(msg, rec)
-			buf, t, err = p.transform(buf, rec, st, checked, unique)
+			checked, unique, ix := record.CheckedIndex(msg, rec)
+			buf, t, err = p.transform(buf, rec, st, checked, unique, ix)
 		}
 		if err != nil {
 			if p.invalid.Handle(msg, rec, err) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
@@ -370,10 +372,101 @@ func TestCheckedRecords(t *testing.T) {
 			}
 			return s
 		}
+		// Behind esa_filter, which validated the records and marks them with their Index.
+		f, err := filter.New(filter.Config{Category: "access", ShareParse: true, Conditions: []config.Condition{{Field: "ClientIP", Op: "exists"}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		filtered, err := f.ProcessBatch(context.Background(), recordtest.Batch(recs))
+		if err != nil || len(filtered) != 1 || len(filtered[0]) != len(recs) {
+			t.Fatalf("esa_filter: %d batches, %v", len(filtered), err)
+		}
+		indexed := 0
+		for i, m := range filtered[0] {
+			b, _ := m.AsBytes()
+			if _, _, ix := record.CheckedIndex(m, b); ix.Valid() {
+				indexed++
+			} else if i > 0 {
+				t.Fatalf("record %d left esa_filter without an index", i)
+			}
+		}
+		// Generated (checked) records behind esa_filter: it walks them whole to give them an index.
+		filteredGen, err := f.ProcessBatch(context.Background(), recordtest.GeneratedBatch(recs))
+		if err != nil || len(filteredGen) != 1 || len(filteredGen[0]) != len(recs) {
+			t.Fatalf("esa_filter: %d batches, %v", len(filteredGen), err)
+		}
+		for i, m := range filteredGen[0] {
+			b, _ := m.AsBytes()
+			if _, _, ix := record.CheckedIndex(m, b); !ix.Valid() && i > 0 {
+				t.Fatalf("generated record %d left esa_filter without an index", i)
+			}
+		}
 		plain, marked := run(recordtest.Batch(recs)), run(recordtest.GeneratedBatch(recs))
+		behindFilter, genBehindFilter := run(filtered[0]), run(filteredGen[0])
 		for i := range plain {
-			if plain[i] != marked[i] {
-				t.Fatalf("%v: record %d unmarked\n%s\nmarked\n%s", c.Fields, i, plain[i], marked[i])
+			if plain[i] != marked[i] || plain[i] != behindFilter[i] || plain[i] != genBehindFilter[i] {
+				t.Fatalf("%v: record %d unmarked\n%s\nmarked\n%s\nbehind esa_filter\n%s\ngenerated, behind esa_filter\n%s",
+					c.Fields, i, plain[i], marked[i], behindFilter[i], genBehindFilter[i])
+			}
+		}
+	}
+}
+
+// TestIndexAcrossLayouts feeds esa_filter → esa_fields records whose layouts change from one record
+// to the next (other orders, whitespace, escaped and repeated names, nested values, missing fields)
+// and checks every output equals esa_fields' alone.
+func TestIndexAcrossLayouts(t *testing.T) {
+	layouts := []string{
+		vectorRecord,
+		`{"ClientRequestID":"r2","EdgeResponseStatusCode":404,"ClientIP":"1.2.3.4","ClientSrcPort":443}`,
+		`{"ClientIP":"1.2.3.4","ClientRequestID":"r3","EdgeResponseStatusCode":"200","x":{"y":[1,"\"}"]}}`,
+		`{ "ClientIP" : "5.6.7.8" , "ClientRequestID" : "r\u00e9" , "EdgeResponseBytes" : 12 }`,
+		`{"Client\u0049P":"9.9.9.9","ClientRequestID":"r5","x":1,"x":2,"ClientSSLProtocol":"TLSv1.3"}`,
+		`{"ClientIP":"1.1.1.1","ClientRequestID":"r6","EdgeResponseStatusCode":500,"ClientRegionCode":"CN-ZJ","RequestHeaders":{"x-trace-id":"t"}}`,
+		`{"ClientIP":"1.1.1.1","ClientRequestID":"r7\\\"","EdgeResponseStatusCode":-1}`,
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	recs := make([][]byte, 3000)
+	for i := range recs {
+		recs[i] = []byte(layouts[rng.IntN(len(layouts))])
+	}
+	for _, c := range []Config{vectorConfig(), {Category: "access", Fields: []string{"ClientIP", "ClientSSLProtocol", "ClientRequestID"}}} {
+		f, err := filter.New(filter.Config{Category: "access", ShareParse: true, Conditions: []config.Condition{{Field: "ClientRequestID", Op: "exists"}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := mustNew(t, c)
+		run := func(batch service.MessageBatch) []string {
+			out, err := p.ProcessBatch(context.Background(), batch)
+			if err != nil || len(out) != 1 {
+				t.Fatalf("%d batches, %v", len(out), err)
+			}
+			var s []string
+			for _, m := range out[0] {
+				b, _ := m.AsBytes()
+				s = append(s, string(b))
+			}
+			return s
+		}
+		want := run(recordtest.Batch(recs))
+		filtered, err := f.ProcessBatch(context.Background(), recordtest.Batch(recs))
+		if err != nil || len(filtered) != 1 || len(filtered[0]) != len(recs) {
+			t.Fatalf("esa_filter kept %d batches, %v", len(filtered), err)
+		}
+		indexed := 0
+		for _, m := range filtered[0] {
+			b, _ := m.AsBytes()
+			if _, _, ix := record.CheckedIndex(m, b); ix.Valid() {
+				indexed++
+			}
+		}
+		if indexed < len(recs)/10 {
+			t.Fatalf("only %d of %d records carry an index", indexed, len(recs))
+		}
+		got := run(filtered[0])
+		for i := range want {
+			if want[i] != got[i] {
+				t.Fatalf("record %d %s:\nalone         %s\nbehind filter %s", i, recs[i], want[i], got[i])
 			}
 		}
 	}

@@ -66,6 +66,10 @@ pass through untouched.`).
 				Description("Keep invalid records (flagged with an error and metadata `esa_invalid_reason`) so that a `switch` output can send them to a dead letter, instead of dropping them.").
 				Default(false).
 				Advanced(),
+			service.NewBoolField("share_parse").
+				Description("Hand what this processor learnt of each record it validated and kept (that it is valid, and where its fields are) to the `esa_fields` that follows, so that it does not parse the record again. It costs about a tenth of this processor's time, wasted when no `esa_fields` follows; the translator sets it.").
+				Default(false).
+				Advanced(),
 		).
 		Example("Server errors on two hosts", "Keep 5xx responses of a.example.com and b.example.com.", `
 pipeline:
@@ -103,6 +107,8 @@ type Config struct {
 	Conditions   []config.Condition
 	Task         string
 	RouteInvalid bool
+	// ShareParse marks the records validated and kept for the esa_fields that follows (share_parse).
+	ShareParse bool
 }
 
 // FromParsed builds a Processor from a parsed esa_filter config.
@@ -116,6 +122,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 		return nil, err
 	}
 	if c.RouteInvalid, err = conf.FieldBool("route_invalid"); err != nil {
+		return nil, err
+	}
+	if c.ShareParse, err = conf.FieldBool("share_parse"); err != nil {
 		return nil, err
 	}
 	raw, err := conf.FieldAny("conditions")
@@ -153,6 +162,7 @@ type Processor struct {
 	prog     *program
 	invalid  *record.InvalidHandler
 	filtered *service.MetricCounter
+	share    bool      // share_parse
 	pool     sync.Pool // *state
 }
 
@@ -173,6 +183,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 		task:    c.Task,
 		prog:    prog,
 		invalid: record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid),
+		share:   c.ShareParse,
 	}
 	n := prog.sel.Len()
 	p.pool.New = func() any { return &state{vals: make([]record.Value, n), buf: make([]byte, 0, 256)} }
@@ -209,16 +220,21 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			kept = append(kept, msg) // flush marker: untouched, uncounted
 			continue
 		}
-		checked := false
+		share := false // mark the record with its Index if it is kept
 		if err == nil {
-			// A record marked valid is only looked up (up to the last field needed when its names
-			// are distinct); any other is validated whole, and marked when it is kept, so that
-			// esa_fields after this processor does not validate it again.
-			var unique bool
-			if checked, unique = record.Checked(msg, rec); checked {
-				err = p.prog.sel.Find(rec, st.vals, &st.shape, unique)
-			} else {
+			// A record marked valid is only looked up: up to the last field needed when its names
+			// are distinct, unless share_parse wants its index (then to its end). Any other is
+			// validated whole, and with share_parse marked when it is kept.
+			checked, unique, ix := record.CheckedIndex(msg, rec)
+			switch {
+			case !checked:
 				err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
+				share = p.share
+			case p.share && !ix.Valid():
+				err = p.prog.sel.Find(rec, st.vals, &st.shape, false)
+				share = true
+			default:
+				err = p.prog.sel.Find(rec, st.vals, &st.shape, unique)
 			}
 		}
 		if err != nil {
@@ -228,8 +244,8 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		if p.prog.match(st) {
-			if !checked {
-				msg = st.marker.Mark(msg, rec, st.shape.Unique())
+			if share {
+				msg = st.marker.MarkScanned(msg, rec, &st.shape)
 			}
 			kept = append(kept, msg)
 		} else {

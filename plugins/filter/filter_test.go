@@ -329,8 +329,12 @@ func TestCheckedRecords(t *testing.T) {
 	if len(plain) == 0 || len(plain) == len(recs) || strings.Join(plain, "\n") != strings.Join(marked, "\n") {
 		t.Fatalf("kept %d unmarked, %d marked records (of %d), or not the same ones", len(plain), len(marked), len(recs))
 	}
-	// The records esa_filter validated and kept leave it marked, for esa_fields.
-	out, err := p.ProcessBatch(context.Background(), recordtest.Batch(recs[:100]))
+	// With share_parse, the records esa_filter validated and kept leave it marked, for esa_fields.
+	shared, err := New(Config{Category: "access", ShareParse: true, Conditions: []config.Condition{cnd("ClientIP", "exists", false)}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := shared.ProcessBatch(context.Background(), recordtest.Batch(recs[:100]))
 	if err != nil || len(out) != 1 {
 		t.Fatalf("out %d batches, %v", len(out), err)
 	}

@@ -18,6 +18,7 @@ type checkedMark struct {
 	first  *byte
 	n      int
 	unique bool
+	ix     Index // where the values are, when the marking processor scanned the record along a layout
 }
 
 // checkedCtx is a message context that carries a checkedMark; they are allocated a batch at a time.
@@ -37,7 +38,8 @@ func (c *checkedCtx) Value(key any) any {
 // Marker marks messages as holding valid records (see Checked), allocating the marks of many
 // messages at once. The zero Marker is ready to use; it is not safe for concurrent use.
 type Marker struct {
-	ctxs []checkedCtx
+	ctxs  []checkedCtx
+	spans []uint32
 }
 
 // Mark returns a copy of msg whose context records that rec, msg's current content, is a valid record
@@ -52,6 +54,27 @@ func (m *Marker) Mark(msg *service.Message, rec []byte, unique bool) *service.Me
 	}
 	m.ctxs = append(m.ctxs, checkedCtx{Context: msg.Context(), mark: checkedMark{first: &rec[0], n: len(rec), unique: unique}})
 	return msg.WithContext(&m.ctxs[len(m.ctxs)-1])
+}
+
+// MarkScanned is Mark for a record that was just validated with sh (Selector.ScanShape): it takes
+// from sh whether the names are distinct and, when the record was scanned along the layout to its
+// end, its Index, so the esa_fields after this processor takes its fields without reading the record.
+func (m *Marker) MarkScanned(msg *service.Message, rec []byte, sh *Shape) *service.Message {
+	out := m.Mark(msg, rec, sh.unique)
+	sh.keep = true // from now on the shape records where values are
+	if out == msg || !sh.indexed {
+		return out
+	}
+	// The index takes the positions the shape just recorded; the shape records the next record's
+	// in a fresh part of the marker's block (no copy).
+	n := len(sh.lits) + 1
+	m.ctxs[len(m.ctxs)-1].mark.ix = Index{layout: sh.snapshot(), starts: sh.spans[:n:n]}
+	if len(m.spans)+n > cap(m.spans) {
+		m.spans = make([]uint32, 0, max(64*n, 4096))
+	}
+	sh.spans = m.spans[len(m.spans) : len(m.spans)+n : len(m.spans)+n]
+	m.spans = m.spans[:len(m.spans)+n]
+	return out
 }
 
 // MarkChecked marks every message of batch (replacing it by its marked copy) as Marker.Mark does. A
@@ -69,12 +92,18 @@ func MarkChecked(batch service.MessageBatch, unique bool) {
 // Checked reports whether rec, the current content of msg, carries a mark set by Marker.Mark or
 // MarkChecked for these very bytes, and whether its top-level names are distinct.
 func Checked(msg *service.Message, rec []byte) (ok, unique bool) {
+	ok, unique, _ = CheckedIndex(msg, rec)
+	return ok, unique
+}
+
+// CheckedIndex is Checked that also returns the record's Index when the mark has one.
+func CheckedIndex(msg *service.Message, rec []byte) (ok, unique bool, ix Index) {
 	if len(rec) == 0 {
-		return false, false
+		return false, false, Index{}
 	}
 	m, _ := msg.Context().Value(checkedKey{}).(*checkedMark)
 	if m == nil || m.first != &rec[0] || m.n != len(rec) {
-		return false, false
+		return false, false, Index{}
 	}
-	return true, m.unique
+	return true, m.unique, m.ix
 }

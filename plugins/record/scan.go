@@ -241,6 +241,11 @@ func scanLayout(b []byte, out []Value, sh *Shape, early, validate bool) bool {
 		return false
 	}
 	i, found := 0, 0
+	keep := sh.keep
+	var spans []uint32
+	if keep {
+		spans = sh.spans[:len(lits)+1]
+	}
 	for k := range lits {
 		l := lits[k]
 		e := i + int(l.n)
@@ -273,6 +278,12 @@ func scanLayout(b []byte, out []Value, sh *Shape, early, validate bool) bool {
 		if bad {
 			return false
 		}
+		if keep {
+			spans[k] = uint32(e)
+			if esc {
+				spans[k] |= escBit
+			}
+		}
 		if l.idx >= 0 {
 			if out[l.idx].Kind != Invalid {
 				return false
@@ -288,7 +299,10 @@ func scanLayout(b []byte, out []Value, sh *Shape, early, validate bool) bool {
 	if j >= len(b) || b[j] != '}' || skipWS(b, j+1) != len(b) {
 		return false
 	}
-	sh.unique = !lits[len(lits)-1].dup
+	if keep {
+		spans[len(lits)] = uint32(i)
+	}
+	sh.unique, sh.indexed = !lits[len(lits)-1].dup, keep
 	return true
 }
 
@@ -308,7 +322,17 @@ type Shape struct {
 	names  []byte     // the decoded names of the first maxUniqueCheck members, back to back
 	lits   []shapeLit // member k's literal and name position
 	unique bool       // the last record scanned to its end had distinct top-level names
+	// spans[k] is where member k's value started in the last record scanned along the layout (with
+	// escBit for a string with escapes), spans[len(lits)] where the last value ended; indexed says
+	// that record was scanned to its end that way (see Marker.MarkScanned).
+	spans   []uint32
+	indexed bool
+	keep    bool    // record spans (set once Marker.MarkScanned uses this shape)
+	layout  *Layout // immutable copy of the layout for Index consumers; nil after a change
 }
+
+// escBit marks, in a value's start, a string with escapes (it is above MaxRecordSize).
+const escBit = 1 << 30
 
 // shapeLit is where one member's literal is in Shape.arena (n == 0: never matches), the Selector
 // position of the member's name (-1: not selected), where its decoded name is in Shape.names, and
@@ -333,10 +357,10 @@ func (sh *Shape) Unique() bool { return sh.unique }
 
 func (sh *Shape) use(s *Selector) {
 	if sh.sel != s {
-		sh.arena, sh.names, sh.lits = sh.arena[:0], sh.names[:0], sh.lits[:0]
+		sh.arena, sh.names, sh.lits, sh.layout = sh.arena[:0], sh.names[:0], sh.lits[:0], nil
 		sh.sel = s
 	}
-	sh.unique = false
+	sh.unique, sh.indexed = false, false
 }
 
 // learn records lit (the bytes before member k's value, all of them valid) as literal k, with the
@@ -359,10 +383,14 @@ func (sh *Shape) learn(k int, lit, name []byte, idx int) {
 				break
 			}
 		}
-		sh.names = append(sh.names, name...)
-		l.nLen = int32(len(name))
 	}
+	sh.names = append(sh.names, name...)
+	l.nLen = int32(len(name))
 	sh.lits = append(sh.lits, l)
+	sh.layout = nil
+	if len(sh.spans) < len(sh.lits)+1 {
+		sh.spans = append(sh.spans, make([]uint32, len(sh.lits)+1-len(sh.spans))...)
+	}
 }
 
 // Validate checks rec as Selector.Scan does, without selecting fields.

@@ -221,6 +221,8 @@ func FuzzValidate(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"a":"\u00e9","b":[1,2,{"c":null}],"a ":-1.5e3}`))
+	f.Add([]byte(`{"c":"x\"y","ClientIP":1,"":true,"a":null,"c":2}`))
+	f.Add([]byte(` { "ClientIP" : "1.2.3.4" , "c":[] } `))
 	sel := NewSelector("a", "b", "c", "ClientIP")
 	out := make([]Value, sel.Len())
 	shapeOut := make([]Value, sel.Len())
@@ -262,7 +264,7 @@ func FuzzValidate(f *testing.F) {
 		_ = sel.ScanShape(loadFixtureQuiet(), shapeOut, fixtureShape)
 		if err == nil {
 			// Find on a valid record gives Scan's result, stopping early or not.
-			checkShape := &Shape{}
+			checkShape := &Shape{keep: true}
 			herr := sel.ScanShape(rec, shapeOut, checkShape)
 			for _, unique := range []bool{false, checkShape.Unique()} {
 				for _, sh := range []*Shape{fixtureShape, fuzzShape, checkShape} {
@@ -276,6 +278,33 @@ func FuzzValidate(f *testing.F) {
 								t.Fatalf("Find(unique %v) %v, Scan %v", unique, shapeOut[i], out[i])
 							}
 						}
+					}
+				}
+			}
+			// An Index made while validating with one selector gives another selector what Scan gives.
+			if herr == nil {
+				_ = sel.ScanShape(rec, shapeOut, checkShape) // along the layout learnt from rec itself
+			}
+			longName := false
+			for _, l := range checkShape.lits {
+				longName = longName || l.n == 0 // a literal over maxLiteral is never matched
+			}
+			if herr == nil && !checkShape.indexed && !longName && len(checkShape.lits) > 0 {
+				t.Fatalf("a valid record scanned twice is not indexed: %q", rec)
+			}
+			if herr == nil && checkShape.indexed {
+				ix := Index{layout: checkShape.snapshot(), starts: append([]uint32(nil), checkShape.spans[:len(checkShape.lits)+1]...)}
+				other := NewSelector("c", "ClientIP", "a", "")
+				want, got := make([]Value, other.Len()), make([]Value, other.Len())
+				werr := other.Scan(rec, want)
+				var im IndexMap
+				gerr := other.FromIndex(rec, got, ix, &im)
+				if (werr == nil) != (gerr == nil) {
+					t.Fatalf("FromIndex err %v, Scan err %v", gerr, werr)
+				}
+				for i := range want {
+					if werr == nil && (!bytes.Equal(want[i].Raw, got[i].Raw) || want[i].Kind != got[i].Kind || want[i].Escaped != got[i].Escaped) {
+						t.Fatalf("FromIndex %v, Scan %v", got[i], want[i])
 					}
 				}
 			}
