@@ -249,7 +249,8 @@ func scanLayout(b []byte, out []Value, sh *Shape, early, validate bool) bool {
 	for k := range lits {
 		l := lits[k]
 		e := i + int(l.n)
-		if l.n == 0 || e >= len(b) || !equalLit(b[i:e], arena[l.off:l.off+l.n]) {
+		// (The runtime's memequal, vectorised, beats comparing 8 bytes at a time inline here.)
+		if l.n == 0 || e >= len(b) || string(b[i:e]) != string(arena[l.off:l.off+l.n]) {
 			return false
 		}
 		var end int
@@ -417,7 +418,7 @@ func scanObject(b []byte, s *Selector, out []Value, sh *Shape, mode int) error {
 		if sh != nil && k < len(sh.lits) {
 			// Fast path: the bytes up to this member's value are those of the previous record.
 			l := &sh.lits[k]
-			if e := i + int(l.n); l.n > 0 && e < len(b) && equalLit(b[i:e], sh.arena[l.off:l.off+l.n]) {
+			if e := i + int(l.n); l.n > 0 && e < len(b) && string(b[i:e]) == string(sh.arena[l.off:l.off+l.n]) {
 				vStart, idx, matched, dup = skipWS(b, e), int(l.idx), true, l.dup
 			}
 		}
@@ -800,39 +801,4 @@ func isHex4(h []byte) bool {
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-// equalWords reports whether a and b (of equal length) are equal, comparing 8 bytes at a time inline
-// (names are short; this avoids a call to the runtime's memequal).
-func equalWords(a, b []byte) bool {
-	n := len(a)
-	if n != len(b) {
-		return false
-	}
-	if n < 8 {
-		return string(a) == string(b)
-	}
-	for k := 0; k+8 <= n; k += 8 {
-		if binary.LittleEndian.Uint64(a[k:]) != binary.LittleEndian.Uint64(b[k:]) {
-			return false
-		}
-	}
-	return binary.LittleEndian.Uint64(a[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
-}
-
-// equalLit reports whether a and b (of equal length) are equal. For lengths 8 to 40 (the literals of
-// ShapeScan: a separator, a quoted field name and a colon) it compares five overlapping words
-// without a loop, so the outcome costs one predictable branch whatever the length.
-func equalLit(a, b []byte) bool {
-	n := len(a)
-	if n < 8 || n > 40 || len(b) != n {
-		return equalWords(a, b)
-	}
-	o1, o2, o3, o4 := min(8, n-8), min(16, n-8), min(24, n-8), n-8
-	x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b)
-	x |= binary.LittleEndian.Uint64(a[o1:]) ^ binary.LittleEndian.Uint64(b[o1:])
-	x |= binary.LittleEndian.Uint64(a[o2:]) ^ binary.LittleEndian.Uint64(b[o2:])
-	x |= binary.LittleEndian.Uint64(a[o3:]) ^ binary.LittleEndian.Uint64(b[o3:])
-	x |= binary.LittleEndian.Uint64(a[o4:]) ^ binary.LittleEndian.Uint64(b[o4:])
-	return x == 0
 }
