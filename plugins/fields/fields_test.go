@@ -372,37 +372,15 @@ func TestCheckedRecords(t *testing.T) {
 			}
 			return s
 		}
-		// Behind esa_filter, which validated the records and marks them with their Index.
-		f, err := filter.New(filter.Config{Category: "access", ShareParse: true, Conditions: []config.Condition{{Field: "ClientIP", Op: "exists"}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		filtered, err := f.ProcessBatch(context.Background(), recordtest.Batch(recs))
-		if err != nil || len(filtered) != 1 || len(filtered[0]) != len(recs) {
-			t.Fatalf("esa_filter: %d batches, %v", len(filtered), err)
-		}
-		indexed := 0
-		for i, m := range filtered[0] {
-			b, _ := m.AsBytes()
-			if _, _, ix := record.CheckedIndex(m, b); ix.Valid() {
-				indexed++
-			} else if i > 0 {
-				t.Fatalf("record %d left esa_filter without an index", i)
-			}
-		}
-		// Generated (checked) records behind esa_filter: it walks them whole to give them an index.
-		filteredGen, err := f.ProcessBatch(context.Background(), recordtest.GeneratedBatch(recs))
-		if err != nil || len(filteredGen) != 1 || len(filteredGen[0]) != len(recs) {
-			t.Fatalf("esa_filter: %d batches, %v", len(filteredGen), err)
-		}
-		for i, m := range filteredGen[0] {
-			b, _ := m.AsBytes()
-			if _, _, ix := record.CheckedIndex(m, b); !ix.Valid() && i > 0 {
-				t.Fatalf("generated record %d left esa_filter without an index", i)
-			}
+		// Behind esa_filter, which validated the records (or, for generated ones, walked them whole)
+		// and marks them with their Index: every record but the first (which teaches the layout).
+		filtered, n := throughFilter(t, "ClientIP", recordtest.Batch(recs))
+		filteredGen, nGen := throughFilter(t, "ClientIP", recordtest.GeneratedBatch(recs))
+		if n != len(recs)-1 || nGen != len(recs)-1 {
+			t.Fatalf("%d and %d of %d records left esa_filter with an index", n, nGen, len(recs))
 		}
 		plain, marked := run(recordtest.Batch(recs)), run(recordtest.GeneratedBatch(recs))
-		behindFilter, genBehindFilter := run(filtered[0]), run(filteredGen[0])
+		behindFilter, genBehindFilter := run(filtered), run(filteredGen)
 		for i := range plain {
 			if plain[i] != marked[i] || plain[i] != behindFilter[i] || plain[i] != genBehindFilter[i] {
 				t.Fatalf("%v: record %d unmarked\n%s\nmarked\n%s\nbehind esa_filter\n%s\ngenerated, behind esa_filter\n%s",
@@ -431,10 +409,6 @@ func TestIndexAcrossLayouts(t *testing.T) {
 		recs[i] = []byte(layouts[rng.IntN(len(layouts))])
 	}
 	for _, c := range []Config{vectorConfig(), {Category: "access", Fields: []string{"ClientIP", "ClientSSLProtocol", "ClientRequestID"}}} {
-		f, err := filter.New(filter.Config{Category: "access", ShareParse: true, Conditions: []config.Condition{{Field: "ClientRequestID", Op: "exists"}}}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
 		p := mustNew(t, c)
 		run := func(batch service.MessageBatch) []string {
 			out, err := p.ProcessBatch(context.Background(), batch)
@@ -449,25 +423,38 @@ func TestIndexAcrossLayouts(t *testing.T) {
 			return s
 		}
 		want := run(recordtest.Batch(recs))
-		filtered, err := f.ProcessBatch(context.Background(), recordtest.Batch(recs))
-		if err != nil || len(filtered) != 1 || len(filtered[0]) != len(recs) {
-			t.Fatalf("esa_filter kept %d batches, %v", len(filtered), err)
-		}
-		indexed := 0
-		for _, m := range filtered[0] {
-			b, _ := m.AsBytes()
-			if _, _, ix := record.CheckedIndex(m, b); ix.Valid() {
-				indexed++
-			}
-		}
+		filtered, indexed := throughFilter(t, "ClientRequestID", recordtest.Batch(recs))
 		if indexed < len(recs)/10 {
 			t.Fatalf("only %d of %d records carry an index", indexed, len(recs))
 		}
-		got := run(filtered[0])
+		got := run(filtered)
 		for i := range want {
 			if want[i] != got[i] {
 				t.Fatalf("record %d %s:\nalone         %s\nbehind filter %s", i, recs[i], want[i], got[i])
 			}
 		}
 	}
+}
+
+// throughFilter passes batch through an esa_filter with share_parse whose one condition (field
+// exists) every record meets, and returns what it kept and how many records carry an Index.
+func throughFilter(t *testing.T, field string, batch service.MessageBatch) (service.MessageBatch, int) {
+	t.Helper()
+	f, err := filter.New(filter.Config{Category: "access", ShareParse: true, Conditions: []config.Condition{{Field: field, Op: "exists"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(batch)
+	out, err := f.ProcessBatch(context.Background(), batch)
+	if err != nil || len(out) != 1 || len(out[0]) != n {
+		t.Fatalf("esa_filter: %d batches, %v", len(out), err)
+	}
+	indexed := 0
+	for _, m := range out[0] {
+		b, _ := m.AsBytes()
+		if _, _, ix := record.CheckedIndex(m, b); ix.Valid() {
+			indexed++
+		}
+	}
+	return out[0], indexed
 }
