@@ -146,14 +146,8 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	if c.MaxInFlight, err = conf.FieldInt("max_in_flight"); err != nil {
 		return c, pol, err
 	}
-	if pol, err = conf.FieldBatchPolicy("batching"); err != nil {
-		return c, pol, err
-	}
-	if pol.Count == 0 && pol.ByteSize == 0 && pol.Period == "" && pol.Check == "" {
-		// No policy at all: the defaults of SPEC §3.1 (a request per 1000 records, 5 MB or 5 s).
-		pol = service.BatchPolicy{Count: DefaultMaxBatchSize, ByteSize: DefaultMaxBatchMB << 20, Period: DefaultPeriod}
-	}
-	return c, encode.WithFlushCheck(pol), nil
+	pol, err = encode.StreamBatching(conf)
+	return c, pol, err
 }
 
 // Validate checks the configuration and reports every problem at once. Messages never contain the
@@ -300,8 +294,8 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		redacted:    redactURL(u),
 		header:      http.Header{},
 		now:         time.Now,
-		policy: service.BatchPolicy{Count: DefaultMaxBatchSize, ByteSize: DefaultMaxBatchMB << 20,
-			Period: DefaultPeriod},
+		policy: service.BatchPolicy{Count: encode.StreamBatchCount, ByteSize: encode.StreamBatchBytes,
+			Period: encode.StreamBatchPeriod},
 	}
 	if c.PrivateKey != "" {
 		path := c.URLPath

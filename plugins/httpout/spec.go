@@ -9,14 +9,11 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
-// Defaults of SPEC §3.1 and §4.5.
+// Defaults of SPEC §4.5 (the batch defaults of §3.1 are encode.StreamBatch*).
 const (
-	DefaultMaxBatchSize = 1000
-	DefaultMaxBatchMB   = 5
-	DefaultPeriod       = "5s"
-	DefaultMaxRetry     = 3
-	DefaultTimeout      = "10s"
-	DefaultMaxInFlight  = 8
+	DefaultMaxRetry    = 3
+	DefaultTimeout     = "10s"
+	DefaultMaxInFlight = 8
 	// MaxHeaders and MaxQuery are the limits on static headers and query parameters.
 	MaxHeaders = 20
 	MaxQuery   = 20
@@ -122,7 +119,7 @@ the values of query parameters.
 				Description("Requests sent concurrently.").
 				Default(DefaultMaxInFlight),
 			service.NewBatchPolicyField("batching").
-				Description("When a request is sent: after `count` records (ESA MaxBatchSize), `byte_size` bytes (MaxBatchMB) or `period`, whichever comes first. Without a policy: 1000 records, 5 MiB, 5 s."),
+				Description("When a request is sent: after `count` records (ESA MaxBatchSize), `byte_size` bytes (MaxBatchMB) or `period`, whichever comes first. A zero value takes the default: 1000 records, 5 MiB, 5 s."),
 			service.NewStringField("task").
 				Description("The task name, the `task` label of the metrics.").Default(""),
 			service.NewStringField("time_field").

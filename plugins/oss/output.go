@@ -24,13 +24,6 @@ import (
 // Name is the component name.
 const Name = "esa_oss"
 
-// Batching defaults of object storage (SPEC §3.1).
-const (
-	DefaultBatchCount  = 100000
-	DefaultBatchBytes  = 64 << 20
-	DefaultBatchPeriod = "60s"
-)
-
 // minPartSize is OSS's smallest part (except the last).
 const minPartSize = 100 * 1024
 
@@ -82,20 +75,10 @@ func Register(env *service.Environment) error {
 		if err != nil {
 			return nil, service.BatchPolicy{}, 0, fmt.Errorf("%s: %w", Name, err)
 		}
-		pol, err := conf.FieldBatchPolicy("batching")
+		pol, err := encode.ObjectBatching(conf)
 		if err != nil {
 			return nil, pol, 0, err
 		}
-		if pol.Count == 0 {
-			pol.Count = DefaultBatchCount
-		}
-		if pol.ByteSize == 0 {
-			pol.ByteSize = DefaultBatchBytes
-		}
-		if pol.Period == "" {
-			pol.Period = DefaultBatchPeriod
-		}
-		pol = encode.WithFlushCheck(pol)
 		mif, err := conf.FieldMaxInFlight()
 		if err != nil {
 			return nil, pol, 0, err

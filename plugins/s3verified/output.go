@@ -23,13 +23,6 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
-// Batching defaults of object storage (SPEC §3.1).
-const (
-	DefaultBatchCount  = 100000
-	DefaultBatchBytes  = 64 * 1024 * 1024
-	DefaultBatchPeriod = "60s"
-)
-
 // Name is the component name.
 const Name = "esa_s3_verified"
 
@@ -99,32 +92,16 @@ func Register(env *service.Environment) error {
 		if err != nil {
 			return nil, service.BatchPolicy{}, 0, fmt.Errorf("%s: %w", Name, err)
 		}
-		pol, err := conf.FieldBatchPolicy("batching")
+		pol, err := encode.ObjectBatching(conf)
 		if err != nil {
 			return nil, pol, 0, err
 		}
-		pol = encode.WithFlushCheck(DefaultBatchPolicy(pol))
 		mif, err := conf.FieldMaxInFlight()
 		if err != nil {
 			return nil, pol, 0, err
 		}
 		return o, pol, mif, nil
 	})
-}
-
-// DefaultBatchPolicy fills the zero count, byte size and period of pol with the object-storage
-// defaults of SPEC §3.1.
-func DefaultBatchPolicy(pol service.BatchPolicy) service.BatchPolicy {
-	if pol.Count == 0 {
-		pol.Count = DefaultBatchCount
-	}
-	if pol.ByteSize == 0 {
-		pol.ByteSize = DefaultBatchBytes
-	}
-	if pol.Period == "" {
-		pol.Period = DefaultBatchPeriod
-	}
-	return pol
 }
 
 type output struct {

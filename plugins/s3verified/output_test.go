@@ -72,17 +72,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestDefaultBatchPolicy(t *testing.T) {
-	p := DefaultBatchPolicy(service.BatchPolicy{})
-	if p.Count != 100000 || p.ByteSize != 64*1024*1024 || p.Period != "60s" {
-		t.Fatalf("defaults = %+v", p)
-	}
-	p = DefaultBatchPolicy(service.BatchPolicy{Count: 10, Period: "1s"})
-	if p.Count != 10 || p.Period != "1s" || p.ByteSize != 64*1024*1024 {
-		t.Fatalf("overrides lost: %+v", p)
-	}
-}
-
 // env is one S3 server with a bucket, behind a recording proxy.
 type env struct {
 	srv    *s3test.Server

@@ -34,7 +34,7 @@ type Config struct {
 
 func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error) {
 	var c Config
-	pol := service.BatchPolicy{Count: DefaultBatchCount, ByteSize: DefaultBatchBytes, Period: DefaultBatchPeriod}
+	var pol service.BatchPolicy
 	var err error
 	str := func(dst *string, name string) {
 		if err == nil {
@@ -64,13 +64,11 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	if c.MaxInFlight, err = conf.FieldMaxInFlight(); err != nil {
 		return c, pol, fmt.Errorf("%s: %w", componentName, err)
 	}
-	if conf.Contains("batching") {
-		if pol, err = conf.FieldBatchPolicy("batching"); err != nil {
-			return c, pol, fmt.Errorf("%s: batching: %w", componentName, err)
-		}
+	if pol, err = encode.StreamBatching(conf); err != nil {
+		return c, pol, fmt.Errorf("%s: batching: %w", componentName, err)
 	}
 	c.applyEnv(os.Getenv)
-	return c, encode.WithFlushCheck(pol), c.Validate()
+	return c, pol, c.Validate()
 }
 
 // applyEnv fills missing credentials from the ALIBABA_CLOUD_* environment variables. The security token

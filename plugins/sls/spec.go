@@ -21,9 +21,6 @@ import (
 
 // Defaults of SPEC §3.1 and the SLS PutLogs limits.
 const (
-	DefaultBatchCount    = 1000
-	DefaultBatchBytes    = 5 * 1000 * 1000
-	DefaultBatchPeriod   = "5s"
 	DefaultMaxInFlight   = 8
 	DefaultMaxRetries    = 3
 	DefaultTimeout       = 30 * time.Second
@@ -108,7 +105,7 @@ HTTP and a host name uses HTTPS.`).
 				Default(DefaultTimeout.String()).Advanced(),
 			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight),
 			service.NewBatchPolicyField("batching").
-				Description("When a batch is sent: after `count` records, `byte_size` bytes or `period`, whichever comes first. Without this field: 1000 records, 5 MB, 5 s. A batch larger than the SLS limits is split into several PutLogs calls."),
+				Description("When a batch is sent: after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default: 1000 records, 5 MiB, 5 s. A batch larger than the SLS limits is split into several PutLogs calls."),
 		).
 		Example("Deliver access logs to SLS", "Credentials from the environment; the project, logstore and region of an ESA SlsDelivery.", `
 output:

@@ -1,0 +1,42 @@
+package encode
+
+import "github.com/redpanda-data/benthos/v4/public/service"
+
+// Batch policy defaults of SPEC §3.1: for the stream destinations (HTTP, Kafka, SLS) and for object
+// storage (OSS, S3, S3-compatible, the local directory).
+const (
+	StreamBatchCount  = 1000
+	StreamBatchBytes  = 5 << 20
+	StreamBatchPeriod = "5s"
+	ObjectBatchCount  = 100_000
+	ObjectBatchBytes  = 64 << 20
+	ObjectBatchPeriod = "60s"
+)
+
+// StreamBatching reads the `batching` field of a stream output: a zero count, byte size or period
+// takes the stream default, and the flush-marker check is added (WithFlushCheck).
+func StreamBatching(conf *service.ParsedConfig) (service.BatchPolicy, error) {
+	return batching(conf, StreamBatchCount, StreamBatchBytes, StreamBatchPeriod)
+}
+
+// ObjectBatching is StreamBatching with the object-storage defaults.
+func ObjectBatching(conf *service.ParsedConfig) (service.BatchPolicy, error) {
+	return batching(conf, ObjectBatchCount, ObjectBatchBytes, ObjectBatchPeriod)
+}
+
+func batching(conf *service.ParsedConfig, count, bytes int, period string) (service.BatchPolicy, error) {
+	pol, err := conf.FieldBatchPolicy("batching")
+	if err != nil {
+		return pol, err
+	}
+	if pol.Count == 0 {
+		pol.Count = count
+	}
+	if pol.ByteSize == 0 {
+		pol.ByteSize = bytes
+	}
+	if pol.Period == "" {
+		pol.Period = period
+	}
+	return WithFlushCheck(pol), nil
+}
