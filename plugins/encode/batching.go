@@ -1,6 +1,10 @@
 package encode
 
-import "github.com/redpanda-data/benthos/v4/public/service"
+import (
+	"fmt"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+)
 
 // Batch policy defaults of SPEC §3.1: for the stream destinations (HTTP, Kafka, SLS) and for object
 // storage (OSS, S3, S3-compatible, the local directory).
@@ -39,4 +43,25 @@ func batching(conf *service.ParsedConfig, count, bytes int, period string) (serv
 		pol.Period = period
 	}
 	return WithFlushCheck(pol), nil
+}
+
+// RegisterObjectOutput registers an object-storage output on env: newOutput builds it from its parsed
+// config; its batch policy is ObjectBatching's and its max_in_flight the config's.
+func RegisterObjectOutput(env *service.Environment, name string, spec *service.ConfigSpec,
+	newOutput func(*service.ParsedConfig, *service.Resources) (service.BatchOutput, error)) error {
+	return env.RegisterBatchOutput(name, spec, func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+		o, err := newOutput(conf, res)
+		if err != nil {
+			return nil, service.BatchPolicy{}, 0, fmt.Errorf("%s: %w", name, err)
+		}
+		pol, err := ObjectBatching(conf)
+		if err != nil {
+			return nil, pol, 0, err
+		}
+		mif, err := conf.FieldMaxInFlight()
+		if err != nil {
+			return nil, pol, 0, err
+		}
+		return o, pol, mif, nil
+	})
 }

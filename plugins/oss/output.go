@@ -70,20 +70,8 @@ output:
 
 // Register registers esa_oss on env.
 func Register(env *service.Environment) error {
-	return env.RegisterBatchOutput(Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-		o, err := newOutput(conf, res)
-		if err != nil {
-			return nil, service.BatchPolicy{}, 0, fmt.Errorf("%s: %w", Name, err)
-		}
-		pol, err := encode.ObjectBatching(conf)
-		if err != nil {
-			return nil, pol, 0, err
-		}
-		mif, err := conf.FieldMaxInFlight()
-		if err != nil {
-			return nil, pol, 0, err
-		}
-		return o, pol, mif, nil
+	return encode.RegisterObjectOutput(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, error) {
+		return newOutput(conf, res)
 	})
 }
 
