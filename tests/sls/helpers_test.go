@@ -57,6 +57,29 @@ func runStream(t testing.TB, env *service.Environment, yaml string, timeout time
 	}
 }
 
+// toSLS is a Benthos config from input (the YAML under `input:`, indented by two spaces) to esa_sls on
+// srv: project proj, logstore store, the test credentials, and the esa_sls fields of extra (indented
+// by four spaces).
+func toSLS(srv *slstest.Server, logLevel, input, extra string) string {
+	return fmt.Sprintf(`
+logger: {level: %s}
+input:
+%s
+output:
+  esa_sls:
+    project: proj
+    logstore: store
+    endpoint: %s
+    access_key_id: %s
+    access_key_secret: %s
+%s`, logLevel, input, srv.Endpoint, testAK, testSecret, extra)
+}
+
+// fileInput is the esa_file input of path, for toSLS.
+func fileInput(path string) string {
+	return fmt.Sprintf("  esa_file:\n    paths: [%s]", path)
+}
+
 // startServer starts an SLS test server with project "proj" and logstore "store".
 func startServer(t testing.TB) *slstest.Server {
 	srv := slstest.Start(t, testAK, testSecret)

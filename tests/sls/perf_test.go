@@ -22,23 +22,11 @@ func pipelineToServer(t testing.TB, category string, count int) (time.Duration, 
 	srv := startServer(t)
 	srv.Discard(true)
 	start := time.Now()
-	runStream(t, newEnv(t), fmt.Sprintf(`
-logger: {level: warn}
-input:
-  esa_generate:
-    category: %s
-    count: %d
-    seed: 1
-output:
-  esa_sls:
-    project: proj
-    logstore: store
-    endpoint: %s
-    access_key_id: %s
-    access_key_secret: %s
+	input := fmt.Sprintf("  esa_generate:\n    category: %s\n    count: %d\n    seed: 1", category, count)
+	runStream(t, newEnv(t), toSLS(srv, "warn", input, `
     time_field: EdgeStartTimestamp
     max_in_flight: 16
-`, category, count, srv.Endpoint, testAK, testSecret), 30*time.Minute)
+`), 30*time.Minute)
 	elapsed := time.Since(start)
 	st := srv.Stats()
 	if st.LogsStored != count {

@@ -37,24 +37,13 @@ func TestEndToEndRecordByRecord(t *testing.T) {
 		byID[id] = e
 	}
 	path := writeNDJSON(t, recs)
-	runStream(t, newEnv(t), fmt.Sprintf(`
-logger: {level: warn}
-input:
-  esa_file:
-    paths: [%s]
-output:
-  esa_sls:
-    project: proj
-    logstore: store
-    endpoint: %s
-    access_key_id: %s
-    access_key_secret: %s
+	runStream(t, newEnv(t), toSLS(srv, "warn", fileInput(path), `
     topic: esa-access
     source: edge-node-1
     task: e2e
     time_field: EdgeStartTimestamp
     max_in_flight: 4
-`, path, srv.Endpoint, testAK, testSecret), 2*time.Minute)
+`), 2*time.Minute)
 
 	logs := srv.Logs("proj", "store")
 	if len(logs) != n {
@@ -105,22 +94,11 @@ func TestThrottlingAndServerErrors(t *testing.T) {
 	recs := smallRecords(n)
 	path := writeNDJSON(t, recs)
 	start := time.Now()
-	runStream(t, newEnv(t), fmt.Sprintf(`
-logger: {level: error}
-input:
-  esa_file:
-    paths: [%s]
-output:
-  esa_sls:
-    project: proj
-    logstore: store
-    endpoint: %s
-    access_key_id: %s
-    access_key_secret: %s
+	runStream(t, newEnv(t), toSLS(srv, "error", fileInput(path), `
     task: faults
     time_field: ts
     max_in_flight: 16
-`, path, srv.Endpoint, testAK, testSecret), 5*time.Minute)
+`), 5*time.Minute)
 	elapsed := time.Since(start)
 
 	logs := srv.Logs("proj", "store")
@@ -169,25 +147,14 @@ func TestBatchOver4096SplitsIntoSeveralPutLogs(t *testing.T) {
 	const n = 10_000
 	recs := smallRecords(n)
 	path := writeNDJSON(t, recs)
-	runStream(t, newEnv(t), fmt.Sprintf(`
-logger: {level: warn}
-input:
-  esa_file:
-    paths: [%s]
-output:
-  esa_sls:
-    project: proj
-    logstore: store
-    endpoint: %s
-    access_key_id: %s
-    access_key_secret: %s
+	runStream(t, newEnv(t), toSLS(srv, "warn", fileInput(path), fmt.Sprintf(`
     time_field: ts
     max_in_flight: 1
     batching:
       count: %d
       byte_size: 0
       period: 10s
-`, path, srv.Endpoint, testAK, testSecret, n), 2*time.Minute)
+`, n)), 2*time.Minute)
 
 	logs := srv.Logs("proj", "store")
 	if len(logs) != n {
