@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/tests/servers/osstest"
 )
 
@@ -61,24 +60,6 @@ func baseYAML(s *osstest.Server, extra string) string {
 		s.Addr, osstest.AccessKeyID, osstest.AccessKeySecret) + extra
 }
 
-func records(n, pad int) [][]byte {
-	out := make([][]byte, n)
-	buf := make([]byte, pad)
-	for i := range out {
-		_, _ = rand.Read(buf)
-		out[i] = fmt.Appendf(nil, `{"EdgeStartTimestamp":"2026-11-25T08:00:%02d+08:00","i":%d,"pad":%q}`, i%60, i, base64.StdEncoding.EncodeToString(buf))
-	}
-	return out
-}
-
-func batchOf(recs [][]byte) service.MessageBatch {
-	b := make(service.MessageBatch, len(recs))
-	for i, r := range recs {
-		b[i] = service.NewMessage(r)
-	}
-	return b
-}
-
 func ndjson(recs [][]byte) []byte {
 	var b bytes.Buffer
 	for _, r := range recs {
@@ -111,12 +92,12 @@ func TestDeliverSmallAndMultipart(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	small := records(100, 10)
-	if err := o.WriteBatch(ctx, batchOf(small)); err != nil {
+	small := recordtest.PaddedRecords(100, 10)
+	if err := o.WriteBatch(ctx, recordtest.Batch(small)); err != nil {
 		t.Fatal(err)
 	}
-	big := records(400, 1000) // ~540 KB of base64, ~400 KB gzip: 4 parts of 100 KiB
-	if err := o.WriteBatch(ctx, batchOf(big)); err != nil {
+	big := recordtest.PaddedRecords(400, 1000) // ~540 KB of base64, ~400 KB gzip: 4 parts of 100 KiB
+	if err := o.WriteBatch(ctx, recordtest.Batch(big)); err != nil {
 		t.Fatal(err)
 	}
 	objs := s.Objects("logs", "esa/access/")
@@ -159,7 +140,7 @@ func TestDeliverSmallAndMultipart(t *testing.T) {
 		}
 		return 0, ""
 	})
-	if err := o.WriteBatch(ctx, batchOf(big)); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
+	if err := o.WriteBatch(ctx, recordtest.Batch(big)); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
 		t.Fatalf("refused part: %v", err)
 	}
 	if n := s.PendingUploads(); n != 0 {
@@ -188,14 +169,14 @@ func TestRetryThenNack(t *testing.T) {
 		}
 		return 0, ""
 	})
-	if err := o.WriteBatch(ctx, batchOf(records(5, 5))); err != nil {
+	if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(5, 5))); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	if fails != 3 {
 		t.Fatalf("attempts %d, want 3", fails)
 	}
 	fails = 100
-	if err := o.WriteBatch(ctx, batchOf(records(5, 5))); err == nil || !strings.Contains(err.Error(), "503") {
+	if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(5, 5))); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("want a nack after the retries: %v", err)
 	}
 	if fails != 103 {
@@ -236,7 +217,7 @@ func TestConnectRejections(t *testing.T) {
 		if err := o.Connect(ctx); err != nil || outcome.From(res).FatalErr() != nil {
 			t.Fatal(err)
 		}
-		if err := o.WriteBatch(ctx, batchOf(records(3, 3))); err != nil {
+		if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(3, 3))); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -248,7 +229,7 @@ func TestConnectRejections(t *testing.T) {
 		if err := o.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := o.WriteBatch(ctx, batchOf(records(3, 3))); err != nil {
+		if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(3, 3))); err != nil {
 			t.Fatal(err)
 		}
 		if len(s.Objects("logs", "env/")) != 1 {
@@ -285,8 +266,8 @@ func TestFlushMarkersAreNotRecords(t *testing.T) {
 	if n := len(s.Objects("logs", "")); n != 0 {
 		t.Fatalf("a marker-only batch wrote %d objects", n)
 	}
-	recs := records(3, 3)
-	b := append(batchOf(recs), encode.NewFlushMarker())
+	recs := recordtest.PaddedRecords(3, 3)
+	b := append(recordtest.Batch(recs), encode.NewFlushMarker())
 	if err := o.WriteBatch(ctx, b); err != nil {
 		t.Fatal(err)
 	}

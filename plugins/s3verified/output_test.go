@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +19,7 @@ import (
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/tests/servers/s3test"
 )
 
@@ -341,24 +340,6 @@ func TestVirtualHostedStyle(t *testing.T) {
 	}
 }
 
-func randomRecords(n, size int) [][]byte {
-	out := make([][]byte, n)
-	buf := make([]byte, size)
-	for i := range out {
-		_, _ = rand.Read(buf)
-		out[i] = fmt.Appendf(nil, `{"EdgeStartTimestamp":"2026-11-25T08:00:%02d+08:00","i":%d,"pad":%q}`, i%60, i, base64.StdEncoding.EncodeToString(buf))
-	}
-	return out
-}
-
-func batchOf(recs [][]byte) service.MessageBatch {
-	b := make(service.MessageBatch, len(recs))
-	for i, r := range recs {
-		b[i] = service.NewMessage(r)
-	}
-	return b
-}
-
 func gunzip(t *testing.T, b []byte) []byte {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(b))
@@ -380,9 +361,9 @@ func TestMultipartUploadAndAbort(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs := randomRecords(3000, 3000) // ~12 MB of base64, ~9 MB gzip: two parts
+	recs := recordtest.PaddedRecords(3000, 3000) // ~12 MB of base64, ~9 MB gzip: two parts
 	e.proxy.Reset()
-	if err := o.WriteBatch(ctx, batchOf(recs)); err != nil {
+	if err := o.WriteBatch(ctx, recordtest.Batch(recs)); err != nil {
 		t.Fatal(err)
 	}
 	var creates, parts, completes int
@@ -428,7 +409,7 @@ func TestMultipartUploadAndAbort(t *testing.T) {
 	})
 	defer e.proxy.SetIntercept(nil)
 	e.proxy.Reset()
-	err := o.WriteBatch(ctx, batchOf(recs))
+	err := o.WriteBatch(ctx, recordtest.Batch(recs))
 	if err == nil || !strings.Contains(err.Error(), "InvalidPart") {
 		t.Fatalf("failed part: %v", err)
 	}
@@ -474,15 +455,15 @@ func TestRetryThenNack(t *testing.T) {
 		}
 		return false
 	})
-	recs := randomRecords(10, 10)
-	if err := o.WriteBatch(ctx, batchOf(recs)); err != nil {
+	recs := recordtest.PaddedRecords(10, 10)
+	if err := o.WriteBatch(ctx, recordtest.Batch(recs)); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	if fails != 3 {
 		t.Fatalf("attempts = %d, want 3", fails)
 	}
 	fails = -100 // always fail now
-	err := o.WriteBatch(ctx, batchOf(recs))
+	err := o.WriteBatch(ctx, recordtest.Batch(recs))
 	if err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("want a nack after the retries, got %v", err)
 	}
@@ -584,8 +565,8 @@ func TestFlushMarkersAreNotRecords(t *testing.T) {
 	if ks := e.keys(t, "esa/access/2026"); len(ks) != 0 {
 		t.Fatalf("a marker-only batch wrote %v", ks)
 	}
-	recs := randomRecords(3, 3)
-	if err := o.WriteBatch(ctx, append(batchOf(recs), encode.NewFlushMarker())); err != nil {
+	recs := recordtest.PaddedRecords(3, 3)
+	if err := o.WriteBatch(ctx, append(recordtest.Batch(recs), encode.NewFlushMarker())); err != nil {
 		t.Fatal(err)
 	}
 	ks := e.keys(t, "esa/access/2026")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
@@ -59,7 +60,7 @@ esa_http:
 `)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		recs := idRecords((i + 1) * per)[i*per:]
-		if err := p.send(ctx, batchOf(recs)); err != nil {
+		if err := p.send(ctx, recordtest.Batch(recs)); err != nil {
 			t.Fatalf("%s: %v", codec, err)
 		}
 		cancel()
@@ -76,7 +77,7 @@ esa_http:
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := bad.send(ctx, batchOf(idRecords(1)))
+	err := bad.send(ctx, recordtest.Batch(idRecords(1)))
 	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "signature mismatch") {
 		t.Fatalf("wrong key: %v", err)
 	}

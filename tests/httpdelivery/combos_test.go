@@ -11,6 +11,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
 // capture is a Receiver.OnBatch that keeps each request's decoded body and headers.
@@ -89,7 +90,7 @@ esa_http:
 %s`, srv.URL, codec, strings.ReplaceAll(strings.TrimSpace(authYAML), "\n", "\n  "), indent(l.yaml)))
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					defer cancel()
-					if err := p.send(ctx, batchOf(recs)); err != nil {
+					if err := p.send(ctx, recordtest.Batch(recs)); err != nil {
 						t.Fatalf("delivery failed: %v", err)
 					}
 					cap.mu.Lock()
@@ -173,7 +174,7 @@ esa_http:
 `, srv.URL, c.outAuth))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err := p.send(ctx, batchOf(idRecords(1)))
+			err := p.send(ctx, recordtest.Batch(idRecords(1)))
 			if err == nil {
 				t.Fatal("batch acknowledged although the receiver rejected it")
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/record"
+	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/plugins/sample"
 	"github.com/esa-connect/esa-connect/plugins/source"
 )
@@ -95,14 +96,6 @@ func startPipeline(t testing.TB, outputYAML string) *pipeline {
 	return p
 }
 
-func batchOf(recs [][]byte) service.MessageBatch {
-	b := make(service.MessageBatch, len(recs))
-	for i, r := range recs {
-		b[i] = service.NewMessage(r)
-	}
-	return b
-}
-
 // feedResult is what feed observed.
 type feedResult struct {
 	nacks     int64 // batches nacked with a retryable error and sent again
@@ -132,7 +125,7 @@ func feed(t testing.TB, p *pipeline, records [][]byte, batchSize, workers int) f
 				}
 				end := min(start+batchSize, len(records))
 				for {
-					err := p.send(ctx, batchOf(records[start:end]))
+					err := p.send(ctx, recordtest.Batch(records[start:end]))
 					if err == nil {
 						break
 					}

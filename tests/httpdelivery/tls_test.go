@@ -22,6 +22,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
 // pki is a throwaway CA with a server certificate for 127.0.0.1 and a client certificate.
@@ -132,7 +133,7 @@ esa_http:
 `+tlsYAML)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return pl.send(ctx, batchOf(idRecords(5)))
+		return pl.send(ctx, recordtest.Batch(idRecords(5)))
 	}
 
 	t.Run("ca_file", func(t *testing.T) {

@@ -1,6 +1,9 @@
 package recordtest
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -48,6 +51,18 @@ func GeneratedBatch(recs [][]byte) service.MessageBatch {
 	b := Batch(recs)
 	record.MarkChecked(b, true)
 	return b
+}
+
+// PaddedRecords returns n small records, each with an EdgeStartTimestamp, its index "i" and pad random
+// bytes (base64) that do not compress.
+func PaddedRecords(n, pad int) [][]byte {
+	out := make([][]byte, n)
+	buf := make([]byte, pad)
+	for i := range out {
+		_, _ = rand.Read(buf)
+		out[i] = fmt.Appendf(nil, `{"EdgeStartTimestamp":"2026-11-25T08:00:%02d+08:00","i":%d,"pad":%q}`, i%60, i, base64.StdEncoding.EncodeToString(buf))
+	}
+	return out
 }
 
 // MeanSize returns the mean length of recs.
