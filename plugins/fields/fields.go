@@ -86,13 +86,8 @@ pass through untouched.`).
 			service.NewStringEnumField("timestamp_format", TimeRFC3339, TimeRFC3339ms, TimeUnix, TimeUnixMs, TimeUnixNano).
 				Description("How timestamp fields are written: `rfc3339` as received, `rfc3339ms`, or Unix seconds / milliseconds / nanoseconds as JSON numbers.").
 				Default(TimeRFC3339),
-			service.NewStringField("task").
-				Description("The task name, used as the `task` label of the metrics.").
-				Default(""),
-			service.NewBoolField("route_invalid").
-				Description("Keep invalid records (flagged with an error and metadata `esa_invalid_reason`) so that a `switch` output can send them to a dead letter, instead of dropping them.").
-				Default(false).
-				Advanced(),
+			record.TaskField(),
+			record.RouteInvalidField(),
 		).
 		Example("Four access-log fields", "The fields of ESA's console example.", `
 pipeline:
@@ -159,10 +154,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.TimestampFormat, err = conf.FieldString("timestamp_format"); err != nil {
 		return nil, err
 	}
-	if c.Task, err = conf.FieldString("task"); err != nil {
-		return nil, err
-	}
-	if c.RouteInvalid, err = conf.FieldBool("route_invalid"); err != nil {
+	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
 		return nil, err
 	}
 	return New(c, res)

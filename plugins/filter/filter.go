@@ -59,13 +59,8 @@ pass through untouched.`).
 			service.NewStringField("esa_rules").
 				Description("Conditions in ESA's JSON form (`FilterRules`), e.g. `[{\"EdgeResponseStatusCode\": {\"ge\": [500]}}]`; ANDed with `conditions`.").
 				Default(""),
-			service.NewStringField("task").
-				Description("The task name, used as the `task` label of the metrics.").
-				Default(""),
-			service.NewBoolField("route_invalid").
-				Description("Keep invalid records (flagged with an error and metadata `esa_invalid_reason`) so that a `switch` output can send them to a dead letter, instead of dropping them.").
-				Default(false).
-				Advanced(),
+			record.TaskField(),
+			record.RouteInvalidField(),
 			service.NewBoolField("share_parse").
 				Description("Hand what this processor learnt of each record it validated and kept (that it is valid, and where its fields are) to the `esa_fields` that follows, so that it does not parse the record again. It costs about a tenth of this processor's time, wasted when no `esa_fields` follows; the translator sets it.").
 				Default(false).
@@ -118,10 +113,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.Category, err = conf.FieldString("category"); err != nil {
 		return nil, err
 	}
-	if c.Task, err = conf.FieldString("task"); err != nil {
-		return nil, err
-	}
-	if c.RouteInvalid, err = conf.FieldBool("route_invalid"); err != nil {
+	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
 		return nil, err
 	}
 	if c.ShareParse, err = conf.FieldBool("share_parse"); err != nil {

@@ -87,3 +87,27 @@ func (h *InvalidHandler) logSample(rec []byte, reason string, err error) {
 	h.log.Warnf("%s: task %q: invalid record %s (%s): %v; first %d of %d bytes: %q%s",
 		h.component, h.task, action, reason, err, len(sample), len(rec), sample, more)
 }
+
+// TaskField is the `task` config field of the esa_* processors.
+func TaskField() *service.ConfigField {
+	return service.NewStringField("task").
+		Description("The task name, used as the `task` label of the metrics.").
+		Default("")
+}
+
+// RouteInvalidField is the `route_invalid` config field of the processors that validate records.
+func RouteInvalidField() *service.ConfigField {
+	return service.NewBoolField("route_invalid").
+		Description("Keep invalid records (flagged with an error and metadata `esa_invalid_reason`) so that a `switch` output can send them to a dead letter, instead of dropping them.").
+		Default(false).
+		Advanced()
+}
+
+// ParseTaskFields reads the `task` and `route_invalid` fields of an esa_* processor's config.
+func ParseTaskFields(conf *service.ParsedConfig) (task string, routeInvalid bool, err error) {
+	if task, err = conf.FieldString("task"); err != nil {
+		return "", false, err
+	}
+	routeInvalid, err = conf.FieldBool("route_invalid")
+	return task, routeInvalid, err
+}

@@ -56,9 +56,7 @@ like any other). Messages already flagged with an error pass through untouched.`
 				Description("Optional top-level field whose value decides deterministically (e.g. `ClientRequestID`). Empty: random per record.").
 				Default("").
 				Example("ClientRequestID"),
-			service.NewStringField("task").
-				Description("The task name, used as the `task` label of the metrics.").
-				Default(""),
+			record.TaskField(),
 			service.NewBoolField("route_invalid").
 				Description("Accepted for uniformity with `esa_filter` and `esa_fields`, which detect invalid records; esa_sample does not validate records, so it has no effect here.").
 				Default(false).
@@ -108,10 +106,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.Key, err = conf.FieldString("key"); err != nil {
 		return nil, err
 	}
-	if c.Task, err = conf.FieldString("task"); err != nil {
-		return nil, err
-	}
-	if c.RouteInvalid, err = conf.FieldBool("route_invalid"); err != nil {
+	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
 		return nil, err
 	}
 	return New(c, res, rand.Uint64(), rand.Uint64())
