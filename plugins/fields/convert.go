@@ -152,9 +152,20 @@ func (p *Processor) appendTime(dst []byte, v record.Value, st *state) ([]byte, b
 	case TimeUnixMs:
 		return strconv.AppendInt(dst, t.UnixMilli(), 10), true
 	default:
+		// Unix nanoseconds fit an int64 only from 1677-09-21 to 2262-04-11: a time outside that range
+		// is delivered as the sentinel and counted, never as an overflowed number.
+		if t.Before(minUnixNano) || t.After(maxUnixNano) {
+			return append(dst, sentinel...), false
+		}
 		return strconv.AppendInt(dst, t.UnixNano(), 10), true
 	}
 }
+
+// minUnixNano and maxUnixNano bound the times whose Unix nanoseconds fit an int64.
+var (
+	minUnixNano = time.Unix(0, math.MinInt64)
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+)
 
 // parseTime reads an RFC 3339 string (or a Unix number, as record.ParseTime does) without allocating
 // for unescaped strings.

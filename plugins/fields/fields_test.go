@@ -145,6 +145,33 @@ func TestTimestampFormats(t *testing.T) {
 	}
 }
 
+// TestUnixNanoRange: unixnano holds only 1677-09-21 … 2262-04-11 in an int64; times outside it are the
+// sentinel and counted as type errors, never an overflowed number (year 9999 once gave
+// -4852116232933722624). unix and unixms keep them.
+func TestUnixNanoRange(t *testing.T) {
+	cases := []struct {
+		in, nano, ms string
+		bad          int
+	}{
+		{`{"EdgeStartTimestamp":"9999-12-31T23:59:59Z"}`, `{"EdgeStartTimestamp":-1}`, `{"EdgeStartTimestamp":253402300799000}`, 1},
+		{`{"EdgeStartTimestamp":"1600-01-01T00:00:00Z"}`, `{"EdgeStartTimestamp":-1}`, `{"EdgeStartTimestamp":-11676096000000}`, 1},
+		{`{"EdgeStartTimestamp":"2262-04-11T23:47:16.854775807Z"}`, `{"EdgeStartTimestamp":9223372036854775807}`, `{"EdgeStartTimestamp":9223372036854}`, 0},
+		{`{"EdgeStartTimestamp":"2262-04-11T23:47:16.854775808Z"}`, `{"EdgeStartTimestamp":-1}`, `{"EdgeStartTimestamp":9223372036854}`, 1},
+		{`{"EdgeStartTimestamp":1e300}`, `{"EdgeStartTimestamp":-1}`, `{"EdgeStartTimestamp":-1}`, 1},
+	}
+	nano := mustNew(t, Config{Category: "access", Fields: []string{"EdgeStartTimestamp"}, TimestampFormat: TimeUnixNano})
+	ms := mustNew(t, Config{Category: "access", Fields: []string{"EdgeStartTimestamp"}, TimestampFormat: TimeUnixMs})
+	for _, c := range cases {
+		out, _, bad, err := nano.Transform(nil, []byte(c.in))
+		if err != nil || string(out) != c.nano || bad != c.bad {
+			t.Errorf("unixnano %s: %s (%d type errors) %v, want %s (%d)", c.in, out, bad, err, c.nano, c.bad)
+		}
+		if out, _, _, err := ms.Transform(nil, []byte(c.in)); err != nil || string(out) != c.ms {
+			t.Errorf("unixms %s: %s %v, want %s", c.in, out, err, c.ms)
+		}
+	}
+}
+
 func TestCustomFields(t *testing.T) {
 	p := mustNew(t, Config{Category: "access", Fields: []string{"ClientIP"}, CustomFields: &config.CustomFields{
 		RequestHeaders: []string{"User-Agent", "x-missing", "x-multi"}, Cookies: []string{"sid", "Region"},

@@ -48,7 +48,9 @@ func ParseTime(raw []byte, kind Kind) (time.Time, bool) {
 		if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
 			return unixAuto(n), true
 		}
-		if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
+		// Fractional numbers are Unix seconds; beyond ±1e11 (about the year 5138) they are not a time
+		// (and would overflow the conversion to int64).
+		if f, err := strconv.ParseFloat(string(raw), 64); err == nil && f > -1e11 && f < 1e11 {
 			sec := int64(f)
 			return time.Unix(sec, int64((f-float64(sec))*1e9)), true
 		}
