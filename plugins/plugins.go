@@ -4,6 +4,7 @@ package plugins
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/fields"
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
@@ -40,4 +41,5 @@ var registrations = []func(*service.Environment) error{
 	source.Register,
 	local.Register,
 	metrics.Register,
+	deadletter.Register,
 }

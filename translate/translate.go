@@ -187,9 +187,12 @@ func build(t *config.Task) (*omap, *secrets, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		// Malformed records (flagged by the processors) go straight to the dead letter; the
+		// destination's output hands it only the records it rejected permanently. Transient failures
+		// are never dead-lettered: the batch fails and the input redelivers it.
 		doc.set("output", obj("switch", obj("cases", []any{
-			obj("check", "errored()", "output", obj("resource", "dead_letter")),
-			obj("output", obj("fallback", []any{dest, obj("resource", "dead_letter")})),
+			obj("check", "errored()", "output", obj("resource", DeadLetterResource)),
+			obj("output", dest),
 		})))
 		doc.set("output_resources", []any{dl})
 	}
@@ -411,6 +414,7 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		conf.set("encoding", encoding(t))
 	}
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
+	conf.setIf(t.DeadLetter != nil, "dead_letter", DeadLetterResource)
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
 	count, size, period := batchPolicy(batching, object)
 	if d.Type == "local" {
@@ -577,45 +581,32 @@ func tls(t *config.TLS) *omap {
 	return m
 }
 
-// deadLetter is the output resource labelled dead_letter: for a local directory a `file` output that
-// appends each record unchanged as one line to DeadLetterFile; otherwise the given Benthos output.
+// DeadLetterResource is the label of the output resource that holds a task's dead letter (the
+// esa_dead_letter output's deadletter.Resource; translate does not import the plugins).
+const DeadLetterResource = "dead_letter"
+
+// deadLetter is the task's dead-letter output resource: an esa_dead_letter that appends each record
+// unchanged as one line to DeadLetterFile in the local directory, or hands the records to the given
+// Benthos output.
 func deadLetter(t *config.Task) (*omap, error) {
 	dl := t.DeadLetter
+	conf := obj("task", t.Name)
 	switch dl.Type {
 	case "local":
 		dir := strings.TrimRight(dl.Path, "/")
 		if dir == "" {
 			dir = "."
 		}
-		return obj("label", "dead_letter", "file", obj(
-			"path", dir+"/"+DeadLetterFile(t.Name),
-			"codec", "lines",
-		), "processors", []any{dropFlushMarkers()}), nil
+		conf.set("path", dir+"/"+DeadLetterFile(t.Name))
 	case "benthos":
 		if len(dl.Config) == 0 {
 			return nil, fmt.Errorf("translate: task %q: dead_letter.config is empty", t.Name)
 		}
-		out := verbatim(dl.Config, "dead_letter")
-		procs := []any{dropFlushMarkers()}
-		if own, ok := dl.Config["processors"].([]any); ok {
-			procs = append(procs, own...)
-		}
-		out.set("processors", procs)
-		return out, nil
+		conf.set("output", verbatim(dl.Config, ""))
 	default:
 		return nil, fmt.Errorf("translate: task %q: unknown dead_letter type %q", t.Name, dl.Type)
 	}
-}
-
-// FlushMarkerMeta is the metadata key of the inputs' flush markers (encode.MetaFlush; translate does
-// not import the plugins).
-const FlushMarkerMeta = "esa_flush"
-
-// dropFlushMarkers is the processor that keeps flush markers out of a dead letter: a failed batch that
-// the fallback hands to the dead letter can carry one, and a dead-letter output is any Benthos output,
-// which would write it as an empty record.
-func dropFlushMarkers() *omap {
-	return obj("mapping", `root = if @`+FlushMarkerMeta+` == "1" { deleted() }`)
+	return obj("label", DeadLetterResource, "esa_dead_letter", conf), nil
 }
 
 // verbatim copies a user-given Benthos component config with its keys sorted, for stable output;

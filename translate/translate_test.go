@@ -324,12 +324,21 @@ func TestStructure(t *testing.T) {
 	if first["check"] != "errored()" || first["output"].(map[string]any)["resource"] != "dead_letter" {
 		t.Errorf("first switch case = %v", first)
 	}
-	fb := cases[1].(map[string]any)["output"].(map[string]any)["fallback"].([]any)
-	if _, ok := fb[0].(map[string]any)["esa_s3_verified"]; !ok || fb[1].(map[string]any)["resource"] != "dead_letter" {
-		t.Errorf("fallback = %v", fb)
+	// No fallback: a transient failure must fail the batch (and be redelivered), never reach the dead
+	// letter; the destination hands the dead letter what it rejected permanently itself.
+	dest := cases[1].(map[string]any)["output"].(map[string]any)
+	s3, ok := dest["esa_s3_verified"].(map[string]any)
+	if !ok || dest["fallback"] != nil {
+		t.Fatalf("second switch case = %v, want esa_s3_verified", dest)
 	}
-	file := d.OutputResources[0]["file"].(map[string]any)
-	if file["path"] != "./dead/"+translate.DeadLetterFile("access-to-s3") || file["codec"] != "lines" {
+	if s3["dead_letter"] != translate.DeadLetterResource {
+		t.Errorf("esa_s3_verified.dead_letter = %v, want %q", s3["dead_letter"], translate.DeadLetterResource)
+	}
+	if d.OutputResources[0]["label"] != translate.DeadLetterResource {
+		t.Errorf("dead_letter resource label = %v", d.OutputResources[0]["label"])
+	}
+	dl := d.OutputResources[0]["esa_dead_letter"].(map[string]any)
+	if dl["path"] != "./dead/"+translate.DeadLetterFile("access-to-s3") || dl["task"] != "access-to-s3" {
 		t.Errorf("dead_letter resource = %v", d.OutputResources[0])
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
 // Metrics are the delivery metrics every output keeps, each labelled by task (docs/internals.md).
@@ -13,12 +15,19 @@ type Metrics struct {
 	task                                                  string
 	delivered, failed, retries, bytesRaw, bytesCompressed *service.MetricCounter
 	latency                                               *service.MetricTimer
+	outcome                                               *outcome.Outcome
 }
 
-// NewMetrics registers the delivery metrics of task on m.
-func NewMetrics(m *service.Metrics, task string) *Metrics {
+// NewMetrics registers the delivery metrics of task on the stream of res (nil: metrics are not kept)
+// and counts delivered records in the stream's outcome.
+func NewMetrics(res *service.Resources, task string) *Metrics {
+	var m *service.Metrics
+	if res != nil {
+		m = res.Metrics()
+	}
 	return &Metrics{
 		task:            task,
+		outcome:         outcome.From(res),
 		delivered:       m.NewCounter("esa_records_delivered_total", "task"),
 		failed:          m.NewCounter("esa_records_failed_total", "task"),
 		retries:         m.NewCounter("esa_delivery_retries_total", "task"),
@@ -32,6 +41,7 @@ func NewMetrics(m *service.Metrics, task string) *Metrics {
 // started at start.
 func (m *Metrics) Delivered(records, raw, compressed int, start time.Time) {
 	m.delivered.Incr(int64(records), m.task)
+	m.outcome.Add(outcome.Delivered, records)
 	m.bytesRaw.Incr(int64(raw), m.task)
 	m.bytesCompressed.Incr(int64(compressed), m.task)
 	m.latency.Timing(time.Since(start).Nanoseconds(), m.task)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
@@ -156,6 +157,7 @@ type Processor struct {
 	filtered *service.MetricCounter
 	share    bool      // share_parse
 	pool     sync.Pool // *state
+	outcome  *outcome.Outcome
 }
 
 // New validates and compiles c. res may be nil (no metrics, no logs).
@@ -176,6 +178,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 		prog:    prog,
 		invalid: record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid),
 		share:   c.ShareParse,
+		outcome: outcome.From(res),
 	}
 	n := prog.sel.Len()
 	p.pool.New = func() any { return &state{vals: make([]record.Value, n), buf: make([]byte, 0, 256)} }
@@ -247,6 +250,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	if filtered > 0 && p.filtered != nil {
 		p.filtered.Incr(int64(filtered), p.task)
 	}
+	p.outcome.Add(outcome.FilteredOut, filtered)
 	if len(kept) == 0 {
 		return nil, nil
 	}

@@ -21,7 +21,9 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
 // Config is the parsed configuration of one esa_http output.
@@ -72,6 +74,8 @@ type output struct {
 	now       func() time.Time
 	bufs      sync.Pool
 	metrics   *encode.Metrics
+	dl        *deadletter.Router
+	outcome   *outcome.Outcome
 }
 
 func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error) {
@@ -255,6 +259,9 @@ func newOutput(conf *service.ParsedConfig, mgr *service.Resources) (*output, err
 	if err != nil {
 		return nil, err
 	}
+	if o.dl, err = deadletter.NewRouter(conf, mgr); err != nil {
+		return nil, fmt.Errorf("esa_http: %w", err)
+	}
 	o.policy = pol
 	return o, nil
 }
@@ -330,12 +337,11 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 	tr.ResponseHeaderTimeout = c.Timeout
 	o.transport = tr
 	o.client = &http.Client{Transport: tr}
-	var m *service.Metrics
 	if mgr != nil {
-		m = mgr.Metrics()
 		o.log = mgr.Logger()
 	}
-	o.metrics = encode.NewMetrics(m, o.cfg.Task)
+	o.outcome = outcome.From(mgr)
+	o.metrics = encode.NewMetrics(mgr, o.cfg.Task)
 	return o, nil
 }
 
@@ -411,7 +417,7 @@ func (o *output) putBuf(b *[]byte) {
 // the policy makes) is sent as several requests in order; if one fails, the rest are not sent and the
 // whole batch is failed, so records of the requests that succeeded may be delivered twice.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	return encode.WriteWithoutMarkers(ctx, batch, o.writeBatch)
+	return o.dl.Write(ctx, batch, o.writeBatch)
 }
 
 func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) error {
@@ -536,9 +542,12 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 	resp, err := o.client.Do(req)
 	if err != nil {
 		if isCertError(err) {
-			// The server's certificate will not verify on a retry either: a configuration error.
-			return &encode.Permanent{Err: fmt.Errorf("esa_http: POST %s: TLS: %s (set tls.ca_file to the CA that signed the server certificate)",
-				o.redacted, describeNetErr(err, ctx, o.cfg.Timeout))}
+			// The server's certificate will not verify on a retry either: a configuration error that
+			// stops the run. The records are not given up on (nor dead-lettered): they stay unacknowledged.
+			cerr := fmt.Errorf("esa_http: POST %s: TLS: %s (set tls.ca_file to the CA that signed the server certificate)",
+				o.redacted, describeNetErr(err, ctx, o.cfg.Timeout))
+			o.outcome.Fatal(cerr)
+			return cerr
 		}
 		return &attemptError{err: fmt.Errorf("esa_http: POST %s: %s", o.redacted, describeNetErr(err, ctx, o.cfg.Timeout))}
 	}

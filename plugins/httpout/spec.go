@@ -6,6 +6,7 @@ package httpout
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
@@ -122,6 +123,7 @@ the values of query parameters.
 				Description("When a request is sent: after `count` records (ESA MaxBatchSize), `byte_size` bytes (MaxBatchMB) or `period`, whichever comes first. A zero value takes the default: 1000 records, 5 MiB, 5 s."),
 			service.NewStringField("task").
 				Description("The task name, the `task` label of the metrics.").Default(""),
+			deadletter.Field(),
 			service.NewStringField("time_field").
 				Description("The category's time field (accepted for symmetry with the other outputs; HTTP bodies carry records as they are).").
 				Default("").Advanced(),

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
@@ -59,6 +60,7 @@ Keyless records under a key-hashing balancer go round robin (Hash) or to a rando
 			service.NewStringField("task").Description("Task name, the `task` label of the metrics.").Default(""),
 			service.NewStringField("time_field").Description("The category's time field (unused by Kafka; accepted like every output).").Default("").Advanced(),
 			service.NewOutputMaxInFlightField().Default(64),
+			deadletter.Field(),
 			service.NewBatchPolicyField("batching").
 				Description("Batch policy: a batch is sent after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default of SPEC §3.1 (1,000 records, 5 MiB, 5 s)."),
 		).
@@ -92,6 +94,7 @@ type output struct {
 
 	res *service.Resources
 	log *service.Logger
+	dl  *deadletter.Router
 
 	metrics *encode.Metrics
 
@@ -152,7 +155,10 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, ser
 	}
 	o.maxBuffered = max(10000, maxInFlight*policy.Count)
 
-	o.metrics = encode.NewMetrics(res.Metrics(), o.task)
+	o.metrics = encode.NewMetrics(res, o.task)
+	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
+		return nil, policy, 0, err
+	}
 	return o, policy, maxInFlight, nil
 }
 
@@ -278,7 +284,7 @@ func (w *produceWait) done(r *kgo.Record, err error) {
 
 // WriteBatch produces one record per message and waits until the brokers confirmed or failed each.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	return encode.WriteWithoutMarkers(ctx, batch, o.writeBatch)
+	return o.dl.Write(ctx, batch, o.writeBatch)
 }
 
 func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) error {

@@ -10,10 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
 // DefaultMaxInFlight is the default max_in_flight of esa_local.
@@ -33,8 +36,9 @@ names never collide. The body is the gzip of the encoded records (NDJSON by defa
 
 A file is written under a hidden temporary name in its directory, synced to disk and then renamed, so
 readers never see a partial file; the batch is acknowledged only after that. Directories are created as
-needed. A batch that cannot be written because of permissions fails permanently; other errors (for
-example a full disk) are reported to the input, which retries.`).
+needed. A directory that cannot be created or written stops the run with an error (a configuration
+error, not a delivery failure); other errors (for example a full disk) fail the batch, and the input
+redelivers it.`).
 		Fields(
 			service.NewStringField("path").
 				Description("The directory objects are written under (created if missing)."),
@@ -46,6 +50,7 @@ example a full disk) are reported to the input, which retries.`).
 				Default(""),
 			encode.EncodingField(),
 			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight),
+			deadletter.Field(),
 			service.NewBatchPolicyField("batching").
 				Description("When a file is written: after `count` records, `byte_size` bytes or `period`, whichever comes first. Zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
 		).
@@ -74,9 +79,11 @@ func Register(env *service.Environment) error {
 }
 
 type output struct {
-	root   string
-	task   string
-	writer *encode.ObjectWriter
+	root    string
+	task    string
+	writer  *encode.ObjectWriter
+	dl      *deadletter.Router
+	outcome *outcome.Outcome
 }
 
 func newOutput(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
@@ -111,31 +118,50 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (service.Batc
 	if err != nil {
 		return nil, pol, 0, err
 	}
-	o := &output{root: root, task: task, writer: &encode.ObjectWriter{
+	dl, err := deadletter.NewRouter(conf, res)
+	if err != nil {
+		return nil, pol, 0, fmt.Errorf("esa_local: %w", err)
+	}
+	o := &output{root: root, task: task, dl: dl, outcome: outcome.From(res), writer: &encode.ObjectWriter{
 		Name: "esa_local", Enc: enc, Backoff: encode.Backoff{MaxRetries: 0},
-		Metrics: encode.NewMetrics(res.Metrics(), task), Log: res.Logger(),
+		Metrics: encode.NewMetrics(res, task), Log: res.Logger(),
 		Describe: func(key string) string { return filepath.Join(root, filepath.FromSlash(key)) },
 	}}
 	return o, pol, mif, nil
 }
 
-// Connect creates the root directory.
+// Connect creates the root directory and checks that files can be created in it. A directory that
+// cannot be created or written (a path under a regular file, no permission, a read-only file system)
+// is a configuration error that stops the run (outcome.Fatal) instead of being retried forever.
 func (o *output) Connect(context.Context) error {
-	if err := os.MkdirAll(o.root, 0o755); err != nil {
-		return fmt.Errorf("esa_local: create %s: %w", o.root, err)
+	err := os.MkdirAll(o.root, 0o755)
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp(o.root, ".esa-connect-check-*"); err == nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("esa_local: cannot write to %s: %w", o.root, err)
+		o.outcome.Fatal(err)
+		return err
 	}
 	return nil
 }
 
 // WriteBatch writes batch as one object file. A failed write is not retried here: the input
-// redelivers the batch (a permission error is permanent).
+// redelivers the batch. A permission error (the directory was made read-only under a running task)
+// stops the run like a directory that cannot be created at start.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	return o.writer.Write(ctx, batch, func(_ context.Context, obj encode.Object) error {
-		err := writeAtomic(filepath.Join(o.root, filepath.FromSlash(obj.Key)), obj.Body)
-		if errors.Is(err, fs.ErrPermission) {
-			return &encode.Permanent{Err: err}
-		}
-		return err
+	return o.dl.Write(ctx, batch, func(ctx context.Context, recs service.MessageBatch) error {
+		return o.writer.Write(ctx, recs, func(_ context.Context, obj encode.Object) error {
+			err := writeAtomic(filepath.Join(o.root, filepath.FromSlash(obj.Key)), obj.Body)
+			if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOTDIR) {
+				o.outcome.Fatal(fmt.Errorf("esa_local: cannot write to %s: %w", o.root, err))
+			}
+			return err
+		})
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -56,6 +57,7 @@ A bucket of another Alibaba Cloud account is reached through `+"`esa_s3_verified
 			service.NewStringField("access_key_id").Description("AccessKey ID. Empty: `ALIBABA_CLOUD_ACCESS_KEY_ID`.").Default(""),
 			service.NewStringField("access_key_secret").Description("AccessKey secret. Empty: `ALIBABA_CLOUD_ACCESS_KEY_SECRET`.").Default("").Secret(),
 			service.NewStringField("security_token").Description("STS security token. Empty: `ALIBABA_CLOUD_SECURITY_TOKEN` when the key comes from the environment.").Default("").Secret(),
+			deadletter.Field(),
 		}, encode.ObjectStoreFields("100 KiB", service.NewDurationField("timeout").Description("Read/write timeout of one request.").Default("120s").Advanced())...)...).
 		Example("OSS bucket in Hangzhou", "Credentials from the environment.", `
 output:
@@ -128,6 +130,7 @@ type output struct {
 	timeout  time.Duration
 	log      *service.Logger
 	out      *outcome.Outcome
+	dl       *deadletter.Router
 
 	mu     sync.RWMutex
 	bucket *alioss.Bucket
@@ -194,7 +197,10 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	}
 	o.writer = &encode.ObjectWriter{
 		Name: Name, Enc: o.enc, Backoff: encode.Backoff{MaxRetries: mr},
-		Metrics: encode.NewMetrics(res.Metrics(), o.task), Log: res.Logger(), Describe: o.objectURL,
+		Metrics: encode.NewMetrics(res, o.task), Log: res.Logger(), Describe: o.objectURL,
+	}
+	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -302,8 +308,10 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if b == nil {
 		return service.ErrNotConnected
 	}
-	return o.writer.Write(ctx, batch, func(ctx context.Context, obj encode.Object) error {
-		return classify(o.upload(ctx, b, obj))
+	return o.dl.Write(ctx, batch, func(ctx context.Context, recs service.MessageBatch) error {
+		return o.writer.Write(ctx, recs, func(ctx context.Context, obj encode.Object) error {
+			return classify(o.upload(ctx, b, obj))
+		})
 	})
 }
 

@@ -1,12 +1,14 @@
 // Package outcome carries a stream's delivery outcome from its components to the command that runs it:
-// records that could not be delivered, and fatal configuration errors (such as credentials that a
-// destination rejects at connect time) that must stop the run with a non-zero exit.
+// the record counts of the run summary, records that could not be delivered, and fatal configuration
+// errors (such as credentials that a destination rejects at connect time, or an address that cannot be
+// bound) that must stop the run with a non-zero exit.
 //
 // One Outcome lives per stream, stored in the stream's Resources, so components and the runner find
 // the same one without global state.
 package outcome
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +19,7 @@ type key struct{}
 
 // Outcome collects a stream's delivery outcome. It is safe for concurrent use.
 type Outcome struct {
+	counts      [numCounts]atomic.Int64
 	undelivered atomic.Int64
 	once        sync.Once
 	fatal       chan struct{}
@@ -37,6 +40,54 @@ func From(res *service.Resources) *Outcome {
 	}
 	v, _ := res.GetOrSetGeneric(key{}, New())
 	return v.(*Outcome)
+}
+
+// Count names one of the record counts of a stream (its run summary). Each is counted where the
+// matching esa_* metric is: a record redelivered after a retryable failure is counted again.
+type Count int
+
+const (
+	// In counts the records that entered the processors (esa_records_in_total).
+	In Count = iota
+	// SampledOut counts the records that sampling dropped.
+	SampledOut
+	// FilteredOut counts the records that the filter dropped.
+	FilteredOut
+	// Invalid counts malformed records (not a JSON object, over 1 MiB, …); each is also counted as
+	// dead-lettered or, without a dead letter, as not delivered.
+	Invalid
+	// Delivered counts the records the destination confirmed.
+	Delivered
+	// DeadLettered counts the records written to the dead letter.
+	DeadLettered
+	numCounts
+)
+
+// Add adds n to the count c.
+func (o *Outcome) Add(c Count, n int) { o.counts[c].Add(int64(n)) }
+
+// Counts are a snapshot of a stream's record counts.
+type Counts struct {
+	In, SampledOut, FilteredOut, Invalid, Delivered, DeadLettered int64
+	// NotDelivered are the records given up on: failed permanently without a dead letter, invalid
+	// without a dead letter, or still unacknowledged when the stream stopped.
+	NotDelivered int64
+}
+
+// Counts returns the current counts.
+func (o *Outcome) Counts() Counts {
+	return Counts{
+		In: o.counts[In].Load(), SampledOut: o.counts[SampledOut].Load(), FilteredOut: o.counts[FilteredOut].Load(),
+		Invalid: o.counts[Invalid].Load(), Delivered: o.counts[Delivered].Load(),
+		DeadLettered: o.counts[DeadLettered].Load(), NotDelivered: o.undelivered.Load(),
+	}
+}
+
+// String is the summary line: "1000 in, 500 sampled out, 400 filtered out, 2 invalid, 98 delivered,
+// 2 dead-lettered, 0 not delivered".
+func (c Counts) String() string {
+	return fmt.Sprintf("%d in, %d sampled out, %d filtered out, %d invalid, %d delivered, %d dead-lettered, %d not delivered",
+		c.In, c.SampledOut, c.FilteredOut, c.Invalid, c.Delivered, c.DeadLettered, c.NotDelivered)
 }
 
 // AddUndelivered records n records that were given up on (not delivered, not dead-lettered).

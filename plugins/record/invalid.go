@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
 // MetaInvalidReason is the metadata key an esa_* processor with route_invalid: true sets on an
@@ -28,13 +30,14 @@ type InvalidHandler struct {
 	route           bool
 	counter         *service.MetricCounter
 	log             *service.Logger
+	outcome         *outcome.Outcome
 	lastLog         atomic.Int64 // unix nanos of the last log line
 	suppressed      atomic.Int64 // invalid records not logged since then
 }
 
 // NewInvalidHandler returns the handler of processor component (e.g. "esa_filter") for task.
 func NewInvalidHandler(res *service.Resources, component, task string, route bool) *InvalidHandler {
-	h := &InvalidHandler{component: component, task: task, route: route}
+	h := &InvalidHandler{component: component, task: task, route: route, outcome: outcome.From(res)}
 	if res != nil {
 		h.counter = res.Metrics().NewCounter(MetricInvalid, "task", "reason")
 		h.log = res.Logger()
@@ -54,7 +57,10 @@ func (h *InvalidHandler) Handle(msg *service.Message, rec []byte, err error) (ke
 		h.counter.Incr(1, h.task, reason)
 	}
 	h.logSample(rec, reason, err)
+	h.outcome.Add(outcome.Invalid, 1)
 	if !h.route {
+		// Dropped without a dead letter: the record is lost to the destination, and the run says so.
+		h.outcome.AddUndelivered(1)
 		return false
 	}
 	msg.MetaSet(MetaInvalidReason, reason)

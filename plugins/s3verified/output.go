@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -60,6 +61,7 @@ Requester Pays bucket stop the run at connect time with an error naming the cred
 			service.NewStringField("ownership_token").Description("The content of the ownership challenge object (SPEC §4.7).").Default(""),
 			service.NewStringField("ownership_secret").Description("The secret that signs ownership tokens.").Default("${ESA_OWNERSHIP_SECRET}").Secret(),
 			service.NewBoolField("compatible").Description("The store is S3-compatible (ESA aws3cmpt), not AWS: request checksums only when required.").Default(false),
+			deadletter.Field(),
 		}, encode.ObjectStoreFields("5 MiB", service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced())...)...).
 		Example("AWS S3 with SSE-S3", "Credentials from the default chain; the token comes from `esa-connect verify`.", `
 output:
@@ -104,6 +106,7 @@ type output struct {
 	timeout  time.Duration
 	log      *service.Logger
 	out      *outcome.Outcome
+	dl       *deadletter.Router
 
 	mu       sync.RWMutex
 	client   *s3.Client
@@ -178,7 +181,10 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	}
 	o.writer = &encode.ObjectWriter{
 		Name: Name, Enc: o.enc, Backoff: encode.Backoff{MaxRetries: mr},
-		Metrics: encode.NewMetrics(res.Metrics(), o.task), Log: res.Logger(), Describe: o.cfg.ObjectURL,
+		Metrics: encode.NewMetrics(res, o.task), Log: res.Logger(), Describe: o.cfg.ObjectURL,
+	}
+	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -261,21 +267,23 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if up == nil {
 		return service.ErrNotConnected
 	}
-	return o.writer.Write(ctx, batch, func(ctx context.Context, obj encode.Object) error {
-		actx, cancel := context.WithTimeout(ctx, o.timeout)
-		defer cancel()
-		in := &s3.PutObjectInput{
-			Bucket:          aws.String(o.cfg.Bucket()),
-			Key:             aws.String(obj.Key),
-			Body:            bytes.NewReader(obj.Body),
-			ContentType:     aws.String(obj.ContentType),
-			ContentEncoding: aws.String(obj.ContentEncoding),
-		}
-		if o.cfg.ServerSideEncryption != "" {
-			in.ServerSideEncryption = types.ServerSideEncryption(o.cfg.ServerSideEncryption)
-		}
-		_, err := up.Upload(actx, in)
-		return classify(err)
+	return o.dl.Write(ctx, batch, func(ctx context.Context, recs service.MessageBatch) error {
+		return o.writer.Write(ctx, recs, func(ctx context.Context, obj encode.Object) error {
+			actx, cancel := context.WithTimeout(ctx, o.timeout)
+			defer cancel()
+			in := &s3.PutObjectInput{
+				Bucket:          aws.String(o.cfg.Bucket()),
+				Key:             aws.String(obj.Key),
+				Body:            bytes.NewReader(obj.Body),
+				ContentType:     aws.String(obj.ContentType),
+				ContentEncoding: aws.String(obj.ContentEncoding),
+			}
+			if o.cfg.ServerSideEncryption != "" {
+				in.ServerSideEncryption = types.ServerSideEncryption(o.cfg.ServerSideEncryption)
+			}
+			_, err := up.Upload(actx, in)
+			return classify(err)
+		})
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
@@ -123,6 +124,7 @@ type Processor struct {
 	rng *rand.PCG // seeds one generator per batch
 
 	in, out *service.MetricCounter
+	outcome *outcome.Outcome
 }
 
 // New returns a Processor for c whose random source is seeded with seed1, seed2 (fixed seeds make the
@@ -137,6 +139,7 @@ func New(c Config, res *service.Resources, seed1, seed2 uint64) (*Processor, err
 		threshold: Threshold(c.Rate),
 		task:      c.Task,
 		rng:       rand.NewPCG(seed1, seed2),
+		outcome:   outcome.From(res),
 	}
 	p.key = c.Key
 	if res != nil {
@@ -205,6 +208,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		if p.in != nil {
 			p.in.Incr(int64(records), p.task)
 		}
+		p.outcome.Add(outcome.In, records)
 		return []service.MessageBatch{batch}, nil
 	}
 	kept := batch[:0]
@@ -245,6 +249,8 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	if dropped > 0 && p.out != nil {
 		p.out.Incr(int64(dropped), p.task)
 	}
+	p.outcome.Add(outcome.In, records)
+	p.outcome.Add(outcome.SampledOut, dropped)
 	if len(kept) == 0 {
 		return nil, nil
 	}

@@ -16,6 +16,7 @@ import (
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -196,8 +197,8 @@ type output struct {
 	keyMu    sync.RWMutex
 	keys     map[string]*string // interned content keys (raw JSON key → decoded), shared by all batches
 
-	mDelivered, mFailed, mRetries, mRaw, mComp *service.MetricCounter
-	mLatency                                   *service.MetricTimer
+	metrics *encode.Metrics
+	dl      *deadletter.Router
 
 	wireBytes, rawBytes atomic.Int64 // of accepted PutLogs calls, counted by the transport
 }
@@ -235,17 +236,9 @@ func newOutput(c Config, mgr *service.Resources) (*output, error) {
 
 	if mgr != nil {
 		o.log = mgr.Logger()
-		o.outcome = outcome.From(mgr)
-		m := mgr.Metrics()
-		o.mDelivered = m.NewCounter("esa_records_delivered_total", "task")
-		o.mFailed = m.NewCounter("esa_records_failed_total", "task")
-		o.mRetries = m.NewCounter("esa_delivery_retries_total", "task")
-		o.mRaw = m.NewCounter("esa_bytes_raw_total", "task")
-		o.mComp = m.NewCounter("esa_bytes_compressed_total", "task")
-		o.mLatency = m.NewTimer("esa_batch_latency_ns", "task")
-	} else {
-		o.outcome = outcome.New()
 	}
+	o.outcome = outcome.From(mgr)
+	o.metrics = encode.NewMetrics(mgr, c.Task)
 	return o, nil
 }
 
@@ -340,7 +333,7 @@ func (o *output) Close(context.Context) error {
 // WriteBatch writes batch with as many PutLogs calls as the SLS limits need and returns nil only when
 // all succeeded. When some calls fail, a *service.BatchError names exactly the failed records.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	return encode.WriteWithoutMarkers(ctx, batch, o.writeBatch)
+	return o.dl.Write(ctx, batch, o.writeBatch)
 }
 
 func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) error {
@@ -377,23 +370,10 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 }
 
 func (o *output) record(delivered, failed int, start time.Time) {
-	if o.mDelivered == nil {
-		return
-	}
-	task := o.c.Task
-	if delivered > 0 {
-		o.mDelivered.Incr(int64(delivered), task)
-	}
 	if failed > 0 {
-		o.mFailed.Incr(int64(failed), task)
+		o.metrics.Failed(failed)
 	}
-	if n := o.rawBytes.Swap(0); n > 0 {
-		o.mRaw.Incr(n, task)
-	}
-	if n := o.wireBytes.Swap(0); n > 0 {
-		o.mComp.Incr(n, task)
-	}
-	o.mLatency.Timing(o.now().Sub(start).Nanoseconds(), task)
+	o.metrics.Delivered(delivered, int(o.rawBytes.Swap(0)), int(o.wireBytes.Swap(0)), start)
 }
 
 // put sends one LogGroup, retrying retryable failures with backoff.
@@ -401,9 +381,7 @@ func (o *output) put(ctx context.Context, g *group) error {
 	err := o.backoff.Retry(ctx, func(context.Context) error {
 		return o.classify(g, o.client.PutRawLogWithCompressType(o.c.Project, o.c.Logstore, g.raw, slssdk.Compress_LZ4))
 	}, func(attempt int, err error) {
-		if o.mRetries != nil {
-			o.mRetries.Incr(1, o.c.Task)
-		}
+		o.metrics.Retried()
 		if o.log != nil {
 			o.log.Warnf("%v (retry %d of %d)", err, attempt, o.c.MaxRetries)
 		}

@@ -14,9 +14,12 @@
 package sls
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 )
 
 // Defaults of SPEC §3.1 and the SLS PutLogs limits.
@@ -104,6 +107,7 @@ HTTP and a host name uses HTTPS.`).
 				Description("Timeout of one HTTP request to SLS.").
 				Default(DefaultTimeout.String()).Advanced(),
 			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight),
+			deadletter.Field(),
 			service.NewBatchPolicyField("batching").
 				Description("When a batch is sent: after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default: 1000 records, 5 MiB, 5 s. A batch larger than the SLS limits is split into several PutLogs calls."),
 		).
@@ -136,6 +140,9 @@ func Register(env *service.Environment) error {
 			o, err := newOutput(c, mgr)
 			if err != nil {
 				return nil, pol, 0, err
+			}
+			if o.dl, err = deadletter.NewRouter(conf, mgr); err != nil {
+				return nil, pol, 0, fmt.Errorf("%s: %w", componentName, err)
 			}
 			return o, pol, c.MaxInFlight, nil
 		})

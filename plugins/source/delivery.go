@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -21,10 +22,11 @@ type chunk struct {
 }
 
 // tracker gives at-least-once delivery to inputs whose source cannot replay (files, stdin, the
-// generator): it hands out batches read from a producer channel, redelivers a batch whose nack is
-// retryable after an encode.Backoff delay (until shutdown), counts the records of a batch whose nack is
-// permanent as undelivered in the stream's outcome, and reports the end of input only after the
-// producer finished and every batch it handed out has resolved.
+// generator): it hands out batches read from a producer channel and, when a batch is nacked, redelivers
+// after an encode.Backoff delay (until shutdown) the records that failed with a retryable error — only
+// those, when the nack names records (a *service.BatchError), else the whole batch — and counts the
+// records that failed permanently as undelivered in the stream's outcome. It reports the end of input
+// only after the producer finished and every batch it handed out has resolved.
 type tracker struct {
 	name    string
 	src     <-chan chunk
@@ -45,6 +47,47 @@ type tracker struct {
 type attempt struct {
 	c *chunk
 	n int // deliveries so far
+}
+
+// failures sorts the records of a nacked delivery of batch (indexed by idx) by err: the indexes of
+// the records to redeliver and of those failed permanently. When err names no record it can link to
+// the batch, every record failed with err.
+func failures(err error, batch service.MessageBatch, idx *service.Indexer) (retry, permanent []int) {
+	var berr *service.BatchError
+	if errors.As(err, &berr) && berr.IndexedErrors() > 0 && idx != nil {
+		failed := make([]error, len(batch))
+		linked := true
+		berr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, merr error) bool {
+			if i < 0 || i >= len(failed) {
+				linked = false
+				return false
+			}
+			if merr != nil {
+				failed[i] = merr
+			}
+			return true
+		})
+		if linked {
+			for i, e := range failed {
+				switch {
+				case e == nil:
+				case encode.IsPermanent(e):
+					permanent = append(permanent, i)
+				default:
+					retry = append(retry, i)
+				}
+			}
+			return retry, permanent
+		}
+	}
+	all := make([]int, len(batch))
+	for i := range all {
+		all[i] = i
+	}
+	if encode.IsPermanent(err) {
+		return nil, all
+	}
+	return all, nil
 }
 
 func newTracker(name string, src <-chan chunk, conf *service.ParsedConfig, res *service.Resources) (*tracker, error) {
@@ -148,45 +191,56 @@ func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc) {
 	if a.c.checked {
 		record.MarkChecked(batch, true)
 	}
+	idx := batch.Index()
 	var once sync.Once
 	return batch, func(_ context.Context, err error) error {
-		once.Do(func() { t.resolve(a, err) })
+		once.Do(func() { t.resolve(a, err, batch, idx) })
 		return nil
 	}
 }
 
-func (t *tracker) resolve(a *attempt, err error) {
+func (t *tracker) resolve(a *attempt, err error, batch service.MessageBatch, idx *service.Indexer) {
 	n := len(a.c.recs)
+	var retry, permanent []int
+	if err != nil {
+		retry, permanent = failures(err, batch, idx)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	defer t.signal()
 	if t.closed {
-		// close counted every unresolved record as undelivered; correct that for a late success.
-		if err == nil {
-			t.out.AddUndelivered(-n)
+		// close counted every unresolved record as undelivered; correct that for the ones resolved now.
+		t.out.AddUndelivered(-(n - len(retry) - len(permanent)))
+		return
+	}
+	if len(permanent) > 0 {
+		t.out.AddUndelivered(len(permanent))
+		t.log.Errorf("%s: giving up on %d of %d records of a batch: %v", t.name, len(permanent), n, err)
+	}
+	if len(retry) == 0 {
+		t.pending--
+		t.pendingRecs -= n
+		return
+	}
+	if len(retry) < n {
+		// Only the records that failed are delivered again.
+		c := &chunk{recs: make([][]byte, len(retry)), checked: a.c.checked}
+		for k, i := range retry {
+			c.recs[k] = a.c.recs[i]
 		}
-		return
+		t.pendingRecs -= n - len(retry)
+		a = &attempt{c: c, n: a.n}
 	}
-	switch {
-	case err == nil:
-	case encode.IsPermanent(err):
-		t.out.AddUndelivered(n)
-		t.log.Errorf("%s: giving up on a batch of %d records: %v", t.name, n, err)
-	default:
-		delay := t.backoff.Delay(a.n)
-		t.log.Warnf("%s: batch of %d records failed (delivery %d), retrying in %s: %v", t.name, n, a.n, delay.Round(time.Millisecond), err)
-		time.AfterFunc(delay, func() {
-			t.mu.Lock()
-			if !t.closed {
-				t.ready = append(t.ready, a)
-			}
-			t.mu.Unlock()
-			t.signal()
-		})
-		return
-	}
-	t.pending--
-	t.pendingRecs -= n
+	delay := t.backoff.Delay(a.n)
+	t.log.Warnf("%s: %d of %d records failed (delivery %d), retrying in %s: %v", t.name, len(retry), n, a.n, delay.Round(time.Millisecond), err)
+	time.AfterFunc(delay, func() {
+		t.mu.Lock()
+		if !t.closed {
+			t.ready = append(t.ready, a)
+		}
+		t.mu.Unlock()
+		t.signal()
+	})
 }
 
 // close stops redelivery. Records of batches that have not resolved (in flight when the stream was

@@ -22,6 +22,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
@@ -121,8 +122,9 @@ func TestTLS(t *testing.T) {
 		t.Cleanup(srv.Close)
 		return srv, rc
 	}
+	var pl *pipeline
 	send := func(t *testing.T, url, tlsYAML string) error {
-		pl := startPipeline(t, `
+		pl = startPipeline(t, `
 esa_http:
   url: `+url+`/accesslog/post
   compression: gzip
@@ -151,8 +153,13 @@ esa_http:
 		if err == nil {
 			t.Fatal("delivered to a server whose certificate is not trusted")
 		}
-		if !encode.IsPermanent(err) || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "tls.ca_file") {
-			t.Errorf("want a permanent certificate error naming tls.ca_file, got %v", err)
+		// A configuration error: the run stops (outcome.Fatal) with the reason; the records are not
+		// given up on or dead-lettered, they stay unacknowledged for the next run.
+		if encode.IsPermanent(err) || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "tls.ca_file") {
+			t.Errorf("want a (not permanent) certificate error naming tls.ca_file, got %v", err)
+		}
+		if ferr := outcome.From(pl.stream.Resources()).FatalErr(); ferr == nil || !strings.Contains(ferr.Error(), "certificate") {
+			t.Errorf("the certificate error did not stop the run: fatal error %v", ferr)
 		}
 		if rc.Stats().Records != 0 {
 			t.Error("records arrived over an unverified connection")
