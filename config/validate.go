@@ -38,7 +38,7 @@ func IsEnvRef(s string) bool { return envRefRE.MatchString(s) }
 // all problems at once, each with the path of the field in the Task model (e.g. "fields[2]",
 // "destination.brokers[0]"). Load calls it; call it again after changing a Task in code.
 func Validate(t *Task) Errors {
-	v := &validator{t: t}
+	v := &validator{t: t, max: math.MaxInt}
 	v.task()
 	return v.errs
 }
@@ -47,11 +47,31 @@ type validator struct {
 	t    *Task
 	cat  *Category
 	errs Errors
+	// report, when set, gives the path a problem is reported at, or false to drop it (Load: the path
+	// the user wrote; problems under a value that could not be decoded are dropped).
+	report func(path string) (string, bool)
+	// max is the number of problems described; the ones after it are only counted in more.
+	max  int
+	more int
 }
 
 func (v *validator) add(path, format string, args ...any) {
+	if v.report != nil {
+		var ok bool
+		if path, ok = v.report(path); !ok {
+			return
+		}
+	}
+	if v.full() {
+		v.more++
+		return
+	}
 	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
+
+// full reports whether max problems were described: a caller may then skip the work of describing
+// the next one (a "did you mean" suggestion).
+func (v *validator) full() bool { return len(v.errs) >= v.max }
 
 // oneOf checks an enumerated value; empty is allowed when allowEmpty.
 func (v *validator) oneOf(path, val string, allowEmpty bool, choices ...string) {
@@ -117,7 +137,9 @@ func (v *validator) task() {
 	v.oneOf("data_center", t.DataCenter, true, "cn", "oversea")
 	v.fields()
 	v.sampling()
-	v.errs = append(v.errs, ValidateConditions(v.cat, t.Filters, "filters")...)
+	for _, e := range ValidateConditions(v.cat, t.Filters, "filters") {
+		v.add(e.Path, "%s", e.Msg)
+	}
 	v.customFields()
 	v.source()
 	v.destination()
@@ -158,7 +180,10 @@ func (v *validator) fields() {
 			continue
 		}
 		if _, ok := v.cat.Field(f); !ok {
-			hint := didYouMean(f, v.cat.FieldNames())
+			hint := ""
+			if !v.full() {
+				hint = didYouMean(f, v.cat.FieldNames())
+			}
 			if f == "CustomFields" {
 				hint = " (configure custom_fields instead; CustomFields is added to every record then)"
 			}
