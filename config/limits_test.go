@@ -239,3 +239,39 @@ func TestLoadManyUnknownKeys(t *testing.T) {
 		t.Fatalf("errs[99] = %#v", errs[99])
 	}
 }
+
+// TestBoundsAccepted loads definitions at every bound of validate.go exactly.
+func TestBoundsAccepted(t *testing.T) {
+	for _, dest := range []string{
+		"{type: local, path: o, batching: {count: 10000000, byte_size: 1024, period: 100ms}}",
+		"{type: s3, bucket_path: b, region: r, max_in_flight: 1024, batching: {byte_size: 1073741824, period: 0.1s}}",
+		"{type: oss, bucket: b, region: r, max_in_flight: 1024, batching: {count: 1, period: 1h}}",
+		"{type: sls, project: p, logstore: l, region: r, max_in_flight: 1024, batching: {count: 0, byte_size: 0}}",
+		"{type: kafka, topic: t, brokers: ['k:1'], max_in_flight: 1024, batching: {period: 100ms}}",
+		"{type: http, url: 'http://x', timeout: 3600, max_retry: 100, max_batch_mb: 100, max_in_flight: 1024, period: 100ms}",
+	} {
+		if _, err := Load([]byte(native("destination: " + dest))); err != nil {
+			t.Errorf("%s: %v", dest, err)
+		}
+	}
+	if _, err := Load([]byte(esaDef(`"DeliveryType":"http","HttpDelivery":{"DestUrl":"http://x","TransformTimeout":3600,"MaxRetry":100}`))); err != nil {
+		t.Errorf("ESA http at the bounds: %v", err)
+	}
+}
+
+// TestValidateHTTPBatching checks the batching that code may set on an HTTP destination (it has no
+// key in a definition).
+func TestValidateHTTPBatching(t *testing.T) {
+	task, err := Load([]byte(native("destination: {type: http, url: 'http://x'}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Destination.HTTP.Batching = &Batching{Count: MaxBatchCount + 1, Period: "1ns"}
+	want := Errors{
+		{Path: "destination.batching.count", Msg: "10000001 is above the maximum of 10000000 records"},
+		{Path: "destination.batching.period", Msg: "1ns is below the minimum of 100ms"},
+	}
+	if got := Validate(task); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+}
