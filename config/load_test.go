@@ -346,6 +346,10 @@ func TestLoadBad(t *testing.T) {
 		{"data center", native("data_center: us"), "data_center", `"us" is not one of cn, oversea`, 0},
 		{"unknown top-level key", native("filter: []"), "filter", `unknown key (did you mean "filters"?)`, 0},
 		{"duplicate top-level key", native("name: u"), "name", "duplicate key", 0},
+		{"duplicate category", "name: t\ncategory: access\ncategory: dns\nfields: [ClientIP]\ndestination: {type: local, path: o}", "category", "duplicate key", 0},
+		{"duplicate key in a benthos source config", native("source: {type: benthos, config: {stdin: {}, stdin: {codec: lines}}}"), "source.config.stdin", "duplicate key", 0},
+		{"duplicate nested key in a benthos dead letter", native("dead_letter: {type: benthos, config: {file: {path: a, path: b}}}"), "dead_letter.config.file.path", "duplicate key", 0},
+		{"duplicate header", native("destination: {type: http, url: 'http://x', headers: {A: b, A: c}}"), "destination.headers.A", "duplicate key", 0},
 
 		// Filters.
 		{"21 filter leaves across groups", native("filters: [" + repeat("{field: ClientIP, op: equals, value: '%d'}", 15) +

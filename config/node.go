@@ -395,12 +395,46 @@ func (d *decoder) anyMap(n *yaml.Node, path string) map[string]any {
 		d.errorf(path, "must be an object, not %s", kindName(n))
 		return nil
 	}
+	if d.duplicateKeys(n, path) {
+		d.errPaths[path] = true // not decoded: validation has nothing to add about it
+		return nil
+	}
 	var m map[string]any
 	if err := n.Decode(&m); err != nil {
-		d.errorf(path, "%v", err)
+		d.errorf(path, "%s", strings.ReplaceAll(strings.TrimPrefix(yamlErr(err), "unmarshal errors:\n  "), "\n  ", "; "))
 		return nil
 	}
 	return m
+}
+
+// duplicateKeys reports every key given twice in the same object under n (aliases followed: Load
+// bounded their expansion), with its path, and returns whether there was one.
+func (d *decoder) duplicateKeys(n *yaml.Node, path string) bool {
+	n = resolve(n)
+	if n == nil {
+		return false
+	}
+	found := false
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolve(n.Content[i]).Value
+			p := joinPath(path, k)
+			if seen[k] {
+				d.errorf(p, "duplicate key")
+				found = true
+			} else {
+				seen[k] = true
+			}
+			found = d.duplicateKeys(n.Content[i+1], p) || found
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			found = d.duplicateKeys(e, indexPath(path, i)) || found
+		}
+	}
+	return found
 }
 
 // stringMap decodes an object of string values.
