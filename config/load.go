@@ -94,6 +94,22 @@ var esaTopKeys = []string{"TaskName", "BusinessType", "DataCenter", "DeliveryTyp
 	"DiscardRate", "FilterRules", "FilterVer", "SiteId", "SiteName", "Details", "Status", "RequestId",
 	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery"}
 
+// IsTaskKey reports whether key is a top-level key of a task definition, in the native shape (the
+// yaml names of Task's fields) or the ESA shape. The CLI uses it to tell task definitions from
+// Benthos configs; note that output is both.
+func IsTaskKey(key string) bool {
+	if slices.Contains(esaTopKeys, key) {
+		return true
+	}
+	typ := reflect.TypeFor[Task]()
+	for i := 0; i < typ.NumField(); i++ {
+		if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); name == key {
+			return true
+		}
+	}
+	return false
+}
+
 func isESAShape(root *yaml.Node) bool {
 	for _, k := range keys(root) {
 		if slices.Contains(esaTopKeys, k) {

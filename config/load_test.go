@@ -572,3 +572,15 @@ destination: {type: s3, region: us-east-1}
 		})
 	}
 }
+
+func TestIsTaskKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"name": true, "category": true, "destination": true, "output": true, "dead_letter": true,
+		"TaskName": true, "DeliveryType": true, "HttpDelivery": true,
+		"input": false, "pipeline": false, "Name": false, "": false,
+	} {
+		if got := IsTaskKey(key); got != want {
+			t.Errorf("IsTaskKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
