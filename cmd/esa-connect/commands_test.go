@@ -165,3 +165,18 @@ func TestLint(t *testing.T) {
 		})
 	}
 }
+
+// TestOtherCommandsReadBounded checks that translate and verify refuse what run refuses without
+// reading it whole (their messages go to the Benthos CLI's own error writer: only the exit code is
+// checked here).
+func TestOtherCommandsReadBounded(t *testing.T) {
+	big := writeFile(t, "big.yaml", "#"+strings.Repeat("x", 2<<20)+"\n")
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	for _, cmd := range []string{"translate", "verify"} {
+		for _, p := range []string{big, missing} {
+			if code, _, _ := runCLI(t, cmd, p); code != 1 {
+				t.Errorf("%s %s: exit %d, want 1", cmd, filepath.Base(p), code)
+			}
+		}
+	}
+}
