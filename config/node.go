@@ -22,7 +22,7 @@ type decoder struct {
 	aliases  map[string]string
 	// rateGiven records whether the definition set the sampling rate (else the default applies).
 	rateGiven bool
-	// values counts the values of the documents parsed so far (the definition and the JSON strings
+	// expanded counts the values of the documents parsed so far (the definition and the JSON strings
 	// embedded in it), aliases expanded; subject names the whole in messages ("the task definition").
 	expanded int
 	subject  string
@@ -142,6 +142,7 @@ type sizer struct {
 	cycle   string
 }
 
+// inProgress marks, in sizer.memo, a node whose children are being measured: an alias to it is a cycle.
 const inProgress = -1
 
 // size returns the number of values of n (objects, lists, keys and scalars) with aliases expanded,
