@@ -168,14 +168,7 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	return t
 }
 
-func (d *decoder) hasErrorAt(path string) bool {
-	for _, e := range d.errs {
-		if e.Path == path {
-			return true
-		}
-	}
-	return false
-}
+func (d *decoder) hasErrorAt(path string) bool { return d.errPaths[path] }
 
 // fieldByTag returns the field of struct v whose yaml tag name is name.
 func fieldByTag(v reflect.Value, name string) reflect.Value {

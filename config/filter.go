@@ -104,10 +104,13 @@ func SplitCustomField(field string) (kind, name string, ok bool) {
 // object may carry "ignore_case": true. Empty input means no conditions. The result is not validated
 // against a category: call ValidateConditions. The error is an Errors whose paths start at "[i]".
 func ParseESAFilter(data []byte) ([]Condition, error) {
-	d := newDecoder()
+	if len(data) > MaxDefinitionBytes {
+		return nil, Errors{{Msg: tooLarge("the filter", int64(len(data)))}}
+	}
+	d := newDecoder("the filter")
 	conds := d.esaFilterText(string(data), "", "")
 	if len(d.errs) > 0 {
-		return nil, d.errs
+		return nil, d.result()
 	}
 	return conds, nil
 }
@@ -117,12 +120,11 @@ func (d *decoder) esaFilterText(text, native, display string) []Condition {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
-		d.errorf(display, "not valid JSON: %s", yamlErr(err))
+	doc := d.parse([]byte(text), display, "JSON")
+	if doc == nil {
 		return nil
 	}
-	n := resolve(&doc)
+	n := resolve(doc)
 	if n != nil && n.Kind == yaml.ScalarNode && !isNull(n) {
 		d.errorf(display, "must be a JSON list of conditions, not %s", kindName(n))
 		return nil

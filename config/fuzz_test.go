@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -13,6 +14,11 @@ func FuzzLoad(f *testing.F) {
 		esaDef(`"DeliveryType":"http","HttpDelivery":"{\"DestUrl\":\"http://x\",\"HeaderParam\":{\"a\":{\"StaticValue\":\"b\"}}}"`),
 		esaDef(`"FilterRules":"[{\"ClientIP\":{\"regex\":[\"(\"]}}]"`),
 		"a: &x [*x]", "- - -", "{", "name: *y", "<<: {a: 1}", "destination: {type: kafka, tls: {<<: {a: 1}}}",
+		bombAnchors("") + native("filters: *i"),
+		esaDef(`"FilterRules":` + quoteJSON("["+bombFlow()+"]")),
+		native("filters: &x [{any: *x}]"),
+		native("#" + strings.Repeat("x", MaxDefinitionBytes)),
+		native("destination: {type: local, path: o, batching: {period: 1ns, count: 10000001, byte_size: 1}}"),
 	} {
 		f.Add([]byte(seed))
 	}
@@ -28,8 +34,8 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		var errs Errors
-		if !errors.As(err, &errs) || len(errs) == 0 {
-			t.Fatalf("error is not a non-empty Errors: %v", err)
+		if !errors.As(err, &errs) || len(errs) == 0 || len(errs) > MaxProblems+1 {
+			t.Fatalf("error is not 1..%d problems: %v", MaxProblems+1, err)
 		}
 		if _, err := ParseESAFilter(data); err != nil {
 			var es Errors

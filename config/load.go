@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"slices"
@@ -14,8 +15,15 @@ import (
 // shape (SPEC §1.2, recognised by its keys TaskName, BusinessType, DeliveryType, ...) — applies the
 // defaults and validates it. On any problem it returns nil and an Errors listing every problem with
 // the path the user wrote (e.g. `destination.bucket_pth: unknown key (did you mean "bucket_path"?)`
-// or `HttpDelivery.DestUrl: required`).
+// or `HttpDelivery.DestUrl: required`): at most MaxProblems of them, then one entry counting the rest.
+//
+// Hostile input is refused before it is decoded: more than MaxDefinitionBytes, more than
+// MaxExpandedValues values with YAML aliases expanded (an alias bomb), or an alias that refers to a
+// value containing it.
 func Load(data []byte) (*Task, error) {
+	if len(data) > MaxDefinitionBytes {
+		return nil, Errors{{Msg: tooLarge("the task definition", int64(len(data)))}}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, Errors{{Msg: "not valid YAML or JSON: " + yamlErr(err)}}
@@ -27,7 +35,10 @@ func Load(data []byte) (*Task, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, Errors{{Msg: "the task definition must be an object, not " + kindName(root)}}
 	}
-	d := newDecoder()
+	d := newDecoder("the task definition")
+	if !d.charge(&doc, "") {
+		return nil, d.result()
+	}
 	var t *Task
 	if isESAShape(root) {
 		t = d.esaTask(root)
@@ -35,46 +46,69 @@ func Load(data []byte) (*Task, error) {
 		t = d.nativeTask(root)
 	}
 	applyDefaults(t, !d.rateGiven)
-	errs := d.errs
-	for _, e := range Validate(t) {
-		e.Path = d.rewrite(e.Path)
-		if !coveredBy(e.Path, d.errs) {
-			errs = append(errs, e)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errs
+	v := &validator{t: t, max: MaxProblems - len(d.errs), report: func(path string) (string, bool) {
+		path = d.rewrite(path)
+		return path, !d.covered(path)
+	}}
+	v.task()
+	if errs := append(d.errs, v.errs...); len(errs) > 0 {
+		return nil, capProblems(errs, d.more+v.more)
 	}
 	return t, nil
 }
 
-// LoadFile reads and decodes a task definition file (see Load).
+// LoadFile reads and decodes a task definition file (see ReadFile and Load).
 func LoadFile(path string) (*Task, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: read task definition: %w", err)
+		return nil, err
 	}
 	return Load(data)
 }
 
-// coveredBy reports whether path is at or under the path of one of the decoding errors: a value that
-// could not be decoded is not validated again.
-func coveredBy(path string, errs Errors) bool {
-	for _, e := range errs {
-		if e.Path == "" {
-			continue
-		}
-		if path == e.Path || strings.HasPrefix(path, e.Path) && (path[len(e.Path)] == '.' || path[len(e.Path)] == '[') {
-			return true
-		}
+// ReadFile reads a task definition file, reading no more than MaxDefinitionBytes+1 bytes of it: a
+// larger file is refused with an Errors naming its size (when known) and the limit. An I/O error
+// wraps the os error (errors.Is(err, fs.ErrNotExist) works).
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: read task definition: %w", err)
 	}
-	return false
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxDefinitionBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read task definition %s: %w", path, err)
+	}
+	if len(data) <= MaxDefinitionBytes {
+		return data, nil
+	}
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > MaxDefinitionBytes {
+		return nil, Errors{{Msg: tooLarge("the task definition", st.Size())}}
+	}
+	return nil, Errors{{Msg: fmt.Sprintf("the task definition is more than %d bytes; at most %d bytes (1 MiB) are accepted",
+		MaxDefinitionBytes, MaxDefinitionBytes)}}
 }
 
 // esaTopKeys are the keys that identify the ESA OpenAPI shape.
 var esaTopKeys = []string{"TaskName", "BusinessType", "DataCenter", "DeliveryType", "FieldName", "FieldList",
 	"DiscardRate", "FilterRules", "FilterVer", "SiteId", "SiteName", "Details", "Status", "RequestId",
 	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery"}
+
+// IsTaskKey reports whether key is a top-level key of a task definition, in the native shape (the
+// yaml names of Task's fields) or the ESA shape. The CLI uses it to tell task definitions from
+// Benthos configs; note that output is both.
+func IsTaskKey(key string) bool {
+	if slices.Contains(esaTopKeys, key) {
+		return true
+	}
+	typ := reflect.TypeFor[Task]()
+	for i := 0; i < typ.NumField(); i++ {
+		if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); name == key {
+			return true
+		}
+	}
+	return false
+}
 
 func isESAShape(root *yaml.Node) bool {
 	for _, k := range keys(root) {

@@ -346,6 +346,10 @@ func TestLoadBad(t *testing.T) {
 		{"data center", native("data_center: us"), "data_center", `"us" is not one of cn, oversea`, 0},
 		{"unknown top-level key", native("filter: []"), "filter", `unknown key (did you mean "filters"?)`, 0},
 		{"duplicate top-level key", native("name: u"), "name", "duplicate key", 0},
+		{"duplicate category", "name: t\ncategory: access\ncategory: dns\nfields: [ClientIP]\ndestination: {type: local, path: o}", "category", "duplicate key", 0},
+		{"duplicate key in a benthos source config", native("source: {type: benthos, config: {stdin: {}, stdin: {codec: lines}}}"), "source.config.stdin", "duplicate key", 0},
+		{"duplicate nested key in a benthos dead letter", native("dead_letter: {type: benthos, config: {file: {path: a, path: b}}}"), "dead_letter.config.file.path", "duplicate key", 0},
+		{"duplicate header", native("destination: {type: http, url: 'http://x', headers: {A: b, A: c}}"), "destination.headers.A", "duplicate key", 0},
 
 		// Filters.
 		{"21 filter leaves across groups", native("filters: [" + repeat("{field: ClientIP, op: equals, value: '%d'}", 15) +
@@ -409,6 +413,31 @@ func TestLoadBad(t *testing.T) {
 		{"kafka topic", native("destination: {type: kafka, brokers: ['k:1']}"), "destination.topic", "required", 0},
 		{"local path", native("destination: {type: local}"), "destination.path", "required", 0},
 		{"batching period", native("destination: {type: local, path: o, batching: {period: soon}}"), "destination.batching.period", "not a positive duration", 0},
+		// Bounds of what costs CPU or memory (limits in validate.go).
+		{"local batching period 1ns", native("destination: {type: local, path: o, batching: {period: 1ns}}"), "destination.batching.period", "1ns is below the minimum of 100ms", 0},
+		{"s3 batching period", native("destination: {type: s3, bucket_path: b, region: r, batching: {period: 99ms}}"), "destination.batching.period", "99ms is below the minimum of 100ms", 0},
+		{"s3_compatible batching period", native("destination: {type: s3_compatible, bucket_path: b, region: r, endpoint: 'http://h', batching: {period: 1us}}"), "destination.batching.period", "1us is below the minimum of 100ms", 0},
+		{"oss batching period", native("destination: {type: oss, bucket: b, region: r, batching: {period: 0.05s}}"), "destination.batching.period", "0.05s is below the minimum of 100ms", 0},
+		{"sls batching period", native("destination: {type: sls, project: p, logstore: l, region: r, batching: {period: 1ns}}"), "destination.batching.period", "1ns is below the minimum of 100ms", 0},
+		{"kafka batching period", native("destination: {type: kafka, topic: t, brokers: ['k:1'], batching: {period: 10ms}}"), "destination.batching.period", "10ms is below the minimum of 100ms", 0},
+		{"http period", native("destination: {type: http, url: 'http://x', period: 1ns}"), "destination.period", "1ns is below the minimum of 100ms", 0},
+		{"batching count", native("destination: {type: local, path: o, batching: {count: 10000001}}"), "destination.batching.count", "10000001 is above the maximum of 10000000 records", 0},
+		{"batching count negative", native("destination: {type: local, path: o, batching: {count: -1}}"), "destination.batching.count", "must not be negative, not -1", 0},
+		{"batching byte size too small", native("destination: {type: s3, bucket_path: b, region: r, batching: {byte_size: 1023}}"), "destination.batching.byte_size", "1023 is below the minimum of 1024 (1 KiB)", 0},
+		{"batching byte size too large", native("destination: {type: oss, bucket: b, region: r, batching: {byte_size: 1073741825}}"), "destination.batching.byte_size", "1073741825 is above the maximum of 1073741824 (1 GiB)", 0},
+		{"http timeout", native("destination: {type: http, url: 'http://x', timeout: 3601}"), "destination.timeout", "3601 is above the maximum of 3600 seconds", 0},
+		{"http timeout negative", native("destination: {type: http, url: 'http://x', timeout: -1}"), "destination.timeout", "must not be negative, not -1", 0},
+		{"http max retry", native("destination: {type: http, url: 'http://x', max_retry: 101}"), "destination.max_retry", "101 is above the maximum of 100 retries", 0},
+		{"http max in flight", native("destination: {type: http, url: 'http://x', max_in_flight: 1025}"), "destination.max_in_flight", "1025 is above the maximum of 1024", 0},
+		{"s3 max in flight", native("destination: {type: s3, bucket_path: b, region: r, max_in_flight: 1025}"), "destination.max_in_flight", "1025 is above the maximum of 1024", 0},
+		{"oss max in flight", native("destination: {type: oss, bucket: b, region: r, max_in_flight: 100000}"), "destination.max_in_flight", "100000 is above the maximum of 1024", 0},
+		{"sls max in flight", native("destination: {type: sls, project: p, logstore: l, region: r, max_in_flight: 1025}"), "destination.max_in_flight", "1025 is above the maximum of 1024", 0},
+		{"kafka max in flight", native("destination: {type: kafka, topic: t, brokers: ['k:1'], max_in_flight: 1025}"), "destination.max_in_flight", "1025 is above the maximum of 1024", 0},
+		{"kafka max in flight negative", native("destination: {type: kafka, topic: t, brokers: ['k:1'], max_in_flight: -2}"), "destination.max_in_flight", "must not be negative, not -2", 0},
+		{"esa http timeout", esaDef(`"DeliveryType":"http","HttpDelivery":{"DestUrl":"http://x","TransformTimeout":86400}`), "HttpDelivery.TransformTimeout", "86400 is above the maximum of 3600 seconds", 0},
+		{"esa http max retry", esaDef(`"DeliveryType":"http","HttpDelivery":{"DestUrl":"http://x","MaxRetry":1000}`), "HttpDelivery.MaxRetry", "1000 is above the maximum of 100 retries", 0},
+		{"esa http max batch mb", esaDef(`"DeliveryType":"http","HttpDelivery":"{\"DestUrl\":\"http://x\",\"MaxBatchMB\":2048}"`), "HttpDelivery.MaxBatchMB", "2048 is not in (0, 100] MB", 0},
+		{"esa http max batch size", esaDef(`"DeliveryType":"http","HttpDelivery":{"DestUrl":"http://x","MaxBatchSize":100001}`), "HttpDelivery.MaxBatchSize", "100001 is not in 1..100000 records", 0},
 		{"ownership token on http", native("destination: {type: http, url: 'http://x'}\nownership_token: v1.x"), "ownership_token", "only the s3 and s3_compatible", 0},
 
 		// Source, output, dead letter.
@@ -541,5 +570,17 @@ destination: {type: s3, region: us-east-1}
 				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+func TestIsTaskKey(t *testing.T) {
+	for key, want := range map[string]bool{
+		"name": true, "category": true, "destination": true, "output": true, "dead_letter": true,
+		"TaskName": true, "DeliveryType": true, "HttpDelivery": true,
+		"input": false, "pipeline": false, "Name": false, "": false,
+	} {
+		if got := IsTaskKey(key); got != want {
+			t.Errorf("IsTaskKey(%q) = %v, want %v", key, got, want)
+		}
 	}
 }

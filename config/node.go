@@ -14,16 +14,52 @@ import (
 // aliases maps a path of the Task model ("destination.url") to the path the user wrote
 // ("HttpDelivery.DestUrl"), so that validation errors name what the user wrote.
 type decoder struct {
-	errs    Errors
-	aliases map[string]string
+	// errs holds the first MaxProblems problems; more counts the others, and errPaths holds the path
+	// of every problem (for hasErrorAt and covered).
+	errs     Errors
+	more     int
+	errPaths map[string]bool
+	aliases  map[string]string
 	// rateGiven records whether the definition set the sampling rate (else the default applies).
 	rateGiven bool
+	// expanded counts the values of the documents parsed so far (the definition and the JSON strings
+	// embedded in it), aliases expanded; subject names the whole in messages ("the task definition").
+	expanded int
+	subject  string
 }
 
-func newDecoder() *decoder { return &decoder{aliases: map[string]string{}} }
+func newDecoder(subject string) *decoder {
+	return &decoder{aliases: map[string]string{}, errPaths: map[string]bool{}, subject: subject}
+}
 
 func (d *decoder) errorf(path, format string, args ...any) {
+	d.errPaths[path] = true
+	if d.full() {
+		d.more++
+		return
+	}
 	d.errs = append(d.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// full reports whether MaxProblems problems were collected: later ones are only counted, so a caller
+// may skip the work of describing them.
+func (d *decoder) full() bool { return len(d.errs) >= MaxProblems }
+
+// result returns the problems collected, capped (see capProblems).
+func (d *decoder) result() Errors { return capProblems(d.errs, d.more) }
+
+// covered reports whether path is at or under the path of a decoding problem: a value that could not
+// be decoded is not validated again.
+func (d *decoder) covered(path string) bool {
+	if d.errPaths[path] {
+		return true
+	}
+	for i := 0; i < len(path); i++ {
+		if (path[i] == '.' || path[i] == '[') && d.errPaths[path[:i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // alias records that the model path native was written as display.
@@ -33,19 +69,21 @@ func (d *decoder) alias(native, display string) {
 	}
 }
 
-// rewrite maps a model path to the path the user wrote, using the longest recorded alias prefix.
+// rewrite maps a model path to the path the user wrote, using the longest recorded alias prefix (the
+// whole path, or the part before a '.' or '[').
 func (d *decoder) rewrite(path string) string {
-	best := ""
-	for k := range d.aliases {
-		if len(k) > len(best) && (path == k || strings.HasPrefix(path, k) &&
-			(path[len(k)] == '.' || path[len(k)] == '[')) {
-			best = k
+	if display, ok := d.aliases[path]; ok {
+		return display
+	}
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] != '.' && path[i] != '[' {
+			continue
+		}
+		if display, ok := d.aliases[path[:i]]; ok {
+			return display + path[i:]
 		}
 	}
-	if best == "" {
-		return path
-	}
-	return d.aliases[best] + path[len(best):]
+	return path
 }
 
 // joinPath appends a key to a path.
@@ -58,6 +96,84 @@ func joinPath(path, key string) string {
 
 // indexPath appends an index to a path.
 func indexPath(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
+
+// parse decodes YAML (or JSON) text into a node tree and charges its size to the definition (see
+// charge). It returns nil, with the problem recorded at path, when the text is not YAML or is refused.
+func (d *decoder) parse(text []byte, path, what string) *yaml.Node {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		d.errorf(path, "not valid %s: %s", what, yamlErr(err))
+		return nil
+	}
+	if !d.charge(&doc, path) {
+		return nil
+	}
+	return &doc
+}
+
+// charge adds the number of values of doc, with every alias expanded, to the values of the definition
+// and reports (at path) a definition that goes beyond MaxExpandedValues or has an alias that refers to
+// a value containing it. Nothing is expanded: each node is measured once.
+func (d *decoder) charge(doc *yaml.Node, path string) bool {
+	s := sizer{memo: map[*yaml.Node]int{}, limit: MaxExpandedValues - d.expanded}
+	n := s.size(doc)
+	switch {
+	case s.cycle != "":
+		d.errorf(path, "the YAML alias *%s refers to a value that contains it", s.cycle)
+		return false
+	case n > s.limit && s.aliased:
+		d.errorf(path, "%s expands to more than %d values through YAML aliases (&anchor/*alias)", d.subject, MaxExpandedValues)
+		return false
+	case n > s.limit:
+		d.errorf(path, "%s has more than %d values", d.subject, MaxExpandedValues)
+		return false
+	}
+	d.expanded += n
+	return true
+}
+
+// sizer measures node trees with aliases expanded.
+type sizer struct {
+	// memo holds the expanded size of every node measured, or inProgress while its children are.
+	memo  map[*yaml.Node]int
+	limit int
+	// aliased records that an alias was followed; cycle is the name of an alias to a value containing it.
+	aliased bool
+	cycle   string
+}
+
+// inProgress marks, in sizer.memo, a node whose children are being measured: an alias to it is a cycle.
+const inProgress = -1
+
+// size returns the number of values of n (objects, lists, keys and scalars) with aliases expanded,
+// or limit+1 once that is exceeded or a cycle is found.
+func (s *sizer) size(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	if n.Kind == yaml.AliasNode {
+		s.aliased = true
+		if v, ok := s.memo[n.Alias]; ok && v == inProgress {
+			s.cycle = n.Value
+			return s.limit + 1
+		}
+		return s.size(n.Alias)
+	}
+	if v, ok := s.memo[n]; ok {
+		return v
+	}
+	s.memo[n] = inProgress
+	total := 1
+	for _, c := range n.Content {
+		total += s.size(c)
+		if total > s.limit {
+			total = s.limit + 1
+			break
+		}
+	}
+	s.memo[n] = total
+	return total
+}
 
 // resolve follows YAML aliases and unwraps documents.
 func resolve(n *yaml.Node) *yaml.Node {
@@ -127,6 +243,10 @@ func (d *decoder) mapping(n *yaml.Node, path string, known []string, fn func(key
 		}
 		seen[key] = true
 		if !slices.Contains(known, key) {
+			if d.full() {
+				d.errorf(p, "unknown key") // only counted: skip the suggestion
+				continue
+			}
 			d.errorf(p, "unknown key%s", didYouMean(key, known))
 			continue
 		}
@@ -276,12 +396,46 @@ func (d *decoder) anyMap(n *yaml.Node, path string) map[string]any {
 		d.errorf(path, "must be an object, not %s", kindName(n))
 		return nil
 	}
+	if d.duplicateKeys(n, path) {
+		d.errPaths[path] = true // not decoded: validation has nothing to add about it
+		return nil
+	}
 	var m map[string]any
 	if err := n.Decode(&m); err != nil {
-		d.errorf(path, "%v", err)
+		d.errorf(path, "%s", strings.ReplaceAll(strings.TrimPrefix(yamlErr(err), "unmarshal errors:\n  "), "\n  ", "; "))
 		return nil
 	}
 	return m
+}
+
+// duplicateKeys reports every key given twice in the same object under n (aliases followed: Load
+// bounded their expansion), with its path, and returns whether there was one.
+func (d *decoder) duplicateKeys(n *yaml.Node, path string) bool {
+	n = resolve(n)
+	if n == nil {
+		return false
+	}
+	found := false
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolve(n.Content[i]).Value
+			p := joinPath(path, k)
+			if seen[k] {
+				d.errorf(p, "duplicate key")
+				found = true
+			} else {
+				seen[k] = true
+			}
+			found = d.duplicateKeys(n.Content[i+1], p) || found
+		}
+	case yaml.SequenceNode:
+		for i, e := range n.Content {
+			found = d.duplicateKeys(e, indexPath(path, i)) || found
+		}
+	}
+	return found
 }
 
 // stringMap decodes an object of string values.
@@ -318,12 +472,7 @@ func (d *decoder) embedded(n *yaml.Node, path string) *yaml.Node {
 		if strings.TrimSpace(n.Value) == "" {
 			return nil
 		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(n.Value), &doc); err != nil {
-			d.errorf(path, "not valid JSON: %s", yamlErr(err))
-			return nil
-		}
-		return resolve(&doc)
+		return resolve(d.parse([]byte(n.Value), path, "JSON"))
 	}
 	return n
 }

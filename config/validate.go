@@ -23,6 +23,27 @@ const (
 	MaxHTTPBatchMB   = 100
 )
 
+// Bounds of the settings that cost CPU or memory while a task runs. Validate reports a value outside
+// them with its path and the bound, e.g. "destination.batching.period: 1ns is below the minimum of 100ms".
+const (
+	// MinBatchPeriod is the shortest batching period (a destination's batching.period and the HTTP
+	// destination's period): an output flushes at every period even when idle, so a period of a few
+	// nanoseconds keeps a core busy doing nothing.
+	MinBatchPeriod = 100 * time.Millisecond
+	// MaxBatchCount is the largest batching.count, in records (0 takes the default).
+	MaxBatchCount = 10_000_000
+	// MinBatchByteSize and MaxBatchByteSize bound batching.byte_size when it is given (0 takes the
+	// default): 1 KiB and 1 GiB.
+	MinBatchByteSize = 1 << 10
+	MaxBatchByteSize = 1 << 30
+	// MaxHTTPTimeout is the largest HTTP destination timeout (ESA TransformTimeout), in seconds.
+	MaxHTTPTimeout = 3600
+	// MaxHTTPRetry is the largest HTTP destination max_retry (ESA MaxRetry).
+	MaxHTTPRetry = 100
+	// MaxInFlightLimit is the largest max_in_flight of a destination (concurrent batches or requests).
+	MaxInFlightLimit = 1024
+)
+
 var (
 	taskNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 	envRefRE     = regexp.MustCompile(`^\$\{[A-Za-z_][A-Za-z0-9_]*\}$`)
@@ -38,7 +59,7 @@ func IsEnvRef(s string) bool { return envRefRE.MatchString(s) }
 // all problems at once, each with the path of the field in the Task model (e.g. "fields[2]",
 // "destination.brokers[0]"). Load calls it; call it again after changing a Task in code.
 func Validate(t *Task) Errors {
-	v := &validator{t: t}
+	v := &validator{t: t, max: math.MaxInt}
 	v.task()
 	return v.errs
 }
@@ -47,11 +68,31 @@ type validator struct {
 	t    *Task
 	cat  *Category
 	errs Errors
+	// report, when set, gives the path a problem is reported at, or false to drop it (Load: the path
+	// the user wrote; problems under a value that could not be decoded are dropped).
+	report func(path string) (string, bool)
+	// max is the number of problems described; the ones after it are only counted in more.
+	max  int
+	more int
 }
 
 func (v *validator) add(path, format string, args ...any) {
+	if v.report != nil {
+		var ok bool
+		if path, ok = v.report(path); !ok {
+			return
+		}
+	}
+	if v.full() {
+		v.more++
+		return
+	}
 	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
+
+// full reports whether max problems were described: a caller may then skip the work of describing
+// the next one (a "did you mean" suggestion).
+func (v *validator) full() bool { return len(v.errs) >= v.max }
 
 // oneOf checks an enumerated value; empty is allowed when allowEmpty.
 func (v *validator) oneOf(path, val string, allowEmpty bool, choices ...string) {
@@ -86,12 +127,27 @@ func (v *validator) nonNegative(path string, n int64) {
 	}
 }
 
-func (v *validator) duration(path, s string) {
+// atMost checks a count that must not be negative nor above max; unit follows the limit in the message.
+func (v *validator) atMost(path string, n, max int64, unit string) {
+	switch {
+	case n < 0:
+		v.nonNegative(path, n)
+	case n > max:
+		v.add(path, "%d is above the maximum of %d%s", n, max, unit)
+	}
+}
+
+// period checks an optional batching period: a duration of at least MinBatchPeriod.
+func (v *validator) period(path, s string) {
 	if s == "" {
 		return
 	}
-	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil || d <= 0:
 		v.add(path, "%q is not a positive duration (e.g. 5s, 500ms)", s)
+	case d < MinBatchPeriod:
+		v.add(path, "%s is below the minimum of %s", s, MinBatchPeriod)
 	}
 }
 
@@ -117,7 +173,9 @@ func (v *validator) task() {
 	v.oneOf("data_center", t.DataCenter, true, "cn", "oversea")
 	v.fields()
 	v.sampling()
-	v.errs = append(v.errs, ValidateConditions(v.cat, t.Filters, "filters")...)
+	for _, e := range ValidateConditions(v.cat, t.Filters, "filters") {
+		v.add(e.Path, "%s", e.Msg)
+	}
 	v.customFields()
 	v.source()
 	v.destination()
@@ -158,7 +216,10 @@ func (v *validator) fields() {
 			continue
 		}
 		if _, ok := v.cat.Field(f); !ok {
-			hint := didYouMean(f, v.cat.FieldNames())
+			hint := ""
+			if !v.full() {
+				hint = didYouMean(f, v.cat.FieldNames())
+			}
 			if f == "CustomFields" {
 				hint = " (configure custom_fields instead; CustomFields is added to every record then)"
 			}
@@ -348,9 +409,13 @@ func (v *validator) batching(path string, b *Batching) {
 	if b == nil {
 		return
 	}
-	v.nonNegative(joinPath(path, "count"), int64(b.Count))
-	v.nonNegative(joinPath(path, "byte_size"), int64(b.ByteSize))
-	v.duration(joinPath(path, "period"), b.Period)
+	v.atMost(joinPath(path, "count"), int64(b.Count), MaxBatchCount, " records")
+	if n := b.ByteSize; n > 0 && n < MinBatchByteSize {
+		v.add(joinPath(path, "byte_size"), "%d is below the minimum of %d (1 KiB)", n, MinBatchByteSize)
+	} else {
+		v.atMost(joinPath(path, "byte_size"), int64(n), MaxBatchByteSize, " (1 GiB)")
+	}
+	v.period(joinPath(path, "period"), b.Period)
 }
 
 // credentials checks an optional key pair: both or neither.
@@ -397,7 +462,7 @@ func (v *validator) destination() {
 		}
 		v.credentials(p+".access_key_id", s.AccessKeyID, p+".access_key_secret", s.AccessKeySecret)
 		v.secret(p+".security_token", s.SecurityToken)
-		v.nonNegative(p+".max_in_flight", int64(s.MaxInFlight))
+		v.atMost(p+".max_in_flight", int64(s.MaxInFlight), MaxInFlightLimit, "")
 		v.batching(p+".batching", s.Batching)
 	case "oss":
 		o := d.OSS
@@ -412,7 +477,7 @@ func (v *validator) destination() {
 		}
 		v.credentials(p+".access_key_id", o.AccessKeyID, p+".access_key_secret", o.AccessKeySecret)
 		v.secret(p+".security_token", o.SecurityToken)
-		v.nonNegative(p+".max_in_flight", int64(o.MaxInFlight))
+		v.atMost(p+".max_in_flight", int64(o.MaxInFlight), MaxInFlightLimit, "")
 		v.batching(p+".batching", o.Batching)
 	case "s3", "s3_compatible":
 		s := d.S3
@@ -440,7 +505,7 @@ func (v *validator) destination() {
 		v.oneOf(p+".server_side_encryption", s.ServerSideEncryption, true, "AES256")
 		v.credentials(p+".access_key_id", s.AccessKeyID, p+".secret_access_key", s.SecretAccessKey)
 		v.secret(p+".session_token", s.SessionToken)
-		v.nonNegative(p+".max_in_flight", int64(s.MaxInFlight))
+		v.atMost(p+".max_in_flight", int64(s.MaxInFlight), MaxInFlightLimit, "")
 		v.batching(p+".batching", s.Batching)
 	case "http":
 		v.httpDestination(d.HTTP)
@@ -459,7 +524,7 @@ func (v *validator) destination() {
 		if k.KeyField != "" && !slices.Contains(v.t.Fields, k.KeyField) {
 			v.add(p+".key_field", "%q is not one of the delivered fields%s", k.KeyField, didYouMean(k.KeyField, v.t.Fields))
 		}
-		v.nonNegative(p+".max_in_flight", int64(k.MaxInFlight))
+		v.atMost(p+".max_in_flight", int64(k.MaxInFlight), MaxInFlightLimit, "")
 		v.batching(p+".batching", k.Batching)
 	case "local":
 		if d.Local == nil {
@@ -526,14 +591,13 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 	if math.IsNaN(h.MaxBatchMB) || h.MaxBatchMB < 0 || h.MaxBatchMB > MaxHTTPBatchMB {
 		v.add(p+".max_batch_mb", "%v is not in (0, %d] MB", h.MaxBatchMB, MaxHTTPBatchMB)
 	}
-	if h.MaxRetry != nil && (*h.MaxRetry < 0 || *h.MaxRetry > 100) {
-		v.add(p+".max_retry", "%d is not in 0..100", *h.MaxRetry)
+	if h.MaxRetry != nil {
+		v.atMost(p+".max_retry", int64(*h.MaxRetry), MaxHTTPRetry, " retries")
 	}
-	if h.Timeout < 0 {
-		v.add(p+".timeout", "must not be negative, not %d", h.Timeout)
-	}
-	v.nonNegative(p+".max_in_flight", int64(h.MaxInFlight))
-	v.duration(p+".period", h.Period)
+	v.atMost(p+".timeout", int64(h.Timeout), MaxHTTPTimeout, " seconds")
+	v.atMost(p+".max_in_flight", int64(h.MaxInFlight), MaxInFlightLimit, "")
+	v.period(p+".period", h.Period)
+	v.batching(p+".batching", h.Batching)
 	v.tls(p+".tls", h.TLS)
 }
 

@@ -43,6 +43,11 @@ func realMain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, handled := dispatch(ctx, args, stdout, stderr); handled {
 		return code
 	}
+	return benthosMain(ctx, args, stderr)
+}
+
+// benthosMain runs the Benthos CLI, with our commands, on args and returns the exit code.
+func benthosMain(ctx context.Context, args []string, stderr io.Writer) int {
 	code, err := service.RunCLIToCode(ctx, cliOptions(benthosArgs(args))...)
 	if err != nil {
 		if !errors.Is(err, errReported) {

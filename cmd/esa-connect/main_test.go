@@ -30,19 +30,33 @@ func TestTaskRunArgs(t *testing.T) {
 	}
 }
 
-func TestIsTaskDefinition(t *testing.T) {
-	cases := map[string]bool{
-		"name: a\ncategory: access\n":                             true,
-		"destination: {type: local, path: o}\n":                   true,
-		`{"TaskName": "t", "BusinessType": "dcdn_log_waf"}`:       true,
-		"input: {stdin: {}}\noutput: {stdout: {}}\n":              false,
-		"http: {enabled: false}\ninput: {generate: {count: 1}}\n": false,
-		"not: [valid": false,
-		"- a list\n":  false,
+func TestIsBenthosConfig(t *testing.T) {
+	cases := []struct {
+		in   string
+		want bool
+	}{
+		{"input: {stdin: {}}\noutput: {stdout: {}}\n", true},
+		{"http: {enabled: false}\ninput: {generate: {count: 1}}\n", true},
+		{"output: {drop: {}}\n", true},
+		{"pipeline: {processors: []}\n", true},
+		{"cache_resources: [{label: c, memory: {}}]\n", true},
+		{"input: {stdin: {}}\ninput: {stdin: {}}\n", true}, // duplicate keys do not hide what it is
+		{`{"input": {"stdin": {}}, "output": {"stdout": {}}}`, true},
+		{"name: a\ncategory: access\n", false},
+		{"name: a\ncategory: access\ncategory: dns\n", false},
+		{"destination: {type: local, path: o}\n", false},
+		{`{"TaskName": "t", "BusinessType": "dcdn_log_waf"}`, false},
+		{"category: access\ninput: {stdin: {}}\n", false}, // a task key: a (bad) task definition
+		{"output: {format: csv}\n", false},                // a task's output options
+		{"output: {format: csv}\ninput: {stdin: {}}\n", true},
+		{"{}", false},
+		{"", false},
+		{"not: [valid", false},
+		{"- a list\n", false},
 	}
-	for in, want := range cases {
-		if got := isTaskDefinition([]byte(in)); got != want {
-			t.Errorf("isTaskDefinition(%q) = %v, want %v", in, got, want)
+	for _, c := range cases {
+		if got := isBenthosConfig([]byte(c.in)); got != c.want {
+			t.Errorf("isBenthosConfig(%q) = %v, want %v", c.in, got, c.want)
 		}
 	}
 }

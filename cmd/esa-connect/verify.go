@@ -40,9 +40,9 @@ path and task, and must be used within 7 days.`,
 }
 
 func runVerify(ctx context.Context, path string, c *cli.Context) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return failure(fmt.Sprintf("esa-connect verify: %v", err))
+	data, ok := readTask(path, c.App.ErrWriter)
+	if !ok {
+		return errReported
 	}
 	t, ok := loadTask(path, data, c.App.ErrWriter)
 	if !ok {

@@ -120,8 +120,8 @@ destination: {type: local, path: `+out+`}
 	}
 }
 
-// TestRunBenthosConfigPositional checks that `run file.yaml` of a Benthos config (not a task) goes to
-// the Benthos CLI.
+// TestRunBenthosConfigPositional checks that `run file.yaml` of a Benthos config (not a task) is not
+// run — `run FILE` always means a task definition — but named, with the `run -c` that runs it.
 func TestRunBenthosConfigPositional(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "pipe.yaml")
@@ -135,8 +135,16 @@ output:
 		t.Fatal(err)
 	}
 	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir}, "run", conf)
+	want := "esa-connect: " + conf + " is a Benthos config, not a task definition; run it with: esa-connect run -c " + conf + "\n"
+	if res.ExitCode != 1 || res.Stderr != want || res.Stdout != "" {
+		t.Fatalf("run pipe.yaml: exit %d\n%s\nwant exit 1 and stderr %q", res.ExitCode, res.Output(), want)
+	}
+	if _, err := os.Stat(outFile); err == nil {
+		t.Error("the Benthos config ran")
+	}
+	res = testutil.RunBinary(t, testutil.RunOptions{Dir: dir}, "run", "-c", conf)
 	if res.ExitCode != 0 {
-		t.Fatalf("run pipe.yaml: exit %d\n%s", res.ExitCode, res.Output())
+		t.Fatalf("run -c pipe.yaml: exit %d\n%s", res.ExitCode, res.Output())
 	}
 	b, err := os.ReadFile(outFile)
 	if err != nil || string(b) != "hello\nhello\nhello\n" {
