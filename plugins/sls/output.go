@@ -16,6 +16,7 @@ import (
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -316,15 +317,15 @@ func (o *output) connectError(err error) (out error, fatal, warn bool) {
 	case code == "LogStoreNotExist":
 		return fmt.Errorf("%s: logstore %q does not exist in project %q at %s: SLS %s: %s", componentName, o.c.Logstore, o.c.Project, o.display, code, msg), true, false
 	case code == "SignatureNotMatch":
-		return fmt.Errorf("%s: access_key_secret is wrong for access_key_id %s (SLS %s: the request signature did not match)", componentName, maskID(o.c.AccessKeyID), code), true, false
+		return fmt.Errorf("%s: access_key_secret is wrong for access_key_id %q (SLS %s: the request signature did not match)", componentName, config.MaskKeyID(o.c.AccessKeyID), code), true, false
 	case code == "InvalidAccessKeyId" || strings.Contains(lmsg, "accesskeyid"):
-		return fmt.Errorf("%s: access_key_id %s is not valid (SLS %s: %s)", componentName, maskID(o.c.AccessKeyID), code, msg), true, false
+		return fmt.Errorf("%s: access_key_id %q is not valid (SLS %s: %s)", componentName, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
 	case strings.Contains(lmsg, "security token") || strings.Contains(lmsg, "securitytoken") || strings.Contains(code, "Token"):
 		return fmt.Errorf("%s: security_token is invalid or expired (SLS %s: %s)", componentName, code, msg), true, false
 	case se.HTTPCode == http.StatusForbidden && (code == "Unauthorized" || code == "Forbidden" || strings.Contains(lmsg, "denied")):
 		return fmt.Errorf("%s: cannot check %s: the credentials may not read it (SLS %s: %s); continuing, PutLogs will tell whether they may write", componentName, where, code, msg), false, true
 	case se.HTTPCode == http.StatusUnauthorized:
-		return fmt.Errorf("%s: credentials rejected for %s (access_key_id %s): SLS %s: %s", componentName, where, maskID(o.c.AccessKeyID), code, msg), true, false
+		return fmt.Errorf("%s: credentials rejected for %s (access_key_id %q): SLS %s: %s", componentName, where, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
 	case retryable(se):
 		return fmt.Errorf("%s: connect (%s): SLS %s (HTTP %d): %s", componentName, where, code, se.HTTPCode, msg), false, false
 	}
@@ -471,7 +472,7 @@ func (o *output) scrub(msg string) string {
 		msg = strings.ReplaceAll(msg, o.c.SecurityToken, "***")
 	}
 	if o.c.AccessKeyID != "" {
-		msg = strings.ReplaceAll(msg, o.c.AccessKeyID, strings.Trim(maskID(o.c.AccessKeyID), `"`))
+		msg = strings.ReplaceAll(msg, o.c.AccessKeyID, config.MaskKeyID(o.c.AccessKeyID))
 	}
 	return msg
 }
@@ -481,12 +482,4 @@ func truncate(s string) string {
 		return s[:maxErrorMessageBytes] + "…"
 	}
 	return s
-}
-
-// maskID shows enough of an AccessKey ID to recognise it without printing all of it.
-func maskID(id string) string {
-	if len(id) <= 8 {
-		return strconv.Quote(strings.Repeat("*", len(id)))
-	}
-	return strconv.Quote(id[:4] + strings.Repeat("*", len(id)-7) + id[len(id)-3:])
 }

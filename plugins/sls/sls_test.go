@@ -287,15 +287,6 @@ func TestRetryable(t *testing.T) {
 	}
 }
 
-func TestMaskID(t *testing.T) {
-	if got := maskID("LTAI5tAbCdEfGhIjKlMn"); got != `"LTAI*************lMn"` {
-		t.Errorf("mask %s", got)
-	}
-	if got := maskID("short"); got != `"*****"` {
-		t.Errorf("mask %s", got)
-	}
-}
-
 // BenchmarkBuildGroups measures the record → LogGroup conversion of generated access records
 // (1,000 per batch), the per-record hot path of esa_sls.
 func BenchmarkBuildGroups(b *testing.B) {
