@@ -17,6 +17,7 @@ import (
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -256,7 +257,7 @@ func credentialMsg(err error, source, id, bucket string) string {
 	if !errors.As(err, &se) {
 		return ""
 	}
-	who := fmt.Sprintf("%s %q", source, id)
+	who := fmt.Sprintf("%s %q", source, config.MaskKeyID(id))
 	switch se.Code {
 	case "InvalidAccessKeyId":
 		return fmt.Sprintf("credentials rejected: %s is not known to OSS (%s)", who, se.Code)

@@ -193,8 +193,9 @@ func TestConnectRejections(t *testing.T) {
 	s.AddCredentials("STS.tmp", "sts-secret", "the-token")
 	ctx := context.Background()
 	for _, c := range []struct{ name, yaml, want string }{
-		{"wrong secret", strings.Replace(baseYAML(s, ""), osstest.AccessKeySecret, "wrong-secret-value", 1), "access key secret does not match access_key_id \"" + osstest.AccessKeyID + "\""},
-		{"unknown key", strings.Replace(baseYAML(s, ""), osstest.AccessKeyID, "LTAInobody", 1), "access_key_id \"LTAInobody\" is not known"},
+		// Key IDs are masked (config.MaskKeyID): osstest.AccessKeyID is "LTAItestosskey".
+		{"wrong secret", strings.Replace(baseYAML(s, ""), osstest.AccessKeySecret, "wrong-secret-value", 1), `access key secret does not match access_key_id "LTAI*******key"`},
+		{"unknown key", strings.Replace(baseYAML(s, ""), osstest.AccessKeyID, "LTAInobody", 1), `access_key_id "LTAI***ody" is not known`},
 		{"missing bucket", strings.Replace(baseYAML(s, ""), "bucket: logs", "bucket: nobucket", 1), "bucket \"nobucket\" does not exist"},
 		{"sts without token", fmt.Sprintf("bucket: logs\nendpoint: %s\naccess_key_id: STS.tmp\naccess_key_secret: sts-secret\ntask: t\n", s.Addr), "security token"},
 	} {
@@ -207,8 +208,10 @@ func TestConnectRejections(t *testing.T) {
 			if outcome.From(res).FatalErr() == nil {
 				t.Fatal("not fatal")
 			}
-			if strings.Contains(err.Error(), "wrong-secret-value") || strings.Contains(err.Error(), osstest.AccessKeySecret) {
-				t.Fatalf("error leaks a secret: %v", err)
+			for _, secret := range []string{"wrong-secret-value", osstest.AccessKeySecret, osstest.AccessKeyID, "LTAInobody"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error leaks %q: %v", secret, err)
+				}
 			}
 		})
 	}

@@ -150,7 +150,7 @@ func credentialMsg(c Config, err error) string {
 	code, status := errorCode(err)
 	who := "the AWS default credential chain"
 	if c.AccessKeyID != "" {
-		who = fmt.Sprintf("access_key_id %q", c.AccessKeyID)
+		who = fmt.Sprintf("access_key_id %q", config.MaskKeyID(c.AccessKeyID))
 	}
 	if strings.Contains(err.Error(), "failed to refresh cached credentials") {
 		return fmt.Sprintf("no usable credentials: %s gave none (%v); set access_key_id and secret_access_key or configure the chain", who, err)
