@@ -1,6 +1,9 @@
 package config
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // MaskKeyID returns an access key ID (AccessKey ID, AWS access key id) as messages show it: its first
 // four and last three characters with '*' for every one between, so that it can be recognised without
@@ -12,4 +15,33 @@ func MaskKeyID(id string) string {
 		return strings.Repeat("*", len(r))
 	}
 	return string(r[:4]) + strings.Repeat("*", len(r)-7) + string(r[len(r)-3:])
+}
+
+// RedactURL returns a URL, or a bare host[:port], as errors and logs show it: without user info, with
+// REDACTED in place of the query and without a fragment, so that neither a password nor a token-like
+// query value is printed: "https://u:p@host:8443/in?token=x" → "https://host:8443/in?REDACTED". A URL
+// that does not parse loses everything up to its last '@' (a password may hold '/', '?' or '#').
+func RedactURL(s string) string {
+	scheme, rest := "", s
+	if i := strings.Index(s, "://"); i >= 0 {
+		scheme, rest = s[:i+3], s[i+3:]
+	}
+	userEnd := len(rest)
+	if _, err := url.Parse(s); err == nil {
+		// The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2).
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			userEnd = i
+		}
+	}
+	if at := strings.LastIndexByte(rest[:userEnd], '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	if i := strings.IndexAny(rest, "?#"); i >= 0 {
+		query := rest[i] == '?'
+		rest = rest[:i]
+		if query {
+			rest += "?REDACTED"
+		}
+	}
+	return scheme + rest
 }

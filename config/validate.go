@@ -370,11 +370,11 @@ func (v *validator) credentials(idPath, id, secretPath, secret string) {
 func (v *validator) endpointURL(path, s string) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(path, "%q is not a URL like https://host[:port]", s)
+		v.add(path, "%q is not a URL like https://host[:port]", RedactURL(s))
 		return
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		v.add(path, "%q: give the endpoint without bucket, path, query or credentials", s)
+		v.add(path, "%q: give the endpoint without bucket, path, query or credentials", RedactURL(s))
 	}
 }
 

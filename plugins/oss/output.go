@@ -105,7 +105,7 @@ func (c Config) EndpointURL() (string, error) {
 	}
 	u, err := url.Parse(ep)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-		return "", fmt.Errorf("endpoint %q is not an http(s) URL or host[:port] without a path", c.Endpoint)
+		return "", fmt.Errorf("endpoint %q is not an http(s) URL or host[:port] without a path", config.RedactURL(c.Endpoint))
 	}
 	return u.Scheme + "://" + u.Host, nil
 }

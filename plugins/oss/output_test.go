@@ -31,11 +31,17 @@ func TestEndpointURL(t *testing.T) {
 		{Config{Endpoint: "127.0.0.1:9000"}, "http://127.0.0.1:9000", ""},
 		{Config{Endpoint: "http://localhost:9000/"}, "http://localhost:9000", ""},
 		{Config{}, "", "region or endpoint"},
-		{Config{Endpoint: "http://h/path"}, "", "without a path"},
+		{Config{Endpoint: "http://h/path"}, "", `endpoint "http://h/path" is not an http(s) URL or host[:port] without a path`},
+		// User info is dropped from the endpoint; errors never quote it or a query.
+		{Config{Endpoint: "https://ak:pw-secret@h:9000"}, "https://h:9000", ""},
+		{Config{Endpoint: "https://ak:pw-secret@h/path?token=t0k"}, "", `endpoint "https://h/path?REDACTED" is not`},
 	} {
 		got, err := c.cfg.EndpointURL()
 		if got != c.want || (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%+v: %q, %v; want %q, %q", c.cfg, got, err, c.want, c.err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")) {
+			t.Errorf("%q: the error shows a credential: %v", c.cfg.Endpoint, err)
 		}
 	}
 }

@@ -61,12 +61,18 @@ func TestConfigValidate(t *testing.T) {
 		{Config{BucketPath: "/p"}, "empty bucket"},
 		{Config{BucketPath: "b", ServerSideEncryption: "aws:kms"}, "server_side_encryption"},
 		{Config{BucketPath: "b", Endpoint: "ftp://x"}, "endpoint"},
-		{Config{BucketPath: "b", Endpoint: "http://x/b"}, "must not contain a path"},
+		{Config{BucketPath: "b", Endpoint: "http://x/b"}, `endpoint: "http://x/b" must not contain a path`},
 		{Config{BucketPath: "b", AccessKeyID: "a"}, "together"},
+		// Errors never quote user info or a query.
+		{Config{BucketPath: "b", Endpoint: "http://ak:pw-secret@x/b?token=t0k"}, `endpoint: "http://x/b?REDACTED" must not contain a path`},
+		{Config{BucketPath: "b", Endpoint: "ftp://ak:pw-secret@x"}, `endpoint: "ftp://x" is not an http(s) URL`},
 	} {
 		err := c.cfg.Validate()
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%+v: error %v, want %q", c.cfg, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")) {
+			t.Errorf("%q: the error shows a credential: %v", c.cfg.Endpoint, err)
 		}
 	}
 }

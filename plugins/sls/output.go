@@ -144,11 +144,11 @@ func resolveEndpoint(region, endpoint string) (sdkEndpoint, display, dialAddr st
 	case strings.HasPrefix(endpoint, "https://"):
 		scheme, rest = "https", strings.TrimPrefix(endpoint, "https://")
 	case strings.Contains(endpoint, "://"):
-		return "", "", "", fmt.Errorf("%q: only http:// and https:// are supported", endpoint)
+		return "", "", "", fmt.Errorf("%q: only http:// and https:// are supported", config.RedactURL(endpoint))
 	}
 	rest = strings.TrimSuffix(rest, "/")
 	if rest == "" || strings.ContainsAny(rest, "/?#@ ") {
-		return "", "", "", fmt.Errorf("%q: want a host, host:port or http(s)://host[:port] without a path", endpoint)
+		return "", "", "", fmt.Errorf("%q: want a host, host:port or http(s)://host[:port] without user info, a path or a query", config.RedactURL(endpoint))
 	}
 	host, port, splitErr := net.SplitHostPort(rest)
 	if splitErr != nil {
@@ -156,7 +156,7 @@ func resolveEndpoint(region, endpoint string) (sdkEndpoint, display, dialAddr st
 	}
 	if port != "" {
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-			return "", "", "", fmt.Errorf("%q: bad port %q", endpoint, port)
+			return "", "", "", fmt.Errorf("%q: bad port %q", config.RedactURL(endpoint), port)
 		}
 	}
 	isIP := net.ParseIP(host) != nil
