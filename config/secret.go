@@ -45,3 +45,23 @@ func RedactURL(s string) string {
 	}
 	return scheme + rest
 }
+
+// IsSecretName reports whether an HTTP header or query parameter name is token-like, so that its
+// value is a secret: the translator writes such values as environment references, never literally.
+// The test is a case-insensitive substring match against
+//
+//	auth cookie cred hmac jwt key pass pwd secret session sig token
+//
+// which covers Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, apikey, api_key,
+// access_token, X-Amz-Security-Token, password, passwd, credential, signature, sign, session_id and
+// the like. A name matched needlessly costs nothing but an environment variable (the request is the
+// same), so the list errs on the side of matching.
+func IsSecretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, part := range [...]string{"auth", "cookie", "cred", "hmac", "jwt", "key", "pass", "pwd", "secret", "session", "sig", "token"} {
+		if strings.Contains(n, part) {
+			return true
+		}
+	}
+	return false
+}

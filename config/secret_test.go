@@ -45,3 +45,21 @@ func TestRedactURL(t *testing.T) {
 		}
 	}
 }
+
+func TestIsSecretName(t *testing.T) {
+	for _, name := range []string{
+		"Authorization", "Proxy-Authorization", "authorization", "Cookie", "Set-Cookie", "X-Api-Key",
+		"x-api-key", "apikey", "api_key", "API-KEY", "key", "token", "access_token", "X-Amz-Security-Token",
+		"password", "passwd", "pwd", "secret", "client_secret", "credential", "X-Credentials", "signature",
+		"sig", "sign", "X-Hub-Signature-256", "session", "SESSIONID", "jwt", "X-Hmac", "auth_key",
+	} {
+		if !IsSecretName(name) {
+			t.Errorf("IsSecretName(%q) = false, want true", name)
+		}
+	}
+	for _, name := range []string{"", "X-Source", "tenant", "Content-Type", "Accept", "User-Agent", "format", "region", "X-Request-Id", "page"} {
+		if IsSecretName(name) {
+			t.Errorf("IsSecretName(%q) = true, want false", name)
+		}
+	}
+}
