@@ -222,8 +222,11 @@ func (v *validator) customFields() {
 	check(KindCookies, cf.Cookies, false)
 }
 
-// hostPort checks host:port with a numeric port.
+// hostPortProblem checks host:port with a numeric port. Messages never quote user info.
 func hostPortProblem(s string) string {
+	if strings.Contains(s, "@") {
+		return fmt.Sprintf("%q: give host:port without user info", RedactURL(s))
+	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return fmt.Sprintf("%q is not host:port", s)
