@@ -15,6 +15,11 @@ func TestRegionFromEndpointInValidation(t *testing.T) {
 		{"{type: s3_compatible, bucket_path: logs/esa, endpoint: 'https://oss-cn-shanghai-internal.aliyuncs.com', access_key_id: '${AK}', secret_access_key: '${SK}'}", ""},
 		{"{type: s3_compatible, bucket_path: logs/esa, endpoint: 'http://127.0.0.1:9000', access_key_id: '${AK}', secret_access_key: '${SK}'}", "destination.region: required"},
 		{"{type: s3, bucket_path: logs/esa}", "destination.region: required"},
+		// Errors never quote user info or a query.
+		{"{type: s3_compatible, region: r, bucket_path: logs, endpoint: 'https://ak:pw-secret@minio:9000?token=t0k'}",
+			`destination.endpoint: "https://minio:9000?REDACTED": give the endpoint without bucket, path, query or credentials`},
+		{"{type: s3_compatible, region: r, bucket_path: logs, endpoint: 'ftp://ak:pw-secret@minio'}",
+			`destination.endpoint: "ftp://minio" is not a URL like https://host[:port]`},
 	} {
 		_, err := Load([]byte(base + "destination: " + tc.dest + "\n"))
 		switch {
@@ -22,6 +27,8 @@ func TestRegionFromEndpointInValidation(t *testing.T) {
 			t.Errorf("%s: %v", tc.dest, err)
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%s: error %v, want %q", tc.dest, err, tc.wantErr)
+		case err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")):
+			t.Errorf("%s: the error shows a credential: %v", tc.dest, err)
 		}
 	}
 	for in, want := range map[string]string{

@@ -404,6 +404,7 @@ func TestLoadBad(t *testing.T) {
 		{"http max batch mb", native("destination: {type: http, url: 'http://x', max_batch_mb: 500}"), "destination.max_batch_mb", "is not in (0, 100] MB", 0},
 		{"http tls not a bool", native("destination: {type: http, url: 'http://x', tls: yes}"), "destination.tls", `must be true or false, not "yes"`, 0},
 		{"kafka broker without port", native("destination: {type: kafka, topic: t, brokers: [localhost]}"), "destination.brokers[0]", `"localhost" is not host:port`, 0},
+		{"kafka broker with user info", native("destination: {type: kafka, topic: t, brokers: ['user:pw-5c@k1:9092']}"), "destination.brokers[0]", `"k1:9092": give host:port without user info`, 0},
 		{"kafka too many brokers", native("destination: {type: kafka, topic: t, brokers: [" + repeat("b%d:9092", 51) + "]}"), "destination.brokers", "51 brokers; at most 50", 0},
 		{"kafka compression", native("destination: {type: kafka, topic: t, brokers: ['k:1'], compression: brotli}"), "destination.compression", "is not one of gzip, snappy, lz4, zstd, no", 0},
 		{"kafka sasl mechanism", native("destination: {type: kafka, topic: t, brokers: ['k:1'], sasl: {mechanism: GSSAPI, username: u, password: p}}"), "destination.sasl.mechanism", `"GSSAPI" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512`, 0},

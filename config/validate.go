@@ -283,8 +283,11 @@ func (v *validator) customFields() {
 	check(KindCookies, cf.Cookies, false)
 }
 
-// hostPort checks host:port with a numeric port.
+// hostPortProblem checks host:port with a numeric port. Messages never quote user info.
 func hostPortProblem(s string) string {
+	if strings.Contains(s, "@") {
+		return fmt.Sprintf("%q: give host:port without user info", RedactURL(s))
+	}
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
 		return fmt.Sprintf("%q is not host:port", s)
@@ -435,11 +438,11 @@ func (v *validator) credentials(idPath, id, secretPath, secret string) {
 func (v *validator) endpointURL(path, s string) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(path, "%q is not a URL like https://host[:port]", s)
+		v.add(path, "%q is not a URL like https://host[:port]", RedactURL(s))
 		return
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		v.add(path, "%q: give the endpoint without bucket, path, query or credentials", s)
+		v.add(path, "%q: give the endpoint without bucket, path, query or credentials", RedactURL(s))
 	}
 }
 

@@ -5,7 +5,11 @@
 // Task is a pure function: the same task always gives the same YAML. Secrets never appear in it: a
 // secret given as an ${ENV_VAR} reference passes through, and a literal secret is replaced by a
 // reference to a variable named after the task and the field (ESA_<TASK>_<FIELD>), whose value Secrets
-// returns so that `esa-connect run` can set it in its own process environment only.
+// returns so that `esa-connect run` can set it in its own process environment only. Secrets are the
+// credential fields (access keys, tokens, passwords, the HTTP auth private key), the user info of
+// every URL (ESA_<TASK>_URL_USER, _URL_PASSWORD; ESA_<TASK>_ENDPOINT_… for endpoints), and the values
+// of HTTP headers and query parameters with token-like names (config.IsSecretName), in `headers`,
+// `query` and inside a URL (ESA_<TASK>_HEADER_<NAME>, _QUERY_<NAME>, _URL_QUERY_<NAME>).
 package translate
 
 import (
@@ -92,8 +96,9 @@ func Secrets(t *config.Task) map[string]string {
 }
 
 // SecretVar is the environment variable name that stands for the literal secret at field (e.g.
-// "access_key_secret" or "sasl.password") of task: ESA_<TASK>_<FIELD>, upper case, with every
-// character that is not a letter or digit replaced by '_'.
+// "access_key_secret", "sasl.password", "header_Authorization" or "url_password") of task:
+// ESA_<TASK>_<FIELD>, upper case, with every character that is not a letter or digit replaced by '_'.
+// When two secrets of a task would get the same name, the later ones get _2, _3, … appended.
 func SecretVar(task, field string) string {
 	return "ESA_" + envName(task) + "_" + envName(field)
 }
@@ -106,58 +111,6 @@ func envName(s string) string {
 		}
 	}
 	return string(b)
-}
-
-// secretRef is one environment variable that the config needs.
-type secretRef struct{ name, path string }
-
-// secrets collects the secret references of one translation.
-type secrets struct {
-	task   string
-	values map[string]string
-	refs   []secretRef
-}
-
-// ref returns what the config holds for the secret at path (e.g. "destination.access_key_secret")
-// given as v: v itself when it is already an environment reference, a new reference otherwise.
-func (s *secrets) ref(path, field, v string) string {
-	if v == "" {
-		return ""
-	}
-	if strings.Contains(v, "${") {
-		for _, name := range envRefs(v) {
-			s.refs = append(s.refs, secretRef{name: name, path: path})
-		}
-		return v
-	}
-	name := SecretVar(s.task, field)
-	s.values[name] = v
-	s.refs = append(s.refs, secretRef{name: name, path: path})
-	return "${" + name + "}"
-}
-
-// envRefs lists the variable names of the ${VAR} and ${VAR:default} references in v.
-func envRefs(v string) []string {
-	var names []string
-	for {
-		i := strings.Index(v, "${")
-		if i < 0 {
-			return names
-		}
-		v = v[i+2:]
-		j := strings.IndexByte(v, '}')
-		if j < 0 {
-			return names
-		}
-		name := v[:j]
-		if k := strings.IndexByte(name, ':'); k >= 0 {
-			name = name[:k]
-		}
-		if name != "" && !strings.HasPrefix(name, "!") {
-			names = append(names, name)
-		}
-		v = v[j+1:]
-	}
 }
 
 // build makes the config document and collects its secrets.
@@ -199,6 +152,9 @@ func build(t *config.Task) (*omap, *secrets, error) {
 	// Prometheus metrics on the HTTP server's /metrics (SPEC §6): records in, sampled and filtered
 	// out, invalid, delivered, failed, retried, bytes, batch latency, all labelled by task.
 	doc.set("metrics", obj("prometheus", obj()))
+	if err := sec.check(); err != nil {
+		return nil, nil, err
+	}
 	sort.SliceStable(sec.refs, func(i, j int) bool { return sec.refs[i].name < sec.refs[j].name })
 	return doc, sec, nil
 }
@@ -319,10 +275,10 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		name, object, batching, maxInFlight = "esa_s3_verified", true, s.Batching, s.MaxInFlight
 		conf.set("bucket_path", s.BucketPath)
 		conf.setStr("region", s.Region)
-		conf.setStr("endpoint", s.Endpoint)
-		conf.setStr("access_key_id", sec.ref("destination.access_key_id", "access_key_id", s.AccessKeyID))
-		conf.setStr("secret_access_key", sec.ref("destination.secret_access_key", "secret_access_key", s.SecretAccessKey))
-		conf.setStr("session_token", sec.ref("destination.session_token", "session_token", s.SessionToken))
+		conf.setIf(s.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", s.Endpoint))
+		sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", s.AccessKeyID)
+		sec.set(conf, "secret_access_key", "destination.secret_access_key", "secret_access_key", s.SecretAccessKey)
+		sec.set(conf, "session_token", "destination.session_token", "session_token", s.SessionToken)
 		conf.setIf(s.ForcePathStyle, "force_path_style", true)
 		conf.setStr("server_side_encryption", s.ServerSideEncryption)
 		conf.setStr("ownership_token", t.OwnershipToken)
@@ -335,11 +291,11 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		name, object, batching, maxInFlight = "esa_oss", true, o.Batching, o.MaxInFlight
 		conf.set("bucket", o.Bucket)
 		conf.setStr("region", o.Region)
-		conf.setStr("endpoint", o.Endpoint)
+		conf.setIf(o.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", o.Endpoint))
 		conf.setStr("prefix", o.Prefix)
-		conf.setStr("access_key_id", sec.ref("destination.access_key_id", "access_key_id", o.AccessKeyID))
-		conf.setStr("access_key_secret", sec.ref("destination.access_key_secret", "access_key_secret", o.AccessKeySecret))
-		conf.setStr("security_token", sec.ref("destination.security_token", "security_token", o.SecurityToken))
+		sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", o.AccessKeyID)
+		sec.set(conf, "access_key_secret", "destination.access_key_secret", "access_key_secret", o.AccessKeySecret)
+		sec.set(conf, "security_token", "destination.security_token", "security_token", o.SecurityToken)
 	case "sls":
 		s := d.SLS
 		if s == nil {
@@ -348,10 +304,10 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		name, batching, maxInFlight = "esa_sls", s.Batching, s.MaxInFlight
 		conf.set("project", s.Project).set("logstore", s.Logstore)
 		conf.setStr("region", s.Region)
-		conf.setStr("endpoint", s.Endpoint)
-		conf.setStr("access_key_id", sec.ref("destination.access_key_id", "access_key_id", s.AccessKeyID))
-		conf.setStr("access_key_secret", sec.ref("destination.access_key_secret", "access_key_secret", s.AccessKeySecret))
-		conf.setStr("security_token", sec.ref("destination.security_token", "security_token", s.SecurityToken))
+		conf.setIf(s.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", s.Endpoint))
+		sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", s.AccessKeyID)
+		sec.set(conf, "access_key_secret", "destination.access_key_secret", "access_key_secret", s.AccessKeySecret)
+		sec.set(conf, "security_token", "destination.security_token", "security_token", s.SecurityToken)
 		conf.setStr("topic", s.Topic)
 		conf.setStr("source", s.LogSource)
 	case "http":
@@ -370,16 +326,16 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		if h.MaxBatchMB > 0 {
 			batching.ByteSize = int(h.MaxBatchMB * (1 << 20))
 		}
-		conf.set("url", h.URL)
+		conf.set("url", sec.url("destination.url", "url", h.URL))
 		conf.setStr("compression", h.Compression)
 		if h.Auth != nil {
-			a := obj("private_key", sec.ref("destination.auth.private_key", "auth_private_key", h.Auth.PrivateKey),
+			a := obj("private_key", sec.secret("destination.auth.private_key", "auth_private_key", h.Auth.PrivateKey),
 				"expired_time", h.Auth.ExpiredTime)
 			a.setStr("url_path", h.Auth.URLPath)
 			conf.set("auth", a)
 		}
-		conf.setIf(len(h.Headers) > 0, "headers", h.Headers)
-		conf.setIf(len(h.Query) > 0, "query", h.Query)
+		conf.setIf(len(h.Headers) > 0, "headers", sec.params("destination.headers", "header", h.Headers))
+		conf.setIf(len(h.Query) > 0, "query", sec.params("destination.query", "query", h.Query))
 		conf.setStr("body_prefix", h.BodyPrefix)
 		conf.setStr("body_suffix", h.BodySuffix)
 		conf.setIf(h.Split != nil, "split", h.Split)
@@ -569,7 +525,7 @@ func encoding(t *config.Task) *omap {
 
 func sasl(s *config.SASL, path, field string, sec *secrets) *omap {
 	return obj("mechanism", s.Mechanism, "username", s.Username,
-		"password", sec.ref(path+".password", field, s.Password))
+		"password", sec.secret(path+".password", field, s.Password))
 }
 
 func tls(t *config.TLS) *omap {

@@ -216,8 +216,24 @@ func TestSecretsNeverLiteral(t *testing.T) {
 			"ESA_DNS_TO_SLS_ACCESS_KEY_SECRET": "sls-secret-literal",
 		}, []string{"${STS_TOKEN}"}},
 		{"http_default_source.yaml", map[string]string{
-			"ESA_ER_TO_HTTP_AUTH_PRIVATE_KEY": "aliyuncdn1234",
+			"ESA_ER_TO_HTTP_AUTH_PRIVATE_KEY":     "aliyuncdn1234",
+			"ESA_ER_TO_HTTP_HEADER_AUTHORIZATION": "Bearer x",
 		}, nil},
+		// URL parts are the text of the URL, percent-encoded as written.
+		{"http_secrets.yaml", map[string]string{
+			"ESA_HTTP_SECRETS_URL_USER":            "uploader-4c1",
+			"ESA_HTTP_SECRETS_URL_PASSWORD":        "p%40ss%3Aw0rd",
+			"ESA_HTTP_SECRETS_URL_QUERY_TOKEN":     "tok%2Fen-9f3",
+			"ESA_HTTP_SECRETS_URL_QUERY_SIG":       "sig-77ab",
+			"ESA_HTTP_SECRETS_HEADER_X_API_KEY":    "a: b #c",
+			"ESA_HTTP_SECRETS_HEADER_X_API_KEY_2":  "second-key-8d2",
+			"ESA_HTTP_SECRETS_HEADER_COOKIE":       `session="q"; x='y'`,
+			"ESA_HTTP_SECRETS_HEADER_X_AUTH_TOKEN": "!tag",
+			"ESA_HTTP_SECRETS_HEADER_X_SESSION":    "*alias",
+			"ESA_HTTP_SECRETS_HEADER_X_SECRET":     "null",
+			"ESA_HTTP_SECRETS_QUERY_ACCESS_TOKEN":  " lead'",
+			"ESA_HTTP_SECRETS_QUERY_SIGN":          `"dq"\`,
+		}, []string{"Bearer ${TRACE_TOKEN}", "#   TRACE_TOKEN (destination.headers.X-Token-Trace)"}},
 		{"kafka_benthos_source.yaml", map[string]string{}, []string{"${KAFKA_PASSWORD}"}},
 		{"s3_file_deadletter.yaml", map[string]string{}, []string{"${AWS_ACCESS_KEY_ID}", "${AWS_SECRET_ACCESS_KEY}"}},
 	}
@@ -358,8 +374,14 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestSecretVar(t *testing.T) {
-	if got := translate.SecretVar("access-to-s3", "sasl.password"); got != "ESA_ACCESS_TO_S3_SASL_PASSWORD" {
-		t.Errorf("SecretVar = %s", got)
+	for _, c := range []struct{ task, field, want string }{
+		{"access-to-s3", "sasl.password", "ESA_ACCESS_TO_S3_SASL_PASSWORD"},
+		{"edge-logs", "header_X-Api-Key", "ESA_EDGE_LOGS_HEADER_X_API_KEY"},
+		{"edge-logs", "url_query_access_token", "ESA_EDGE_LOGS_URL_QUERY_ACCESS_TOKEN"},
+	} {
+		if got := translate.SecretVar(c.task, c.field); got != c.want {
+			t.Errorf("SecretVar(%q, %q) = %s, want %s", c.task, c.field, got, c.want)
+		}
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
@@ -298,7 +299,7 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		enc:         enc,
 		endpoint:    &endpoint,
 		baseQuery:   q.Encode(),
-		redacted:    redactURL(u),
+		redacted:    config.RedactURL(c.URL),
 		header:      http.Header{},
 		now:         time.Now,
 		policy: service.BatchPolicy{Count: encode.StreamBatchCount, ByteSize: encode.StreamBatchBytes,
@@ -374,16 +375,6 @@ func (t TLSConfig) build() (*tls.Config, error) {
 		conf.Certificates = []tls.Certificate{cert}
 	}
 	return conf, nil
-}
-
-// redactURL is scheme://host/path, with user info dropped and every query value hidden.
-func redactURL(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}
-	s := r.String()
-	if u.RawQuery != "" {
-		s += "?REDACTED"
-	}
-	return s
 }
 
 // Connect implements service.BatchOutput. Nothing is dialled ahead of the first batch: a server that

@@ -2,6 +2,7 @@ package httpout
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -250,7 +251,8 @@ func TestGiveUpAfterMaxRetryIsRetryable(t *testing.T) {
 		rec.script = append(rec.script, status(500, "still broken"))
 	}
 	srv := serve(t, rec)
-	o := mustOutput(t, "url: "+srv.URL+"/x?password=hunter2\nmax_retry: 2\nbackoff: {initial_interval: 1ms, max_interval: 2ms}\n")
+	withUser := strings.Replace(srv.URL, "http://", "http://esa:pw-secret@", 1)
+	o := mustOutput(t, "url: "+withUser+"/x?password=hunter2\nmax_retry: 2\nbackoff: {initial_interval: 1ms, max_interval: 2ms}\n")
 	err := o.WriteBatch(context.Background(), batchOf(`{"a":1}`))
 	if err == nil {
 		t.Fatal("no error after the retries were used up")
@@ -261,13 +263,19 @@ func TestGiveUpAfterMaxRetryIsRetryable(t *testing.T) {
 	if rec.calls.Load() != 3 {
 		t.Errorf("%d attempts, want 1 + max_retry 2", rec.calls.Load())
 	}
-	for _, want := range []string{"esa_http: POST", "500", "still broken", "3 attempts"} {
+	for _, want := range []string{"esa_http: POST " + srv.URL + "/x?REDACTED: 500", "still broken", "3 attempts"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if strings.Contains(err.Error(), "hunter2") {
-		t.Errorf("error leaks a query value: %v", err)
+	if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "pw-secret") {
+		t.Errorf("error leaks a query value or the URL password: %v", err)
+	}
+	rec.mu.Lock()
+	auth := rec.requests[0].Header.Get("Authorization")
+	rec.mu.Unlock()
+	if auth != "Basic "+base64.StdEncoding.EncodeToString([]byte("esa:pw-secret")) {
+		t.Errorf("the URL's user info was not sent as basic auth: %q", auth)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
@@ -106,7 +107,7 @@ func (c Config) EndpointURL() (string, error) {
 	}
 	u, err := url.Parse(ep)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
-		return "", fmt.Errorf("endpoint %q is not an http(s) URL or host[:port] without a path", c.Endpoint)
+		return "", fmt.Errorf("endpoint %q is not an http(s) URL or host[:port] without a path", config.RedactURL(c.Endpoint))
 	}
 	return u.Scheme + "://" + u.Host, nil
 }
@@ -262,7 +263,7 @@ func credentialMsg(err error, source, id, bucket string) string {
 	if !errors.As(err, &se) {
 		return ""
 	}
-	who := fmt.Sprintf("%s %q", source, id)
+	who := fmt.Sprintf("%s %q", source, config.MaskKeyID(id))
 	switch se.Code {
 	case "InvalidAccessKeyId":
 		return fmt.Sprintf("credentials rejected: %s is not known to OSS (%s)", who, se.Code)

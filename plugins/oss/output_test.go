@@ -31,11 +31,17 @@ func TestEndpointURL(t *testing.T) {
 		{Config{Endpoint: "127.0.0.1:9000"}, "http://127.0.0.1:9000", ""},
 		{Config{Endpoint: "http://localhost:9000/"}, "http://localhost:9000", ""},
 		{Config{}, "", "region or endpoint"},
-		{Config{Endpoint: "http://h/path"}, "", "without a path"},
+		{Config{Endpoint: "http://h/path"}, "", `endpoint "http://h/path" is not an http(s) URL or host[:port] without a path`},
+		// User info is dropped from the endpoint; errors never quote it or a query.
+		{Config{Endpoint: "https://ak:pw-secret@h:9000"}, "https://h:9000", ""},
+		{Config{Endpoint: "https://ak:pw-secret@h/path?token=t0k"}, "", `endpoint "https://h/path?REDACTED" is not`},
 	} {
 		got, err := c.cfg.EndpointURL()
 		if got != c.want || (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%+v: %q, %v; want %q, %q", c.cfg, got, err, c.want, c.err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")) {
+			t.Errorf("%q: the error shows a credential: %v", c.cfg.Endpoint, err)
 		}
 	}
 }
@@ -193,8 +199,9 @@ func TestConnectRejections(t *testing.T) {
 	s.AddCredentials("STS.tmp", "sts-secret", "the-token")
 	ctx := context.Background()
 	for _, c := range []struct{ name, yaml, want string }{
-		{"wrong secret", strings.Replace(baseYAML(s, ""), osstest.AccessKeySecret, "wrong-secret-value", 1), "access key secret does not match access_key_id \"" + osstest.AccessKeyID + "\""},
-		{"unknown key", strings.Replace(baseYAML(s, ""), osstest.AccessKeyID, "LTAInobody", 1), "access_key_id \"LTAInobody\" is not known"},
+		// Key IDs are masked (config.MaskKeyID): osstest.AccessKeyID is "LTAItestosskey".
+		{"wrong secret", strings.Replace(baseYAML(s, ""), osstest.AccessKeySecret, "wrong-secret-value", 1), `access key secret does not match access_key_id "LTAI*******key"`},
+		{"unknown key", strings.Replace(baseYAML(s, ""), osstest.AccessKeyID, "LTAInobody", 1), `access_key_id "LTAI***ody" is not known`},
 		{"missing bucket", strings.Replace(baseYAML(s, ""), "bucket: logs", "bucket: nobucket", 1), "bucket \"nobucket\" does not exist"},
 		{"sts without token", fmt.Sprintf("bucket: logs\nendpoint: %s\naccess_key_id: STS.tmp\naccess_key_secret: sts-secret\ntask: t\n", s.Addr), "security token"},
 	} {
@@ -207,8 +214,10 @@ func TestConnectRejections(t *testing.T) {
 			if outcome.From(res).FatalErr() == nil {
 				t.Fatal("not fatal")
 			}
-			if strings.Contains(err.Error(), "wrong-secret-value") || strings.Contains(err.Error(), osstest.AccessKeySecret) {
-				t.Fatalf("error leaks a secret: %v", err)
+			for _, secret := range []string{"wrong-secret-value", osstest.AccessKeySecret, osstest.AccessKeyID, "LTAInobody"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error leaks %q: %v", secret, err)
+				}
 			}
 		})
 	}

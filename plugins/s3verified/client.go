@@ -57,10 +57,10 @@ func (c Config) Validate() error {
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("endpoint: %q is not an http(s) URL", redactURL(c.Endpoint))
+			return fmt.Errorf("endpoint: %q is not an http(s) URL", config.RedactURL(c.Endpoint))
 		}
 		if strings.Trim(u.Path, "/") != "" {
-			return fmt.Errorf("endpoint: %q must not contain a path (the bucket and path go in bucket_path)", redactURL(c.Endpoint))
+			return fmt.Errorf("endpoint: %q must not contain a path (the bucket and path go in bucket_path)", config.RedactURL(c.Endpoint))
 		}
 	}
 	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
@@ -112,17 +112,6 @@ func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 	}), nil
 }
 
-// redactURL removes user info and the query from a URL for messages.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
-}
-
 // errorCode returns the S3 error code and HTTP status of err (0 when no response was received).
 func errorCode(err error) (code string, status int) {
 	var apiErr smithy.APIError
@@ -150,7 +139,7 @@ func credentialMsg(c Config, err error) string {
 	code, status := errorCode(err)
 	who := "the AWS default credential chain"
 	if c.AccessKeyID != "" {
-		who = fmt.Sprintf("access_key_id %q", c.AccessKeyID)
+		who = fmt.Sprintf("access_key_id %q", config.MaskKeyID(c.AccessKeyID))
 	}
 	if strings.Contains(err.Error(), "failed to refresh cached credentials") {
 		return fmt.Sprintf("no usable credentials: %s gave none (%v); set access_key_id and secret_access_key or configure the chain", who, err)

@@ -61,12 +61,18 @@ func TestConfigValidate(t *testing.T) {
 		{Config{BucketPath: "/p"}, "empty bucket"},
 		{Config{BucketPath: "b", ServerSideEncryption: "aws:kms"}, "server_side_encryption"},
 		{Config{BucketPath: "b", Endpoint: "ftp://x"}, "endpoint"},
-		{Config{BucketPath: "b", Endpoint: "http://x/b"}, "must not contain a path"},
+		{Config{BucketPath: "b", Endpoint: "http://x/b"}, `endpoint: "http://x/b" must not contain a path`},
 		{Config{BucketPath: "b", AccessKeyID: "a"}, "together"},
+		// Errors never quote user info or a query.
+		{Config{BucketPath: "b", Endpoint: "http://ak:pw-secret@x/b?token=t0k"}, `endpoint: "http://x/b?REDACTED" must not contain a path`},
+		{Config{BucketPath: "b", Endpoint: "ftp://ak:pw-secret@x"}, `endpoint: "ftp://x" is not an http(s) URL`},
 	} {
 		err := c.cfg.Validate()
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%+v: error %v, want %q", c.cfg, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")) {
+			t.Errorf("%q: the error shows a credential: %v", c.cfg.Endpoint, err)
 		}
 	}
 }
@@ -236,8 +242,9 @@ func TestConnectRejections(t *testing.T) {
 	cases := []struct {
 		name, extra, want string
 	}{
-		{"wrong secret", "secret_access_key: not-the-secret\n", "secret_access_key does not match access_key_id \"" + s3test.AccessKey + "\""},
-		{"unknown key", "access_key_id: AKIAUNKNOWN\n", "access_key_id \"AKIAUNKNOWN\" is not known"},
+		// Key IDs are masked (config.MaskKeyID): s3test.AccessKey is "esatestroot".
+		{"wrong secret", "secret_access_key: not-the-secret\n", `secret_access_key does not match access_key_id "esat****oot"`},
+		{"unknown key", "access_key_id: AKIAUNKNOWN\n", `access_key_id "AKIA****OWN" is not known`},
 		{"missing bucket", "bucket_path: nobucket/esa/access\n", "bucket \"nobucket\" does not exist"},
 	}
 	for _, c := range cases {
@@ -250,8 +257,10 @@ func TestConnectRejections(t *testing.T) {
 			if outcome.From(res).FatalErr() == nil {
 				t.Fatal("not fatal")
 			}
-			if strings.Contains(err.Error(), "not-the-secret") || strings.Contains(err.Error(), s3test.SecretKey) {
-				t.Fatalf("error leaks a secret: %v", err)
+			for _, secret := range []string{"not-the-secret", s3test.SecretKey, s3test.AccessKey, "AKIAUNKNOWN"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error leaks %q: %v", secret, err)
+				}
 			}
 		})
 	}

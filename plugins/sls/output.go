@@ -16,6 +16,7 @@ import (
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
@@ -144,11 +145,11 @@ func resolveEndpoint(region, endpoint string) (sdkEndpoint, display, dialAddr st
 	case strings.HasPrefix(endpoint, "https://"):
 		scheme, rest = "https", strings.TrimPrefix(endpoint, "https://")
 	case strings.Contains(endpoint, "://"):
-		return "", "", "", fmt.Errorf("%q: only http:// and https:// are supported", endpoint)
+		return "", "", "", fmt.Errorf("%q: only http:// and https:// are supported", config.RedactURL(endpoint))
 	}
 	rest = strings.TrimSuffix(rest, "/")
 	if rest == "" || strings.ContainsAny(rest, "/?#@ ") {
-		return "", "", "", fmt.Errorf("%q: want a host, host:port or http(s)://host[:port] without a path", endpoint)
+		return "", "", "", fmt.Errorf("%q: want a host, host:port or http(s)://host[:port] without user info, a path or a query", config.RedactURL(endpoint))
 	}
 	host, port, splitErr := net.SplitHostPort(rest)
 	if splitErr != nil {
@@ -156,7 +157,7 @@ func resolveEndpoint(region, endpoint string) (sdkEndpoint, display, dialAddr st
 	}
 	if port != "" {
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-			return "", "", "", fmt.Errorf("%q: bad port %q", endpoint, port)
+			return "", "", "", fmt.Errorf("%q: bad port %q", config.RedactURL(endpoint), port)
 		}
 	}
 	isIP := net.ParseIP(host) != nil
@@ -309,15 +310,15 @@ func (o *output) connectError(err error) (out error, fatal, warn bool) {
 	case code == "LogStoreNotExist":
 		return fmt.Errorf("%s: logstore %q does not exist in project %q at %s: SLS %s: %s", componentName, o.c.Logstore, o.c.Project, o.display, code, msg), true, false
 	case code == "SignatureNotMatch":
-		return fmt.Errorf("%s: access_key_secret is wrong for access_key_id %s (SLS %s: the request signature did not match)", componentName, maskID(o.c.AccessKeyID), code), true, false
+		return fmt.Errorf("%s: access_key_secret is wrong for access_key_id %q (SLS %s: the request signature did not match)", componentName, config.MaskKeyID(o.c.AccessKeyID), code), true, false
 	case code == "InvalidAccessKeyId" || strings.Contains(lmsg, "accesskeyid"):
-		return fmt.Errorf("%s: access_key_id %s is not valid (SLS %s: %s)", componentName, maskID(o.c.AccessKeyID), code, msg), true, false
+		return fmt.Errorf("%s: access_key_id %q is not valid (SLS %s: %s)", componentName, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
 	case strings.Contains(lmsg, "security token") || strings.Contains(lmsg, "securitytoken") || strings.Contains(code, "Token"):
 		return fmt.Errorf("%s: security_token is invalid or expired (SLS %s: %s)", componentName, code, msg), true, false
 	case se.HTTPCode == http.StatusForbidden && (code == "Unauthorized" || code == "Forbidden" || strings.Contains(lmsg, "denied")):
 		return fmt.Errorf("%s: cannot check %s: the credentials may not read it (SLS %s: %s); continuing, PutLogs will tell whether they may write", componentName, where, code, msg), false, true
 	case se.HTTPCode == http.StatusUnauthorized:
-		return fmt.Errorf("%s: credentials rejected for %s (access_key_id %s): SLS %s: %s", componentName, where, maskID(o.c.AccessKeyID), code, msg), true, false
+		return fmt.Errorf("%s: credentials rejected for %s (access_key_id %q): SLS %s: %s", componentName, where, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
 	case retryable(se):
 		return fmt.Errorf("%s: connect (%s): SLS %s (HTTP %d): %s", componentName, where, code, se.HTTPCode, msg), false, false
 	}
@@ -449,7 +450,7 @@ func (o *output) scrub(msg string) string {
 		msg = strings.ReplaceAll(msg, o.c.SecurityToken, "***")
 	}
 	if o.c.AccessKeyID != "" {
-		msg = strings.ReplaceAll(msg, o.c.AccessKeyID, strings.Trim(maskID(o.c.AccessKeyID), `"`))
+		msg = strings.ReplaceAll(msg, o.c.AccessKeyID, config.MaskKeyID(o.c.AccessKeyID))
 	}
 	return msg
 }
@@ -459,12 +460,4 @@ func truncate(s string) string {
 		return s[:maxErrorMessageBytes] + "…"
 	}
 	return s
-}
-
-// maskID shows enough of an AccessKey ID to recognise it without printing all of it.
-func maskID(id string) string {
-	if len(id) <= 8 {
-		return strconv.Quote(strings.Repeat("*", len(id)))
-	}
-	return strconv.Quote(id[:4] + strings.Repeat("*", len(id)-7) + id[len(id)-3:])
 }

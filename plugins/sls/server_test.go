@@ -59,7 +59,7 @@ func TestConnectErrors(t *testing.T) {
 		want        string
 	}{
 		{"ok", "", false, ""},
-		{"wrong secret", "access_key_secret: nope\n", true, "access_key_secret is wrong for access_key_id"},
+		{"wrong secret", "access_key_secret: nope\n", true, "access_key_secret is wrong for access_key_id \"LTAI********001\""},
 		{"unknown key id", "access_key_id: LTAIunknown9999\n", true, "access_key_id \"LTAI********999\" is not valid"},
 		{"missing project", "project: nosuch\n", true, `project "nosuch" does not exist`},
 		{"missing logstore", "project: empty\n", true, `logstore "store" does not exist in project "empty"`},
@@ -85,7 +85,8 @@ func TestConnectErrors(t *testing.T) {
 			if (fatal != nil) != c.fatal {
 				t.Errorf("fatal %v, want fatal=%v", fatal, c.fatal)
 			}
-			for _, secret := range []string{testSecret, "token-secret", "sts-token-value", "nope", "LTAIunknown9999"} {
+			// Neither a secret nor a whole key ID.
+			for _, secret := range []string{testSecret, "token-secret", "sts-token-value", "nope", testAK, "LTAIunknown9999", "LTAItokenkey0002"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error leaks %q: %v", secret, err)
 				}

@@ -74,14 +74,21 @@ func TestResolveEndpoint(t *testing.T) {
 		{"", "[::1]:9000", "http://[::1]:9000", "[::1]:9000", "[::1]:9000", ""},
 		{"", "https://example.com", "https://example.com", "example.com", "", ""},
 		{"", "ftp://x", "", "", "", "only http"},
-		{"", "http://x/path", "", "", "", "without a path"},
-		{"", "x:99999", "", "", "", "bad port"},
+		{"", "http://x/path", "", "", "", `"http://x/path": want a host, host:port or http(s)://host[:port] without user info, a path or a query`},
+		{"", "x:99999", "", "", "", `"x:99999": bad port "99999"`},
+		// Errors never quote user info or a query.
+		{"", "https://ak:pw-secret@sls.local/p?token=t0k", "", "", "", `"https://sls.local/p?REDACTED": want a host`},
+		{"", "ak:pw-secret@10.0.0.5:99999", "", "", "", `"10.0.0.5:99999": want a host`},
+		{"", "ftp://ak:pw-secret@x", "", "", "", `"ftp://x": only http:// and https://`},
 	}
 	for _, c := range cases {
 		sdk, display, dial, err := resolveEndpoint(c.region, c.endpoint)
 		if c.errs != "" {
 			if err == nil || !strings.Contains(err.Error(), c.errs) {
 				t.Errorf("%q: err %v, want %q", c.endpoint, err, c.errs)
+			}
+			if err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")) {
+				t.Errorf("%q: the error shows a credential: %v", c.endpoint, err)
 			}
 			continue
 		}
@@ -284,15 +291,6 @@ func TestRetryable(t *testing.T) {
 	}
 	if err := o.classify(g, errors.New("boom")); encode.IsPermanent(err) {
 		t.Errorf("unknown errors are retried: %v", err)
-	}
-}
-
-func TestMaskID(t *testing.T) {
-	if got := maskID("LTAI5tAbCdEfGhIjKlMn"); got != `"LTAI*************lMn"` {
-		t.Errorf("mask %s", got)
-	}
-	if got := maskID("short"); got != `"*****"` {
-		t.Errorf("mask %s", got)
 	}
 }
 

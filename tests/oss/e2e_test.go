@@ -234,11 +234,14 @@ func TestRunOSSWrongSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: env("E2E_OSS_KEY="+osstest.AccessKeyID, "E2E_OSS_SECRET=not-the-right-secret"), Timeout: 2 * time.Minute}, "run", p)
-	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "esa_oss") || !strings.Contains(res.Stderr, "access key secret does not match") {
+	// The key ID is masked (config.MaskKeyID): osstest.AccessKeyID is "LTAItestosskey".
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "esa_oss") || !strings.Contains(res.Stderr, `access key secret does not match access_key_id "LTAI*******key"`) {
 		t.Fatalf("exit %d\n%s", res.ExitCode, res.Output())
 	}
-	if strings.Contains(res.Output(), "not-the-right-secret") {
-		t.Fatal("the secret was printed")
+	for _, secret := range []string{"not-the-right-secret", osstest.AccessKeyID} {
+		if strings.Contains(res.Output(), secret) {
+			t.Fatalf("%q was printed:\n%s", secret, res.Output())
+		}
 	}
 	for _, r := range s.Requests() {
 		if r.Method == http.MethodPut && r.Status == http.StatusOK {
