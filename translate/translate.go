@@ -44,10 +44,11 @@ const (
 const (
 	DefaultHTTPSourceAddress = "0.0.0.0:4196"
 	DefaultHTTPSourcePath    = "/v1/logs"
-	// HTTPAddressEnv overrides the address of the Benthos HTTP server (/metrics, /ready) of a
-	// translated config; the default is 0.0.0.0:4195.
-	HTTPAddressEnv     = "ESA_HTTP_ADDRESS"
-	defaultHTTPAddress = "0.0.0.0:4195"
+	// HTTPAddressEnv overrides the address of the HTTP server (/metrics, /ready) of a task: the
+	// Benthos HTTP server of a translated config, and the server of `esa-connect run`.
+	HTTPAddressEnv = "ESA_HTTP_ADDRESS"
+	// DefaultHTTPAddress is that server's address unless HTTPAddressEnv is set: loopback only.
+	DefaultHTTPAddress = "127.0.0.1:4195"
 )
 
 // DeadLetterFile is the name of the file, inside a local dead_letter directory, that receives
@@ -129,7 +130,7 @@ func build(t *config.Task) (*omap, *secrets, error) {
 		return nil, nil, err
 	}
 	doc := obj(
-		"http", obj("enabled", true, "address", "${"+HTTPAddressEnv+":"+defaultHTTPAddress+"}"),
+		"http", obj("enabled", true, "address", "${"+HTTPAddressEnv+":"+DefaultHTTPAddress+"}", "debug_endpoints", false),
 		"input", in,
 		"pipeline", obj("processors", processors(t, cat)),
 	)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,6 +30,17 @@ const shutdownTimeout = 30 * time.Second
 // the destination cannot take the records in flight, so there is nothing to wait for. They stay
 // unacknowledged (not lost: a replayable source delivers them again on the next run).
 const fatalStopTimeout = 2 * time.Second
+
+// stopGrace is how much longer than its timeout run waits for the pipeline to stop before it exits
+// anyway.
+const stopGrace = 2 * time.Second
+
+// httpAddressEnv overrides the address of run's HTTP server ("off" disables it); httpDebugEnv set to
+// true adds /stats and Go's /debug/pprof profiles to it.
+const (
+	httpAddressEnv = translate.HTTPAddressEnv
+	httpDebugEnv   = "ESA_HTTP_DEBUG"
+)
 
 // runOptions tunes runTask.
 type runOptions struct {
@@ -76,8 +88,30 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		fmt.Fprintf(stderr, "esa-connect: %v\n", err)
 		return 1
 	}
+	// The HTTP server (/metrics, /ready) binds before anything starts: a busy port stops the run here.
+	addr := os.Getenv(httpAddressEnv)
+	if addr == "" {
+		addr = translate.DefaultHTTPAddress
+	}
+	debugHTTP := os.Getenv(httpDebugEnv) == "true" || os.Getenv(httpDebugEnv) == "1"
+	admin, err := listenAdmin(addr, debugHTTP)
+	if err != nil {
+		fmt.Fprintf(stderr, "esa-connect: task %s: %v\n", t.Name, err)
+		return 1
+	}
+	defer admin.Close()
+	if debugHTTP {
+		admin.HandleFunc("/debug/pprof/", pprof.Index)
+		for _, p := range []string{"allocs", "heap", "goroutine", "block", "mutex", "threadcreate"} {
+			admin.HandleFunc("/debug/pprof/"+p, pprof.Handler(p).ServeHTTP)
+		}
+		admin.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		admin.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+
 	b := service.GlobalEnvironment().NewStreamBuilder()
 	b.SetLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
+	b.SetHTTPMux(admin)
 	if err := b.SetYAML(string(conf)); err != nil {
 		fmt.Fprintf(stderr, "esa-connect: task %s: the generated pipeline is invalid: %v\n", t.Name, err)
 		return 1
@@ -99,6 +133,9 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		fmt.Fprintf(stdout, " %s", localDir)
 	}
 	fmt.Fprintln(stdout)
+	if a := admin.Addr(); a != "" {
+		fmt.Fprintf(stdout, "esa-connect: metrics at http://%s/metrics\n", a)
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
@@ -106,17 +143,26 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 
 	done := make(chan error, 1)
 	go func() { done <- stream.Run(context.Background()) }()
+	admin.SetReady(true)
 
+	// stop stops the stream within timeout. Its wait is bounded too: a component that never connected
+	// can keep Benthos's stop waiting, and the process must exit anyway.
 	stop := func(why string, timeout time.Duration) error {
 		fmt.Fprintf(stderr, "esa-connect: %s: stopping (up to %s)\n", why, timeout)
+		admin.SetReady(false)
 		stopped := make(chan error, 1)
 		go func() { stopped <- stream.StopWithin(timeout) }()
 		select {
 		case err := <-stopped:
-			<-done
+			select {
+			case <-done:
+			case <-time.After(stopGrace):
+			}
 			return err
 		case sig := <-sigs:
 			return fmt.Errorf("%v: stopped without waiting for the flush", sig)
+		case <-time.After(timeout + stopGrace):
+			return fmt.Errorf("the pipeline did not stop within %s", timeout+stopGrace)
 		}
 	}
 
@@ -148,7 +194,10 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		runErr = stop("cancelled", stopTimeout)
 	}
 
+	admin.SetReady(false)
 	code := 0
+	counts := out.Counts()
+	fmt.Fprintf(stdout, "esa-connect: task %s: records: %s\n", t.Name, counts)
 	if ferr := out.FatalErr(); ferr != nil {
 		fmt.Fprintf(stderr, "esa-connect: task %s: %v\n", t.Name, ferr)
 		code = 1
@@ -157,8 +206,12 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		fmt.Fprintf(stderr, "esa-connect: task %s: %v\n", t.Name, runErr)
 		code = 1
 	}
-	if n := out.Undelivered(); n > 0 {
-		fmt.Fprintf(stderr, "esa-connect: task %s: %d records were not delivered\n", t.Name, n)
+	if n := counts.NotDelivered; n > 0 {
+		why := ""
+		if counts.Invalid > 0 && t.DeadLetter == nil {
+			why = fmt.Sprintf(" (%d invalid records were dropped: set dead_letter to keep such records)", counts.Invalid)
+		}
+		fmt.Fprintf(stderr, "esa-connect: task %s: %d records were not delivered%s\n", t.Name, n, why)
 		code = 1
 	}
 	if localDir != "" {

@@ -18,17 +18,21 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
-// maxLine caps the bytes kept of one line. Records over 1 MiB are invalid (SPEC §2.4) and the processors
-// count them; a line beyond this cap is cut to it (and is still invalid) so memory stays bounded.
-const maxLine = 64 << 20
+// DefaultMaxLineBytes is the default longest line esa_file passes on. Records over 1 MiB are invalid
+// and the processors count them (and hand them whole to a dead letter); a line over max_line_bytes is
+// not read into memory at all: it is refused, counted as invalid and as not delivered, and named in
+// the log with its file and line number. Nothing is ever cut.
+const DefaultMaxLineBytes = 16 << 20
 
 func fileSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Categories("Local").
 		Summary("Reads NDJSON log records from files and stdin, in batches; gzip files by their `.gz` suffix.").
-		Description(`Each line is one record; empty lines are skipped. Lines of any length up to 64 MiB are passed
-on as they are (records over 1 MiB are counted as invalid by the esa_* processors; longer lines are cut at
-64 MiB). Files are read one after another in the order of `+"`paths`"+` (each glob's matches sorted).
+		Description(`Each line is one record; empty lines are skipped. Lines up to `+"`max_line_bytes`"+` are passed on
+whole (records over 1 MiB are counted as invalid by the esa_* processors, which hand them unchanged to a
+dead letter when the task has one). A longer line is never cut: it is skipped without being held in
+memory, counted as invalid (`+"`too_large`"+`) and as not delivered, and logged with its file and line
+number. Files are read one after another in the order of `+"`paths`"+` (each glob's matches sorted).
 
 Delivery is at least once: a batch that the destination fails with a retryable error is redelivered
 after a backoff delay; a batch it fails permanently is counted as not delivered (the run then exits
@@ -41,6 +45,9 @@ non-zero). The input ends after the last file once every batch has been delivere
 			service.NewIntField("batch_size").
 				Description("Lines per batch.").
 				Default(1000),
+			service.NewIntField("max_line_bytes").
+				Description("The longest line passed on; longer lines are refused (counted, logged, not delivered).").
+				Default(DefaultMaxLineBytes).Advanced(),
 			service.NewBoolField("flush_markers").
 				Description("Send a flush marker (an empty message with metadata `esa_flush: \"1\"`) when the input ends or the stream is drained, so that the esa_* outputs write their partial batches at once instead of after their batch period. The esa_* outputs drop markers; turn this off when the output is not an esa_* output.").
 				Default(true).Advanced(),
@@ -61,6 +68,7 @@ type fileInput struct {
 	*tracker
 	patterns  []string
 	batchSize int
+	maxLine   int
 	out       *outcome.Outcome
 	log       *service.Logger
 	stdin     io.Reader
@@ -91,6 +99,13 @@ func newFileInput(conf *service.ParsedConfig, res *service.Resources) (service.B
 	if batchSize < 1 {
 		return nil, fmt.Errorf("esa_file: batch_size %d must be at least 1", batchSize)
 	}
+	maxLine, err := conf.FieldInt("max_line_bytes")
+	if err != nil {
+		return nil, err
+	}
+	if maxLine < 1 {
+		return nil, fmt.Errorf("esa_file: max_line_bytes %d must be at least 1", maxLine)
+	}
 	ch := make(chan chunk, 1)
 	tr, err := newTracker("esa_file", ch, conf, res)
 	if err != nil {
@@ -98,7 +113,7 @@ func newFileInput(conf *service.ParsedConfig, res *service.Resources) (service.B
 	}
 	return &fileInput{
 		tracker:  tr,
-		patterns: paths, batchSize: batchSize,
+		patterns: paths, batchSize: batchSize, maxLine: maxLine,
 		out: outcome.From(res), log: res.Logger(), stdin: os.Stdin,
 		ch: ch, done: make(chan struct{}),
 	}, nil
@@ -205,39 +220,61 @@ func (f *fileInput) readFile(b *batcher, name string) error {
 		defer zr.Close()
 		r = zr
 	}
-	if err := readLines(r, b, func(n int) {
-		f.log.Warnf("esa_file: %s: a line of %d bytes was cut to %d bytes", name, n, maxLine)
+	if err := readLines(r, b, f.maxLine, func(line, n int) {
+		f.out.Add(outcome.In, 1)
+		f.out.Add(outcome.Invalid, 1)
+		f.out.AddUndelivered(1)
+		f.log.Errorf("esa_file: %s: line %d: a record of %d bytes is over max_line_bytes (%d); it is not delivered", name, line, n, f.maxLine)
 	}); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
 
-// readLines splits r into lines and adds every non-empty one (without its line ending) to b.
-func readLines(r io.Reader, b *batcher, onCut func(n int)) error {
+// readLines splits r into lines and adds every non-empty one (without its line ending) to b. A line
+// over maxLine bytes (line ending included) is not kept: onTooLong gets its 1-based number and length.
+func readLines(r io.Reader, b *batcher, maxLine int, onTooLong func(line, n int)) error {
 	br := bufio.NewReaderSize(r, 256<<10)
+	lineNo := 0
 	for {
 		if b.ctx.Err() != nil {
 			return b.ctx.Err()
 		}
 		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: collect it in the batch arena, keeping at most maxLine bytes.
+		lineNo++
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull) || len(line) > maxLine:
+			// A long line: collect it in the batch arena while it fits maxLine (plus its line ending);
+			// past that, drop what was collected and read on to its end without keeping anything.
+			limit := maxLine + 2
 			total := len(line)
 			b.begin()
-			b.add(line)
+			keep := total <= limit
+			if keep {
+				b.add(line)
+			}
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = br.ReadSlice('\n')
 				total += len(line)
-				if room := maxLine - b.cur(); room > 0 {
-					b.add(line[:min(len(line), room)])
+				if keep && total > limit {
+					keep = false
+					b.drop()
+				}
+				if keep {
+					b.add(line)
 				}
 			}
-			if total > maxLine {
-				onCut(total)
+			if keep {
+				if n := len(bytes.TrimRight(b.buf[b.start:], "\r\n")); n > maxLine {
+					b.drop()
+					onTooLong(lineNo, n)
+				} else {
+					b.end()
+				}
+			} else {
+				onTooLong(lineNo, total)
 			}
-			b.end()
-		} else if len(line) > 0 {
+		case len(line) > 0:
 			b.begin()
 			b.add(line)
 			b.end()
@@ -263,7 +300,7 @@ type batcher struct {
 
 func (b *batcher) begin()       { b.start = len(b.buf) }
 func (b *batcher) add(p []byte) { b.buf = append(b.buf, p...) }
-func (b *batcher) cur() int     { return len(b.buf) - b.start }
+func (b *batcher) drop()        { b.buf = b.buf[:b.start] }
 func (b *batcher) end() {
 	// Drop the line ending and skip blank lines.
 	line := bytes.TrimRight(b.buf[b.start:], "\r\n")

@@ -425,3 +425,44 @@ esa_generate:
 		t.Fatalf("%d records after %d calls", len(got), calls)
 	}
 }
+
+// TestFileInputLongLines: lines up to max_line_bytes are passed on whole (also when longer than the
+// read buffer); a longer line is never cut: it is skipped, counted as invalid and not delivered, and
+// the lines after it are read as usual.
+func TestFileInputLongLines(t *testing.T) {
+	const maxLine = 300_000 // longer than the 256 KiB read buffer, so long lines take the slow path
+	dir := t.TempDir()
+	exact := `{"k":"` + strings.Repeat("e", maxLine-8) + `"}`
+	over := `{"k":"` + strings.Repeat("o", maxLine-7) + `"}`
+	huge := `{"k":"` + strings.Repeat("h", 5<<20) + `"}`
+	short := `{"k":"` + strings.Repeat("s", 1000) + `"}`
+	if len(exact) != maxLine || len(over) != maxLine+1 {
+		t.Fatal("test lines are not the intended lengths")
+	}
+	lines := []string{`{"n":1}`, exact, over, `{"n":2}`, huge, short, huge + "\r", `{"n":3}`}
+	writeFile(t, filepath.Join(dir, "long.ndjson"), []byte(strings.Join(lines, "\r\n")+"\n"), false)
+	writeFile(t, filepath.Join(dir, "long.ndjson.gz"), []byte(strings.Join(lines, "\n")), true)
+
+	col := &collector{}
+	s := buildStream(t, fmt.Sprintf(`
+esa_file:
+  paths: [%q, %q]
+  max_line_bytes: %d
+`, filepath.Join(dir, "long.ndjson"), filepath.Join(dir, "long.ndjson.gz"), maxLine), col)
+	runToEnd(t, s)
+	got, _, _ := col.snapshot()
+	want := []string{`{"n":1}`, exact, `{"n":2}`, short, `{"n":3}`}
+	want = append(want, want...)
+	if len(got) != len(want) {
+		t.Fatalf("got %d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("record %d: %d bytes %.40q, want %d bytes %.40q", i, len(got[i]), got[i], len(want[i]), want[i])
+		}
+	}
+	c := outcome.From(s.Resources()).Counts()
+	if c.NotDelivered != 6 || c.Invalid != 6 {
+		t.Fatalf("counts %+v: want the 6 over-long lines invalid and not delivered", c)
+	}
+}
