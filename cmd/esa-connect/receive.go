@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/esa-connect/esa-connect/plugins/authkey"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 )
 
@@ -65,7 +66,7 @@ func runReceive(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) e
 	}
 	key := c.String("private-key")
 	if key != "" {
-		if err := httpout.ValidatePrivateKey(key); err != nil {
+		if err := authkey.ValidatePrivateKey(key); err != nil {
 			return cli.Exit("receive: --private-key: "+err.Error(), 2)
 		}
 	}

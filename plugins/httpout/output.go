@@ -22,6 +22,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/authkey"
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
@@ -65,7 +66,7 @@ type output struct {
 	log         *service.Logger
 
 	enc       *encode.Encoder
-	signer    *Signer
+	signer    *authkey.Signer
 	endpoint  *url.URL // without query
 	baseQuery string   // encoded static query (URL query + query map), may be empty
 	redacted  string   // the endpoint for errors and logs
@@ -188,13 +189,13 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.PrivateKey != "" {
-		if err := ValidatePrivateKey(c.PrivateKey); err != nil {
+		if err := authkey.ValidatePrivateKey(c.PrivateKey); err != nil {
 			errs = append(errs, err)
 		}
 		if c.ExpiredTime <= 0 {
 			errs = append(errs, errors.New("auth.expired_time: must be > 0 seconds"))
 		}
-		if _, ok := c.Query[AuthParam]; ok {
+		if _, ok := c.Query[authkey.Param]; ok {
 			errs = append(errs, errors.New("query: auth_key is set by auth and cannot be given as a static parameter"))
 		}
 		if c.URLPath != "" && !strings.HasPrefix(c.URLPath, "/") {
@@ -310,7 +311,7 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		if path == "" {
 			path = u.EscapedPath()
 		}
-		if o.signer, err = NewSigner(path, c.PrivateKey, c.ExpiredTime); err != nil {
+		if o.signer, err = authkey.NewSigner(path, c.PrivateKey, c.ExpiredTime); err != nil {
 			return nil, fmt.Errorf("esa_http: %w", err)
 		}
 	}
@@ -518,7 +519,7 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 	u := *o.endpoint
 	u.RawQuery = o.baseQuery
 	if o.signer != nil {
-		kv := AuthParam + "=" + o.signer.Sign(o.now())
+		kv := authkey.Param + "=" + o.signer.Sign(o.now())
 		if u.RawQuery == "" {
 			u.RawQuery = kv
 		} else {
@@ -622,4 +623,12 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		}
 	}
 	return 0
+}
+
+// truncate shortens s to n bytes for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

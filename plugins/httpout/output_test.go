@@ -15,6 +15,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/authkey"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
@@ -235,7 +236,7 @@ backoff: {initial_interval: 1ms, max_interval: 5ms}
 			t.Errorf("static query lost: %s", r.URL.RawQuery)
 		}
 		k := q.Get("auth_key")
-		if err := VerifyAuthKey(k, "/accesslog/post", "aliyuncdn1234", time.Now()); err != nil {
+		if err := authkey.Verify(k, "/accesslog/post", "aliyuncdn1234", time.Now()); err != nil {
 			t.Errorf("attempt carried an invalid auth_key: %v", err)
 		}
 		if keys[k] {

@@ -13,6 +13,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zlib"
+
+	"github.com/esa-connect/esa-connect/plugins/authkey"
 )
 
 // DefaultMaxBodyBytes bounds the request body a Receiver accepts, compressed and decompressed.
@@ -94,7 +96,7 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if rc.Now != nil {
 			now = rc.Now
 		}
-		if err := VerifyAuthKey(r.URL.Query().Get(AuthParam), signed, rc.PrivateKey, now()); err != nil {
+		if err := authkey.Verify(r.URL.Query().Get(authkey.Param), signed, rc.PrivateKey, now()); err != nil {
 			rc.reject(w, http.StatusForbidden, "%v", err)
 			return
 		}

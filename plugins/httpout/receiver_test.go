@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/authkey"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 )
@@ -76,9 +77,9 @@ func TestReceiverRejects(t *testing.T) {
 		Now: func() time.Time { return now }}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
-	good := "?auth_key=" + httpout.SignAuthKey("/accesslog/post", 1512057900, "0", "aliyuncdn1234")
-	expired := "?auth_key=" + httpout.SignAuthKey("/accesslog/post", 1512056999, "0", "aliyuncdn1234")
-	wrong := "?auth_key=" + httpout.SignAuthKey("/accesslog/post", 1512057900, "0", "aliyuncdn9999")
+	good := "?auth_key=" + authkey.Sign("/accesslog/post", 1512057900, "0", "aliyuncdn1234")
+	expired := "?auth_key=" + authkey.Sign("/accesslog/post", 1512056999, "0", "aliyuncdn1234")
+	wrong := "?auth_key=" + authkey.Sign("/accesslog/post", 1512057900, "0", "aliyuncdn9999")
 	cases := []struct {
 		name, url, enc, body string
 		code                 int

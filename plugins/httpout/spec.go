@@ -1,6 +1,5 @@
 // Package httpout delivers records to any HTTP server as ESA's HttpDelivery does (SPEC §4.5): the
-// output esa_http, the ESA server-authentication signer and its verifier (VerifyAuthKey), and the
-// Receiver behind `esa-connect receive`.
+// output esa_http (requests signed with package authkey) and the Receiver behind `esa-connect receive`.
 package httpout
 
 import (

@@ -1,4 +1,4 @@
-package httpout_test
+package authkey_test
 
 import (
 	"errors"
@@ -7,15 +7,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/plugins/authkey"
 )
 
 // The worked vector of SPEC §4.5 / spec/vectors.md.
 func TestAuthVector(t *testing.T) {
-	if got := httpout.AuthHash("/accesslog/post", 1512057900, "0", "aliyuncdn1234"); got != "0b3cc22622bdbb82d5ba632a5a5c89ca" {
+	if got := authkey.Hash("/accesslog/post", 1512057900, "0", "aliyuncdn1234"); got != "0b3cc22622bdbb82d5ba632a5a5c89ca" {
 		t.Fatalf("md5hash = %s", got)
 	}
-	if got := httpout.SignAuthKey("/accesslog/post", 1512057900, "0", "aliyuncdn1234"); got != "1512057900-0-0b3cc22622bdbb82d5ba632a5a5c89ca" {
+	if got := authkey.Sign("/accesslog/post", 1512057900, "0", "aliyuncdn1234"); got != "1512057900-0-0b3cc22622bdbb82d5ba632a5a5c89ca" {
 		t.Fatalf("auth_key = %s", got)
 	}
 }
@@ -35,22 +35,22 @@ func TestVerifyAuthKeyReasons(t *testing.T) {
 		{"valid", good, path, key, before, nil},
 		{"valid at the expiry second", good, path, key, time.Unix(1512057900, 999e6), nil},
 		{"upper-case hash", strings.ToUpper(good), path, key, before, nil},
-		{"expired", good, path, key, time.Unix(1512057901, 0), httpout.ErrAuthExpired},
-		{"wrong key", good, path, "aliyuncdn1235", before, httpout.ErrAuthBadHash},
-		{"wrong path", good, "/accesslog/other", key, before, httpout.ErrAuthBadHash},
-		{"tampered timestamp", "1512057999-0-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, httpout.ErrAuthBadHash},
-		{"missing", "", path, key, before, httpout.ErrAuthMissing},
-		{"no dashes", "15120579000b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, httpout.ErrAuthMalformed},
-		{"one dash", "1512057900-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, httpout.ErrAuthMalformed},
-		{"dash in rand", "1512057900-a-b-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, httpout.ErrAuthMalformed},
-		{"empty rand", "1512057900--0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, httpout.ErrAuthMalformed},
-		{"timestamp not a number", "soon-0-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, httpout.ErrAuthMalformed},
-		{"short hash", "1512057900-0-0b3cc226", path, key, before, httpout.ErrAuthMalformed},
-		{"trailing dash", "1512057900-0-", path, key, before, httpout.ErrAuthMalformed},
+		{"expired", good, path, key, time.Unix(1512057901, 0), authkey.ErrExpired},
+		{"wrong key", good, path, "aliyuncdn1235", before, authkey.ErrBadHash},
+		{"wrong path", good, "/accesslog/other", key, before, authkey.ErrBadHash},
+		{"tampered timestamp", "1512057999-0-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, authkey.ErrBadHash},
+		{"missing", "", path, key, before, authkey.ErrMissing},
+		{"no dashes", "15120579000b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, authkey.ErrMalformed},
+		{"one dash", "1512057900-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, authkey.ErrMalformed},
+		{"dash in rand", "1512057900-a-b-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, authkey.ErrMalformed},
+		{"empty rand", "1512057900--0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, authkey.ErrMalformed},
+		{"timestamp not a number", "soon-0-0b3cc22622bdbb82d5ba632a5a5c89ca", path, key, before, authkey.ErrMalformed},
+		{"short hash", "1512057900-0-0b3cc226", path, key, before, authkey.ErrMalformed},
+		{"trailing dash", "1512057900-0-", path, key, before, authkey.ErrMalformed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := httpout.VerifyAuthKey(c.authKey, c.path, c.key, c.now)
+			err := authkey.Verify(c.authKey, c.path, c.key, c.now)
 			if c.want == nil {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -68,7 +68,7 @@ func TestVerifyAuthKeyReasons(t *testing.T) {
 }
 
 func TestSignerFreshAndVerifiable(t *testing.T) {
-	s, err := httpout.NewSigner("/ingest", "secret123", 5*time.Minute)
+	s, err := authkey.NewSigner("/ingest", "secret123", 5*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +84,10 @@ func TestSignerFreshAndVerifiable(t *testing.T) {
 		if len(parts) != 3 || parts[0] != "1800000300" || len(parts[1]) != 32 || len(parts[2]) != 32 {
 			t.Fatalf("auth_key %q is not <expiry>-<uuid hex>-<md5>", k)
 		}
-		if err := httpout.VerifyAuthKey(k, "/ingest", "secret123", now.Add(299*time.Second)); err != nil {
+		if err := authkey.Verify(k, "/ingest", "secret123", now.Add(299*time.Second)); err != nil {
 			t.Fatalf("fresh key rejected: %v", err)
 		}
-		if err := httpout.VerifyAuthKey(k, "/ingest", "secret123", now.Add(301*time.Second)); !errors.Is(err, httpout.ErrAuthExpired) {
+		if err := authkey.Verify(k, "/ingest", "secret123", now.Add(301*time.Second)); !errors.Is(err, authkey.ErrExpired) {
 			t.Fatalf("stale key: %v, want expired", err)
 		}
 	}
@@ -99,7 +99,7 @@ func TestValidatePrivateKey(t *testing.T) {
 		"abc12": false, "A1b2C3d4E5f6G7h8I9x": false, "abcdefgh": false, "12345678": false,
 		"abc-123": false, "abc 123": false, "äbc123": false,
 	} {
-		err := httpout.ValidatePrivateKey(key)
+		err := authkey.ValidatePrivateKey(key)
 		if (err == nil) != ok {
 			t.Errorf("ValidatePrivateKey(%q) = %v, want ok=%v", key, err, ok)
 		}
@@ -107,24 +107,24 @@ func TestValidatePrivateKey(t *testing.T) {
 			t.Errorf("error leaks the key: %v", err)
 		}
 	}
-	if _, err := httpout.NewSigner("/", "abc123", 0); err == nil {
+	if _, err := authkey.NewSigner("/", "abc123", 0); err == nil {
 		t.Error("NewSigner accepted expired_time 0")
 	}
 }
 
-// ExampleVerifyAuthKey checks the worked vector of the specification the way a receiver does.
-func ExampleVerifyAuthKey() {
+// ExampleVerify checks the worked vector of the specification the way a receiver does.
+func ExampleVerify() {
 	// The sender (esa_http) signs path /accesslog/post with the private key; the timestamp is the expiry.
-	authKey := httpout.SignAuthKey("/accesslog/post", 1512057900, "0", "aliyuncdn1234")
+	authKey := authkey.Sign("/accesslog/post", 1512057900, "0", "aliyuncdn1234")
 	fmt.Println("auth_key =", authKey)
 
 	// The receiver checks it against the same path and key at the time the request arrives.
-	fmt.Println(httpout.VerifyAuthKey(authKey, "/accesslog/post", "aliyuncdn1234", time.Unix(1512057000, 0)))
+	fmt.Println(authkey.Verify(authKey, "/accesslog/post", "aliyuncdn1234", time.Unix(1512057000, 0)))
 
 	// After the expiry, or with another key, the receiver answers 403 with the reason.
-	err := httpout.VerifyAuthKey(authKey, "/accesslog/post", "aliyuncdn1234", time.Unix(1512058000, 0))
-	fmt.Println(errors.Is(err, httpout.ErrAuthExpired))
-	err = httpout.VerifyAuthKey(authKey, "/accesslog/post", "otherkey99", time.Unix(1512057000, 0))
+	err := authkey.Verify(authKey, "/accesslog/post", "aliyuncdn1234", time.Unix(1512058000, 0))
+	fmt.Println(errors.Is(err, authkey.ErrExpired))
+	err = authkey.Verify(authKey, "/accesslog/post", "otherkey99", time.Unix(1512057000, 0))
 	fmt.Println(err)
 	// Output:
 	// auth_key = 1512057900-0-0b3cc22622bdbb82d5ba632a5a5c89ca

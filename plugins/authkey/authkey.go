@@ -1,4 +1,7 @@
-package httpout
+// Package authkey is ESA's HTTP server authentication: the auth_key query parameter
+// "<expiry>-<rand>-<md5hash>" that an ESA HTTP delivery signs every request with, and its verification
+// as a receiver (or the esa_http_server ingest) does it.
+package authkey
 
 import (
 	"crypto/md5"
@@ -12,25 +15,25 @@ import (
 	"time"
 )
 
-// AuthParam is the name of the query parameter that carries the ESA server-authentication signature.
-const AuthParam = "auth_key"
+// Param is the name of the query parameter that carries the ESA server-authentication signature.
+const Param = "auth_key"
 
-// Reasons a verifier rejects an auth_key. VerifyAuthKey wraps one of them, so callers test with
+// Reasons a verifier rejects an auth_key. Verify wraps one of them, so callers test with
 // errors.Is.
 var (
-	// ErrAuthMissing: the request has no auth_key.
-	ErrAuthMissing = errors.New("auth_key missing")
-	// ErrAuthMalformed: the auth_key is not <timestamp>-<rand>-<md5hash>.
-	ErrAuthMalformed = errors.New("auth_key malformed")
-	// ErrAuthExpired: the timestamp (the expiry) has passed.
-	ErrAuthExpired = errors.New("auth_key expired")
-	// ErrAuthBadHash: the md5hash does not match the path, timestamp, rand and private key.
-	ErrAuthBadHash = errors.New("auth_key signature mismatch")
+	// ErrMissing: the request has no auth_key.
+	ErrMissing = errors.New("auth_key missing")
+	// ErrMalformed: the auth_key is not <timestamp>-<rand>-<md5hash>.
+	ErrMalformed = errors.New("auth_key malformed")
+	// ErrExpired: the timestamp (the expiry) has passed.
+	ErrExpired = errors.New("auth_key expired")
+	// ErrBadHash: the md5hash does not match the path, timestamp, rand and private key.
+	ErrBadHash = errors.New("auth_key signature mismatch")
 )
 
-// AuthHash returns the lower-case hex MD5 of "<uriPath>-<timestamp>-<rnd>-<privateKey>", the md5hash of
+// Hash returns the lower-case hex MD5 of "<uriPath>-<timestamp>-<rnd>-<privateKey>", the md5hash of
 // ESA's server authentication (SPEC §4.5).
-func AuthHash(uriPath string, timestamp int64, rnd, privateKey string) string {
+func Hash(uriPath string, timestamp int64, rnd, privateKey string) string {
 	h := md5.New()
 	h.Write([]byte(uriPath))
 	h.Write([]byte{'-'})
@@ -43,10 +46,10 @@ func AuthHash(uriPath string, timestamp int64, rnd, privateKey string) string {
 	return hex.EncodeToString(h.Sum(sum[:0]))
 }
 
-// SignAuthKey returns the auth_key value "<timestamp>-<rnd>-<md5hash>" for uriPath, where timestamp is
+// Sign returns the auth_key value "<timestamp>-<rnd>-<md5hash>" for uriPath, where timestamp is
 // the expiry in Unix seconds and rnd a random string without '-'.
-func SignAuthKey(uriPath string, timestamp int64, rnd, privateKey string) string {
-	return strconv.FormatInt(timestamp, 10) + "-" + rnd + "-" + AuthHash(uriPath, timestamp, rnd, privateKey)
+func Sign(uriPath string, timestamp int64, rnd, privateKey string) string {
+	return strconv.FormatInt(timestamp, 10) + "-" + rnd + "-" + Hash(uriPath, timestamp, rnd, privateKey)
 }
 
 // Signer makes fresh auth_key values: each call to Sign uses a new random part and an expiry of
@@ -78,7 +81,7 @@ func (s *Signer) Path() string { return s.path }
 // Sign returns a fresh auth_key valid until now + the expired time.
 func (s *Signer) Sign(now time.Time) string {
 	ts := now.Add(s.expiry).Unix()
-	return SignAuthKey(s.path, ts, randomPart(), s.privateKey)
+	return Sign(s.path, ts, randomPart(), s.privateKey)
 }
 
 // randomPart is a version-4 UUID written without dashes (32 lower-case hex characters).
@@ -120,39 +123,39 @@ func ValidatePrivateKey(key string) error {
 	return nil
 }
 
-// VerifyAuthKey checks an auth_key against the signed path uriPath and privateKey at time now, as an
+// Verify checks an auth_key against the signed path uriPath and privateKey at time now, as an
 // ESA HTTP receiver does: the key must be "<timestamp>-<rand>-<md5hash>", the timestamp (the expiry,
-// Unix seconds) must not have passed, and md5hash must equal AuthHash(uriPath, timestamp, rand,
+// Unix seconds) must not have passed, and md5hash must equal Hash(uriPath, timestamp, rand,
 // privateKey). A nil result means the request is authentic; otherwise the error wraps one of
-// ErrAuthMissing, ErrAuthMalformed, ErrAuthExpired or ErrAuthBadHash, and a receiver answers 403 with
+// ErrMissing, ErrMalformed, ErrExpired or ErrBadHash, and a receiver answers 403 with
 // it. The error never contains the private key.
-func VerifyAuthKey(authKey, uriPath, privateKey string, now time.Time) error {
+func Verify(authKey, uriPath, privateKey string, now time.Time) error {
 	if authKey == "" {
-		return ErrAuthMissing
+		return ErrMissing
 	}
 	first := strings.IndexByte(authKey, '-')
 	last := strings.LastIndexByte(authKey, '-')
 	if first <= 0 || last == first || last == len(authKey)-1 {
-		return fmt.Errorf("%w: want <timestamp>-<rand>-<md5hash>", ErrAuthMalformed)
+		return fmt.Errorf("%w: want <timestamp>-<rand>-<md5hash>", ErrMalformed)
 	}
 	tsText, rnd, hash := authKey[:first], authKey[first+1:last], authKey[last+1:]
 	if strings.IndexByte(rnd, '-') >= 0 || rnd == "" {
-		return fmt.Errorf("%w: want <timestamp>-<rand>-<md5hash> with a rand without '-'", ErrAuthMalformed)
+		return fmt.Errorf("%w: want <timestamp>-<rand>-<md5hash> with a rand without '-'", ErrMalformed)
 	}
 	ts, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil || ts < 0 {
-		return fmt.Errorf("%w: timestamp %q is not Unix seconds", ErrAuthMalformed, truncate(tsText, 20))
+		return fmt.Errorf("%w: timestamp %q is not Unix seconds", ErrMalformed, truncate(tsText, 20))
 	}
 	if len(hash) != 2*md5.Size {
-		return fmt.Errorf("%w: md5hash must be 32 hex characters", ErrAuthMalformed)
+		return fmt.Errorf("%w: md5hash must be 32 hex characters", ErrMalformed)
 	}
 	if now.Unix() > ts {
-		return fmt.Errorf("%w: at %s (now %s)", ErrAuthExpired,
+		return fmt.Errorf("%w: at %s (now %s)", ErrExpired,
 			time.Unix(ts, 0).UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	want := AuthHash(uriPath, ts, rnd, privateKey)
+	want := Hash(uriPath, ts, rnd, privateKey)
 	if subtle.ConstantTimeCompare([]byte(strings.ToLower(hash)), []byte(want)) != 1 {
-		return fmt.Errorf("%w for path %q", ErrAuthBadHash, uriPath)
+		return fmt.Errorf("%w for path %q", ErrBadHash, uriPath)
 	}
 	return nil
 }
