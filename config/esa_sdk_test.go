@@ -120,7 +120,7 @@ func sdkBase(deliveryType string) Task {
 		Name: "sdk-" + deliveryType, Category: "access", SiteID: 1234567890123, DataCenter: "oversea",
 		Fields:       []string{"EdgeStartTimestamp", "ClientIP", "ClientRequestHost", "EdgeResponseStatusCode"},
 		SamplingRate: 75,
-		Source:       Source{Type: "http", HTTP: &HTTPSource{Address: "0.0.0.0:4196", Path: "/v1/logs"}},
+		Source:       Source{Type: "http", HTTP: &HTTPSource{Address: DefaultIngestAddress, Path: "/v1/logs"}},
 		Output:       Output{Format: "ndjson", TimestampFormat: "rfc3339"},
 	}
 }
@@ -227,7 +227,7 @@ func TestESASDKUserRequest(t *testing.T) {
 		SetSlsDelivery(new(esa.CreateUserDeliveryTaskRequestSlsDelivery).SetSLSProject("p").SetSLSLogStore("l").SetSLSRegion("cn-beijing"))
 	want := Task{Name: "er-to-sls", Category: "edge_routine", DataCenter: "cn",
 		Fields: []string{"LogTimestamp", "RoutineName", "ErrorCode"}, SamplingRate: 100,
-		Source:      Source{Type: "http", HTTP: &HTTPSource{Address: "0.0.0.0:4196", Path: "/v1/logs"}},
+		Source:      Source{Type: "http", HTTP: &HTTPSource{Address: DefaultIngestAddress, Path: "/v1/logs"}},
 		Destination: Destination{Type: "sls", SLS: &SLSDestination{Project: "p", Logstore: "l", Region: "cn-beijing"}},
 		Output:      Output{Format: "ndjson", TimestampFormat: "rfc3339"}}
 	if _, err := client.CreateUserDeliveryTask(req); err != nil {

@@ -343,7 +343,7 @@ func applyDefaults(t *Task, defaultRate bool) {
 			t.Source.HTTP = &HTTPSource{}
 		}
 		if t.Source.HTTP.Address == "" {
-			t.Source.HTTP.Address = "0.0.0.0:4196"
+			t.Source.HTTP.Address = DefaultIngestAddress
 		}
 		if t.Source.HTTP.Path == "" {
 			t.Source.HTTP.Path = "/v1/logs"

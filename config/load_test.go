@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-var defaultSource = Source{Type: "http", HTTP: &HTTPSource{Address: "0.0.0.0:4196", Path: "/v1/logs"}}
+var defaultSource = Source{Type: "http", HTTP: &HTTPSource{Address: DefaultIngestAddress, Path: "/v1/logs"}}
 var defaultOutput = Output{Format: "ndjson", TimestampFormat: "rfc3339"}
 
 func ptr[T any](v T) *T { return &v }
@@ -447,6 +447,16 @@ func TestLoadBad(t *testing.T) {
 		{"kafka source group", native("source: {type: kafka, brokers: ['k:1'], topics: [t]}"), "source.group", "required", 0},
 		{"http source address", native("source: {type: http, address: nope}"), "source.address", `"nope" is not host:port`, 0},
 		{"generate rate", native("source: {type: generate, rate: fast}"), "source.rate", "not a rate like 1000/s", 0},
+		{"ingest on every interface unauthenticated", native("source: {type: http, address: '0.0.0.0:4196'}"), "source.address", "0.0.0.0:4196 is not a loopback address and requests are not authenticated", 0},
+		{"ingest on all interfaces, empty host", native("source: {type: http, address: ':4196'}"), "source.address", "not a loopback address", 0},
+		{"ingest server TLS is not authentication", native("source: {type: http, address: '10.0.0.1:4196', tls: {cert_file: c.pem, key_file: k.pem}}"), "source.address", "not a loopback address", 0},
+		{"ingest tls without key", native("source: {type: http, tls: {cert_file: c.pem}}"), "source.tls", "cert_file and key_file are both required", 0},
+		{"ingest auth empty", native("source: {type: http, auth: {}}"), "source.auth", "set bearer_token or private_key", 0},
+		{"ingest auth both", native("source: {type: http, auth: {bearer_token: '${T}', private_key: abc123}}"), "source.auth", "not both", 0},
+		{"ingest bearer too short", native("source: {type: http, auth: {bearer_token: short}}"), "source.auth.bearer_token", "too short: use at least 16 characters", 0},
+		{"ingest private key", native("source: {type: http, auth: {private_key: '123456'}}"), "source.auth.private_key", "at least one of each", 0},
+		{"ingest auth url path", native("source: {type: http, auth: {private_key: abc123, url_path: x}}"), "source.auth.url_path", "must start with /", 0},
+		{"ingest auth unknown key", native("source: {type: http, auth: {token: x}}"), "source.auth.token", "unknown key", 2},
 		{"benthos source config", native("source: {type: benthos}"), "source.config", "required", 0},
 		{"output format", native("output: {format: json}"), "output.format", `"json" is not one of ndjson, csv, tsv`, 0},
 		{"timestamp format", native("output: {timestamp_format: iso}"), "output.timestamp_format", `"iso" is not one of rfc3339`, 0},
@@ -582,6 +592,47 @@ func TestIsTaskKey(t *testing.T) {
 	} {
 		if got := IsTaskKey(key); got != want {
 			t.Errorf("IsTaskKey(%q) = %v, want %v", key, got, want)
+		}
+	}
+}
+
+// TestLoadIngestSecurity: an ingest on a non-loopback address loads when its requests are
+// authenticated (or insecure is set), and the security settings reach the task.
+func TestLoadIngestSecurity(t *testing.T) {
+	for _, src := range []string{
+		"source: {type: http, address: '0.0.0.0:4196', insecure: true}",
+		"source: {type: http, address: '0.0.0.0:4196', auth: {bearer_token: '${INGEST_TOKEN}'}}",
+		"source: {type: http, address: '0.0.0.0:4196', auth: {bearer_token: 0123456789abcdef}}",
+		"source: {type: http, address: '10.1.2.3:4196', auth: {private_key: abc123, expired_time: 300}}",
+		"source: {type: http, address: '[::]:4196', tls: {cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem}}",
+		"source: {type: http, address: 'localhost:4196'}",
+	} {
+		task, err := Load([]byte(native(src)))
+		if err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		h := task.Source.HTTP
+		if h == nil || h.Address == "" || h.Path != "/v1/logs" {
+			t.Errorf("%s: source %+v", src, h)
+		}
+	}
+	task, err := Load([]byte(native("source: {type: http, auth: {private_key: abc123, expired_time: 300, url_path: /signed}, tls: {cert_file: c.pem, key_file: k.pem}}")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := task.Source.HTTP
+	if h.Address != DefaultIngestAddress || h.Auth == nil || h.Auth.PrivateKey != "abc123" || h.Auth.ExpiredTime != 300 ||
+		h.Auth.URLPath != "/signed" || h.TLS == nil || h.TLS.CertFile != "c.pem" || h.TLS.KeyFile != "k.pem" {
+		t.Fatalf("source %+v auth %+v tls %+v", h, h.Auth, h.TLS)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:1": true, "localhost:1": true, "[::1]:1": true, "127.3.4.5:1": true,
+		"0.0.0.0:1": false, ":1": false, "10.0.0.1:1": false, "[::]:1": false, "example.com:1": false, "nope": false} {
+		if got := IsLoopback(addr); got != want {
+			t.Errorf("IsLoopback(%q) = %v", addr, got)
 		}
 	}
 }

@@ -97,10 +97,41 @@ type Source struct {
 	Benthos map[string]any `yaml:"-" json:"-"`
 }
 
+const (
+	// DefaultIngestAddress is the HTTP ingest source's address when none is given: loopback only.
+	DefaultIngestAddress = "127.0.0.1:4196"
+	// MinBearerToken is the shortest bearer token the ingest accepts written literally (a reference
+	// to an environment variable is not measured).
+	MinBearerToken = 16
+)
+
 // HTTPSource is the NDJSON ingest endpoint.
 type HTTPSource struct {
-	Address string `yaml:"address,omitempty" json:"address,omitempty"` // default 0.0.0.0:4196
+	Address string `yaml:"address,omitempty" json:"address,omitempty"` // default 127.0.0.1:4196
 	Path    string `yaml:"path,omitempty" json:"path,omitempty"`       // default /v1/logs
+	// TLS serves HTTPS (and, with a client CA, requires client certificates).
+	TLS *IngestTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// Auth authenticates every request.
+	Auth *IngestAuth `yaml:"auth,omitempty" json:"auth,omitempty"`
+	// Insecure accepts unauthenticated records on an address that is not loopback.
+	Insecure bool `yaml:"insecure,omitempty" json:"insecure,omitempty"`
+}
+
+// IngestTLS is the ingest endpoint's TLS: its certificate and, for mutual TLS, the CA of its clients.
+type IngestTLS struct {
+	CertFile     string `yaml:"cert_file" json:"cert_file"`
+	KeyFile      string `yaml:"key_file" json:"key_file"`
+	ClientCAFile string `yaml:"client_ca_file,omitempty" json:"client_ca_file,omitempty"`
+}
+
+// IngestAuth is how ingest requests authenticate: a bearer token, or ESA's auth_key signature.
+type IngestAuth struct {
+	BearerToken string `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
+	PrivateKey  string `yaml:"private_key,omitempty" json:"private_key,omitempty"`
+	// ExpiredTime (with PrivateKey) refuses an auth_key valid for longer than this many seconds.
+	ExpiredTime int64 `yaml:"expired_time,omitempty" json:"expired_time,omitempty"`
+	// URLPath (with PrivateKey) is the signed path; default the source's path.
+	URLPath string `yaml:"url_path,omitempty" json:"url_path,omitempty"`
 }
 
 // KafkaSource is a consumer group.

@@ -307,12 +307,7 @@ func (v *validator) source() {
 		if s.HTTP == nil {
 			return
 		}
-		if msg := hostPortProblem(s.HTTP.Address); msg != "" {
-			v.add("source.address", "%s", msg)
-		}
-		if !strings.HasPrefix(s.HTTP.Path, "/") {
-			v.add("source.path", "%q must start with /", s.HTTP.Path)
-		}
+		v.ingest(s.HTTP)
 	case "kafka":
 		k := s.Kafka
 		if k == nil {
@@ -370,6 +365,79 @@ func validRate(s string) bool {
 	}
 	d, err := time.ParseDuration(unit)
 	return err == nil && d > 0
+}
+
+// ingest checks the HTTP ingest source: its address, path, TLS and authentication. An address that is
+// not loopback needs authentication (a bearer token, an auth_key private key or client certificates)
+// unless insecure is set.
+func (v *validator) ingest(h *HTTPSource) {
+	if msg := hostPortProblem(h.Address); msg != "" {
+		v.add("source.address", "%s", msg)
+	}
+	if !strings.HasPrefix(h.Path, "/") {
+		v.add("source.path", "%q must start with /", h.Path)
+	}
+	mutual := false
+	if t := h.TLS; t != nil {
+		if t.CertFile == "" || t.KeyFile == "" {
+			v.add("source.tls", "cert_file and key_file are both required")
+		}
+		mutual = t.ClientCAFile != ""
+	}
+	authenticated := mutual
+	if a := h.Auth; a != nil {
+		switch {
+		case a.BearerToken != "" && a.PrivateKey != "":
+			v.add("source.auth", "set bearer_token or private_key, not both")
+		case a.BearerToken == "" && a.PrivateKey == "":
+			v.add("source.auth", "set bearer_token or private_key")
+		}
+		if a.BearerToken != "" {
+			authenticated = true
+			v.secret("source.auth.bearer_token", a.BearerToken)
+			if !strings.Contains(a.BearerToken, "${") && len(a.BearerToken) < MinBearerToken {
+				v.add("source.auth.bearer_token", "too short: use at least %d characters", MinBearerToken)
+			}
+		}
+		if a.PrivateKey != "" {
+			authenticated = true
+			v.privateKey("source.auth.private_key", a.PrivateKey)
+		}
+		v.nonNegative("source.auth.expired_time", a.ExpiredTime)
+		if a.URLPath != "" && !strings.HasPrefix(a.URLPath, "/") {
+			v.add("source.auth.url_path", "%q must start with /", a.URLPath)
+		}
+	}
+	if !authenticated && !h.Insecure && hostPortProblem(h.Address) == "" && !IsLoopback(h.Address) {
+		v.add("source.address", "%s is not a loopback address and requests are not authenticated: set source.auth (bearer_token or private_key) or source.tls.client_ca_file, or insecure: true to accept records from anyone who can reach it", h.Address)
+	}
+}
+
+// privateKey checks an ESA auth_key private key: 6–18 letters and digits with at least one of each
+// (or an environment reference).
+func (v *validator) privateKey(path, key string) {
+	switch {
+	case IsEnvRef(key):
+	case strings.Contains(key, "${"):
+		v.secret(path, key)
+	case !privateKeyRE.MatchString(key) || !strings.ContainsAny(key, "0123456789") ||
+		strings.IndexFunc(key, func(r rune) bool { return r < '0' || r > '9' }) < 0:
+		v.add(path, "must be 6–18 letters and digits with at least one of each")
+	}
+}
+
+// IsLoopback reports whether the host of the host:port address is a loopback name or address
+// (localhost, 127.0.0.0/8, ::1). An empty host (":4196") listens on every interface and is not.
+func IsLoopback(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (v *validator) brokers(path string, brokers []string) {
@@ -554,16 +622,10 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 	}
 	v.oneOf(p+".compression", h.Compression, true, "gzip", "zlib", "snappy", "no")
 	if a := h.Auth; a != nil {
-		key := a.PrivateKey
-		switch {
-		case key == "":
+		if a.PrivateKey == "" {
 			v.add(p+".auth.private_key", "required")
-		case IsEnvRef(key):
-		case strings.Contains(key, "${"):
-			v.secret(p+".auth.private_key", key)
-		case !privateKeyRE.MatchString(key) || !strings.ContainsAny(key, "0123456789") ||
-			strings.IndexFunc(key, func(r rune) bool { return r < '0' || r > '9' }) < 0:
-			v.add(p+".auth.private_key", "must be 6–18 letters and digits with at least one of each")
+		} else {
+			v.privateKey(p+".auth.private_key", a.PrivateKey)
 		}
 		if a.ExpiredTime <= 0 {
 			v.add(p+".auth.expired_time", "must be a number of seconds greater than 0")

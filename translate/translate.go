@@ -42,7 +42,7 @@ const (
 
 // Defaults of the HTTP ingest source (SPEC §5) and the Benthos HTTP server (metrics, readiness).
 const (
-	DefaultHTTPSourceAddress = "0.0.0.0:4196"
+	DefaultHTTPSourceAddress = config.DefaultIngestAddress
 	DefaultHTTPSourcePath    = "/v1/logs"
 	// HTTPAddressEnv overrides the address of the HTTP server (/metrics, /ready) of a task: the
 	// Benthos HTTP server of a translated config, and the server of `esa-connect run`.
@@ -165,16 +165,26 @@ func input(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 	s := t.Source
 	switch s.Type {
 	case "", "http":
-		addr, path := DefaultHTTPSourceAddress, DefaultHTTPSourcePath
-		if s.HTTP != nil {
-			if s.HTTP.Address != "" {
-				addr = s.HTTP.Address
+		conf := obj("address", DefaultHTTPSourceAddress, "path", DefaultHTTPSourcePath)
+		if h := s.HTTP; h != nil {
+			conf.setStr("address", h.Address)
+			conf.setStr("path", h.Path)
+			if tl := h.TLS; tl != nil {
+				c := obj("cert_file", tl.CertFile, "key_file", tl.KeyFile)
+				c.setStr("client_ca_file", tl.ClientCAFile)
+				conf.set("tls", c)
 			}
-			if s.HTTP.Path != "" {
-				path = s.HTTP.Path
+			if a := h.Auth; a != nil {
+				c := &omap{}
+				c.setStr("bearer_token", sec.ref("source.auth.bearer_token", "source_auth_bearer_token", a.BearerToken))
+				c.setStr("private_key", sec.ref("source.auth.private_key", "source_auth_private_key", a.PrivateKey))
+				c.setIf(a.ExpiredTime > 0, "expired_time", a.ExpiredTime)
+				c.setStr("url_path", a.URLPath)
+				conf.set("auth", c)
 			}
+			conf.setIf(h.Insecure, "insecure", true)
 		}
-		return obj("label", "source", "esa_http_server", obj("address", addr, "path", path)), nil
+		return obj("label", "source", "esa_http_server", conf), nil
 	case "file":
 		var paths []string
 		if s.File != nil {

@@ -234,6 +234,9 @@ func TestSecretsNeverLiteral(t *testing.T) {
 			"ESA_HTTP_SECRETS_QUERY_ACCESS_TOKEN":  " lead'",
 			"ESA_HTTP_SECRETS_QUERY_SIGN":          `"dq"\`,
 		}, []string{"Bearer ${TRACE_TOKEN}", "#   TRACE_TOKEN (destination.headers.X-Token-Trace)"}},
+		{"http_ingest_secure.yaml", map[string]string{
+			"ESA_SECURE_INGEST_SOURCE_AUTH_BEARER_TOKEN": "literal-ingest-token-0123456789",
+		}, nil},
 		{"kafka_benthos_source.yaml", map[string]string{}, []string{"${KAFKA_PASSWORD}"}},
 		{"s3_file_deadletter.yaml", map[string]string{}, []string{"${AWS_ACCESS_KEY_ID}", "${AWS_SECRET_ACCESS_KEY}"}},
 	}

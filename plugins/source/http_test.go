@@ -3,17 +3,33 @@ package source
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/authkey"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // freeAddr returns a loopback address with a port that was free a moment ago.
@@ -97,7 +113,7 @@ func TestHTTPServerInput(t *testing.T) {
 
 	// Plain body, 5 records → 3 batches; 200 only after all were taken.
 	code, body := post(t, url, []byte("{\"a\":1}\n{\"a\":2}\r\n\n{\"a\":3}\n{\"a\":4}\n{\"a\":5}"), nil)
-	if code != 200 {
+	if code != 200 || body != `{"accepted":5,"rejected":0}`+"\n" {
 		t.Fatalf("plain: %d %s", code, body)
 	}
 	got, batches, _ := col.snapshot()
@@ -178,7 +194,7 @@ func TestHTTPServerInputNack(t *testing.T) {
 	url := startHTTPStream(t, col, "  batch_size: 2\n")
 	failNext.Store(true)
 	code, body := post(t, url, []byte("{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n"), nil)
-	if code != 503 || !strings.Contains(body, "bucket unavailable") || !strings.Contains(body, "4 records were not delivered") {
+	if code != 503 || !strings.Contains(body, "bucket unavailable") || !strings.Contains(body, "4 records of this request were not all delivered") {
 		t.Fatalf("got %d %q, want 503 with the reason", code, body)
 	}
 	// The sender retries the request: now everything is delivered.
@@ -217,4 +233,478 @@ func TestHTTPServerInputWaitsForDelivery(t *testing.T) {
 	if code := <-res; code != 200 || !acked.Load() {
 		t.Fatalf("answered %d, acked %v", code, acked.Load())
 	}
+}
+
+// ingestAnswer is the JSON body of a 200.
+type ingestAnswer struct {
+	Accepted      int `json:"accepted"`
+	Rejected      int `json:"rejected"`
+	RejectedLines []struct {
+		Line   int    `json:"line"`
+		Reason string `json:"reason"`
+		Error  string `json:"error"`
+	} `json:"rejected_lines"`
+}
+
+// TestHTTPServerRejectedLines: the answer counts the accepted lines and names the rejected ones (not a
+// valid record) with their line number and reason; every line is still passed on (the processors route
+// the invalid ones to the dead letter or count them), and only the valid ones are marked checked.
+func TestHTTPServerRejectedLines(t *testing.T) {
+	col := &collector{}
+	url := startHTTPStream(t, col, "")
+	body := "{\"a\":1}\nnot json\n\n{\"a\":2}\n[1,2]\n{\"a\":3}\r\n{\"a\":\"\xff\"}\n{\"a\":4}\n"
+	code, resp := post(t, url, []byte(body), nil)
+	if code != 200 {
+		t.Fatalf("%d %s", code, resp)
+	}
+	var ans ingestAnswer
+	if err := json.Unmarshal([]byte(resp), &ans); err != nil {
+		t.Fatalf("answer %q: %v", resp, err)
+	}
+	if ans.Accepted != 4 || ans.Rejected != 3 || len(ans.RejectedLines) != 3 {
+		t.Fatalf("answer %+v, want 4 accepted and 3 rejected", ans)
+	}
+	for i, want := range []struct {
+		line   int
+		reason string
+	}{{2, record.ReasonMalformed}, {5, record.ReasonNotObject}, {7, record.ReasonInvalidUTF8}} {
+		if got := ans.RejectedLines[i]; got.Line != want.line || got.Reason != want.reason || got.Error == "" {
+			t.Errorf("rejected line %d: %+v, want line %d reason %s", i, got, want.line, want.reason)
+		}
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.recs) != 7 {
+		t.Fatalf("%d records passed on, want all 7 lines", len(col.recs))
+	}
+	if len(col.checked) != 7 {
+		t.Fatalf("checked flags %v", col.checked)
+	}
+	for i, want := range []bool{true, false, true, false, true, false, true} {
+		if col.checked[i] != want {
+			t.Errorf("record %d (%s): checked %v, want %v", i, col.recs[i], col.checked[i], want)
+		}
+	}
+}
+
+// TestHTTPServerBudget: the bodies held by all requests together never exceed max_pending_bytes.
+// Two requests wait for a destination that does not answer, holding most of the budget; a third gets 429
+// with Retry-After and nothing of it is delivered; once the destination answers, everything is.
+func TestHTTPServerBudget(t *testing.T) {
+	release := make(chan struct{})
+	var entered atomic.Int64
+	col := &collector{fail: func(_ int, _ service.MessageBatch) error {
+		entered.Add(1)
+		<-release
+		return nil
+	}}
+	url := startHTTPStream(t, col, "  max_body_bytes: 1048576\n  max_pending_bytes: 2200000\n  flush_after: 0s\n")
+	big := func(tag string) []byte {
+		var b bytes.Buffer
+		for i := 0; b.Len() < 900_000; i++ {
+			fmt.Fprintf(&b, `{"tag":%q,"n":%d,"pad":"%s"}`+"\n", tag, i, strings.Repeat("x", 200))
+		}
+		return b.Bytes()
+	}
+	type result struct {
+		code int
+		body string
+	}
+	results := make(chan result, 2)
+	for _, tag := range []string{"a", "b"} {
+		go func() {
+			code, body := post(t, url, big(tag), nil)
+			results <- result{code, body}
+		}()
+	}
+	// Wait until both requests were read and handed over (they wait for the destination now).
+	deadline := time.Now().Add(30 * time.Second)
+	for entered.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first requests never reached the destination")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		code, body := post(t, url, big("c"), nil)
+		if code == http.StatusTooManyRequests {
+			if !strings.Contains(body, "max_pending_bytes") {
+				t.Errorf("429 without the reason: %s", body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a request over the budget got %d %s, want 429", code, body)
+		}
+		// The second request may not have taken its share yet.
+		time.Sleep(10 * time.Millisecond)
+		if code == 200 {
+			t.Fatalf("a request over the budget was accepted")
+		}
+	}
+	close(release)
+	for range 2 {
+		if r := <-results; r.code != 200 {
+			t.Fatalf("a waiting request got %d %s", r.code, r.body)
+		}
+	}
+	got, _, _ := col.snapshot()
+	for _, r := range got {
+		if strings.Contains(r, `"tag":"c"`) {
+			t.Fatal("a record of the refused request was delivered")
+		}
+	}
+}
+
+// TestHTTPServerGzipBombs: many concurrent gzip bombs (each 100 MiB once decompressed) are all
+// refused with 413 (or 429 when the budget is taken by the others) without the budget ever being
+// exceeded; a normal request afterwards is accepted.
+func TestHTTPServerGzipBombs(t *testing.T) {
+	col := &collector{}
+	url := startHTTPStream(t, col, "  max_body_bytes: 1048576\n  max_pending_bytes: 4194304\n")
+	var raw bytes.Buffer
+	zw := gzip.NewWriter(&raw)
+	zero := make([]byte, 1<<20)
+	for range 100 {
+		_, _ = zw.Write(zero)
+	}
+	_ = zw.Close()
+	bomb := raw.Bytes()
+	var wg sync.WaitGroup
+	codes := make(chan int, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _ := post(t, url, bomb, map[string]string{"Content-Encoding": "gzip"})
+			codes <- code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusRequestEntityTooLarge && code != http.StatusTooManyRequests {
+			t.Fatalf("a gzip bomb got %d, want 413 or 429", code)
+		}
+	}
+	if code, body := post(t, url, []byte(`{"ok":1}`+"\n"), nil); code != 200 {
+		t.Fatalf("after the bombs: %d %s", code, body)
+	}
+}
+
+// TestHTTPServerSlowClient: a client that sends its body a byte at a time is cut off after
+// read_timeout instead of holding the connection (and a shutdown) for as long as it likes.
+func TestHTTPServerSlowClient(t *testing.T) {
+	col := &collector{}
+	url := startHTTPStream(t, col, "  read_timeout: 1s\n")
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1/logs")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := fmt.Fprintf(conn, "POST /v1/logs HTTP/1.1\r\nHost: %s\r\nContent-Length: 100000\r\n\r\n{", addr); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan string, 1)
+	go func() {
+		resp, _ := io.ReadAll(conn) // returns when the server closes the connection
+		closed <- string(resp)
+	}()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	// Bounded wait (not a timing assertion): without a read timeout the server never closes.
+	limit := time.After(60 * time.Second)
+	for {
+		select {
+		case resp := <-closed:
+			if resp != "" && !strings.Contains(resp, "408") {
+				t.Errorf("answer to the slow client: %q", resp)
+			}
+			if got, _, _ := col.snapshot(); len(got) != 0 {
+				t.Errorf("records of a cut request were delivered: %v", got)
+			}
+			return
+		case <-tick.C:
+			_, _ = conn.Write([]byte("x")) // one byte at a time
+		case <-limit:
+			t.Fatal("the server never cut off a client sending a byte every 200ms")
+		}
+	}
+}
+
+// TestHTTPServerBearer: with auth.bearer_token a request needs Authorization: Bearer <token>.
+func TestHTTPServerBearer(t *testing.T) {
+	col := &collector{}
+	url := startHTTPStream(t, col, "  auth: {bearer_token: s3cr3t-token}\n")
+	for _, tc := range []struct {
+		hdr  map[string]string
+		code int
+		msg  string
+	}{
+		{nil, 401, "missing bearer token"},
+		{map[string]string{"Authorization": "Bearer wrong"}, 401, "wrong bearer token"},
+		{map[string]string{"Authorization": "Basic czNjcjN0LXRva2Vu"}, 401, "missing bearer token"},
+		{map[string]string{"Authorization": "Bearer s3cr3t-token"}, 200, `"accepted":1`},
+	} {
+		code, body := post(t, url, []byte(`{"b":1}`+"\n"), tc.hdr)
+		if code != tc.code || !strings.Contains(body, tc.msg) || strings.Contains(body, "s3cr3t") {
+			t.Errorf("%v: %d %s, want %d %q", tc.hdr, code, body, tc.code, tc.msg)
+		}
+	}
+	if got, _, _ := col.snapshot(); len(got) != 1 {
+		t.Fatalf("delivered %v, want only the authenticated record", got)
+	}
+}
+
+// TestHTTPServerAuthKey: with auth.private_key a request needs ESA's auth_key, as esa_http signs it.
+func TestHTTPServerAuthKey(t *testing.T) {
+	col := &collector{}
+	url := startHTTPStream(t, col, "  auth: {private_key: aliyuncdn1234, expired_time: 300}\n")
+	now := time.Now().Unix()
+	signer, err := authkey.NewSigner("/v1/logs", "aliyuncdn1234", 60*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, query string
+		code        int
+		msg         string
+	}{
+		{"none", "", 403, "auth_key missing"},
+		{"expired", "?auth_key=" + authkey.Sign("/v1/logs", now-10, "r", "aliyuncdn1234"), 403, "expired"},
+		{"other key", "?auth_key=" + authkey.Sign("/v1/logs", now+60, "r", "aliyuncdn9999"), 403, "signature mismatch"},
+		{"other path", "?auth_key=" + authkey.Sign("/other", now+60, "r", "aliyuncdn1234"), 403, "signature mismatch"},
+		{"valid too long", "?auth_key=" + authkey.Sign("/v1/logs", now+86400, "r", "aliyuncdn1234"), 403, "longer than expired_time"},
+		{"signed", "?auth_key=" + signer.Sign(time.Now()), 200, `"accepted":1`},
+	} {
+		code, body := post(t, url+tc.query, []byte(`{"k":1}`+"\n"), nil)
+		if code != tc.code || !strings.Contains(body, tc.msg) || strings.Contains(body, "aliyuncdn1234") {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, code, body, tc.code, tc.msg)
+		}
+	}
+}
+
+// TestHTTPServerTLS: with tls the endpoint serves HTTPS; with tls.client_ca_file it requires a client
+// certificate of that CA.
+func TestHTTPServerTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, "ingest CA")
+	serverCert, serverKey := ca.issue(t, dir, "server", true)
+	clientCert, clientKey := ca.issue(t, dir, "client", false)
+	other := newTestCA(t, "other CA")
+	otherCert, otherKey := other.issue(t, dir, "other", false)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	client := func(cert, key string) *http.Client {
+		cfg := &tls.Config{RootCAs: ca.pool}
+		if cert != "" {
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Certificates = []tls.Certificate{pair}
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}
+	}
+	postTLS := func(c *http.Client, url string) (int, error) {
+		resp, err := c.Post(url, "application/x-ndjson", strings.NewReader(`{"t":1}`+"\n"))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+
+	col := &collector{}
+	addr := startTLSStream(t, col, fmt.Sprintf("  tls: {cert_file: %s, key_file: %s}\n", serverCert, serverKey))
+	if code, err := postTLS(client("", ""), "https://"+addr+"/v1/logs"); err != nil || code != 200 {
+		t.Fatalf("HTTPS: %d %v", code, err)
+	}
+	if _, err := http.Post("http://"+addr+"/v1/logs", "application/x-ndjson", strings.NewReader("{}")); err == nil {
+		// A plain HTTP request to a TLS listener gets a 400 from Go's server, not records in.
+		if got, _, _ := col.snapshot(); len(got) != 1 {
+			t.Fatalf("plain HTTP delivered records: %v", got)
+		}
+	}
+
+	col = &collector{}
+	addr = startTLSStream(t, col, fmt.Sprintf("  tls: {cert_file: %s, key_file: %s, client_ca_file: %s}\n", serverCert, serverKey, caFile))
+	if _, err := postTLS(client("", ""), "https://"+addr+"/v1/logs"); err == nil {
+		t.Fatal("mutual TLS accepted a client without a certificate")
+	}
+	if _, err := postTLS(client(otherCert, otherKey), "https://"+addr+"/v1/logs"); err == nil {
+		t.Fatal("mutual TLS accepted a certificate of another CA")
+	}
+	if code, err := postTLS(client(clientCert, clientKey), "https://"+addr+"/v1/logs"); err != nil || code != 200 {
+		t.Fatalf("mutual TLS with the right certificate: %d %v", code, err)
+	}
+	if got, _, _ := col.snapshot(); len(got) != 1 {
+		t.Fatalf("delivered %v, want the one record of the authenticated client", got)
+	}
+}
+
+// TestHTTPServerNonLoopback: an address that is not loopback needs authentication or insecure: true.
+func TestHTTPServerNonLoopback(t *testing.T) {
+	build := func(extra string) error {
+		conf, err := httpServerSpec().ParseYAML("address: 0.0.0.0:0\n"+extra, nil)
+		if err != nil {
+			return err
+		}
+		_, err = newHTTPServerInput(conf, service.MockResources())
+		return err
+	}
+	if err := build(""); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
+		t.Fatalf("unauthenticated 0.0.0.0: %v, want a refusal", err)
+	}
+	for _, ok := range []string{"insecure: true\n", "auth: {bearer_token: t0k3n}\n", "auth: {private_key: abc123}\n"} {
+		if err := build(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+}
+
+// TestHTTPServerAddressInUse: an address that cannot be bound stops the run with the reason.
+func TestHTTPServerAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := buildStream(t, "esa_http_server:\n  address: "+ln.Addr().String()+"\n", &collector{})
+	go func() { _ = s.Run(context.Background()) }()
+	out := outcome.From(s.Resources())
+	select {
+	case <-out.FatalCh():
+	case <-time.After(time.Minute):
+		t.Fatal("a busy address did not stop the run")
+	}
+	if err := out.FatalErr(); !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("fatal error %v", err)
+	}
+}
+
+// TestHTTPServerFlushAfter: a request answers once its records are delivered even when the
+// destination's batch policy would wait an hour: after flush_after the ingest flushes it.
+func TestHTTPServerFlushAfter(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	s := localStream(t, "esa_http_server:\n  address: "+addr+"\n  flush_after: 200ms\n", dir)
+	go func() { _ = s.Run(context.Background()) }()
+	t.Cleanup(func() { _ = s.StopWithin(10 * time.Second) })
+	url := "http://" + addr + "/v1/logs"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the endpoint did not come up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The client gives up after 60 s; without the flush the answer would take the hour of the policy.
+	c := &http.Client{Timeout: 60 * time.Second}
+	resp, err := c.Post(url, "application/x-ndjson", strings.NewReader("{\"f\":1}\n{\"f\":2}\n"))
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got := readRecords(t, dir); len(got) != 2 {
+		t.Fatalf("objects hold %v", got)
+	}
+}
+
+// startTLSStream runs an esa_http_server stream with a TLS config into col and returns its address
+// once it accepts TLS connections.
+func startTLSStream(t *testing.T, col *collector, extra string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	s := buildStream(t, fmt.Sprintf("esa_http_server:\n  address: %s\n%s", addr, extra), col)
+	go func() { _ = s.Run(context.Background()) }()
+	t.Cleanup(func() { _ = s.StopWithin(10 * time.Second) })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("esa_http_server did not come up on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testCA is a throwaway certificate authority.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool}
+}
+
+// issue writes a certificate (for 127.0.0.1 when server) and its key under dir.
+func (ca *testCA) issue(t *testing.T, dir, name string, server bool) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	if server {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
+	} else {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }

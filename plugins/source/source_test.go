@@ -19,6 +19,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // testEnv is an environment with our inputs plus inproc (for consumer funcs) and drop.
@@ -38,6 +39,7 @@ type collector struct {
 	batches []int
 	calls   int
 	markers int
+	checked []bool // record.Checked of each record
 	fail    func(call int, b service.MessageBatch) error
 }
 
@@ -65,6 +67,8 @@ func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 			return err
 		}
 		c.recs = append(c.recs, string(p))
+		ok, _ := record.Checked(m, p)
+		c.checked = append(c.checked, ok)
 	}
 	return nil
 }
