@@ -103,7 +103,7 @@ func runReceive(ctx context.Context, c *cli.Context, stdout, stderr io.Writer) e
 		_ = closeOut()
 		return cli.Exit(fmt.Sprintf("receive: --listen: %v", err), 1)
 	}
-	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

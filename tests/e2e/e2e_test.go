@@ -330,8 +330,31 @@ func TestMalformedRecordsDeadLetter(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: env}, "run", taskPath)
-			if res.ExitCode != 0 {
-				t.Fatalf("exit %d, want 0 (malformed records are dropped, not fatal)\n%s", res.ExitCode, res.Output())
+			// Malformed records never stop the run. With a dead letter they are kept there and the run
+			// exits 0; without one they are lost to the destination: the run says how many and exits 1.
+			passing := 0
+			for _, rec := range recs {
+				if passes(rec) {
+					passing++
+				}
+			}
+			notDelivered, deadLettered := len(malformed), 0
+			if withDL {
+				notDelivered, deadLettered = 0, len(malformed)
+			}
+			summary := fmt.Sprintf("%d in, 0 sampled out, %d filtered out, %d invalid, %d delivered, %d dead-lettered, %d not delivered",
+				len(recs)+len(malformed), len(recs)-passing, len(malformed), passing, deadLettered, notDelivered)
+			if !strings.Contains(res.Stdout, summary) {
+				t.Errorf("summary line lacks %q:\n%s", summary, res.Output())
+			}
+			if withDL && res.ExitCode != 0 {
+				t.Fatalf("exit %d, want 0 (malformed records are dead-lettered)\n%s", res.ExitCode, res.Output())
+			}
+			if !withDL {
+				want := fmt.Sprintf("%d records were not delivered (%d invalid records were dropped: set dead_letter", len(malformed), len(malformed))
+				if res.ExitCode != 1 || !strings.Contains(res.Stderr, want) {
+					t.Fatalf("exit %d, want 1 with %q\n%s", res.ExitCode, want, res.Output())
+				}
 			}
 			compareDelivered(t, recs, allLines(readObjects(t, out)))
 			if !withDL {

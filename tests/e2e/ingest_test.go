@@ -18,8 +18,9 @@ import (
 )
 
 // TestHTTPIngestMetricsAndDrain runs a task with the default HTTP ingest source: edge nodes POST NDJSON
-// (plain and gzip), each request is answered 200 only after its records were written, the Prometheus
-// /metrics endpoint counts them by task, and SIGTERM ends the run cleanly.
+// (plain and gzip), each request is answered 200 only after its records were written, with the count
+// of accepted and rejected lines; the rejected line goes to the dead letter; the Prometheus /metrics
+// endpoint counts them by task, and SIGTERM ends the run cleanly.
 func TestHTTPIngestMetricsAndDrain(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
@@ -30,6 +31,7 @@ fields: [ClientRequestID, EdgeResponseStatusCode]
 filters: [{field: EdgeResponseStatusCode, op: ge, value: 400}]
 source: {type: http, address: %q}
 destination: {type: local, path: %q, batching: {count: 4, period: 1h}}
+dead_letter: {type: local, path: dead}
 `, ingest, out)
 	taskPath := filepath.Join(dir, "task.yaml")
 	if err := os.WriteFile(taskPath, []byte(task), 0o644); err != nil {
@@ -44,7 +46,7 @@ destination: {type: local, path: %q, batching: {count: 4, period: 1h}}
 		fmt.Fprintf(&body, "{\"ClientRequestID\":\"r%d\",\"EdgeResponseStatusCode\":%d}\n", i, 200+100*(i%4))
 	}
 	body.WriteString("not json\n")
-	post := func(data []byte, gz bool) int {
+	post := func(data []byte, gz bool) (int, string) {
 		req, err := http.NewRequest(http.MethodPost, "http://"+ingest+"/v1/logs", bytes.NewReader(data))
 		if err != nil {
 			t.Fatal(err)
@@ -62,20 +64,22 @@ destination: {type: local, path: %q, batching: {count: 4, period: 1h}}
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		defer resp.Body.Close()
+		answer, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(answer)
 	}
+	const answer = `{"accepted":10,"rejected":1,"rejected_lines":[{"line":11,"reason":"malformed","error":`
 	// 10 records, 4 with status ≥ 400 (200+100·(i%4) ≥ 400 for i = 2, 3, 6, 7): they fill a batch of
 	// 4, so the request is answered once that object is written.
-	if code := post([]byte(body.String()), false); code != http.StatusOK {
-		t.Fatalf("plain POST: %d", code)
+	if code, got := post([]byte(body.String()), false); code != http.StatusOK || !strings.HasPrefix(got, answer) {
+		t.Fatalf("plain POST: %d %s, want 200 %s…", code, got, answer)
 	}
 	if n := len(allLines(readObjects(t, out))); n != 4 {
 		t.Fatalf("after a 200, %d records are written, want 4", n)
 	}
 	// The same again gzip-compressed: another 4.
-	if code := post([]byte(body.String()), true); code != http.StatusOK {
-		t.Fatalf("gzip POST: %d", code)
+	if code, got := post([]byte(body.String()), true); code != http.StatusOK || !strings.HasPrefix(got, answer) {
+		t.Fatalf("gzip POST: %d %s, want 200 %s…", code, got, answer)
 	}
 	if n := len(allLines(readObjects(t, out))); n != 8 {
 		t.Fatalf("%d records written, want 8", n)
@@ -96,8 +100,15 @@ destination: {type: local, path: %q, batching: {count: 4, period: 1h}}
 	if err := p.Terminate(); err != nil {
 		t.Fatal(err)
 	}
-	if res := p.Wait(t, time.Minute); res.ExitCode != 0 {
+	res := p.Wait(t, time.Minute)
+	if res.ExitCode != 0 {
 		t.Fatalf("exit %d after SIGTERM\n%s", res.ExitCode, res.Output())
+	}
+	if want := "22 in, 0 sampled out, 12 filtered out, 2 invalid, 8 delivered, 2 dead-lettered, 0 not delivered"; !strings.Contains(res.Stdout, want) {
+		t.Errorf("summary line lacks %q:\n%s", want, res.Stdout)
+	}
+	if got := readLinesFile(t, filepath.Join(dir, "dead", "ingest.dead-letter.ndjson")); len(got) != 2 || got[0] != "not json" || got[1] != "not json" {
+		t.Errorf("dead letter holds %q, want the two rejected lines", got)
 	}
 }
 

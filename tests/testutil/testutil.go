@@ -121,7 +121,9 @@ func (r Result) Output() string { return r.Stdout + r.Stderr }
 type RunOptions struct {
 	// Dir is the working directory (default: the test's temp dir is NOT assumed; the current dir).
 	Dir string
-	// Env is added to the current environment (KEY=value).
+	// Env is added to the current environment (KEY=value). Unless it sets ESA_HTTP_ADDRESS, the
+	// process's metrics server takes a free loopback port (127.0.0.1:0), so that tests running side
+	// by side do not compete for the default port.
 	Env []string
 	// Stdin is fed to the process when set.
 	Stdin []byte
@@ -147,7 +149,7 @@ func Run(t testing.TB, opts RunOptions, exe string, args ...string) Result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Dir = opts.Dir
-	cmd.Env = append(os.Environ(), opts.Env...)
+	cmd.Env = processEnv(opts.Env)
 	if opts.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(opts.Stdin)
 	}
@@ -191,7 +193,7 @@ func Start(t testing.TB, opts RunOptions, exe string, args ...string) *Process {
 	p := &Process{done: make(chan struct{})}
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = opts.Dir
-	cmd.Env = append(os.Environ(), opts.Env...)
+	cmd.Env = processEnv(opts.Env)
 	if opts.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(opts.Stdin)
 	}
@@ -286,4 +288,16 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// processEnv is the environment of a started binary: this process's, the test's additions, and a free
+// port for the metrics server unless the test chose one.
+func processEnv(extra []string) []string {
+	env := append(os.Environ(), extra...)
+	for _, kv := range extra {
+		if strings.HasPrefix(kv, "ESA_HTTP_ADDRESS=") {
+			return env
+		}
+	}
+	return append(env, "ESA_HTTP_ADDRESS=127.0.0.1:0")
 }
