@@ -556,7 +556,7 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	e := fmt.Errorf("esa_http: POST %s: %s: %s", o.redacted, resp.Status, bodyText(snippet))
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
 		ae := &attemptError{err: e}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			ae.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), o.now())

@@ -213,21 +213,21 @@ func serve(t testing.TB, h http.Handler) *httptest.Server {
 
 func TestRetryFreshAuthKeyEachAttempt(t *testing.T) {
 	rec := &recorder{script: []func(http.ResponseWriter, *http.Request){
-		status(500, "boom"), status(502, ""), status(429, "slow down"), status(503, "busy"),
+		status(500, "boom"), status(502, ""), status(429, "slow down"), status(503, "busy"), status(408, "request timeout"),
 	}}
 	srv := serve(t, rec)
 	o := mustOutput(t, `
 url: `+srv.URL+`/accesslog/post?tenant=t1
 auth: {private_key: aliyuncdn1234, expired_time: 60}
 query: {token: s3cr3tvalue}
-max_retry: 4
+max_retry: 5
 backoff: {initial_interval: 1ms, max_interval: 5ms}
 `)
 	if err := o.WriteBatch(context.Background(), batchOf(`{"a":1}`)); err != nil {
 		t.Fatalf("WriteBatch: %v", err)
 	}
-	if rec.calls.Load() != 5 {
-		t.Fatalf("%d requests, want 5", rec.calls.Load())
+	if rec.calls.Load() != 6 {
+		t.Fatalf("%d requests, want 6", rec.calls.Load())
 	}
 	keys := map[string]bool{}
 	for _, r := range rec.requests {

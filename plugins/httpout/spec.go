@@ -41,11 +41,12 @@ With `+"`auth`"+` set, every request, and every retry of it, carries a freshly s
 
 ### Delivery guarantee
 At least once: a batch is acknowledged only after the server answered 2xx. Network errors, timeouts,
-429 and 5xx are retried up to `+"`max_retry`"+` times with exponential backoff and full jitter
+408, 429 and 5xx are retried up to `+"`max_retry`"+` times with exponential backoff and full jitter
 (a `+"`Retry-After`"+` on 429/503 is honoured, capped at the backoff maximum); after that the batch is
 nacked and the input delivers it again. Any other status fails the batch at once with an error naming
 the status and the first 512 bytes of the response body; such batches are counted as failed and go to the
-task's dead letter when one is configured. Errors and logs never show the private key, the auth_key or
+task's dead letter when one is configured (`+"`dead_letter`"+`). A server certificate that does not verify is a
+configuration error: it stops the run (the records stay unacknowledged). Errors and logs never show the private key, the auth_key or
 the values of query parameters.
 
 ### Metrics

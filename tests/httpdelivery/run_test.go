@@ -2,12 +2,15 @@ package httpdelivery
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
@@ -139,4 +142,71 @@ func readLinesIfAny(t *testing.T, path string) []string {
 		return nil
 	}
 	return readLines(t, path)
+}
+
+// TestRunTaskFlappingDestinationWithDeadLetter: a destination that answers 503 to its first requests
+// (longer than the output's own retries last) with a dead letter set: every record is still delivered,
+// nothing reaches the dead letter (a transient failure is redelivered, never dead-lettered), and the run
+// exits 0. Before, the fallback sent every record of the run to the dead letter.
+func TestRunTaskFlappingDestinationWithDeadLetter(t *testing.T) {
+	const n, failFirst = 100, 6
+	ta := newTally("ClientRequestID")
+	var mu sync.Mutex
+	served503 := 0
+	rc := &httpout.Receiver{OnBatch: ta.onBatch}
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fail := served503 < failFirst
+		if fail {
+			served503++
+		}
+		mu.Unlock()
+		if fail {
+			http.Error(w, "flapping", http.StatusServiceUnavailable)
+			return
+		}
+		rc.ServeHTTP(w, r)
+	}))
+	dir := t.TempDir()
+	task := filepath.Join(dir, "task.yaml")
+	if err := os.WriteFile(task, []byte(`
+name: flapping
+category: access
+fields: [ClientRequestID, EdgeResponseStatusCode]
+source: {type: generate, count: `+itoa(n)+`, seed: 11}
+destination:
+  type: http
+  url: `+srv.URL+`/ingest
+  max_batch_size: 10
+  period: 100ms
+  max_retry: 1
+dead_letter: {type: local, path: dead}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Timeout: 2 * time.Minute}, "run", task)
+	if res.ExitCode != 0 {
+		t.Fatalf("run exited %d:\n%s", res.ExitCode, res.Output())
+	}
+	mu.Lock()
+	failed := served503
+	mu.Unlock()
+	if failed != failFirst {
+		t.Fatalf("the destination answered 503 %d times, want %d: the fault did not happen", failed, failFirst)
+	}
+	var want []string
+	ta.mu.Lock()
+	for id := range ta.seen {
+		want = append(want, id)
+	}
+	ta.mu.Unlock()
+	if len(want) != n {
+		t.Fatalf("%d distinct records arrived, want %d", len(want), n)
+	}
+	if got := readLinesIfAny(t, filepath.Join(dir, "dead", "flapping.dead-letter.ndjson")); len(got) != 0 {
+		t.Fatalf("%d records reached the dead letter after transient failures: %q", len(got), got[0])
+	}
+	if !strings.Contains(res.Stdout, "0 dead-lettered, 0 not delivered") {
+		t.Errorf("summary line:\n%s", res.Stdout)
+	}
 }
