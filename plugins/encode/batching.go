@@ -2,6 +2,7 @@ package encode
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -15,6 +16,9 @@ const (
 	ObjectBatchCount  = 100_000
 	ObjectBatchBytes  = 64 << 20
 	ObjectBatchPeriod = "60s"
+	// MinBatchPeriod is the shortest batching period an esa_* output accepts in a Benthos config (task
+	// definitions have a stricter minimum, config.MinBatchPeriod).
+	MinBatchPeriod = time.Millisecond
 )
 
 // StreamBatching reads the `batching` field of a stream output: a zero count, byte size or period
@@ -41,6 +45,11 @@ func batching(conf *service.ParsedConfig, count, bytes int, period string) (serv
 	}
 	if pol.Period == "" {
 		pol.Period = period
+	}
+	if d, err := time.ParseDuration(pol.Period); err != nil {
+		return pol, fmt.Errorf("batching.period: %w", err)
+	} else if d < MinBatchPeriod {
+		return pol, fmt.Errorf("batching.period: %s is below the minimum of %s (a shorter period only burns CPU)", pol.Period, MinBatchPeriod)
 	}
 	return WithFlushCheck(pol), nil
 }

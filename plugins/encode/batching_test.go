@@ -2,6 +2,7 @@ package encode
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -52,4 +53,23 @@ func TestBatching(t *testing.T) {
 
 func fmtPolicy(p service.BatchPolicy) string {
 	return fmt.Sprintf("%d %d %s", p.Count, p.ByteSize, p.Period)
+}
+
+// TestBatchingMinimumPeriod: a period under a millisecond (1ns once made an idle output spin) is
+// refused with the field and the minimum.
+func TestBatchingMinimumPeriod(t *testing.T) {
+	spec := service.NewConfigSpec().Field(service.NewBatchPolicyField("batching"))
+	for period, ok := range map[string]bool{"1ns": false, "999us": false, "1ms": true, "5s": true} {
+		conf, err := spec.ParseYAML("batching: {period: "+period+"}", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = StreamBatching(conf)
+		if ok && err != nil {
+			t.Errorf("%s: %v", period, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "below the minimum of 1ms")) {
+			t.Errorf("%s: %v, want a refusal", period, err)
+		}
+	}
 }
