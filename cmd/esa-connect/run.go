@@ -211,7 +211,7 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		if counts.Invalid > 0 && t.DeadLetter == nil {
 			why = fmt.Sprintf(" (%d invalid records were dropped: set dead_letter to keep such records)", counts.Invalid)
 		}
-		fmt.Fprintf(stderr, "esa-connect: task %s: %d records were not delivered%s\n", t.Name, n, why)
+		fmt.Fprintf(stderr, "esa-connect: task %s: %s not delivered%s\n", t.Name, recordsWere(n), why)
 		code = 1
 	}
 	if localDir != "" {
@@ -285,4 +285,12 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// recordsWere is "1 record was" or "N records were".
+func recordsWere(n int64) string {
+	if n == 1 {
+		return "1 record was"
+	}
+	return fmt.Sprintf("%d records were", n)
 }
