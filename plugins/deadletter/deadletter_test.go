@@ -288,15 +288,7 @@ func TestTornTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	env, _ := newEnv(t)
-	run(t, env, fmt.Sprintf(`
-input:
-  esa_file: {paths: [%q]}
-output:
-  picky: {dead_letter: dead_letter}
-output_resources:
-  - label: dead_letter
-    esa_dead_letter: {task: t, path: %q}
-`, in, dlPath))
+	run(t, env, fileToPicky(in, dlPath))
 	data, err := os.ReadFile(dlPath)
 	if err != nil {
 		t.Fatal(err)
@@ -318,15 +310,7 @@ func TestUnwritableDeadLetter(t *testing.T) {
 	env, _ := newEnv(t)
 	b := env.NewStreamBuilder()
 	_ = b.SetLoggerYAML("level: none")
-	if err := b.SetYAML(fmt.Sprintf(`
-input:
-  esa_file: {paths: [%q]}
-output:
-  picky: {dead_letter: dead_letter}
-output_resources:
-  - label: dead_letter
-    esa_dead_letter: {task: t, path: %q}
-`, in, filepath.Join(blocker, "sub", "dl.ndjson"))); err != nil {
+	if err := b.SetYAML(fileToPicky(in, filepath.Join(blocker, "sub", "dl.ndjson"))); err != nil {
 		t.Fatal(err)
 	}
 	s, err := b.Build()
@@ -345,6 +329,19 @@ output_resources:
 	if err := out.FatalErr(); !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("fatal error %v does not give the reason", err)
 	}
+}
+
+// fileToPicky is the config of a stream from the file in to picky, with the dead letter at dlPath.
+func fileToPicky(in, dlPath string) string {
+	return fmt.Sprintf(`
+input:
+  esa_file: {paths: [%q]}
+output:
+  picky: {dead_letter: dead_letter}
+output_resources:
+  - label: dead_letter
+    esa_dead_letter: {task: t, path: %q}
+`, in, dlPath)
 }
 
 func sorted(s []string) []string {

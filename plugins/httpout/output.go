@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -26,6 +25,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/tlsfiles"
 )
 
 // Config is the parsed configuration of one esa_http output.
@@ -355,23 +355,19 @@ func (t TLSConfig) build() (*tls.Config, error) {
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.SkipVerify} //nolint:gosec // opt-in for tests
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", t.CAFile)
+		if err := tlsfiles.AppendCAs(pool, "tls.ca_file", t.CAFile); err != nil {
+			return nil, err
 		}
 		conf.RootCAs = pool
 	}
 	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		cert, err := tlsfiles.KeyPair("tls.cert_file/key_file", t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+			return nil, err
 		}
 		conf.Certificates = []tls.Certificate{cert}
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -24,6 +23,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/esa-connect/esa-connect/plugins/tlsfiles"
 )
 
 // Register registers the esa_kafka output and input on env.
@@ -150,13 +151,9 @@ func buildTLS(tc *service.ParsedConfig) (*tls.Config, error) {
 	skip, _ := tc.FieldBool("skip_verify")
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: skip} //nolint:gosec // opt-in for tests
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls.ca_file: %w", err)
-		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificate found", caFile)
+		if err := tlsfiles.AppendCAs(pool, "tls.ca_file", caFile); err != nil {
+			return nil, err
 		}
 		cfg.RootCAs = pool
 	}
@@ -164,9 +161,9 @@ func buildTLS(tc *service.ParsedConfig) (*tls.Config, error) {
 		return nil, errors.New("tls: cert_file and key_file must be given together")
 	}
 	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		cert, err := tlsfiles.KeyPair("tls.cert_file/key_file", certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls: client certificate: %w", err)
+			return nil, err
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}

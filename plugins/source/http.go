@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +27,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
+	"github.com/esa-connect/esa-connect/plugins/tlsfiles"
 )
 
 // Defaults of esa_http_server.
@@ -299,21 +299,17 @@ func (h *httpServerInput) parseTLS(t *service.ParsedConfig) (clientCA bool, err 
 	if cert == "" || key == "" {
 		return false, errors.New("cert_file and key_file are both required")
 	}
-	pair, err := tls.LoadX509KeyPair(cert, key)
+	pair, err := tlsfiles.KeyPair("cert_file/key_file", cert, key)
 	if err != nil {
-		return false, fmt.Errorf("loading cert_file %s and key_file %s: %w", cert, key, err)
+		return false, err
 	}
 	h.tlsConf = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
 	if ca == "" {
 		return false, nil
 	}
-	pem, err := os.ReadFile(ca)
-	if err != nil {
-		return false, fmt.Errorf("client_ca_file: %w", err)
-	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return false, fmt.Errorf("client_ca_file %s holds no PEM certificate", ca)
+	if err := tlsfiles.AppendCAs(pool, "client_ca_file", ca); err != nil {
+		return false, err
 	}
 	h.tlsConf.ClientCAs = pool
 	h.tlsConf.ClientAuth = tls.RequireAndVerifyClientCert

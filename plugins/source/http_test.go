@@ -595,18 +595,7 @@ func TestHTTPServerFlushAfter(t *testing.T) {
 	go func() { _ = s.Run(context.Background()) }()
 	t.Cleanup(func() { _ = s.StopWithin(10 * time.Second) })
 	url := "http://" + addr + "/v1/logs"
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the endpoint did not come up")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitListening(t, addr)
 	// The client gives up after 60 s; without the flush the answer would take the hour of the policy.
 	c := &http.Client{Timeout: 60 * time.Second}
 	resp, err := c.Post(url, "application/x-ndjson", strings.NewReader("{\"f\":1}\n{\"f\":2}\n"))
@@ -630,12 +619,19 @@ func startTLSStream(t *testing.T, col *collector, extra string) string {
 	s := buildStream(t, fmt.Sprintf("esa_http_server:\n  address: %s\n%s", addr, extra), col)
 	go func() { _ = s.Run(context.Background()) }()
 	t.Cleanup(func() { _ = s.StopWithin(10 * time.Second) })
+	waitListening(t, addr)
+	return addr
+}
+
+// waitListening waits until addr accepts TCP connections (30 s at most).
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		conn, err := net.Dial("tcp", addr)
 		if err == nil {
 			conn.Close()
-			return addr
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("esa_http_server did not come up on %s: %v", addr, err)
