@@ -19,11 +19,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,7 +34,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/esa-connect/esa-connect/plugins/generate"
+	"github.com/esa-connect/esa-connect/internal/benchinput"
 )
 
 // The 20 delivered fields (access category).
@@ -47,12 +45,6 @@ var benchFields = []string{
 	"EdgeResponseBytes", "EdgeResponseTime", "EdgeCacheStatus", "EdgeResponseContentType",
 	"OriginResponseStatusCode", "SecAction", "ClientSSLProtocol",
 }
-
-// droppedFields are left out of the generated input records to bring them to about 1.3 KB.
-var droppedFields = []string{"RequestHeaders", "ResponseHeaders", "JA3Hash", "JA4Hash", "TlsHash",
-	"EdgeServerIP", "EdgeEndTimestamp", "ClientSSLCipher", "ClientRequestURI", "EdgeRequestHost",
-	"SecActions", "SecRuleIDs", "SecSources", "OriginResponseHTTPExpires",
-	"OriginResponseHTTPLastModified", "EdgeResponseCompressionAlgo"}
 
 // The 5 filter conditions, as a task (a) and as Bloblang (b). Most records pass.
 const taskFilters = `filters:
@@ -79,7 +71,17 @@ func main() {
 	bin := flag.String("bin", "", "esa-connect binary (default: go build ./cmd/esa-connect)")
 	keep := flag.Bool("keep", false, "keep the output directories")
 	processors := flag.Int("processors", 0, "instead: run the processor benchmarks this many times, between two machine reference runs (c)")
+	inputOnly := flag.Bool("input", false, "only write (or find) the input file and print its path")
 	flag.Parse()
+	if *inputOnly {
+		path, err := benchinput.Ensure(*cacheDir, *records, os.Stderr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "esa-bench:", err)
+			os.Exit(1)
+		}
+		fmt.Println(path)
+		return
+	}
 	if err := run(*records, *cacheDir, *bin, *keep, *processors); err != nil {
 		fmt.Fprintln(os.Stderr, "esa-bench:", err)
 		os.Exit(1)
@@ -100,18 +102,8 @@ type result struct {
 func (r result) rate() float64 { return float64(r.records) / r.wall.Seconds() }
 
 func run(records int, cacheDir, bin string, keep bool, processors int) error {
-	if cacheDir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			base = os.TempDir()
-		}
-		cacheDir = filepath.Join(base, "esa-connect", "bench")
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return err
-	}
-	input := filepath.Join(cacheDir, fmt.Sprintf("access-%d-v2.ndjson", records))
-	if err := ensureInput(input, records); err != nil {
+	input, err := benchinput.Ensure(cacheDir, records, os.Stdout)
+	if err != nil {
 		return err
 	}
 	work, err := os.MkdirTemp("", "esa-bench-")
@@ -314,64 +306,6 @@ func countLines(r io.Reader) (int, error) {
 			return n, err
 		}
 	}
-}
-
-// ensureInput writes n generated access records to path unless a complete file is already there.
-func ensureInput(path string, n int) error {
-	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
-		if _, err := os.Stat(path + ".done"); err == nil {
-			fmt.Printf("using cached input %s (%s)\n", path, humanSize(st.Size()))
-			return nil
-		}
-	}
-	fmt.Printf("generating %d access records into %s ...\n", n, path)
-	g, err := generate.New("access", 42)
-	if err != nil {
-		return err
-	}
-	// A fixed clock keeps the input identical between machines and runs.
-	clock := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	g.SetClock(func() time.Time { clock = clock.Add(time.Millisecond); return clock })
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	rec := make([]byte, 0, 4096)
-	var total int64
-	for i := 0; i < n; i++ {
-		rec = g.Next(rec[:0])
-		// The generator writes every catalog field plus header maps (~2.3 KB); drop some fields that
-		// the benchmark neither filters on nor delivers, for records of about 1.3 KB as ESA's.
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(rec, &m); err != nil {
-			f.Close()
-			return fmt.Errorf("generated record %d: %w", i, err)
-		}
-		for _, k := range droppedFields {
-			delete(m, k)
-		}
-		out, err := json.Marshal(m)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		out = append(out, '\n')
-		total += int64(len(out))
-		if _, err := w.Write(out); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	fmt.Printf("average record: %d bytes\n", total/int64(n))
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(path+".done", nil, 0o644)
 }
 
 func fileSize(p string) int64 {

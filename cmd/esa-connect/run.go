@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -197,7 +198,11 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 	admin.SetReady(false)
 	code := 0
 	counts := out.Counts()
-	fmt.Fprintf(stdout, "esa-connect: task %s: records: %s\n", t.Name, counts)
+	peak := ""
+	if kb := peakRSSKiB(); kb > 0 {
+		peak = fmt.Sprintf("; peak memory %.1f MB", float64(kb)/1024)
+	}
+	fmt.Fprintf(stdout, "esa-connect: task %s: records: %s%s\n", t.Name, counts, peak)
 	if ferr := out.FatalErr(); ferr != nil {
 		fmt.Fprintf(stderr, "esa-connect: task %s: %v\n", t.Name, ferr)
 		code = 1
@@ -293,4 +298,20 @@ func recordsWere(n int64) string {
 		return "1 record was"
 	}
 	return fmt.Sprintf("%d records were", n)
+}
+
+// peakRSSKiB is this process's peak resident set size in KiB (VmHWM of /proc/self/status), 0 where it
+// cannot be read. Unlike getrusage's ru_maxrss it does not include the parent's size at fork.
+func peakRSSKiB() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }

@@ -49,21 +49,44 @@ type attempt struct {
 	n int // deliveries so far
 }
 
-// failures sorts the records of a nacked delivery of batch (indexed by idx) by err: the indexes of
-// the records to redeliver and of those failed permanently. When err names no record it can link to
-// the batch, every record failed with err.
-func failures(err error, batch service.MessageBatch, idx *service.Indexer) (retry, permanent []int) {
+// recordTag is the message context of a record handed out by a tracker: which delivery and which of
+// its records it is. A nack that names messages (a *service.BatchError) is mapped back to records
+// through it, whatever the processors and outputs did to the batch in between (contexts survive
+// copies). The tags of a batch are allocated together.
+type recordTag struct {
+	context.Context
+	a *attempt
+	i int
+}
+
+type recordTagKey struct{}
+
+// Value implements context.Context.
+func (c *recordTag) Value(key any) any {
+	if _, ok := key.(recordTagKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// failures sorts the records of the nacked delivery a (of n records) by err: the indexes of the
+// records to redeliver and of those failed permanently. When err names no record it can link to a,
+// every record failed with err.
+func failures(err error, a *attempt, n int) (retry, permanent []int) {
 	var berr *service.BatchError
-	if errors.As(err, &berr) && berr.IndexedErrors() > 0 && idx != nil {
-		failed := make([]error, len(batch))
+	if errors.As(err, &berr) && berr.IndexedErrors() > 0 {
+		failed := make([]error, n)
 		linked := true
-		berr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, merr error) bool {
-			if i < 0 || i >= len(failed) {
+		//nolint:staticcheck // indexes are not used: records are found by their context tags
+		berr.WalkMessages(func(_ int, m *service.Message, merr error) bool {
+			tag, _ := m.Context().Value(recordTagKey{}).(*recordTag)
+			switch {
+			case tag == nil:
 				linked = false
 				return false
-			}
-			if merr != nil {
-				failed[i] = merr
+			case tag.a != a || merr == nil:
+			default:
+				failed[tag.i] = merr
 			}
 			return true
 		})
@@ -80,7 +103,7 @@ func failures(err error, batch service.MessageBatch, idx *service.Indexer) (retr
 			return retry, permanent
 		}
 	}
-	all := make([]int, len(batch))
+	all := make([]int, n)
 	for i := range all {
 		all[i] = i
 	}
@@ -185,25 +208,27 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc) {
 	a.n++
 	batch := make(service.MessageBatch, len(a.c.recs))
+	tags := make([]recordTag, len(a.c.recs))
 	for i, r := range a.c.recs {
-		batch[i] = service.NewMessage(r)
+		m := service.NewMessage(r)
+		tags[i] = recordTag{Context: m.Context(), a: a, i: i}
+		batch[i] = m.WithContext(&tags[i])
 	}
 	if a.c.checked {
 		record.MarkChecked(batch, true)
 	}
-	idx := batch.Index()
 	var once sync.Once
 	return batch, func(_ context.Context, err error) error {
-		once.Do(func() { t.resolve(a, err, batch, idx) })
+		once.Do(func() { t.resolve(a, err) })
 		return nil
 	}
 }
 
-func (t *tracker) resolve(a *attempt, err error, batch service.MessageBatch, idx *service.Indexer) {
+func (t *tracker) resolve(a *attempt, err error) {
 	n := len(a.c.recs)
 	var retry, permanent []int
 	if err != nil {
-		retry, permanent = failures(err, batch, idx)
+		retry, permanent = failures(err, a, n)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -1,0 +1,100 @@
+// Package benchinput writes the input of the whole-process benchmarks: N generated access records of
+// about 1.3 KB each (the generator's records without the fields the benchmarks neither filter on nor
+// deliver), one per line, with a fixed seed and clock so the file is the same on every machine. The
+// file is cached: it is written once per size.
+package benchinput
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/esa-connect/esa-connect/plugins/generate"
+)
+
+// droppedFields are left out of the generated records to bring them to about 1.3 KB.
+var droppedFields = []string{"RequestHeaders", "ResponseHeaders", "JA3Hash", "JA4Hash", "TlsHash",
+	"EdgeServerIP", "EdgeEndTimestamp", "ClientSSLCipher", "ClientRequestURI", "EdgeRequestHost",
+	"SecActions", "SecRuleIDs", "SecSources", "OriginResponseHTTPExpires",
+	"OriginResponseHTTPLastModified", "EdgeResponseCompressionAlgo"}
+
+// DefaultCacheDir is where the input files are kept: <user cache dir>/esa-connect/bench.
+func DefaultCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	return filepath.Join(base, "esa-connect", "bench")
+}
+
+// Ensure returns the path of the input file of n records in cacheDir (DefaultCacheDir when empty),
+// writing it first unless a complete one is there; progress goes to log (may be nil).
+func Ensure(cacheDir string, n int, log io.Writer) (string, error) {
+	if cacheDir == "" {
+		cacheDir = DefaultCacheDir()
+	}
+	if log == nil {
+		log = io.Discard
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(cacheDir, fmt.Sprintf("access-%d-v2.ndjson", n))
+	if st, err := os.Stat(path); err == nil && st.Size() > 0 {
+		if _, err := os.Stat(path + ".done"); err == nil {
+			fmt.Fprintf(log, "using cached input %s (%d MB)\n", path, st.Size()>>20)
+			return path, nil
+		}
+	}
+	fmt.Fprintf(log, "generating %d access records into %s ...\n", n, path)
+	if err := write(path, n, log); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path+".done", nil, 0o644)
+}
+
+func write(path string, n int, log io.Writer) error {
+	g, err := generate.New("access", 42)
+	if err != nil {
+		return err
+	}
+	// A fixed clock keeps the input identical between machines and runs.
+	clock := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	g.SetClock(func() time.Time { clock = clock.Add(time.Millisecond); return clock })
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	rec := make([]byte, 0, 4096)
+	var total int64
+	for i := 0; i < n; i++ {
+		rec = g.Next(rec[:0])
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(rec, &m); err != nil {
+			return fmt.Errorf("generated record %d: %w", i, err)
+		}
+		for _, k := range droppedFields {
+			delete(m, k)
+		}
+		out, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		out = append(out, '\n')
+		total += int64(len(out))
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(log, "average record: %d bytes\n", total/int64(max(n, 1)))
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
