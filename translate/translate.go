@@ -184,15 +184,16 @@ func input(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 			}
 			conf.setIf(h.Insecure, "insecure", true)
 		}
+		conf.set(selectField, selection(t, cat))
 		return obj("label", "source", "esa_http_server", conf), nil
 	case "file":
 		var paths []string
 		if s.File != nil {
 			paths = s.File.Paths
 		}
-		return obj("label", "source", "esa_file", obj("paths", paths)), nil
+		return obj("label", "source", "esa_file", obj("paths", paths, selectField, selection(t, cat))), nil
 	case "stdin":
-		return obj("label", "source", "esa_file", obj("paths", []string{"-"})), nil
+		return obj("label", "source", "esa_file", obj("paths", []string{"-"}, selectField, selection(t, cat))), nil
 	case "generate":
 		g := config.GenerateSource{}
 		if s.Generate != nil {
@@ -201,6 +202,7 @@ func input(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 		conf := obj("category", cat.Name, "count", g.Count)
 		conf.setStr("rate", g.Rate)
 		conf.setIf(g.Seed != 0, "seed", g.Seed)
+		conf.set(selectField, selection(t, cat))
 		return obj("label", "source", "esa_generate", conf), nil
 	case "kafka":
 		if s.Kafka == nil {
@@ -215,6 +217,7 @@ func input(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 			conf.set("tls", tls(k.TLS))
 		}
 		conf.setStr("start_offset", k.StartOffset)
+		conf.set(selectField, selection(t, cat))
 		return obj("label", "source", "esa_kafka", conf), nil
 	case "benthos":
 		if len(s.Benthos) == 0 {
@@ -226,25 +229,53 @@ func input(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 	}
 }
 
-// processors are esa_sample → esa_filter (only with filters) → esa_fields.
+// selectField is the esa_* inputs' selection field (selection.FieldName; translate does not import
+// the plugins).
+const selectField = "select"
+
+// selectsAtInput reports whether t's source is one of the esa_* inputs, which sample and filter records
+// themselves as they read them (their `select` field): a record they drop never becomes a message, so
+// it is not held in memory until the destination acknowledges the records kept with it. A `benthos`
+// source goes through the esa_sample and esa_filter processors instead.
+func selectsAtInput(t *config.Task) bool { return t.Source.Type != "benthos" }
+
+// samplingRate is the task's sampling rate with its default.
+func samplingRate(t *config.Task) float64 {
+	if t.SamplingRate == 0 {
+		return 100
+	}
+	return t.SamplingRate
+}
+
+// selection is the `select` object of the esa_* inputs: sampling, then the filter.
+func selection(t *config.Task, cat *config.Category) *omap {
+	sel := obj("rate", samplingRate(t))
+	sel.setStr("key", t.SampleKey)
+	if len(t.Filters) > 0 {
+		sel.set("category", cat.Name).set("conditions", t.Filters)
+	}
+	return sel.set("task", t.Name).set("route_invalid", t.DeadLetter != nil)
+}
+
+// processors are esa_sample → esa_filter (only with filters) → esa_fields, or only esa_fields when the
+// input selects records itself (selectsAtInput).
 func processors(t *config.Task, cat *config.Category) []any {
 	routeInvalid := t.DeadLetter != nil
-	rate := t.SamplingRate
-	if rate == 0 {
-		rate = 100
-	}
-	sample := obj("rate", rate)
-	sample.setStr("key", t.SampleKey)
-	sample.set("task", t.Name).set("route_invalid", routeInvalid)
-	procs := []any{obj("esa_sample", sample)}
-	if len(t.Filters) > 0 {
-		procs = append(procs, obj("esa_filter", obj(
-			"category", cat.Name,
-			"conditions", t.Filters,
-			"task", t.Name,
-			"route_invalid", routeInvalid,
-			"share_parse", true, // esa_fields follows
-		)))
+	var procs []any
+	if !selectsAtInput(t) {
+		sample := obj("rate", samplingRate(t))
+		sample.setStr("key", t.SampleKey)
+		sample.set("task", t.Name).set("route_invalid", routeInvalid)
+		procs = append(procs, obj("esa_sample", sample))
+		if len(t.Filters) > 0 {
+			procs = append(procs, obj("esa_filter", obj(
+				"category", cat.Name,
+				"conditions", t.Filters,
+				"task", t.Name,
+				"route_invalid", routeInvalid,
+				"share_parse", true, // esa_fields follows
+			)))
+		}
 	}
 	fields := obj("category", cat.Name, "fields", t.Fields)
 	if cf := t.CustomFields; cf != nil {

@@ -306,14 +306,16 @@ func TestStructure(t *testing.T) {
 		return strings.Join(names, ",")
 	}
 
+	// An esa_* input samples and filters (its select field); only esa_fields is a processor.
 	d := parse(t, "local_generate.yaml")
-	if got := procNames(d); got != "esa_sample,esa_filter,esa_fields" {
+	if got := procNames(d); got != "esa_fields" {
 		t.Errorf("processors = %s", got)
 	}
-	if got := d.Pipeline.Processors[0]["esa_sample"]["rate"]; got != 50 {
-		t.Errorf("esa_sample.rate = %v, want 50", got)
+	sel, _ := d.Input["esa_generate"].(map[string]any)["select"].(map[string]any)
+	if sel["rate"] != 50 || sel["category"] != "access" || len(sel["conditions"].([]any)) != 2 || sel["route_invalid"] != false {
+		t.Errorf("esa_generate.select = %v", sel)
 	}
-	if got := d.Pipeline.Processors[2]["esa_fields"]["route_invalid"]; got != false {
+	if got := d.Pipeline.Processors[0]["esa_fields"]["route_invalid"]; got != false {
 		t.Errorf("route_invalid without dead_letter = %v", got)
 	}
 	if _, ok := d.Output["esa_local"]; !ok {
@@ -322,10 +324,18 @@ func TestStructure(t *testing.T) {
 	if d.OutputResources != nil {
 		t.Errorf("output_resources without dead_letter: %v", d.OutputResources)
 	}
+	// A benthos source goes through the processors.
+	if got := procNames(parse(t, "kafka_benthos_source.yaml")); got != "esa_sample,esa_filter,esa_fields" && got != "esa_sample,esa_fields" {
+		t.Errorf("processors of a benthos source = %s", got)
+	}
 
 	d = parse(t, "s3_file_deadletter.yaml")
-	if got := procNames(d); got != "esa_sample,esa_fields" {
-		t.Errorf("processors without filters = %s", got)
+	if got := procNames(d); got != "esa_fields" {
+		t.Errorf("processors = %s", got)
+	}
+	sel, _ = d.Input["esa_file"].(map[string]any)["select"].(map[string]any)
+	if sel["conditions"] != nil || sel["route_invalid"] != true {
+		t.Errorf("esa_file.select without filters, with dead_letter = %v", sel)
 	}
 	for _, p := range d.Pipeline.Processors {
 		for name, conf := range p {

@@ -241,3 +241,25 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+func TestPacked(t *testing.T) {
+	recs := [][]byte{[]byte(`{"a":1}`), {}, []byte(strings.Repeat(`{"k":"repetitive"}`, 100))}
+	p := Pack(recs)
+	if p.Len() != 3 || p.Size() >= len(recs[2]) {
+		t.Fatalf("len %d size %d", p.Len(), p.Size())
+	}
+	got, err := p.Records()
+	if err != nil || len(got) != 3 || string(got[0]) != string(recs[0]) || len(got[1]) != 0 || string(got[2]) != string(recs[2]) {
+		t.Fatalf("records %q %v", got, err)
+	}
+	sub, err := p.Subset([]int{2, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := sub.Records(); len(got) != 2 || string(got[0]) != string(recs[2]) || string(got[1]) != string(recs[0]) {
+		t.Fatalf("subset %q", got)
+	}
+	if _, err := (&Packed{data: []byte("not s2"), lens: []uint32{3}}).Records(); err == nil {
+		t.Fatal("corrupt data unpacked")
+	}
+}

@@ -199,6 +199,28 @@ func (p *Processor) Match(rec []byte) (bool, error) {
 	return p.prog.match(st), nil
 }
 
+// judge validates rec (or, when it is known valid, only looks its fields up) and reports whether it
+// passes the filter, and whether its Index is to be shared (share_parse) when it is kept.
+func (p *Processor) judge(st *state, rec []byte, checked, unique bool, ix record.Index) (pass, share bool, err error) {
+	// A record marked valid is only looked up: up to the last field needed when its names are
+	// distinct, unless share_parse wants its index (then to its end). Any other is validated whole,
+	// and with share_parse marked when it is kept.
+	switch {
+	case !checked:
+		err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
+		share = p.share
+	case p.share && !ix.Valid():
+		err = p.prog.sel.Find(rec, st.vals, &st.shape, false)
+		share = true
+	default:
+		err = p.prog.sel.Find(rec, st.vals, &st.shape, unique)
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return p.prog.match(st), share, nil
+}
+
 // ProcessBatch keeps the records of batch that pass the filter.
 func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
 	st := p.pool.Get().(*state)
@@ -215,22 +237,10 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			kept = append(kept, msg) // flush marker: untouched, uncounted
 			continue
 		}
-		share := false // mark the record with its Index if it is kept
+		pass, share := false, false
 		if err == nil {
-			// A record marked valid is only looked up: up to the last field needed when its names
-			// are distinct, unless share_parse wants its index (then to its end). Any other is
-			// validated whole, and with share_parse marked when it is kept.
 			checked, unique, ix := record.CheckedIndex(msg, rec)
-			switch {
-			case !checked:
-				err = p.prog.sel.ScanShape(rec, st.vals, &st.shape)
-				share = p.share
-			case p.share && !ix.Valid():
-				err = p.prog.sel.Find(rec, st.vals, &st.shape, false)
-				share = true
-			default:
-				err = p.prog.sel.Find(rec, st.vals, &st.shape, unique)
-			}
+			pass, share, err = p.judge(st, rec, checked, unique, ix)
 		}
 		if err != nil {
 			if p.invalid.Handle(msg, rec, err) {
@@ -238,23 +248,85 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			}
 			continue
 		}
-		if p.prog.match(st) {
-			if share {
-				msg = st.marker.MarkScanned(msg, rec, &st.shape)
-			}
-			kept = append(kept, msg)
-		} else {
+		if !pass {
 			filtered++
+			continue
 		}
+		if share {
+			msg = st.marker.MarkScanned(msg, rec, &st.shape)
+		}
+		kept = append(kept, msg)
 	}
-	if filtered > 0 && p.filtered != nil {
-		p.filtered.Incr(int64(filtered), p.task)
-	}
-	p.outcome.Add(outcome.FilteredOut, filtered)
+	p.count(filtered)
 	if len(kept) == 0 {
 		return nil, nil
 	}
 	return []service.MessageBatch{kept}, nil
+}
+
+// Trust says what is known of a raw record before the filter reads it: whether it is valid (as
+// record.Checked), and then whether its top-level names are distinct.
+type Trust func(i int) (checked, unique bool)
+
+// Messages filters raw records, as ProcessBatch does messages, and makes messages of the ones it
+// keeps: for each i with want[i] set, recs[i] is judged; a record that passes becomes a message
+// (marked valid, with its Index under share_parse), an invalid one becomes a message flagged for the
+// dead letter when route_invalid is on and is dropped otherwise, and one that fails the conditions is
+// counted and dropped. trust may be nil (nothing known). It returns the messages and, for each, the
+// index in recs of its record. With own, a message gets a copy of its record (so that recs's memory
+// is not kept alive by the few records kept). Inputs call it to filter records before they become
+// messages (see package selection); it is safe for concurrent use.
+func (p *Processor) Messages(recs [][]byte, want []bool, trust Trust, own bool) (service.MessageBatch, []int) {
+	st := p.pool.Get().(*state)
+	defer p.pool.Put(st)
+	var msgs service.MessageBatch
+	var from []int
+	filtered := 0
+	var marker record.Marker
+	for i, rec := range recs {
+		if !want[i] {
+			continue
+		}
+		checked, unique := false, false
+		if trust != nil {
+			checked, unique = trust(i)
+		}
+		pass, share, err := p.judge(st, rec, checked, unique, record.Index{})
+		if own && (err != nil || pass) {
+			rec = append([]byte(nil), rec...)
+		}
+		if err != nil {
+			msg := service.NewMessage(rec)
+			if p.invalid.Handle(msg, rec, err) {
+				msgs = append(msgs, msg)
+				from = append(from, i)
+			}
+			continue
+		}
+		if !pass {
+			filtered++
+			continue
+		}
+		msg := service.NewMessage(rec)
+		switch {
+		case share:
+			msg = st.marker.MarkScanned(msg, rec, &st.shape)
+		case checked:
+			msg = marker.Mark(msg, rec, unique)
+		}
+		msgs = append(msgs, msg)
+		from = append(from, i)
+	}
+	p.count(filtered)
+	return msgs, from
+}
+
+// count counts records dropped by the conditions.
+func (p *Processor) count(filtered int) {
+	if filtered > 0 && p.filtered != nil {
+		p.filtered.Incr(int64(filtered), p.task)
+	}
+	p.outcome.Add(outcome.FilteredOut, filtered)
 }
 
 // Close releases nothing; it exists to satisfy service.BatchProcessor.

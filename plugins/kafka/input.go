@@ -13,6 +13,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
 func inputSpec() *service.ConfigSpec {
@@ -54,6 +55,7 @@ key, `+"`kafka_key`"+`.`).
 				Description("In a rebalance, how long to wait for batches in flight from revoked partitions to be delivered before committing (fewer duplicates for the new owner).").
 				Default("5s").Advanced(),
 			service.NewStringField("task").Description("Task name, for logs.").Default("").Advanced(),
+			selection.Field(),
 		).
 		Example("Scale out over a consumer group", "Run this pipeline in several processes; each record is delivered at least once.", `
 input:
@@ -78,6 +80,7 @@ type input struct {
 	res     *service.Resources
 	log     *service.Logger
 	backoff encode.Backoff
+	stage   *selection.Stage // sampling and the filter, applied to records as they are polled
 
 	clMu sync.RWMutex
 	cl   *kgo.Client
@@ -123,11 +126,22 @@ type chunkRef struct {
 	c   *chunk
 }
 
-// pending is one batch in flight: its records (to rebuild messages when redelivered) and chunks.
+// pending is one batch in flight: the records selection kept (their messages for the first delivery,
+// packed values and metadata to rebuild them for a redelivery) and the chunks of every record polled.
 type pending struct {
-	recs     []*kgo.Record
+	first    service.MessageBatch
+	values   *encode.Packed
+	meta     []recordMeta
 	chunks   []chunkRef
 	attempts int
+}
+
+// recordMeta is what a message of a Kafka record carries besides its value.
+type recordMeta struct {
+	topic     string
+	partition int32
+	offset    int64
+	key       []byte
 }
 
 func newInputFromConfig(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
@@ -189,6 +203,9 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		return nil, err
 	}
 	if in.revokeWait, err = conf.FieldDuration("revoke_wait"); err != nil {
+		return nil, err
+	}
+	if in.stage, err = selection.FromParsed(conf, res); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -297,22 +314,54 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 			cl.AllowRebalance()
 			continue
 		}
-		p := &pending{recs: fetches.Records()}
-		in.track(p)
+		recs := fetches.Records()
+		p := &pending{}
+		in.track(p, recs)
 		// Offsets of this batch are tracked: a rebalance may now run (it waits for, or drops, them).
 		cl.AllowRebalance()
+		if !in.selectRecords(p, recs) {
+			in.complete(p) // nothing kept: every record is done
+			continue
+		}
 		return in.deliver(p)
 	}
 }
 
-// track registers one chunk per partition present in p (records of a partition are in offset
+// selectRecords runs the input's selection on recs and keeps in p the records it kept: their first
+// messages, their values packed for a redelivery and their metadata. The polled records (and the fetch
+// buffers they point into) are not kept. It reports whether anything was kept.
+func (in *input) selectRecords(p *pending, recs []*kgo.Record) bool {
+	vals := make([][]byte, len(recs))
+	for i, r := range recs {
+		vals[i] = r.Value
+	}
+	msgs, from := in.stage.Select(vals, nil, true)
+	if len(msgs) == 0 {
+		return false
+	}
+	kept := make([][]byte, len(msgs))
+	p.meta = make([]recordMeta, len(msgs))
+	for k, i := range from {
+		r := recs[i]
+		p.meta[k] = recordMeta{topic: r.Topic, partition: r.Partition, offset: r.Offset}
+		if r.Key != nil {
+			p.meta[k].key = append([]byte{}, r.Key...)
+		}
+		kept[k], _ = msgs[k].AsBytes()
+	}
+	p.first = msgs
+	p.values = encode.Pack(kept)
+	return true
+}
+
+// track registers in p one chunk per partition present in recs (records of a partition are in offset
 // order within a poll).
-func (in *input) track(p *pending) {
+func (in *input) track(p *pending, recs []*kgo.Record) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	last := map[topicPartition]*kgo.Record{}
 	order := make([]topicPartition, 0, 4)
-	for _, r := range p.recs {
+	for _, r := range recs {
 		tp := topicPartition{r.Topic, r.Partition}
 		if _, ok := last[tp]; !ok {
 			order = append(order, tp)
@@ -333,17 +382,33 @@ func (in *input) track(p *pending) {
 	}
 }
 
+// deliver hands out p: the messages selection made the first time, fresh ones from the packed values
+// on a redelivery (processors never see a message twice).
 func (in *input) deliver(p *pending) (service.MessageBatch, service.AckFunc, error) {
-	batch := make(service.MessageBatch, len(p.recs))
-	for i, r := range p.recs {
-		m := service.NewMessage(r.Value)
-		m.MetaSetMut("kafka_topic", r.Topic)
-		m.MetaSetMut("kafka_partition", int64(r.Partition))
-		m.MetaSetMut("kafka_offset", r.Offset)
-		if r.Key != nil {
-			m.MetaSetMut("kafka_key", string(r.Key))
+	batch := p.first
+	p.first = nil
+	if batch == nil {
+		vals, err := p.values.Records()
+		if err != nil {
+			// Not expected (the data was packed here); the records cannot be delivered again.
+			outcome.From(in.res).AddUndelivered(p.values.Len())
+			in.log.Errorf("esa_kafka input: giving up on a batch of %d records: %v", p.values.Len(), err)
+			in.complete(p)
+			return service.MessageBatch{}, func(context.Context, error) error { return nil }, nil
 		}
-		batch[i] = m
+		batch = make(service.MessageBatch, len(vals))
+		for i, v := range vals {
+			batch[i] = service.NewMessage(v)
+		}
+	}
+	for i, m := range batch {
+		md := p.meta[i]
+		m.MetaSetMut("kafka_topic", md.topic)
+		m.MetaSetMut("kafka_partition", int64(md.partition))
+		m.MetaSetMut("kafka_offset", md.offset)
+		if md.key != nil {
+			m.MetaSetMut("kafka_key", string(md.key))
+		}
 	}
 	return batch, func(_ context.Context, err error) error {
 		in.ack(p, err)
@@ -356,7 +421,7 @@ func (in *input) ack(p *pending, err error) {
 		if !encode.IsPermanent(err) {
 			p.attempts++
 			delay := in.backoff.Delay(p.attempts)
-			in.log.Warnf("esa_kafka input: batch of %d records was not delivered (%v); redelivering in %s", len(p.recs), err, delay.Round(time.Millisecond))
+			in.log.Warnf("esa_kafka input: batch of %d records was not delivered (%v); redelivering in %s", p.values.Len(), err, delay.Round(time.Millisecond))
 			go func() {
 				t := time.NewTimer(delay)
 				defer t.Stop()
@@ -372,8 +437,8 @@ func (in *input) ack(p *pending, err error) {
 			}()
 			return
 		}
-		outcome.From(in.res).AddUndelivered(len(p.recs))
-		in.log.Errorf("esa_kafka input: giving up on a batch of %d records: %v", len(p.recs), err)
+		outcome.From(in.res).AddUndelivered(p.values.Len())
+		in.log.Errorf("esa_kafka input: giving up on a batch of %d records: %v", p.values.Len(), err)
 	}
 	in.complete(p)
 }

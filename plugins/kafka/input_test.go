@@ -18,13 +18,11 @@ func recsAt(topic string, partition int32, from, to int64) []*kgo.Record {
 // partition's commit offset past a batch that is still in flight.
 func TestCommitOnlyDeliveredPrefix(t *testing.T) {
 	in := &input{parts: map[topicPartition]*partState{}}
-	p1 := &pending{recs: append(recsAt("t", 0, 0, 10), recsAt("t", 1, 0, 5)...)}
-	p2 := &pending{recs: recsAt("t", 0, 10, 20)}
+	p1, p2, p3 := &pending{}, &pending{}, &pending{}
+	in.track(p1, append(recsAt("t", 0, 0, 10), recsAt("t", 1, 0, 5)...))
+	in.track(p2, recsAt("t", 0, 10, 20))
 	// A gap (compaction, transaction markers): offsets 20-24 hold no records.
-	p3 := &pending{recs: append(recsAt("t", 0, 25, 30), recsAt("t", 1, 5, 8)...)}
-	for _, p := range []*pending{p1, p2, p3} {
-		in.track(p)
-	}
+	in.track(p3, append(recsAt("t", 0, 25, 30), recsAt("t", 1, 5, 8)...))
 
 	if m := in.complete(p2); m != nil {
 		t.Fatalf("batch 2 delivered before batch 1: marks %v, want none", m)
@@ -45,11 +43,11 @@ func TestCommitOnlyDeliveredPrefix(t *testing.T) {
 	}
 
 	// A partition revoked and assigned again: acks of the old assignment change nothing.
-	old := &pending{recs: recsAt("t", 2, 0, 10)}
-	in.track(old)
+	old := &pending{}
+	in.track(old, recsAt("t", 2, 0, 10))
 	in.forget(map[string][]int32{"t": {2}})
-	fresh := &pending{recs: recsAt("t", 2, 0, 4)}
-	in.track(fresh)
+	fresh := &pending{}
+	in.track(fresh, recsAt("t", 2, 0, 4))
 	if m := in.complete(old); m != nil {
 		t.Fatalf("ack from a revoked assignment produced marks %v", m)
 	}

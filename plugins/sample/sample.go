@@ -180,6 +180,11 @@ func (p *Processor) keyHash(msg *service.Message, scratch []byte) uint64 {
 	if err != nil {
 		return KeyHash("")
 	}
+	return p.recordKeyHash(rec, scratch)
+}
+
+// recordKeyHash is keyHash of the raw record rec.
+func (p *Processor) recordKeyHash(rec []byte, scratch []byte) uint64 {
 	raw, kind, found := record.Lookup(rec, p.key)
 	if !found {
 		return KeyHash("")
@@ -255,6 +260,48 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		return nil, nil
 	}
 	return []service.MessageBatch{kept}, nil
+}
+
+// Keep decides for each raw record of recs whether sampling keeps it, as ProcessBatch does for
+// messages, and counts them (esa_records_in_total, esa_records_sampled_out_total and the stream's
+// outcome). keep must have len(recs) elements; it returns how many were dropped. Inputs call it to
+// sample records before they become messages (see package selection).
+func (p *Processor) Keep(recs [][]byte, keep []bool) (dropped int) {
+	if p.all {
+		for i := range recs {
+			keep[i] = true
+		}
+	} else {
+		var gen *rand.PCG
+		if p.key == "" {
+			p.mu.Lock()
+			s1, s2 := p.rng.Uint64(), p.rng.Uint64()
+			p.mu.Unlock()
+			gen = rand.NewPCG(s1, s2)
+		}
+		var scratch [128]byte
+		for i, rec := range recs {
+			var u uint64
+			if gen != nil {
+				u = gen.Uint64() >> 11
+			} else {
+				u = p.recordKeyHash(rec, scratch[:0])
+			}
+			keep[i] = u < p.threshold
+			if !keep[i] {
+				dropped++
+			}
+		}
+	}
+	if p.in != nil {
+		p.in.Incr(int64(len(recs)), p.task)
+		if dropped > 0 {
+			p.out.Incr(int64(dropped), p.task)
+		}
+	}
+	p.outcome.Add(outcome.In, len(recs))
+	p.outcome.Add(outcome.SampledOut, dropped)
+	return dropped
 }
 
 // isMarker reports whether msg is a flush marker (an empty message with metadata esa_flush).

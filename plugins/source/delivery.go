@@ -3,14 +3,18 @@ package source
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
+	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
 // chunk is one batch of raw records read from a source.
@@ -18,6 +22,18 @@ type chunk struct {
 	recs [][]byte
 	// checked: the records are known valid with distinct top-level names (the generator's are, by
 	// construction); their messages carry record.MarkChecked so the esa_* processors skip validation.
+	checked bool
+	// file and spans, for records read from a plain file: where each record is, so that a redelivery
+	// reads it there again instead of keeping it in memory.
+	file  string
+	spans []span
+}
+
+// batch is a chunk after selection: the records sampling and the filter kept, as the messages of
+// their first delivery and as a replay for the next ones.
+type batch struct {
+	first   service.MessageBatch // nil once handed out
+	replay  replay
 	checked bool
 }
 
@@ -29,7 +45,7 @@ type chunk struct {
 // only after the producer finished and every batch it handed out has resolved.
 type tracker struct {
 	name    string
-	src     <-chan chunk
+	src     <-chan batch // selected batches (see startSelection)
 	backoff encode.Backoff
 	out     *outcome.Outcome
 	log     *service.Logger
@@ -45,7 +61,7 @@ type tracker struct {
 }
 
 type attempt struct {
-	c *chunk
+	b *batch
 	n int // deliveries so far
 }
 
@@ -113,15 +129,23 @@ func failures(err error, a *attempt, n int) (retry, permanent []int) {
 	return all, nil
 }
 
+// newTracker returns the tracker of an input whose producer sends raw chunks on src: the chunks go
+// through the input's selection (its `select` field, see package selection) on as many goroutines as
+// there are CPUs, and only the records it keeps are delivered, each a copy so that the chunk's memory
+// is released at once.
 func newTracker(name string, src <-chan chunk, conf *service.ParsedConfig, res *service.Resources) (*tracker, error) {
 	markers, err := conf.FieldBool("flush_markers")
 	if err != nil {
 		return nil, err
 	}
+	stage, err := selection.FromParsed(conf, res)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	return &tracker{
 		markers: markers,
 		name:    name,
-		src:     src,
+		src:     startSelection(stage, src, runtime.GOMAXPROCS(0)),
 		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 		out:     outcome.From(res),
 		log:     res.Logger(),
@@ -154,7 +178,10 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 			t.ready = t.ready[1:]
 			srcDone := t.srcDone
 			t.mu.Unlock()
-			b, ack := t.deliver(a)
+			b, ack, ok := t.deliver(a)
+			if !ok {
+				continue
+			}
 			if srcDone && t.markers {
 				// Nothing follows a redelivery at the end of the input: flush it at once.
 				b = append(b, encode.NewFlushMarker())
@@ -192,9 +219,10 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 				return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 			}
 			t.pending++
-			t.pendingRecs += len(c.recs)
+			t.pendingRecs += c.replay.len()
 			t.mu.Unlock()
-			b, ack := t.deliver(&attempt{c: &c})
+			// A first delivery always succeeds: selection made its messages.
+			b, ack, _ := t.deliver(&attempt{b: &c})
 			return b, ack, nil
 		case <-t.changed:
 		case <-ctx.Done():
@@ -203,29 +231,49 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 	}
 }
 
-// deliver builds fresh messages for one delivery of a (processors never see a message twice) and its
-// ack function, which resolves the batch exactly once.
-func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc) {
+// deliver returns the messages of one delivery of a — the ones selection made for the first, fresh
+// ones from the replay for the next (processors never see a message twice) — tagged with their
+// record, and its ack function, which resolves the batch exactly once. ok is false when the records
+// could not be read again (they are then counted as not delivered and the batch resolved).
+func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc, bool) {
 	a.n++
-	batch := make(service.MessageBatch, len(a.c.recs))
-	tags := make([]recordTag, len(a.c.recs))
-	for i, r := range a.c.recs {
-		m := service.NewMessage(r)
-		tags[i] = recordTag{Context: m.Context(), a: a, i: i}
-		batch[i] = m.WithContext(&tags[i])
+	msgs := a.b.first
+	a.b.first = nil
+	if msgs == nil {
+		recs, err := a.b.replay.records()
+		if err != nil {
+			n := a.b.replay.len()
+			t.log.Errorf("%s: giving up on %d records that could not be read again: %v", t.name, n, err)
+			t.mu.Lock()
+			t.out.AddUndelivered(n)
+			t.pending--
+			t.pendingRecs -= n
+			t.mu.Unlock()
+			t.signal()
+			return nil, nil, false
+		}
+		msgs = make(service.MessageBatch, len(recs))
+		for i, r := range recs {
+			msgs[i] = service.NewMessage(r)
+		}
+		if a.b.checked {
+			record.MarkChecked(msgs, true)
+		}
 	}
-	if a.c.checked {
-		record.MarkChecked(batch, true)
+	tags := make([]recordTag, len(msgs))
+	for i, m := range msgs {
+		tags[i] = recordTag{Context: m.Context(), a: a, i: i}
+		msgs[i] = m.WithContext(&tags[i])
 	}
 	var once sync.Once
-	return batch, func(_ context.Context, err error) error {
+	return msgs, func(_ context.Context, err error) error {
 		once.Do(func() { t.resolve(a, err) })
 		return nil
-	}
+	}, true
 }
 
 func (t *tracker) resolve(a *attempt, err error) {
-	n := len(a.c.recs)
+	n := a.b.replay.len()
 	var retry, permanent []int
 	if err != nil {
 		retry, permanent = failures(err, a, n)
@@ -249,12 +297,16 @@ func (t *tracker) resolve(a *attempt, err error) {
 	}
 	if len(retry) < n {
 		// Only the records that failed are delivered again.
-		c := &chunk{recs: make([][]byte, len(retry)), checked: a.c.checked}
-		for k, i := range retry {
-			c.recs[k] = a.c.recs[i]
+		sub, serr := a.b.replay.subset(retry)
+		if serr != nil {
+			t.out.AddUndelivered(len(retry))
+			t.log.Errorf("%s: giving up on %d records that could not be read again: %v", t.name, len(retry), serr)
+			t.pending--
+			t.pendingRecs -= n
+			return
 		}
 		t.pendingRecs -= n - len(retry)
-		a = &attempt{c: c, n: a.n}
+		a = &attempt{b: &batch{replay: sub, checked: a.b.checked}, n: a.n}
 	}
 	delay := t.backoff.Delay(a.n)
 	t.log.Warnf("%s: %d of %d records failed (delivery %d), retrying in %s: %v", t.name, len(retry), n, a.n, delay.Round(time.Millisecond), err)
@@ -283,6 +335,78 @@ func (t *tracker) close() {
 		t.log.Errorf("%s: closing with %d records in %d batches not delivered", t.name, t.pendingRecs, t.pending)
 	}
 	t.signal()
+}
+
+// startSelection runs the selection of raw chunks from src on workers goroutines and returns the
+// channel of the selected batches, in the order of src, closed once src is closed and every chunk was
+// selected. A chunk of which nothing is kept gives no batch. A selected record is a copy: the chunk's
+// memory (the bytes of every record read, kept or not) is released as soon as the chunk is selected.
+func startSelection(stage *selection.Stage, src <-chan chunk, workers int) <-chan batch {
+	workers = max(workers, 1)
+	type job struct {
+		c      chunk
+		result chan batch // gets the batch, or is closed when nothing was kept
+	}
+	jobs := make(chan job)
+	order := make(chan chan batch, workers)
+	out := make(chan batch, workers)
+	// Dispatch: each chunk goes to a worker, and its result slot is queued in the order read.
+	go func() {
+		defer close(jobs)
+		defer close(order)
+		for c := range src {
+			j := job{c: c, result: make(chan batch, 1)}
+			order <- j.result
+			jobs <- j
+		}
+	}()
+	for range workers {
+		go func() {
+			for j := range jobs {
+				if b, ok := selectChunk(stage, j.c); ok {
+					j.result <- b
+				}
+				close(j.result)
+			}
+		}()
+	}
+	// Collect in order.
+	go func() {
+		defer close(out)
+		for r := range order {
+			if b, ok := <-r; ok {
+				out <- b
+			}
+		}
+	}()
+	return out
+}
+
+// selectChunk selects the records of c and builds the batch of the kept ones.
+func selectChunk(stage *selection.Stage, c chunk) (batch, bool) {
+	var trust filter.Trust
+	if c.checked {
+		trust = func(int) (bool, bool) { return true, true }
+	}
+	msgs, from := stage.Select(c.recs, trust, true)
+	if len(msgs) == 0 {
+		return batch{}, false
+	}
+	var r replay
+	if c.spans != nil {
+		spans := make([]span, len(from))
+		for k, i := range from {
+			spans[k] = c.spans[i]
+		}
+		r = &fileSpans{path: c.file, spans: spans}
+	} else {
+		kept := make([][]byte, len(msgs))
+		for k, m := range msgs {
+			kept[k], _ = m.AsBytes()
+		}
+		r = pack(kept)
+	}
+	return batch{first: msgs, replay: r, checked: c.checked}, true
 }
 
 // stopOnDrain cancels a producer when the stream is drained (SIGINT/SIGTERM under esa-connect run),

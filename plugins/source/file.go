@@ -16,6 +16,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
 // DefaultMaxLineBytes is the default longest line esa_file passes on. Records over 1 MiB are invalid
@@ -45,6 +46,7 @@ non-zero). The input ends after the last file once every batch has been delivere
 			service.NewIntField("batch_size").
 				Description("Lines per batch.").
 				Default(1000),
+			selection.Field(),
 			service.NewIntField("max_line_bytes").
 				Description("The longest line passed on; longer lines are refused (counted, logged, not delivered).").
 				Default(DefaultMaxLineBytes).Advanced(),
@@ -200,6 +202,9 @@ func (f *fileInput) produce(ctx context.Context, files []string) {
 }
 
 func (f *fileInput) readFile(b *batcher, name string) error {
+	// A batch holds records of one file, so that a plain file's batch can be read there again.
+	b.flush()
+	b.file, b.track = name, name != "-" && !strings.HasSuffix(name, ".gz")
 	var r io.Reader
 	if name == "-" {
 		r = f.stdin
@@ -236,12 +241,15 @@ func (f *fileInput) readFile(b *batcher, name string) error {
 func readLines(r io.Reader, b *batcher, maxLine int, onTooLong func(line, n int)) error {
 	br := bufio.NewReaderSize(r, 256<<10)
 	lineNo := 0
+	var pos int64 // offset of the next line in r
 	for {
 		if b.ctx.Err() != nil {
 			return b.ctx.Err()
 		}
 		line, err := br.ReadSlice('\n')
 		lineNo++
+		b.lineOff = pos
+		pos += int64(len(line))
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull) || len(line) > maxLine:
 			// A long line: collect it in the batch arena while it fits maxLine (plus its line ending);
@@ -255,6 +263,7 @@ func readLines(r io.Reader, b *batcher, maxLine int, onTooLong func(line, n int)
 			}
 			for errors.Is(err, bufio.ErrBufferFull) {
 				line, err = br.ReadSlice('\n')
+				pos += int64(len(line))
 				total += len(line)
 				if keep && total > limit {
 					keep = false
@@ -296,6 +305,11 @@ type batcher struct {
 	buf   []byte
 	offs  []int // end offsets of the lines in buf
 	start int   // start of the line being added
+
+	file    string // the file being read
+	track   bool   // it is a plain file: record where each line is (spans)
+	lineOff int64  // offset in the file of the line being added
+	spans   []span
 }
 
 func (b *batcher) begin()       { b.start = len(b.buf) }
@@ -310,6 +324,9 @@ func (b *batcher) end() {
 	}
 	b.buf = b.buf[:b.start+len(line)]
 	b.offs = append(b.offs, len(b.buf))
+	if b.track {
+		b.spans = append(b.spans, span{off: b.lineOff, n: int32(len(line))})
+	}
 	if len(b.offs) >= b.size {
 		b.flush()
 	}
@@ -326,13 +343,18 @@ func (b *batcher) flush() {
 		recs[i] = b.buf[prev:o:o]
 		prev = o
 	}
+	c := chunk{recs: recs}
+	if b.track {
+		c.file, c.spans = b.file, append([]span(nil), b.spans...)
+	}
 	select {
-	case b.ch <- chunk{recs: recs}:
+	case b.ch <- c:
 	case <-b.ctx.Done():
 	}
 	// The next batch gets a fresh arena sized like this one.
 	b.buf = make([]byte, 0, cap(b.buf))
 	b.offs = b.offs[:0]
+	b.spans = b.spans[:0]
 }
 
 func (f *fileInput) Close(ctx context.Context) error {

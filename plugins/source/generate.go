@@ -11,6 +11,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/generate"
+	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
 func generateSpec() *service.ConfigSpec {
@@ -33,6 +34,7 @@ ends once every record was delivered or given up on.`).
 			service.NewIntField("count").
 				Description("How many records to generate; 0 generates forever.").
 				Default(0),
+			selection.Field(),
 			service.NewStringField("rate").
 				Description("Maximum rate as `<records>/<unit>` where unit is a duration such as `s`, `ms`, `m` or `10s` (e.g. `1000/s`, `10/ms`). Empty generates as fast as the pipeline takes records.").
 				Default(""),

@@ -27,6 +27,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
+	"github.com/esa-connect/esa-connect/plugins/selection"
 	"github.com/esa-connect/esa-connect/plugins/tlsfiles"
 )
 
@@ -100,6 +101,7 @@ refuses to start unless requests are authenticated — `+"`auth.bearer_token`"+`
 			service.NewIntField("batch_size").
 				Description("Maximum records per batch; a larger request is split into several batches.").
 				Default(1000).Advanced(),
+			selection.Field(),
 			service.NewIntField("max_body_bytes").
 				Description("Maximum size of a request body, both as sent and after gzip decompression.").
 				Default(DefaultMaxBodyBytes).Advanced(),
@@ -134,13 +136,11 @@ input:
 `)
 }
 
-// httpBatch is one batch of a request on its way to ReadBatch.
+// httpBatch is one batch of a request on its way to ReadBatch: the messages of the records selection
+// kept (marked valid when they were validated here, so the processors do not validate them again).
 type httpBatch struct {
-	recs [][]byte
-	// valid[i]: recs[i] was validated here (the processors then skip that); unique[i]: its top-level
-	// names are distinct.
-	valid, unique []bool
-	res           *requestResult
+	msgs service.MessageBatch
+	res  *requestResult
 }
 
 // requestResult collects the acks of a request's batches.
@@ -183,6 +183,7 @@ type httpServerInput struct {
 	log           *service.Logger
 	out           *outcome.Outcome
 	budget        *semaphore.Weighted
+	stage         *selection.Stage
 
 	batches chan httpBatch
 	flush   chan struct{} // a request asks for a flush marker
@@ -190,7 +191,6 @@ type httpServerInput struct {
 	srv     *http.Server
 	closed  chan struct{}
 	once    sync.Once
-	marker  record.Marker // used by ReadBatch only
 
 	drain     <-chan struct{} // closed when the stream is drained; nil without flush markers
 	drainDone bool            // the flush marker was handed out (ReadBatch is not called concurrently)
@@ -254,6 +254,9 @@ func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (ser
 		h.drain = h.out.DrainCh()
 	}
 	if err := h.parseSecurity(conf); err != nil {
+		return nil, fmt.Errorf("esa_http_server: %w", err)
+	}
+	if h.stage, err = selection.FromParsed(conf, res); err != nil {
 		return nil, fmt.Errorf("esa_http_server: %w", err)
 	}
 	return h, nil
@@ -533,7 +536,14 @@ func (h *httpServerInput) handle(w http.ResponseWriter, r *http.Request) {
 	sent := 0
 	for i := 0; i < len(lines.recs); i += h.batchSize {
 		j := min(i+h.batchSize, len(lines.recs))
-		b := httpBatch{recs: lines.recs[i:j], valid: valid[i:j], unique: unique[i:j], res: res}
+		trust := func(k int) (bool, bool) { return valid[i+k], unique[i+k] }
+		msgs, _ := h.stage.Select(lines.recs[i:j], trust, false)
+		if len(msgs) == 0 {
+			res.ack(nil) // sampled or filtered out: nothing to deliver
+			sent++
+			continue
+		}
+		b := httpBatch{msgs: msgs, res: res}
 		select {
 		case h.batches <- b:
 			sent++
@@ -735,16 +745,8 @@ func (h *httpServerInput) ReadBatch(ctx context.Context) (service.MessageBatch, 
 	}
 	select {
 	case b := <-h.batches:
-		batch := make(service.MessageBatch, len(b.recs))
-		for i, r := range b.recs {
-			m := service.NewMessage(r)
-			if b.valid[i] {
-				m = h.marker.Mark(m, r, b.unique[i])
-			}
-			batch[i] = m
-		}
 		var once sync.Once
-		return batch, func(_ context.Context, err error) error {
+		return b.msgs, func(_ context.Context, err error) error {
 			once.Do(func() { b.res.ack(err) })
 			return nil
 		}, nil

@@ -288,8 +288,9 @@ func TestHTTPServerRejectedLines(t *testing.T) {
 }
 
 // TestHTTPServerBudget: the bodies held by all requests together never exceed max_pending_bytes.
-// Two requests wait for a destination that does not answer, holding most of the budget; a third gets 429
-// with Retry-After and nothing of it is delivered; once the destination answers, everything is.
+// Request a waits for a destination that does not answer, holding a third of the budget; of b and c,
+// sent together, the one read second finds the budget full and gets 429 with Retry-After, and nothing
+// of it is delivered; once the destination answers, a and the other one get 200 and are delivered.
 func TestHTTPServerBudget(t *testing.T) {
 	release := make(chan struct{})
 	var entered atomic.Int64
@@ -307,51 +308,43 @@ func TestHTTPServerBudget(t *testing.T) {
 		return b.Bytes()
 	}
 	type result struct {
-		code int
-		body string
+		tag, body string
+		code      int
 	}
-	results := make(chan result, 2)
-	for _, tag := range []string{"a", "b"} {
-		go func() {
-			code, body := post(t, url, big(tag), nil)
-			results <- result{code, body}
-		}()
+	results := make(chan result, 3)
+	send := func(tag string) {
+		code, body := post(t, url, big(tag), nil)
+		results <- result{tag, body, code}
 	}
-	// Wait until both requests were read and handed over (they wait for the destination now).
+	go send("a")
 	deadline := time.Now().Add(30 * time.Second)
 	for entered.Load() < 1 {
 		if time.Now().After(deadline) {
-			t.Fatal("the first requests never reached the destination")
+			t.Fatal("the first request never reached the destination")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for {
-		code, body := post(t, url, big("c"), nil)
-		if code == http.StatusTooManyRequests {
-			if !strings.Contains(body, "max_pending_bytes") {
-				t.Errorf("429 without the reason: %s", body)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a request over the budget got %d %s, want 429", code, body)
-		}
-		// The second request may not have taken its share yet.
-		time.Sleep(10 * time.Millisecond)
-		if code == 200 {
-			t.Fatalf("a request over the budget was accepted")
-		}
+	go send("b")
+	go send("c")
+	var refused result
+	select {
+	case refused = <-results:
+	case <-time.After(time.Minute):
+		t.Fatal("no request was refused although the budget holds two bodies")
+	}
+	if refused.code != http.StatusTooManyRequests || !strings.Contains(refused.body, "max_pending_bytes") {
+		t.Fatalf("request %s got %d %s, want 429 naming max_pending_bytes", refused.tag, refused.code, refused.body)
 	}
 	close(release)
 	for range 2 {
 		if r := <-results; r.code != 200 {
-			t.Fatalf("a waiting request got %d %s", r.code, r.body)
+			t.Fatalf("request %s got %d %s", r.tag, r.code, r.body)
 		}
 	}
 	got, _, _ := col.snapshot()
 	for _, r := range got {
-		if strings.Contains(r, `"tag":"c"`) {
-			t.Fatal("a record of the refused request was delivered")
+		if strings.Contains(r, `"tag":"`+refused.tag+`"`) {
+			t.Fatalf("a record of the refused request %s was delivered", refused.tag)
 		}
 	}
 }
