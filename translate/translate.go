@@ -29,12 +29,6 @@ const (
 	streamBatchCount  = 1000
 	streamBatchBytes  = 5 << 20
 	streamBatchPeriod = "5s"
-	// A local directory is not an object store: small objects cost nothing there, so its batches are
-	// a tenth of the object-storage ones and one is written at a time, which keeps a run well under
-	// 200 MB of memory (each record in a batch is held raw, for redelivery, and encoded).
-	localBatchCount   = 10000
-	localBatchBytes   = 16 << 20
-	localMaxInFlight  = 1
 	objectBatchCount  = 100000
 	objectBatchBytes  = 64 << 20
 	objectBatchPeriod = "60s"
@@ -287,6 +281,9 @@ func processors(t *config.Task, cat *config.Category) []any {
 	}
 	fields.setStr("timestamp_format", t.Output.TimestampFormat)
 	fields.set("task", t.Name).set("route_invalid", routeInvalid)
+	// An object output gets each batch's records as one message: while they wait for their object to
+	// be stored, a message per batch costs far less memory than a message per record.
+	fields.setIf(isObject(t), "bundle", true)
 	procs = append(procs, obj("esa_fields", fields))
 	return procs
 }
@@ -307,7 +304,7 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		if d.Local == nil {
 			return missing()
 		}
-		name, object, batching, maxInFlight = "esa_local", true, d.Local.Batching, localMaxInFlight
+		name, object, batching = "esa_local", true, d.Local.Batching
 		conf.set("path", d.Local.Path)
 	case "s3", "s3_compatible":
 		s := d.S3
@@ -412,12 +409,11 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		conf.set("encoding", encoding(t))
 	}
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
-	conf.setIf(t.DeadLetter != nil, "dead_letter", DeadLetterResource)
+	// An object store refuses whole objects only for its configuration (which stops the run), never
+	// for the records in them: only the stream destinations hand records to the dead letter.
+	conf.setIf(t.DeadLetter != nil && !object, "dead_letter", DeadLetterResource)
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
 	count, size, period := batchPolicy(batching, object)
-	if d.Type == "local" {
-		count, size, period = localBatchPolicy(batching)
-	}
 	conf.set("batching", obj("count", count, "byte_size", size, "period", period))
 	return obj("label", "destination", name, conf), nil
 }
@@ -425,13 +421,7 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 // BatchPeriod is the batch period of t's destination output as translated: how long a partial batch
 // may wait before it is written.
 func BatchPeriod(t *config.Task) time.Duration {
-	var period string
-	switch typ := t.Destination.Type; typ {
-	case "local":
-		_, _, period = localBatchPolicy(batchingOf(t))
-	default:
-		_, _, period = batchPolicy(batchingOf(t), typ == "s3" || typ == "s3_compatible" || typ == "oss")
-	}
+	_, _, period := batchPolicy(batchingOf(t), isObject(t))
 	p, err := time.ParseDuration(period)
 	if err != nil {
 		return 0
@@ -439,29 +429,37 @@ func BatchPeriod(t *config.Task) time.Duration {
 	return p
 }
 
-// localBatchPolicy is batchPolicy for the local directory.
-func localBatchPolicy(b *config.Batching) (count, size int, period string) {
-	return overrideBatch(b, localBatchCount, localBatchBytes, objectBatchPeriod)
+// isObject reports whether t's destination stores objects (local, s3, s3_compatible, oss).
+func isObject(t *config.Task) bool {
+	switch t.Destination.Type {
+	case "local", "s3", "s3_compatible", "oss":
+		return true
+	}
+	return false
 }
 
-// MemoryHint estimates the memory that the records held by t's destination output need: a full
-// batch being filled plus every batch in flight, at about 3 KiB per record (the raw record kept for
-// redelivery, the delivered record, the message). `esa-connect run` sets the Go soft memory limit
-// from it.
-func MemoryHint(t *config.Task) int64 {
-	var count, inFlight int
-	switch typ := t.Destination.Type; typ {
-	case "local":
-		count, _, _ = localBatchPolicy(batchingOf(t))
-		inFlight = localMaxInFlight
-	default:
-		count, _, _ = batchPolicy(batchingOf(t), typ == "s3" || typ == "s3_compatible" || typ == "oss")
-		inFlight = maxInFlightOf(t)
+// MemoryLimit is the Go soft memory limit (debug.SetMemoryLimit) that `esa-connect run` sets for t:
+// 80 MiB, or more when t's destination holds more records while they wait for it. With the limit the
+// garbage collector works harder as the heap nears it, so the process stays near what it really uses
+// (at the default settings, under 128 MB resident); it is soft: nothing fails above it.
+//
+// What waits: for an object store, the acknowledgements of the records of the objects in flight
+// (about 200 bytes a record; the records themselves are in the spool file); for a stream destination,
+// the records of the batches in flight and the one filling (about 1.5 KiB a record with its message).
+func MemoryLimit(t *config.Task) int64 {
+	const floor = 80 << 20
+	count, _, _ := batchPolicy(batchingOf(t), isObject(t))
+	inFlight := int64(maxInFlightOf(t))
+	var waiting int64
+	if isObject(t) {
+		waiting = max(inFlight, 1) * int64(count) * 200
+	} else {
+		if inFlight <= 0 {
+			inFlight = 16
+		}
+		waiting = (inFlight + 2) * int64(count) * 1536
 	}
-	if inFlight <= 0 {
-		inFlight = 4
-	}
-	return int64(count) * int64(inFlight+2) * 3 << 10
+	return max(floor, 40<<20+waiting*3/2)
 }
 
 // batchingOf is the batching override of t's destination, or nil.

@@ -354,14 +354,19 @@ func TestStructure(t *testing.T) {
 		t.Errorf("first switch case = %v", first)
 	}
 	// No fallback: a transient failure must fail the batch (and be redelivered), never reach the dead
-	// letter; the destination hands the dead letter what it rejected permanently itself.
+	// letter. An object store never hands records to the dead letter (it refuses whole objects only
+	// for its configuration, which stops the run); a stream destination hands it what it rejected.
 	dest := cases[1].(map[string]any)["output"].(map[string]any)
 	s3, ok := dest["esa_s3_verified"].(map[string]any)
 	if !ok || dest["fallback"] != nil {
 		t.Fatalf("second switch case = %v, want esa_s3_verified", dest)
 	}
-	if s3["dead_letter"] != translate.DeadLetterResource {
-		t.Errorf("esa_s3_verified.dead_letter = %v, want %q", s3["dead_letter"], translate.DeadLetterResource)
+	if s3["dead_letter"] != nil {
+		t.Errorf("esa_s3_verified.dead_letter = %v, want none", s3["dead_letter"])
+	}
+	httpDest := parse(t, "http_default_source.yaml").Output["switch"].(map[string]any)["cases"].([]any)[1].(map[string]any)["output"].(map[string]any)
+	if h := httpDest["esa_http"].(map[string]any); h["dead_letter"] != translate.DeadLetterResource {
+		t.Errorf("esa_http.dead_letter = %v, want %q", h["dead_letter"], translate.DeadLetterResource)
 	}
 	if d.OutputResources[0]["label"] != translate.DeadLetterResource {
 		t.Errorf("dead_letter resource label = %v", d.OutputResources[0]["label"])
@@ -404,4 +409,23 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestMemoryLimit: at the default settings every destination gets the 80 MiB floor; larger batches
+// or more batches in flight raise it.
+func TestMemoryLimit(t *testing.T) {
+	for _, f := range taskFiles(t) {
+		task := loadTestTask(t, f)
+		if got := translate.MemoryLimit(task); got < 80<<20 {
+			t.Errorf("%s: %d, below the floor", f, got)
+		}
+	}
+	task := loadTestTask(t, filepath.Join("testdata", "local_generate.yaml"))
+	if got := translate.MemoryLimit(task); got != 80<<20 {
+		t.Errorf("defaults: %d MiB, want 80", got>>20)
+	}
+	task.Destination.Local.Batching = &config.Batching{Count: 2_000_000}
+	if got := translate.MemoryLimit(task); got <= 400<<20 {
+		t.Errorf("2M-record objects: %d MiB, want more (their acknowledgements wait in memory)", got>>20)
+	}
 }

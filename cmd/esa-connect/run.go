@@ -77,11 +77,10 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		}
 	}
 
-	// Cap the garbage the GC lets accumulate (a soft limit): 128 MiB, or 1.5 times what the
-	// destination's batches hold when that is more. GOMEMLIMIT, when set, wins.
+	// Keep the heap near what the task really holds (a soft limit: see translate.MemoryLimit).
+	// GOMEMLIMIT, when set, wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		hint := translate.MemoryHint(t)
-		debug.SetMemoryLimit(max(128<<20, hint+hint/2))
+		debug.SetMemoryLimit(translate.MemoryLimit(t))
 	}
 
 	level, err := parseLevel(opts.logLevel)

@@ -1,8 +1,6 @@
 package encode
 
 import (
-	"context"
-	"fmt"
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -52,49 +50,3 @@ func (m *Metrics) Failed(records int) { m.failed.Incr(int64(records), m.task) }
 
 // Retried counts one retry.
 func (m *Metrics) Retried() { m.retries.Incr(1, m.task) }
-
-// ObjectWriter is the write path shared by the object outputs (esa_local, esa_s3_verified, esa_oss):
-// drop flush markers, encode the batch as one named object, put it with retries, count it.
-type ObjectWriter struct {
-	// Name is the component name that starts error messages.
-	Name string
-	// Enc names and encodes objects.
-	Enc *ObjectEncoder
-	// Backoff paces the retries of a failed put (a *Permanent error is not retried).
-	Backoff Backoff
-	// Metrics counts deliveries, failures and retries.
-	Metrics *Metrics
-	// Log receives a warning per retry.
-	Log *service.Logger
-	// Describe names an object key in messages (e.g. s3://bucket/key); nil uses the key.
-	Describe func(key string) string
-}
-
-// Write delivers batch as one object through put and returns nil only once put succeeded.
-func (w *ObjectWriter) Write(ctx context.Context, batch service.MessageBatch, put func(context.Context, Object) error) error {
-	if batch = WithoutMarkers(batch); len(batch) == 0 {
-		return nil
-	}
-	start := time.Now()
-	obj, err := w.Enc.Encode(batch)
-	if err != nil {
-		w.Metrics.Failed(len(batch))
-		return &Permanent{Err: fmt.Errorf("%s: encoding a batch of %d records: %w", w.Name, len(batch), err)}
-	}
-	where := obj.Key
-	if w.Describe != nil {
-		where = w.Describe(obj.Key)
-	}
-	err = w.Backoff.Retry(ctx, func(ctx context.Context) error { return put(ctx, obj) }, func(attempt int, err error) {
-		w.Metrics.Retried()
-		if w.Log != nil {
-			w.Log.Warnf("%s: writing %s failed (attempt %d), retrying: %v", w.Name, where, attempt, err)
-		}
-	})
-	if err != nil {
-		w.Metrics.Failed(len(batch))
-		return fmt.Errorf("%s: writing %s (%d records): %w", w.Name, where, obj.Records, err)
-	}
-	w.Metrics.Delivered(obj.Records, obj.RawBytes, len(obj.Body), start)
-	return nil
-}

@@ -53,6 +53,21 @@ func TestEncodeFormats(t *testing.T) {
 			if string(got) != tc.want {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
 			}
+			// The same batch streamed in parts (one record, then none, then the other) is the same.
+			st := enc.NewStream()
+			var parts []byte
+			for _, part := range [][][]byte{recs[:1], nil, recs[1:]} {
+				if parts, err = st.Append(parts, part); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if parts = st.Finish(parts); string(parts) != tc.want || st.Records() != 2 {
+				t.Errorf("streamed in parts:\n%q\nwant\n%q", parts, tc.want)
+			}
+			empty, _ := enc.Encode(nil, nil)
+			if got := enc.NewStream().Finish(nil); string(got) != string(empty) {
+				t.Errorf("empty stream %q, empty batch %q", got, empty)
+			}
 		})
 	}
 	if _, err := NewEncoder(Options{Format: "xml"}); err == nil {
@@ -118,46 +133,23 @@ func TestCompressRoundTrip(t *testing.T) {
 	}
 }
 
-// TestObjectNameVector reproduces the object-name vector of spec/vectors.md.
-func TestObjectNameVector(t *testing.T) {
-	oe, err := NewObjectEncoder("access-to-s3", "esa/access/", "EdgeStartTimestamp", DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var batch service.MessageBatch
-	for _, ts := range []string{"2026-11-25T08:00:59+08:00", "2026-11-25T07:59:00+08:00", "2026-11-25T08:00:00+08:00"} {
-		batch = append(batch, service.NewMessage([]byte(`{"ClientIP":"1.2.3.4","EdgeStartTimestamp":"`+ts+`"}`)))
-	}
-	obj, err := oe.Encode(batch)
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestNamer: keys of the object layout (the whole vector, with event times read from the records, is
+// objects.TestObjectNameVector); names never collide, even for identical time spans.
+func TestNamer(t *testing.T) {
+	first := time.Date(2026, 11, 24, 23, 59, 0, 0, time.UTC)
+	last := time.Date(2026, 11, 25, 8, 0, 59, 0, time.FixedZone("", 8*3600))
+	n := NewNamer("access-to-s3", "esa/access/")
 	re := regexp.MustCompile(`^esa/access/20261124/access-to-s3_20261124T235900Z_20261125T000059Z_(\d+)_([0-9a-f]{8})\.log\.gz$`)
-	if !re.MatchString(obj.Key) {
-		t.Fatalf("key %q does not match %s", obj.Key, re)
-	}
-	r, err := gzip.NewReader(bytes.NewReader(obj.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(r)
-	if lines := strings.Count(string(body), "\n"); lines != 3 || obj.Records != 3 || obj.RawBytes != len(body) {
-		t.Fatalf("body has %d lines, Records %d, RawBytes %d (len %d)", lines, obj.Records, obj.RawBytes, len(body))
-	}
-	if obj.ContentType != "application/x-ndjson" || obj.ContentEncoding != "gzip" {
-		t.Fatalf("content headers %q %q", obj.ContentType, obj.ContentEncoding)
-	}
-	// Names never collide, even for identical time spans.
-	seen := map[string]bool{obj.Key: true}
+	seen := map[string]bool{}
 	for i := 0; i < 1000; i++ {
-		o, err := oe.Encode(batch)
-		if err != nil {
-			t.Fatal(err)
+		k := n.Key(first, last)
+		if !re.MatchString(k) {
+			t.Fatalf("key %q does not match %s", k, re)
 		}
-		if seen[o.Key] {
-			t.Fatalf("duplicate key %s", o.Key)
+		if seen[k] {
+			t.Fatalf("duplicate key %s", k)
 		}
-		seen[o.Key] = true
+		seen[k] = true
 	}
 }
 

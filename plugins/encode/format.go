@@ -80,47 +80,96 @@ func (e *Encoder) Options() Options { return e.opts }
 
 // Encode appends the encoded batch of records (each a JSON object) to dst.
 func (e *Encoder) Encode(dst []byte, records [][]byte) ([]byte, error) {
-	o := &e.opts
-	dst = append(dst, o.BatchPrefix...)
-	var cols []string
-	if o.Format != FormatNDJSON {
-		cols = o.Fields
-		if len(cols) == 0 && len(records) > 0 {
-			_ = record.Each(records[0], func(k, _ []byte, _ record.Kind) bool {
-				cols = append(cols, record.UnquoteString(append(append([]byte{'"'}, k...), '"')))
-				return true
-			})
-		}
-		sep := byte(',')
-		if o.Format == FormatTSV {
-			sep = '\t'
-		}
-		for i, c := range cols {
-			if i > 0 {
-				dst = append(dst, sep)
-			}
-			dst = appendCell(dst, []byte(c), o.Format)
-		}
-		dst = append(dst, '\n')
+	st := e.NewStream()
+	dst, err := st.Append(dst, records)
+	if err != nil {
+		return nil, err
 	}
-	for i, rec := range records {
+	return st.Finish(dst), nil
+}
+
+// Stream encodes one batch (one object, one request body) whose records come in parts: the batch
+// prefix and the CSV/TSV header before the first record, the delimiter between records, and the
+// delimiter after the last one (when DelimiterAfterLast) and the batch suffix at Finish. Its output is
+// Encode's for the concatenation of the parts. A Stream is not safe for concurrent use.
+type Stream struct {
+	e       *Encoder
+	cols    []string
+	begun   bool
+	records int
+}
+
+// NewStream starts a batch.
+func (e *Encoder) NewStream() *Stream { return &Stream{e: e} }
+
+// Records is the number of records appended so far.
+func (s *Stream) Records() int { return s.records }
+
+// begin writes the batch prefix and, for CSV/TSV, the header: the configured columns, else the keys of
+// first (which may be nil).
+func (s *Stream) begin(dst, first []byte) []byte {
+	s.begun = true
+	o := &s.e.opts
+	dst = append(dst, o.BatchPrefix...)
+	if o.Format == FormatNDJSON {
+		return dst
+	}
+	s.cols = o.Fields
+	if len(s.cols) == 0 && first != nil {
+		_ = record.Each(first, func(k, _ []byte, _ record.Kind) bool {
+			s.cols = append(s.cols, record.UnquoteString(append(append([]byte{'"'}, k...), '"')))
+			return true
+		})
+	}
+	sep := byte(',')
+	if o.Format == FormatTSV {
+		sep = '\t'
+	}
+	for i, c := range s.cols {
+		if i > 0 {
+			dst = append(dst, sep)
+		}
+		dst = appendCell(dst, []byte(c), o.Format)
+	}
+	return append(dst, '\n')
+}
+
+// Append appends the encoding of records to dst.
+func (s *Stream) Append(dst []byte, records [][]byte) ([]byte, error) {
+	o := &s.e.opts
+	for _, rec := range records {
+		if !s.begun {
+			dst = s.begin(dst, rec)
+		}
+		if s.records > 0 {
+			dst = append(dst, o.RecordDelimiter...)
+		}
 		dst = append(dst, o.RecordPrefix...)
 		switch o.Format {
 		case FormatNDJSON:
 			dst = append(dst, rec...)
 		default:
 			var err error
-			if dst, err = e.appendRow(dst, rec, cols); err != nil {
+			if dst, err = s.e.appendRow(dst, rec, s.cols); err != nil {
 				return nil, err
 			}
 		}
 		dst = append(dst, o.RecordSuffix...)
-		if i < len(records)-1 || o.DelimiterAfterLast {
-			dst = append(dst, o.RecordDelimiter...)
-		}
+		s.records++
 	}
-	dst = append(dst, o.BatchSuffix...)
 	return dst, nil
+}
+
+// Finish appends the end of the batch to dst.
+func (s *Stream) Finish(dst []byte) []byte {
+	if !s.begun {
+		dst = s.begin(dst, nil)
+	}
+	o := &s.e.opts
+	if s.records > 0 && o.DelimiterAfterLast {
+		dst = append(dst, o.RecordDelimiter...)
+	}
+	return append(dst, o.BatchSuffix...)
 }
 
 func (e *Encoder) appendRow(dst, rec []byte, cols []string) ([]byte, error) {

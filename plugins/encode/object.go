@@ -17,6 +17,17 @@ import (
 // time field is not among the delivered fields.
 const MetaEventTime = "esa_event_time"
 
+// The metadata of a bundle: one message holding several delivered records, one per line (esa_fields
+// with bundle: true makes them for the object outputs).
+const (
+	// MetaRecords is the number of records in a bundle.
+	MetaRecords = "esa_records"
+	// MetaFirstTime and MetaLastTime are the earliest and latest event times of its records
+	// (RFC 3339 with nanoseconds).
+	MetaFirstTime = "esa_first_time"
+	MetaLastTime  = "esa_last_time"
+)
+
 // objectTimeLayout is the UTC timestamp layout in object names.
 const objectTimeLayout = "20060102T150405Z"
 
@@ -68,72 +79,4 @@ func MessageTime(msg *service.Message, timeField string, now time.Time) time.Tim
 		}
 	}
 	return now
-}
-
-// Object is one encoded object ready to upload.
-type Object struct {
-	Key             string
-	Body            []byte // gzip of the encoded records
-	ContentType     string
-	ContentEncoding string // always gzip
-	Records         int
-	RawBytes        int // encoded size before compression
-}
-
-// ObjectEncoder turns a batch into one named, gzip-compressed object (SPEC §4.8). It is safe for
-// concurrent use.
-type ObjectEncoder struct {
-	namer     *Namer
-	enc       *Encoder
-	timeField string
-	now       func() time.Time
-}
-
-// NewObjectEncoder returns the object encoder of a task writing under path, reading event times from
-// timeField.
-func NewObjectEncoder(task, path, timeField string, opts Options) (*ObjectEncoder, error) {
-	enc, err := NewEncoder(opts)
-	if err != nil {
-		return nil, err
-	}
-	return &ObjectEncoder{namer: NewNamer(task, path), enc: enc, timeField: timeField, now: time.Now}, nil
-}
-
-// Encode names and encodes batch as one object.
-func (o *ObjectEncoder) Encode(batch service.MessageBatch) (Object, error) {
-	now := o.now()
-	recs := make([][]byte, 0, len(batch))
-	var first, last time.Time
-	size := 0
-	for i, m := range batch {
-		b, err := m.AsBytes()
-		if err != nil {
-			return Object{}, fmt.Errorf("record %d: %w", i, err)
-		}
-		recs = append(recs, b)
-		size += len(b) + 1
-		t := MessageTime(m, o.timeField, now)
-		if i == 0 || t.Before(first) {
-			first = t
-		}
-		if i == 0 || t.After(last) {
-			last = t
-		}
-	}
-	raw, err := o.enc.Encode(make([]byte, 0, size+64), recs)
-	if err != nil {
-		return Object{}, err
-	}
-	body, err := Compress(CodecGzip, make([]byte, 0, len(raw)/6+64), raw)
-	if err != nil {
-		return Object{}, err
-	}
-	return Object{
-		Key:             o.namer.Key(first, last),
-		Body:            body,
-		ContentType:     o.enc.opts.ContentType(),
-		ContentEncoding: "gzip",
-		Records:         len(recs),
-		RawBytes:        len(raw),
-	}, nil
 }

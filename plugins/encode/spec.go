@@ -52,22 +52,3 @@ func OptionsFromParsed(conf *service.ParsedConfig) (Options, error) {
 	}
 	return o, o.Validate()
 }
-
-// ObjectStoreFields are the fields esa_s3_verified and esa_oss share after their connection fields:
-// task, time_field, encoding, multipart (partMin describes the store's minimum part size), max_retries,
-// timeout, max_in_flight and batching.
-func ObjectStoreFields(partMin string, timeout *service.ConfigField) []*service.ConfigField {
-	return []*service.ConfigField{
-		service.NewStringField("task").Description("The task name, used in object names and metric labels."),
-		service.NewStringField("time_field").Description("The record field holding the event time (for object names); missing or unparsable: the receive time.").Default(""),
-		EncodingField(),
-		service.NewObjectField("multipart",
-			service.NewIntField("part_size").Description("Objects larger than this many bytes are uploaded in parts of this size (minimum "+partMin+").").Default(8*1024*1024),
-			service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
-		).Description("Multipart upload of large objects.").Advanced(),
-		service.NewIntField("max_retries").Description("Retries of a failed upload before the batch is nacked.").Default(3).Advanced(),
-		timeout,
-		service.NewOutputMaxInFlightField().Default(2),
-		service.NewBatchPolicyField("batching").Description("Batching by records, bytes and time; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
-	}
-}

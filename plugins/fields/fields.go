@@ -88,6 +88,9 @@ pass through untouched.`).
 				Default(TimeRFC3339),
 			record.TaskField(),
 			record.RouteInvalidField(),
+			service.NewBoolField("bundle").
+				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+encode.MetaRecords+"` (their number) and `"+encode.MetaFirstTime+"` / `"+encode.MetaLastTime+"` (their earliest and latest event time, RFC 3339). A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
+				Default(false).Advanced(),
 		).
 		Example("Four access-log fields", "The fields of ESA's console example.", `
 pipeline:
@@ -126,6 +129,8 @@ type Config struct {
 	TimestampFormat string
 	Task            string
 	RouteInvalid    bool
+	// Bundle emits each batch's records as one message (see the bundle field).
+	Bundle bool
 }
 
 // FromParsed builds a Processor from a parsed esa_fields config.
@@ -155,6 +160,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 		return nil, err
 	}
 	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
+		return nil, err
+	}
+	if c.Bundle, err = conf.FieldBool("bundle"); err != nil {
 		return nil, err
 	}
 	return New(c, res)
@@ -187,7 +195,9 @@ type Processor struct {
 	respSlot   int
 	cookieSlot int
 	timeSlot   int // the category's time field when not selected (for metadata), else -1
+	eventSlot  int // the category's time field, selected or not, else -1
 	tsFormat   string
+	bundle     bool
 
 	invalid    *record.InvalidHandler
 	typeErrors *service.MetricCounter
@@ -292,6 +302,11 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 	if cat.TimeField != "" && !seen[cat.TimeField] {
 		p.timeSlot = p.sel.Add(cat.TimeField)
 	}
+	p.eventSlot = -1
+	if cat.TimeField != "" {
+		p.eventSlot = p.sel.Index(cat.TimeField)
+	}
+	p.bundle = c.Bundle
 	p.invalid = record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid)
 	if res != nil {
 		p.typeErrors = res.Metrics().NewCounter(MetricTypeErrors, "task", "field")
@@ -321,6 +336,9 @@ func suggest(name string, names []string) string {
 func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 	st := p.pool.New().(*state)
 	out, t, err := p.transform(dst, rec, st, false, false, record.Index{})
+	if p.timeSlot < 0 {
+		t = time.Time{}
+	}
 	n := 0
 	for _, m := range st.mismatch {
 		n += int(m)
@@ -361,8 +379,8 @@ func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, 
 	}
 	dst = append(dst, '}')
 	var t time.Time
-	if p.timeSlot >= 0 {
-		if v := st.vals[p.timeSlot]; v.Kind == record.String || v.Kind == record.Number {
+	if p.eventSlot >= 0 && (p.timeSlot >= 0 || p.bundle) {
+		if v := st.vals[p.eventSlot]; v.Kind == record.String || v.Kind == record.Number {
 			t, _ = record.ParseTime(v.Raw, v.Kind)
 		}
 	}
@@ -484,6 +502,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	buf := make([]byte, 0, size+64)
 	written := 0
 	kept := batch[:0]
+	var markers service.MessageBatch // bundle mode: flush markers go after the bundle
+	var first, last time.Time
+	now := time.Now()
 	for _, msg := range batch {
 		if msg.GetError() != nil {
 			kept = append(kept, msg)
@@ -491,8 +512,15 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		}
 		rec, err := msg.AsBytes()
 		if err == nil && len(rec) == 0 && encode.IsFlushMarker(msg) {
+			if p.bundle {
+				markers = append(markers, msg)
+				continue
+			}
 			kept = append(kept, msg) // flush marker: untouched, uncounted
 			continue
+		}
+		if p.bundle && written > 0 {
+			buf = append(buf, '\n')
 		}
 		start := len(buf)
 		var t time.Time
@@ -506,8 +534,21 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			}
 			continue
 		}
-		msg.SetBytes(buf[start:len(buf):len(buf)])
 		written++
+		if p.bundle {
+			if t.IsZero() {
+				t = now
+			}
+			if written == 1 || t.Before(first) {
+				first = t
+			}
+			if written == 1 || t.After(last) {
+				last = t
+			}
+			msg.SetBytes(nil) // the record lives on in the bundle
+			continue
+		}
+		msg.SetBytes(buf[start:len(buf):len(buf)])
 		if !t.IsZero() {
 			st.scratch = t.AppendFormat(st.scratch[:0], time.RFC3339Nano)
 			msg.MetaSet(encode.MetaEventTime, string(st.scratch))
@@ -516,6 +557,16 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	}
 	if written > 0 {
 		p.sizeHint.Store(int64(len(buf) / written))
+	}
+	if p.bundle {
+		if written > 0 {
+			b := service.NewMessage(buf)
+			b.MetaSetMut(encode.MetaRecords, int64(written))
+			b.MetaSetMut(encode.MetaFirstTime, first.Format(time.RFC3339Nano))
+			b.MetaSetMut(encode.MetaLastTime, last.Format(time.RFC3339Nano))
+			kept = append([]*service.Message{b}, kept...)
+		}
+		kept = append(kept, markers...)
 	}
 	if p.typeErrors != nil {
 		for i, n := range st.mismatch {

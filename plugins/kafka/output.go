@@ -59,7 +59,7 @@ Keyless records under a key-hashing balancer go round robin (Hash) or to a rando
 				Advanced(),
 			service.NewStringField("task").Description("Task name, the `task` label of the metrics.").Default(""),
 			service.NewStringField("time_field").Description("The category's time field (unused by Kafka; accepted like every output).").Default("").Advanced(),
-			service.NewOutputMaxInFlightField().Default(64),
+			service.NewOutputMaxInFlightField().Default(16),
 			deadletter.Field(),
 			service.NewBatchPolicyField("batching").
 				Description("Batch policy: a batch is sent after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default of SPEC §3.1 (1,000 records, 5 MiB, 5 s)."),

@@ -248,7 +248,7 @@ func TestOutputConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.balancer != BalancerCRC32 || len(o.conn.brokers) != 50 || inFlight != 64 {
+	if o.balancer != BalancerCRC32 || len(o.conn.brokers) != 50 || inFlight != 16 {
 		t.Errorf("balancer %q, %d brokers, max_in_flight %d", o.balancer, len(o.conn.brokers), inFlight)
 	}
 	if policy.Count != 1000 || policy.ByteSize != 5<<20 || policy.Period != "5s" {

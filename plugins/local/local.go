@@ -14,31 +14,35 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
-// DefaultMaxInFlight is the default max_in_flight of esa_local.
-const DefaultMaxInFlight = 4
+// DefaultMaxInFlight is the default max_in_flight of esa_local: objects written at a time.
+const DefaultMaxInFlight = 1
 
 // ConfigSpec is the esa_local configuration specification.
 func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Local").
-		Summary("Writes batches of log records to a local directory as gzip objects named like ESA's object-storage deliveries.").
-		Description(`Each batch becomes one file `+"`<path>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+`
-(SPEC §4.8): `+"`YYYYMMDD`"+` is the UTC date of the earliest event time in the batch, `+"`first`"+` and `+"`last`"+` the
-earliest and latest event times in UTC (`+"`20260101T000000Z`"+`), read from `+"`time_field`"+` (else the
-`+"`esa_event_time`"+` metadata, else the time of writing), `+"`seq`"+` a counter and `+"`rand`"+` 8 random hex digits, so
-names never collide. The body is the gzip of the encoded records (NDJSON by default).
+		Summary("Writes log records to a local directory as gzip objects named like ESA's object-storage deliveries.").
+		Description(`Records are gathered into objects of `+"`batching.count`"+` records, `+"`batching.byte_size`"+` encoded
+bytes or `+"`batching.period`"+` after the first record, whichever comes first (100,000 / 64 MiB / 60 s by
+default; a flush marker writes the object at once). Each object is one file
+`+"`<path>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+`: `+"`YYYYMMDD`"+` is the UTC date of the
+earliest event time in the object, `+"`first`"+` and `+"`last`"+` the earliest and latest event times in UTC
+(`+"`20260101T000000Z`"+`), read from `+"`time_field`"+` (else the `+"`esa_event_time`"+` metadata, else the time of
+writing), `+"`seq`"+` a counter and `+"`rand`"+` 8 random hex digits, so names never collide. The body is the gzip
+of the encoded records (NDJSON by default).
 
-A file is written under a hidden temporary name in its directory, synced to disk and then renamed, so
-readers never see a partial file; the batch is acknowledged only after that. Directories are created as
-needed. A directory that cannot be created or written stops the run with an error (a configuration
-error, not a delivery failure); other errors (for example a full disk) fail the batch, and the input
-redelivers it.`).
+Records are encoded and compressed into a hidden temporary file in the directory as they arrive (memory
+does not grow with the object's size); when the object is complete the file is synced to disk and renamed,
+so readers never see a partial file. The records are acknowledged only after that. Directories are
+created as needed. A directory that cannot be created or written stops the run with an error (a
+configuration error, not a delivery failure); other errors (for example a full disk) fail the object's
+records, and the input delivers them again.`).
 		Fields(
 			service.NewStringField("path").
 				Description("The directory objects are written under (created if missing)."),
@@ -49,8 +53,8 @@ redelivers it.`).
 				Description("The record field holding its event time (the category's time field, e.g. `EdgeStartTimestamp`).").
 				Default(""),
 			encode.EncodingField(),
-			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight),
-			deadletter.Field(),
+			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight).
+				Description("How many objects are written at a time (while the next one is filled)."),
 			service.NewBatchPolicyField("batching").
 				Description("When a file is written: after `count` records, `byte_size` bytes or `period`, whichever comes first. Zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
 		).
@@ -75,59 +79,41 @@ output:
 
 // Register registers the esa_local output on env.
 func Register(env *service.Environment) error {
-	return env.RegisterBatchOutput("esa_local", ConfigSpec(), newOutput)
+	return env.RegisterBatchOutput(Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+		o, err := newOutput(conf, res)
+		if err != nil {
+			return nil, service.BatchPolicy{}, 0, err
+		}
+		return o, o.asm.BatchPolicy(), o.asm.MaxInFlight(), nil
+	})
 }
+
+// Name is the component name.
+const Name = "esa_local"
 
 type output struct {
 	root    string
 	task    string
-	writer  *encode.ObjectWriter
-	dl      *deadletter.Router
+	asm     *objects.Assembler
 	outcome *outcome.Outcome
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-	var pol service.BatchPolicy
+func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	root, err := conf.FieldString("path")
 	if err != nil {
-		return nil, pol, 0, err
+		return nil, err
 	}
 	if root == "" {
-		return nil, pol, 0, errors.New("esa_local: path is empty")
+		return nil, errors.New("esa_local: path is empty")
 	}
-	task, err := conf.FieldString("task")
-	if err != nil {
-		return nil, pol, 0, err
+	o := &output{root: root, outcome: outcome.From(res)}
+	if o.task, err = conf.FieldString("task"); err != nil {
+		return nil, err
 	}
-	timeField, err := conf.FieldString("time_field")
-	if err != nil {
-		return nil, pol, 0, err
+	if o.asm, err = objects.FromParsed(conf, res, Name, "", o); err != nil {
+		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
-	opts, err := encode.OptionsFromParsed(conf)
-	if err != nil {
-		return nil, pol, 0, fmt.Errorf("esa_local: encoding: %w", err)
-	}
-	enc, err := encode.NewObjectEncoder(task, "", timeField, opts)
-	if err != nil {
-		return nil, pol, 0, fmt.Errorf("esa_local: %w", err)
-	}
-	if pol, err = encode.ObjectBatching(conf); err != nil {
-		return nil, pol, 0, err
-	}
-	mif, err := conf.FieldMaxInFlight()
-	if err != nil {
-		return nil, pol, 0, err
-	}
-	dl, err := deadletter.NewRouter(conf, res)
-	if err != nil {
-		return nil, pol, 0, fmt.Errorf("esa_local: %w", err)
-	}
-	o := &output{root: root, task: task, dl: dl, outcome: outcome.From(res), writer: &encode.ObjectWriter{
-		Name: "esa_local", Enc: enc, Backoff: encode.Backoff{MaxRetries: 0},
-		Metrics: encode.NewMetrics(res, task), Log: res.Logger(),
-		Describe: func(key string) string { return filepath.Join(root, filepath.FromSlash(key)) },
-	}}
-	return o, pol, mif, nil
+	return o, nil
 }
 
 // Connect creates the root directory and checks that files can be created in it. A directory that
@@ -143,67 +129,62 @@ func (o *output) Connect(context.Context) error {
 		}
 	}
 	if err != nil {
-		err = fmt.Errorf("esa_local: cannot write to %s: %w", o.root, err)
+		err = fmt.Errorf("%s: cannot write to %s: %w", Name, o.root, err)
 		o.outcome.Fatal(err)
 		return err
 	}
 	return nil
 }
 
-// WriteBatch writes batch as one object file. A failed write is not retried here: the input
-// redelivers the batch. A permission error (the directory was made read-only under a running task)
-// stops the run like a directory that cannot be created at start.
+// WriteBatch adds batch to the object being filled and returns once that object is written.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	return o.dl.Write(ctx, batch, func(ctx context.Context, recs service.MessageBatch) error {
-		return o.writer.Write(ctx, recs, func(_ context.Context, obj encode.Object) error {
-			err := writeAtomic(filepath.Join(o.root, filepath.FromSlash(obj.Key)), obj.Body)
-			if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOTDIR) {
-				o.outcome.Fatal(fmt.Errorf("esa_local: cannot write to %s: %w", o.root, err))
-			}
-			return err
-		})
-	})
+	return o.asm.Write(ctx, batch)
 }
 
-// writeAtomic writes data to a hidden temporary file beside target, syncs it, renames it to target and
-// syncs the directory, so target appears complete or not at all.
-func writeAtomic(target string, data []byte) (err error) {
+// Spool implements objects.Store: a hidden temporary file in the root directory (renamed into place
+// by Put, on the same file system).
+func (o *output) Spool() (*os.File, error) {
+	return os.CreateTemp(o.root, "."+o.task+".*.spool")
+}
+
+// Put implements objects.Store: the spool file is synced, renamed to its key under the root directory
+// (created as needed) and the directory synced, so the object appears complete or not at all. A
+// permission error, a read-only file system or a path under a regular file stops the run.
+func (o *output) Put(_ context.Context, obj *objects.Object) error {
+	target := filepath.Join(o.root, filepath.FromSlash(obj.Key))
+	err := o.put(obj.Body, target)
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.ENOTDIR) {
+		o.outcome.Fatal(fmt.Errorf("%s: cannot write to %s: %w", Name, o.root, err))
+	}
+	return err
+}
+
+func (o *output) put(f *os.File, target string) error {
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
 	dir := filepath.Dir(target)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".*.tmp")
-	if err != nil {
+	if err := os.Rename(f.Name(), target); err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, target); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
+	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
 		_ = d.Close()
 	}
 	return nil
 }
 
-// Close has nothing to release.
-func (o *output) Close(context.Context) error { return nil }
+// Adopts implements objects.Adopter: Put renames the spool file into place.
+func (o *output) Adopts() bool { return true }
+
+// Describe implements objects.Store.
+func (o *output) Describe(key string) string { return filepath.Join(o.root, filepath.FromSlash(key)) }
+
+// Close writes the object being filled and waits for it.
+func (o *output) Close(ctx context.Context) error { return o.asm.Close(ctx) }

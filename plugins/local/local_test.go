@@ -3,7 +3,6 @@ package local
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -21,6 +20,7 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/source"
 )
@@ -37,9 +37,9 @@ func testEnv(t testing.TB) *service.Environment {
 	return env
 }
 
-// objects returns the .log.gz files under root (relative, slash-separated, sorted) and fails on any
+// objectFiles returns the .log.gz files under root (relative, slash-separated, sorted) and fails on any
 // other file (such as a leftover temporary file).
-func objects(t *testing.T, root string) []string {
+func objectFiles(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -128,7 +128,7 @@ output:
 	if err := s.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	objs := objects(t, out)
+	objs := objectFiles(t, out)
 	if len(objs) != 1 {
 		t.Fatalf("objects %v, want one", objs)
 	}
@@ -178,7 +178,7 @@ output:
 	if err := s.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	objs := objects(t, out)
+	objs := objectFiles(t, out)
 	if len(objs) < 3 {
 		t.Fatalf("objects %v, want at least 3 (batches of at most 1000)", objs)
 	}
@@ -268,7 +268,7 @@ output:
 		t.Fatalf("stop: %v", err)
 	}
 	<-done
-	objs := objects(t, dir)
+	objs := objectFiles(t, dir)
 	total := 0
 	for _, o := range objs {
 		total += len(readObject(t, filepath.Join(dir, o)))
@@ -290,44 +290,69 @@ func (s signalProc) ProcessBatch(_ context.Context, b service.MessageBatch) ([]s
 
 func (s signalProc) Close(context.Context) error { return nil }
 
-func TestWriteAtomicErrors(t *testing.T) {
+// newTestOutput builds an esa_local on root directly (no stream).
+func newTestOutput(t *testing.T, root string) *output {
+	t.Helper()
+	conf, err := ConfigSpec().ParseYAML("path: "+root+"\ntask: t\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := newOutput(conf, service.MockResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = o.Close(context.Background()) })
+	return o
+}
+
+// TestPutErrors: an object that cannot be put (a directory component that is a regular file) fails,
+// and stops the run.
+func TestPutErrors(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A directory component that is a file.
-	if err := writeAtomic(filepath.Join(file, "x", "a.log.gz"), []byte("x")); err == nil {
+	o := newTestOutput(t, dir)
+	f, err := o.Spool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	if err := o.Put(context.Background(), &objects.Object{Key: "file/x/a.log.gz", Body: f}); err == nil {
 		t.Fatal("wrote below a regular file")
 	}
-	if os.Geteuid() != 0 { // root ignores directory permissions
-		ro := filepath.Join(dir, "ro")
-		if err := os.Mkdir(ro, 0o555); err != nil {
-			t.Fatal(err)
-		}
-		err := writeAtomic(filepath.Join(ro, "x", "a.log.gz"), []byte("x"))
-		if err == nil || !errors.Is(err, fs.ErrPermission) {
-			t.Fatalf("err = %v, want a permission error", err)
-		}
+	if err := o.outcome.FatalErr(); err == nil || !strings.Contains(err.Error(), "cannot write to") {
+		t.Fatalf("fatal error %v, want the run stopped", err)
 	}
 }
 
-func TestWriteAtomicLeavesNoTemp(t *testing.T) {
+// TestPutReplacesWhole: Put renames the spool file into place (a second object of the same name
+// replaces the first whole) and leaves no spool file behind.
+func TestPutReplacesWhole(t *testing.T) {
 	dir := t.TempDir()
-	target := filepath.Join(dir, "d", "a.log.gz")
-	if err := writeAtomic(target, []byte("hello")); err != nil {
-		t.Fatal(err)
+	o := newTestOutput(t, dir)
+	for _, body := range []string{"hello", "world"} {
+		f, err := o.Spool()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(body); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Put(context.Background(), &objects.Object{Key: "d/a.log.gz", Body: f, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
 	}
-	// A second write to the same name replaces it whole.
-	if err := writeAtomic(target, []byte("world")); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(target)
+	b, err := os.ReadFile(filepath.Join(dir, "d", "a.log.gz"))
 	if err != nil || string(b) != "world" {
 		t.Fatalf("%q %v", b, err)
 	}
-	ents, _ := os.ReadDir(filepath.Dir(target))
-	if len(ents) != 1 {
-		t.Fatalf("directory holds %d entries, want only the object", len(ents))
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.Name() != "d" {
+			t.Errorf("left behind: %s", e.Name())
+		}
 	}
 }

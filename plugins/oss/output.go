@@ -3,10 +3,10 @@
 package oss
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -18,8 +18,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
@@ -58,8 +58,7 @@ A bucket of another Alibaba Cloud account is reached through `+"`esa_s3_verified
 			service.NewStringField("access_key_id").Description("AccessKey ID. Empty: `ALIBABA_CLOUD_ACCESS_KEY_ID`.").Default(""),
 			service.NewStringField("access_key_secret").Description("AccessKey secret. Empty: `ALIBABA_CLOUD_ACCESS_KEY_SECRET`.").Default("").Secret(),
 			service.NewStringField("security_token").Description("STS security token. Empty: `ALIBABA_CLOUD_SECURITY_TOKEN` when the key comes from the environment.").Default("").Secret(),
-			deadletter.Field(),
-		}, encode.ObjectStoreFields("100 KiB", service.NewDurationField("timeout").Description("Read/write timeout of one request.").Default("120s").Advanced())...)...).
+		}, objects.StoreFields("100 KiB", service.NewDurationField("timeout").Description("Read/write timeout of one request.").Default("120s").Advanced())...)...).
 		Example("OSS bucket in Hangzhou", "Credentials from the environment.", `
 output:
   esa_oss:
@@ -73,8 +72,12 @@ output:
 
 // Register registers esa_oss on env.
 func Register(env *service.Environment) error {
-	return encode.RegisterObjectOutput(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, error) {
-		return newOutput(conf, res)
+	return objects.Register(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
+		o, err := newOutput(conf, res)
+		if err != nil {
+			return nil, nil, err
+		}
+		return o, o.asm, nil
 	})
 }
 
@@ -124,14 +127,13 @@ func (c Config) credentials() (id, secret, token, source string) {
 type output struct {
 	cfg      Config
 	task     string
-	enc      *encode.ObjectEncoder
 	partSize int64
 	partConc int
-	writer   *encode.ObjectWriter
+	asm      *objects.Assembler
+	spoolDir string
 	timeout  time.Duration
 	log      *service.Logger
 	out      *outcome.Outcome
-	dl       *deadletter.Router
 
 	mu     sync.RWMutex
 	bucket *alioss.Bucket
@@ -153,10 +155,6 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 			return nil, err
 		}
 	}
-	timeField, err := conf.FieldString("time_field")
-	if err != nil {
-		return nil, err
-	}
 	if c.Bucket == "" {
 		return nil, errors.New("bucket: must not be empty")
 	}
@@ -170,13 +168,6 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		return nil, errors.New("access_key_secret: must be set with access_key_id")
 	}
 	o.cfg = c
-	opts, err := encode.OptionsFromParsed(conf)
-	if err != nil {
-		return nil, fmt.Errorf("encoding: %w", err)
-	}
-	if o.enc, err = encode.NewObjectEncoder(o.task, c.Prefix, timeField, opts); err != nil {
-		return nil, fmt.Errorf("encoding: %w", err)
-	}
 	ps, err := conf.FieldInt("multipart", "part_size")
 	if err != nil {
 		return nil, err
@@ -189,18 +180,13 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		return nil, err
 	}
 	o.partConc = max(o.partConc, 1)
-	mr, err := conf.FieldInt("max_retries")
-	if err != nil {
-		return nil, err
-	}
 	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
 		return nil, err
 	}
-	o.writer = &encode.ObjectWriter{
-		Name: Name, Enc: o.enc, Backoff: encode.Backoff{MaxRetries: mr},
-		Metrics: encode.NewMetrics(res, o.task), Log: res.Logger(), Describe: o.objectURL,
+	if o.spoolDir, err = conf.FieldString("spool_dir"); err != nil {
+		return nil, err
 	}
-	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
+	if o.asm, err = objects.FromParsed(conf, res, Name, c.Prefix, o); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -301,7 +287,7 @@ func classify(err error) error {
 	return &encode.Permanent{Err: err}
 }
 
-// WriteBatch encodes the batch as one object and uploads it, retrying with backoff.
+// WriteBatch adds batch to the object being filled and returns once that object is uploaded.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	o.mu.RLock()
 	b := o.bucket
@@ -309,23 +295,36 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if b == nil {
 		return service.ErrNotConnected
 	}
-	return o.dl.Write(ctx, batch, func(ctx context.Context, recs service.MessageBatch) error {
-		return o.writer.Write(ctx, recs, func(ctx context.Context, obj encode.Object) error {
-			return classify(o.upload(ctx, b, obj))
-		})
-	})
+	return o.asm.Write(ctx, batch)
 }
 
-func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj encode.Object) error {
+// Spool implements objects.Store: a temporary file in spool_dir.
+func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.spoolDir, o.task) }
+
+// Describe implements objects.Store.
+func (o *output) Describe(key string) string { return o.objectURL(key) }
+
+// Put implements objects.Store, reading the body from the spool file.
+func (o *output) Put(ctx context.Context, obj *objects.Object) error {
+	o.mu.RLock()
+	b := o.bucket
+	o.mu.RUnlock()
+	if b == nil {
+		return service.ErrNotConnected
+	}
+	return classify(o.upload(ctx, b, obj))
+}
+
+func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj *objects.Object) error {
 	opts := []alioss.Option{alioss.ContentType(obj.ContentType), alioss.ContentEncoding(obj.ContentEncoding), alioss.WithContext(ctx)}
-	if int64(len(obj.Body)) <= o.partSize {
-		return b.PutObject(obj.Key, bytes.NewReader(obj.Body), opts...)
+	if obj.Size <= o.partSize {
+		return b.PutObject(obj.Key, io.NewSectionReader(obj.Body, 0, obj.Size), opts...)
 	}
 	imur, err := b.InitiateMultipartUpload(obj.Key, opts...)
 	if err != nil {
 		return fmt.Errorf("InitiateMultipartUpload: %w", err)
 	}
-	parts, err := o.uploadParts(ctx, b, imur, obj.Body)
+	parts, err := o.uploadParts(ctx, b, imur, obj.Body, obj.Size)
 	if err == nil {
 		_, err = b.CompleteMultipartUpload(imur, parts, alioss.WithContext(ctx))
 		if err != nil {
@@ -344,8 +343,8 @@ func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj encode.Object
 	return nil
 }
 
-func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.InitiateMultipartUploadResult, body []byte) ([]alioss.UploadPart, error) {
-	n := int((int64(len(body)) + o.partSize - 1) / o.partSize)
+func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.InitiateMultipartUploadResult, body io.ReaderAt, size int64) ([]alioss.UploadPart, error) {
+	n := int((size + o.partSize - 1) / o.partSize)
 	parts := make([]alioss.UploadPart, n)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -361,8 +360,8 @@ func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.
 			defer wg.Done()
 			for i := range next {
 				lo := int64(i) * o.partSize
-				hi := min(lo+o.partSize, int64(len(body)))
-				p, err := b.UploadPart(imur, bytes.NewReader(body[lo:hi]), hi-lo, i+1, alioss.WithContext(ctx))
+				hi := min(lo+o.partSize, size)
+				p, err := b.UploadPart(imur, io.NewSectionReader(body, lo, hi-lo), hi-lo, i+1, alioss.WithContext(ctx))
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("UploadPart %d: %w", i+1, err); cancel() })
 					continue
@@ -392,4 +391,4 @@ func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.
 }
 
 // Close releases nothing: the SDK client holds no resources that need closing.
-func (o *output) Close(context.Context) error { return nil }
+func (o *output) Close(ctx context.Context) error { return o.asm.Close(ctx) }

@@ -57,7 +57,7 @@ func newTestOutput(t *testing.T, yaml string) (*output, *service.Resources) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.writer.Backoff.Initial, o.writer.Backoff.Max = time.Millisecond, 5*time.Millisecond
+	o.asm.SetRetryDelays(time.Millisecond, 5*time.Millisecond)
 	return o, res
 }
 
@@ -99,11 +99,11 @@ func TestDeliverSmallAndMultipart(t *testing.T) {
 		t.Fatal(err)
 	}
 	small := recordtest.PaddedRecords(100, 10)
-	if err := o.WriteBatch(ctx, recordtest.Batch(small)); err != nil {
+	if err := o.WriteBatch(ctx, recordtest.Object(small)); err != nil {
 		t.Fatal(err)
 	}
 	big := recordtest.PaddedRecords(400, 1000) // ~540 KB of base64, ~400 KB gzip: 4 parts of 100 KiB
-	if err := o.WriteBatch(ctx, recordtest.Batch(big)); err != nil {
+	if err := o.WriteBatch(ctx, recordtest.Object(big)); err != nil {
 		t.Fatal(err)
 	}
 	objs := s.Objects("logs", "esa/access/")
@@ -146,7 +146,7 @@ func TestDeliverSmallAndMultipart(t *testing.T) {
 		}
 		return 0, ""
 	})
-	if err := o.WriteBatch(ctx, recordtest.Batch(big)); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
+	if err := o.WriteBatch(ctx, recordtest.Object(big)); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
 		t.Fatalf("refused part: %v", err)
 	}
 	if n := s.PendingUploads(); n != 0 {
@@ -175,14 +175,14 @@ func TestRetryThenNack(t *testing.T) {
 		}
 		return 0, ""
 	})
-	if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(5, 5))); err != nil {
+	if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(5, 5))); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	if fails != 3 {
 		t.Fatalf("attempts %d, want 3", fails)
 	}
 	fails = 100
-	if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(5, 5))); err == nil || !strings.Contains(err.Error(), "503") {
+	if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(5, 5))); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("want a nack after the retries: %v", err)
 	}
 	if fails != 103 {
@@ -226,7 +226,7 @@ func TestConnectRejections(t *testing.T) {
 		if err := o.Connect(ctx); err != nil || outcome.From(res).FatalErr() != nil {
 			t.Fatal(err)
 		}
-		if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(3, 3))); err != nil {
+		if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(3, 3))); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -238,7 +238,7 @@ func TestConnectRejections(t *testing.T) {
 		if err := o.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := o.WriteBatch(ctx, recordtest.Batch(recordtest.PaddedRecords(3, 3))); err != nil {
+		if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(3, 3))); err != nil {
 			t.Fatal(err)
 		}
 		if len(s.Objects("logs", "env/")) != 1 {

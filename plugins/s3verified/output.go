@@ -4,10 +4,10 @@
 package s3verified
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -19,8 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
@@ -61,8 +60,7 @@ Requester Pays bucket stop the run at connect time with an error naming the cred
 			service.NewStringField("ownership_token").Description("The content of the ownership challenge object (SPEC §4.7).").Default(""),
 			service.NewStringField("ownership_secret").Description("The secret that signs ownership tokens.").Default("${ESA_OWNERSHIP_SECRET}").Secret(),
 			service.NewBoolField("compatible").Description("The store is S3-compatible (ESA aws3cmpt), not AWS: request checksums only when required.").Default(false),
-			deadletter.Field(),
-		}, encode.ObjectStoreFields("5 MiB", service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced())...)...).
+		}, objects.StoreFields("5 MiB", service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced())...)...).
 		Example("AWS S3 with SSE-S3", "Credentials from the default chain; the token comes from `esa-connect verify`.", `
 output:
   esa_s3_verified:
@@ -89,8 +87,12 @@ output:
 
 // Register registers esa_s3_verified on env.
 func Register(env *service.Environment) error {
-	return encode.RegisterObjectOutput(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, error) {
-		return newOutput(conf, res)
+	return objects.Register(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
+		o, err := newOutput(conf, res)
+		if err != nil {
+			return nil, nil, err
+		}
+		return o, o.asm, nil
 	})
 }
 
@@ -99,14 +101,13 @@ type output struct {
 	task     string
 	token    string
 	secret   string
-	enc      *encode.ObjectEncoder
 	partSize int64
 	partConc int
-	writer   *encode.ObjectWriter
+	asm      *objects.Assembler
+	spoolDir string
 	timeout  time.Duration
 	log      *service.Logger
 	out      *outcome.Outcome
-	dl       *deadletter.Router
 
 	mu       sync.RWMutex
 	client   *s3.Client
@@ -151,13 +152,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		return nil, errors.New("task: must not be empty (it names objects and the ownership challenge)")
 	}
 	o.cfg = c
-	opts, err := encode.OptionsFromParsed(conf)
-	if err != nil {
-		return nil, fmt.Errorf("encoding: %w", err)
-	}
-	if o.enc, err = encode.NewObjectEncoder(o.task, c.Path(), timeField, opts); err != nil {
-		return nil, fmt.Errorf("encoding: %w", err)
-	}
+	_ = timeField // read by objects.FromParsed
 	ps, err := conf.FieldInt("multipart", "part_size")
 	if err != nil {
 		return nil, err
@@ -172,18 +167,13 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	if o.partConc < 1 {
 		o.partConc = 1
 	}
-	mr, err := conf.FieldInt("max_retries")
-	if err != nil {
-		return nil, err
-	}
 	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
 		return nil, err
 	}
-	o.writer = &encode.ObjectWriter{
-		Name: Name, Enc: o.enc, Backoff: encode.Backoff{MaxRetries: mr},
-		Metrics: encode.NewMetrics(res, o.task), Log: res.Logger(), Describe: o.cfg.ObjectURL,
+	if o.spoolDir, err = conf.FieldString("spool_dir"); err != nil {
+		return nil, err
 	}
-	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
+	if o.asm, err = objects.FromParsed(conf, res, Name, c.Path(), o); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -259,7 +249,7 @@ func CheckRequesterPays(ctx context.Context, client *s3.Client, c Config) error 
 	return nil
 }
 
-// WriteBatch encodes the batch as one object and uploads it, retrying with backoff.
+// WriteBatch adds batch to the object being filled and returns once that object is uploaded.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	o.mu.RLock()
 	up := o.uploader
@@ -267,28 +257,43 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if up == nil {
 		return service.ErrNotConnected
 	}
-	return o.dl.Write(ctx, batch, func(ctx context.Context, recs service.MessageBatch) error {
-		return o.writer.Write(ctx, recs, func(ctx context.Context, obj encode.Object) error {
-			actx, cancel := context.WithTimeout(ctx, o.timeout)
-			defer cancel()
-			in := &s3.PutObjectInput{
-				Bucket:          aws.String(o.cfg.Bucket()),
-				Key:             aws.String(obj.Key),
-				Body:            bytes.NewReader(obj.Body),
-				ContentType:     aws.String(obj.ContentType),
-				ContentEncoding: aws.String(obj.ContentEncoding),
-			}
-			if o.cfg.ServerSideEncryption != "" {
-				in.ServerSideEncryption = types.ServerSideEncryption(o.cfg.ServerSideEncryption)
-			}
-			_, err := up.Upload(actx, in)
-			return classify(err)
-		})
-	})
+	return o.asm.Write(ctx, batch)
 }
 
-// Close releases nothing: the SDK client holds no resources that need closing.
-func (o *output) Close(context.Context) error { return nil }
+// Spool implements objects.Store: a temporary file in spool_dir.
+func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.spoolDir, o.task) }
+
+// Describe implements objects.Store.
+func (o *output) Describe(key string) string { return o.cfg.ObjectURL(key) }
+
+// Put implements objects.Store: one PUT, or a multipart upload (aborted on failure) for a body larger
+// than multipart.part_size; the body is read from the spool file, never loaded into memory.
+func (o *output) Put(ctx context.Context, obj *objects.Object) error {
+	o.mu.RLock()
+	up := o.uploader
+	o.mu.RUnlock()
+	if up == nil {
+		return service.ErrNotConnected
+	}
+	actx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	in := &s3.PutObjectInput{
+		Bucket:          aws.String(o.cfg.Bucket()),
+		Key:             aws.String(obj.Key),
+		Body:            io.NewSectionReader(obj.Body, 0, obj.Size),
+		ContentLength:   aws.Int64(obj.Size),
+		ContentType:     aws.String(obj.ContentType),
+		ContentEncoding: aws.String(obj.ContentEncoding),
+	}
+	if o.cfg.ServerSideEncryption != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(o.cfg.ServerSideEncryption)
+	}
+	_, err := up.Upload(actx, in)
+	return classify(err)
+}
+
+// Close uploads the object being filled and waits for it.
+func (o *output) Close(ctx context.Context) error { return o.asm.Close(ctx) }
 
 // expandDefaultRef resolves a value that is still an unexpanded ${VAR} reference — as the field's
 // default is, since Benthos interpolates environment variables in the config text only.

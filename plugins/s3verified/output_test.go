@@ -372,7 +372,7 @@ func TestMultipartUploadAndAbort(t *testing.T) {
 	}
 	recs := recordtest.PaddedRecords(3000, 3000) // ~12 MB of base64, ~9 MB gzip: two parts
 	e.proxy.Reset()
-	if err := o.WriteBatch(ctx, recordtest.Batch(recs)); err != nil {
+	if err := o.WriteBatch(ctx, recordtest.Object(recs)); err != nil {
 		t.Fatal(err)
 	}
 	var creates, parts, completes int
@@ -418,7 +418,7 @@ func TestMultipartUploadAndAbort(t *testing.T) {
 	})
 	defer e.proxy.SetIntercept(nil)
 	e.proxy.Reset()
-	err := o.WriteBatch(ctx, recordtest.Batch(recs))
+	err := o.WriteBatch(ctx, recordtest.Object(recs))
 	if err == nil || !strings.Contains(err.Error(), "InvalidPart") {
 		t.Fatalf("failed part: %v", err)
 	}
@@ -451,7 +451,7 @@ func TestRetryThenNack(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	o.writer.Backoff.Initial, o.writer.Backoff.Max = time.Millisecond, 5*time.Millisecond
+	o.asm.SetRetryDelays(time.Millisecond, 5*time.Millisecond)
 	fails := 0
 	e.proxy.SetIntercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/esa/access/2026") {
@@ -465,14 +465,14 @@ func TestRetryThenNack(t *testing.T) {
 		return false
 	})
 	recs := recordtest.PaddedRecords(10, 10)
-	if err := o.WriteBatch(ctx, recordtest.Batch(recs)); err != nil {
+	if err := o.WriteBatch(ctx, recordtest.Object(recs)); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	if fails != 3 {
 		t.Fatalf("attempts = %d, want 3", fails)
 	}
 	fails = -100 // always fail now
-	err := o.WriteBatch(ctx, recordtest.Batch(recs))
+	err := o.WriteBatch(ctx, recordtest.Object(recs))
 	if err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("want a nack after the retries, got %v", err)
 	}

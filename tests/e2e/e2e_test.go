@@ -490,6 +490,9 @@ destination: {type: local, path: %q, batching: {count: 10000000, period: 1h}}
 	if len(lines) == 0 {
 		t.Fatalf("SIGTERM did not flush the partial batch\n%s", res.Output())
 	}
+	if spools, _ := filepath.Glob(filepath.Join(out, ".*")); len(spools) != 0 {
+		t.Errorf("spool files left behind after the drain: %v", spools)
+	}
 	ids := map[string]bool{}
 	for _, l := range lines {
 		o, err := parseOrdered(l)

@@ -1,0 +1,539 @@
+// Package objects is the write path of the object outputs (esa_local, esa_s3_verified, esa_oss): it
+// assembles objects of up to 100,000 records / 64 MiB / 60 s out of the small batches the pipeline
+// hands over, encoding and compressing each batch into the object as it arrives, and acknowledges a
+// batch only once the object holding it was stored.
+//
+// Why not let Benthos batch whole objects? A Benthos batch holds every record of the object, as it
+// was delivered, until the object is written: 100,000 records and the message of each, hundreds of
+// megabytes. Here a record's bytes go straight into a compressed spool file (in the destination
+// directory, or in a temporary directory for a remote store), and what waits for the upload is only
+// the acknowledgement of its batch. At most `uploads` objects hold records at a time (filling or being
+// stored); a batch that would start another waits.
+package objects
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/klauspost/pgzip"
+	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/outcome"
+)
+
+// Object is one assembled object, ready to store: its compressed body waits in a spool file.
+type Object struct {
+	// Key is the object's name (SPEC §4.8 layout, under the store's path).
+	Key string
+	// Body is the spool file holding the compressed body, from offset 0; Size bytes.
+	Body *os.File
+	Size int64
+	// ContentType and ContentEncoding (always gzip) describe the body.
+	ContentType, ContentEncoding string
+	// Records and RawBytes are the records in the object and their encoded size before compression.
+	Records, RawBytes int
+}
+
+// Store is where an object output puts its objects.
+type Store interface {
+	// Spool returns a new, empty file for an object's body: a temporary file beside the destination
+	// for a local directory (so that Put can rename it), or in a temporary directory.
+	Spool() (*os.File, error)
+	// Put stores o (reading o.Body from its start; it may be called again after a failure). It
+	// returns an *encode.Permanent error for a failure no retry can fix.
+	Put(ctx context.Context, o *Object) error
+	// Describe names a key in messages (for example s3://bucket/key).
+	Describe(key string) string
+}
+
+// Adopter is implemented by a Store whose Put keeps the spool file (renames it into place) instead of
+// copying it; the assembler then does not remove it.
+type Adopter interface {
+	Adopts() bool
+}
+
+// Config configures an Assembler.
+type Config struct {
+	// Name is the component name that starts error messages.
+	Name string
+	// Task names the objects; Path is the directory or key prefix they go under; TimeField is the
+	// record field of the event time (for the names).
+	Task, Path, TimeField string
+	// Encoding is the record format of the objects.
+	Encoding encode.Options
+	// Count, Bytes and Period close an object: at this many records, this many encoded bytes, or this
+	// long after its first record, whichever comes first (a flush marker closes it at once).
+	Count, Bytes int
+	Period       time.Duration
+	// Uploads is how many objects may hold records at a time, the one being filled included (at
+	// least 1): with 1, an object is filled, then stored, then the next one is filled.
+	Uploads int
+	// Level is the gzip level (0: the default, 6).
+	Level int
+	// Backoff paces the retries of a failed Put.
+	Backoff encode.Backoff
+	// Metrics counts deliveries, failures and retries.
+	Metrics *encode.Metrics
+	// Log receives a warning per retry.
+	Log *service.Logger
+	// Outcome gets a fatal error when the store refuses an object permanently (a configuration
+	// problem: credentials, permissions, the bucket).
+	Outcome *outcome.Outcome
+}
+
+// Assembler builds and stores objects. It is safe for concurrent use.
+type Assembler struct {
+	cfg   Config
+	store Store
+	enc   *encode.Encoder
+	namer *encode.Namer
+	now   func() time.Time
+
+	mu     sync.Mutex
+	space  *sync.Cond // an upload finished, or the assembler closed
+	cur    *object    // being filled, or nil
+	active int        // objects sealed and not stored yet
+	closed bool
+	wg     sync.WaitGroup
+	stop   chan struct{}
+}
+
+// object is one object being filled or stored.
+type object struct {
+	file        *os.File
+	zw          *pgzip.Writer
+	stream      *encode.Stream
+	buf         []byte // encoding scratch
+	raw         int
+	first, last time.Time
+	opened      time.Time
+	done        chan struct{}
+	err         error
+}
+
+// New returns an assembler storing objects in store. It starts a goroutine that closes an object once
+// its period has passed; Close stops it.
+func New(cfg Config, store Store) (*Assembler, error) {
+	enc, err := encode.NewEncoder(cfg.Encoding)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Count < 1 || cfg.Bytes < 1 || cfg.Period <= 0 {
+		return nil, fmt.Errorf("%s: object policy %d records / %d bytes / %s: every limit must be positive", cfg.Name, cfg.Count, cfg.Bytes, cfg.Period)
+	}
+	cfg.Uploads = max(cfg.Uploads, 1)
+	if cfg.Level == 0 {
+		cfg.Level = 6
+	}
+	a := &Assembler{cfg: cfg, store: store, enc: enc, namer: encode.NewNamer(cfg.Task, cfg.Path),
+		now: time.Now, stop: make(chan struct{})}
+	a.space = sync.NewCond(&a.mu)
+	go a.tick()
+	return a, nil
+}
+
+// smallBatchBytes bounds the content of one Write call's batch (see BatchPolicy).
+const smallBatchBytes = 1 << 20
+
+// BatchPolicy is the Benthos batch policy of an object output: small batches (at most 1,000 messages,
+// 1 MiB or 200 ms) that Write adds to the object being filled, and the flush-marker check.
+func (a *Assembler) BatchPolicy() service.BatchPolicy {
+	return encode.WithFlushCheck(service.BatchPolicy{Count: min(1000, a.cfg.Count), ByteSize: smallBatchBytes, Period: "200ms"})
+}
+
+// MaxInFlight is the Benthos max_in_flight of an object output: enough Write calls for the batches of
+// `uploads` objects, and two more. It is also what bounds memory: a Write call holds its batch's
+// messages (and, until it reached the object, their records) until its object is stored, so no more
+// batches wait than the objects in flight can take.
+func (a *Assembler) MaxInFlight() int {
+	perObject := max((a.cfg.Count+999)/1000, (a.cfg.Bytes+smallBatchBytes-1)/smallBatchBytes)
+	return a.cfg.Uploads*perObject + 2
+}
+
+// Write adds the records of batch (flush markers excepted) to the object being filled and returns once
+// that object was stored: nil when it was, the error otherwise (a retryable one: a permanent refusal
+// stops the run through Config.Outcome). A flush marker in batch closes the object at once. The
+// messages' contents are released once encoded.
+func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error {
+	recs := encode.WithoutMarkers(batch)
+	flush := len(recs) < len(batch)
+	// Records and event times are read outside the lock.
+	raws, first, last, err := a.records(recs)
+	if err != nil {
+		return err
+	}
+
+	a.mu.Lock()
+	if len(recs) == 0 {
+		if flush && a.cur != nil {
+			a.seal()
+		}
+		a.mu.Unlock()
+		return nil
+	}
+	for a.cur == nil && a.active >= a.cfg.Uploads && !a.closed {
+		a.space.Wait()
+	}
+	if a.closed {
+		a.mu.Unlock()
+		return fmt.Errorf("%s: closed", a.cfg.Name)
+	}
+	if a.cur == nil {
+		if err := a.open(); err != nil {
+			a.mu.Unlock()
+			return err
+		}
+	}
+	o := a.cur
+	if o.buf, err = o.stream.Append(o.buf[:0], raws); err == nil {
+		_, err = o.zw.Write(o.buf)
+	}
+	if err != nil {
+		// The object is broken: store nothing of it, fail every batch in it.
+		a.cur = nil
+		o.fail(fmt.Errorf("%s: writing to the spool file %s: %w", a.cfg.Name, o.file.Name(), err))
+		a.mu.Unlock()
+		return o.err
+	}
+	o.raw += len(o.buf)
+	if o.stream.Records() == len(raws) || first.Before(o.first) { // the object's first records, or earlier ones
+		o.first = first
+	}
+	if o.stream.Records() == len(raws) || last.After(o.last) {
+		o.last = last
+	}
+	if cap(o.buf) > 1<<20 {
+		o.buf = nil
+	}
+	if flush || o.stream.Records() >= a.cfg.Count || o.raw >= a.cfg.Bytes {
+		a.seal()
+	}
+	a.mu.Unlock()
+	// The records are in the spool file; their messages need not keep them.
+	for _, m := range recs {
+		m.SetBytes(nil)
+	}
+	select {
+	case <-o.done:
+		return o.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// records returns the records of msgs — a bundle (metadata encode.MetaRecords: its records one per
+// line, its event times in metadata) gives all of its records — and their earliest and latest event
+// time (time_field, else metadata, else now).
+func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, first, last time.Time, err error) {
+	now := a.now()
+	raws = make([][]byte, 0, len(msgs))
+	seen := false
+	see := func(t0, t1 time.Time) {
+		if !seen || t0.Before(first) {
+			first = t0
+		}
+		if !seen || t1.After(last) {
+			last = t1
+		}
+		seen = true
+	}
+	for i, m := range msgs {
+		b, err := m.AsBytes()
+		if err != nil {
+			return nil, first, last, fmt.Errorf("%s: record %d: %w", a.cfg.Name, i, err)
+		}
+		if _, ok := m.MetaGetMut(encode.MetaRecords); ok {
+			for len(b) > 0 {
+				line := b
+				if j := bytes.IndexByte(b, '\n'); j >= 0 {
+					line, b = b[:j], b[j+1:]
+				} else {
+					b = nil
+				}
+				raws = append(raws, line)
+			}
+			t0, t1 := metaTime(m, encode.MetaFirstTime, now), metaTime(m, encode.MetaLastTime, now)
+			see(t0, t1)
+			continue
+		}
+		raws = append(raws, b)
+		t := encode.MessageTime(m, a.cfg.TimeField, now)
+		see(t, t)
+	}
+	return raws, first, last, nil
+}
+
+// metaTime reads an RFC 3339 time from metadata key of m, else now.
+func metaTime(m *service.Message, key string, now time.Time) time.Time {
+	if v, ok := m.MetaGet(key); ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t
+		}
+	}
+	return now
+}
+
+// open starts a new object (under mu).
+func (a *Assembler) open() error {
+	f, err := a.store.Spool()
+	if err != nil {
+		err = fmt.Errorf("%s: creating a spool file: %w", a.cfg.Name, err)
+		if errors.Is(err, os.ErrPermission) {
+			a.cfg.Outcome.Fatal(err)
+		}
+		return err
+	}
+	zw, err := pgzip.NewWriterLevel(f, a.cfg.Level)
+	if err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return err
+	}
+	// Blocks of 512 KiB, two per CPU in flight: a few MiB whatever the object's size.
+	_ = zw.SetConcurrency(512<<10, 4)
+	a.cur = &object{file: f, zw: zw, stream: a.enc.NewStream(), opened: a.now(), done: make(chan struct{})}
+	return nil
+}
+
+// seal closes the object being filled (under mu) and stores it in the background.
+func (a *Assembler) seal() {
+	o := a.cur
+	a.cur = nil
+	a.active++
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.store1(o)
+		a.mu.Lock()
+		a.active--
+		a.space.Broadcast()
+		a.mu.Unlock()
+	}()
+}
+
+// fail ends an object with err without storing it.
+func (o *object) fail(err error) {
+	_ = o.zw.Close()
+	_ = o.file.Close()
+	_ = os.Remove(o.file.Name())
+	o.err = err
+	close(o.done)
+}
+
+// store1 finishes, stores and releases o, and wakes the batches waiting for it.
+func (a *Assembler) store1(o *object) {
+	start := a.now()
+	tail := o.stream.Finish(nil)
+	o.raw += len(tail)
+	_, err := o.zw.Write(tail)
+	if err == nil {
+		err = o.zw.Close()
+	}
+	var size int64
+	if err == nil {
+		var st os.FileInfo
+		if st, err = o.file.Stat(); err == nil {
+			size = st.Size()
+		}
+	}
+	if err != nil {
+		a.cfg.Metrics.Failed(o.stream.Records())
+		o.fail(fmt.Errorf("%s: finishing the spool file %s: %w", a.cfg.Name, o.file.Name(), err))
+		return
+	}
+	obj := &Object{Key: a.namer.Key(o.first, o.last), Body: o.file, Size: size,
+		ContentType: a.enc.Options().ContentType(), ContentEncoding: "gzip",
+		Records: o.stream.Records(), RawBytes: o.raw}
+	where := a.store.Describe(obj.Key)
+	ctx := context.Background()
+	err = a.cfg.Backoff.Retry(ctx, func(ctx context.Context) error {
+		return a.store.Put(ctx, obj)
+	}, func(attempt int, err error) {
+		a.cfg.Metrics.Retried()
+		if a.cfg.Log != nil {
+			a.cfg.Log.Warnf("%s: writing %s failed (attempt %d), retrying: %v", a.cfg.Name, where, attempt, err)
+		}
+	})
+	adopted := false
+	if ad, ok := a.store.(Adopter); ok && err == nil {
+		adopted = ad.Adopts()
+	}
+	_ = o.file.Close()
+	if !adopted {
+		_ = os.Remove(o.file.Name())
+	}
+	if err != nil {
+		a.cfg.Metrics.Failed(obj.Records)
+		err = fmt.Errorf("%s: writing %s (%d records): %w", a.cfg.Name, where, obj.Records, err)
+		if encode.IsPermanent(err) {
+			// A store that refuses a whole object does so for its configuration (credentials,
+			// permissions, the bucket), not for the records in it: stop the run, and leave the
+			// records unacknowledged rather than give them up.
+			a.cfg.Outcome.Fatal(err)
+			err = errors.New(err.Error())
+		}
+		o.err = err
+		close(o.done)
+		return
+	}
+	a.cfg.Metrics.Delivered(obj.Records, obj.RawBytes, int(obj.Size), start)
+	close(o.done)
+}
+
+// tick closes the object being filled once its period has passed.
+func (a *Assembler) tick() {
+	every := min(a.cfg.Period/4, time.Second)
+	t := time.NewTicker(max(every, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+			a.mu.Lock()
+			if a.cur != nil && a.now().Sub(a.cur.opened) >= a.cfg.Period {
+				a.seal()
+			}
+			a.mu.Unlock()
+		}
+	}
+}
+
+// Close stores the object being filled, waits for the objects being stored (until ctx ends) and
+// stops the period goroutine.
+func (a *Assembler) Close(ctx context.Context) error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	if a.cur != nil {
+		a.seal()
+	}
+	a.space.Broadcast()
+	a.mu.Unlock()
+	close(a.stop)
+	done := make(chan struct{})
+	go func() { a.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Policy is an object policy read from an output's `batching` field: a zero count, byte size or
+// period takes the object-storage default (100,000 records, 64 MiB, 60 s).
+func Policy(conf *service.ParsedConfig) (count, bytes int, period time.Duration, err error) {
+	pol, err := conf.FieldBatchPolicy("batching")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	count, bytes = pol.Count, pol.ByteSize
+	if count <= 0 {
+		count = encode.ObjectBatchCount
+	}
+	if bytes <= 0 {
+		bytes = encode.ObjectBatchBytes
+	}
+	p := pol.Period
+	if p == "" {
+		p = encode.ObjectBatchPeriod
+	}
+	if period, err = time.ParseDuration(p); err != nil {
+		return 0, 0, 0, fmt.Errorf("batching.period: %w", err)
+	}
+	if period < encode.MinBatchPeriod {
+		return 0, 0, 0, fmt.Errorf("batching.period: %s is below the minimum of %s", p, encode.MinBatchPeriod)
+	}
+	return count, bytes, period, nil
+}
+
+// FromParsed builds the assembler of an object output from its config: `task`, `time_field`,
+// `encoding`, `batching` (the object policy), `max_in_flight` (objects stored at a time) and
+// `max_retries` when the output has it. name starts error messages; path is the directory or key
+// prefix of the objects.
+func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path string, store Store) (*Assembler, error) {
+	cfg := Config{Name: name, Path: path, Log: res.Logger(), Outcome: outcome.From(res)}
+	var err error
+	if cfg.Task, err = conf.FieldString("task"); err != nil {
+		return nil, err
+	}
+	if cfg.TimeField, err = conf.FieldString("time_field"); err != nil {
+		return nil, err
+	}
+	if cfg.Encoding, err = encode.OptionsFromParsed(conf); err != nil {
+		return nil, fmt.Errorf("encoding: %w", err)
+	}
+	if cfg.Count, cfg.Bytes, cfg.Period, err = Policy(conf); err != nil {
+		return nil, err
+	}
+	if cfg.Uploads, err = conf.FieldMaxInFlight(); err != nil {
+		return nil, err
+	}
+	if conf.Contains("max_retries") {
+		mr, err := conf.FieldInt("max_retries")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Backoff = encode.Backoff{MaxRetries: mr}
+	}
+	cfg.Metrics = encode.NewMetrics(res, cfg.Task)
+	return New(cfg, store)
+}
+
+// Register registers an object output on env: newOutput builds it and its assembler, whose batch
+// policy and max_in_flight Benthos uses (see BatchPolicy and MaxInFlight).
+func Register(env *service.Environment, name string, spec *service.ConfigSpec,
+	newOutput func(*service.ParsedConfig, *service.Resources) (service.BatchOutput, *Assembler, error)) error {
+	return env.RegisterBatchOutput(name, spec, func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+		o, asm, err := newOutput(conf, res)
+		if err != nil {
+			return nil, service.BatchPolicy{}, 0, fmt.Errorf("%s: %w", name, err)
+		}
+		return o, asm.BatchPolicy(), asm.MaxInFlight(), nil
+	})
+}
+
+// TempSpool returns a spool file in dir (the system's temporary directory when empty), for a store
+// that uploads objects elsewhere.
+func TempSpool(dir, task string) (*os.File, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	return os.CreateTemp(dir, "esa-connect-"+task+"-*.spool")
+}
+
+// StoreFields are the fields esa_s3_verified and esa_oss share after their connection fields: task,
+// time_field, encoding, multipart (partMin describes the store's minimum part size), max_retries,
+// timeout, spool_dir, max_in_flight and batching.
+func StoreFields(partMin string, timeout *service.ConfigField) []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewStringField("task").Description("The task name, used in object names and metric labels."),
+		service.NewStringField("time_field").Description("The record field holding the event time (for object names); missing or unparsable: the receive time.").Default(""),
+		encode.EncodingField(),
+		service.NewObjectField("multipart",
+			service.NewIntField("part_size").Description("Objects larger than this many bytes are uploaded in parts of this size (minimum "+partMin+").").Default(8*1024*1024),
+			service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
+		).Description("Multipart upload of large objects.").Advanced(),
+		service.NewIntField("max_retries").Description("Retries of a failed upload before the object's records are nacked.").Default(3).Advanced(),
+		timeout,
+		service.NewStringField("spool_dir").Description("Where objects are compressed while they fill, until uploaded (a few MiB each). Empty: the system's temporary directory. Avoid a RAM-backed one (tmpfs) on small machines.").Default("").Advanced(),
+		service.NewOutputMaxInFlightField().Default(1).Description("How many objects may hold records at a time, the one being filled included: with 1 an object is filled, then uploaded, then the next one is filled; more overlap uploads with filling. Each object in flight keeps its records' acknowledgements in memory until it is uploaded (about 250 bytes a record: 25 MB for 100,000 records)."),
+		service.NewBatchPolicyField("batching").Description("When an object is complete: after `count` records, `byte_size` encoded bytes or `period` after its first record, whichever comes first; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s. Records are compressed into the object as they come, so memory does not grow with these."),
+	}
+}
+
+// SetRetryDelays sets the first and the longest delay between retries of a failed Put (tests make
+// them short). Call it before the first Write.
+func (a *Assembler) SetRetryDelays(initial, most time.Duration) {
+	a.cfg.Backoff.Initial, a.cfg.Backoff.Max = initial, most
+}
