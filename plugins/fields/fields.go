@@ -527,6 +527,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		if err == nil {
 			checked, unique, ix := record.CheckedIndex(msg, rec)
 			buf, t, err = p.transform(buf, rec, st, checked, unique, ix)
+			if checked {
+				record.Release(msg)
+			}
 		}
 		if err != nil {
 			if p.invalid.Handle(msg, rec, err) {

@@ -282,7 +282,9 @@ func (p *Processor) Messages(recs [][]byte, want []bool, trust Trust, own bool) 
 	var msgs service.MessageBatch
 	var from []int
 	filtered := 0
-	var marker record.Marker
+	// The kept messages may wait long (for an object) while the next batches' are gone: small blocks
+	// of marks, and the shape's positions recorded into this call's marker only.
+	marker := record.Marker{BlockSize: 64}
 	for i, rec := range recs {
 		if !want[i] {
 			continue
@@ -310,7 +312,7 @@ func (p *Processor) Messages(recs [][]byte, want []bool, trust Trust, own bool) 
 		msg := service.NewMessage(rec)
 		switch {
 		case share:
-			msg = st.marker.MarkScanned(msg, rec, &st.shape)
+			msg = marker.MarkScanned(msg, rec, &st.shape)
 		case checked:
 			msg = marker.Mark(msg, rec, unique)
 		}

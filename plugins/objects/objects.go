@@ -164,91 +164,106 @@ func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error
 	recs := encode.WithoutMarkers(batch)
 	flush := len(recs) < len(batch)
 	// Records and event times are read outside the lock.
-	raws, first, last, err := a.records(recs)
+	raws, spans, err := a.records(recs)
 	if err != nil {
 		return err
 	}
 
 	a.mu.Lock()
-	if len(recs) == 0 {
-		if flush && a.cur != nil {
-			a.seal()
+	// The objects that take a part of the batch: all of them must be stored before it is.
+	var objs []*object
+	for len(raws) > 0 {
+		for a.cur == nil && a.active >= a.cfg.Uploads && !a.closed {
+			a.space.Wait()
 		}
-		a.mu.Unlock()
-		return nil
-	}
-	for a.cur == nil && a.active >= a.cfg.Uploads && !a.closed {
-		a.space.Wait()
-	}
-	if a.closed {
-		a.mu.Unlock()
-		return fmt.Errorf("%s: closed", a.cfg.Name)
-	}
-	if a.cur == nil {
-		if err := a.open(); err != nil {
+		if a.closed {
+			a.mu.Unlock()
+			return fmt.Errorf("%s: closed", a.cfg.Name)
+		}
+		if a.cur == nil {
+			if err := a.open(); err != nil {
+				a.mu.Unlock()
+				return err
+			}
+		}
+		o := a.cur
+		// As many records as the object's count allows (its byte size is checked after).
+		n := min(len(raws), a.cfg.Count-o.stream.Records())
+		if err := a.append(o, raws[:n], spans[:n]); err != nil {
 			a.mu.Unlock()
 			return err
 		}
+		objs = append(objs, o)
+		raws, spans = raws[n:], spans[n:]
+		if o.stream.Records() >= a.cfg.Count || o.raw >= a.cfg.Bytes || flush && len(raws) == 0 {
+			a.seal()
+		}
 	}
-	o := a.cur
+	if flush && a.cur != nil {
+		a.seal()
+	}
+	a.mu.Unlock()
+	// The records are in the spool files; their messages need not keep them.
+	for _, m := range recs {
+		m.SetBytes(nil)
+	}
+	for _, o := range objs {
+		select {
+		case <-o.done:
+			if o.err != nil {
+				return o.err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// timeSpan is the earliest and latest event time of a record (a bundle's for each of its records).
+type timeSpan struct{ first, last time.Time }
+
+// append encodes raws into o (under mu). On a write error the object is failed (every batch in it).
+func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
+	fresh := o.stream.Records() == 0
+	var err error
 	if o.buf, err = o.stream.Append(o.buf[:0], raws); err == nil {
 		_, err = o.zw.Write(o.buf)
 	}
 	if err != nil {
-		// The object is broken: store nothing of it, fail every batch in it.
 		a.cur = nil
 		o.fail(fmt.Errorf("%s: writing to the spool file %s: %w", a.cfg.Name, o.file.Name(), err))
-		a.mu.Unlock()
 		return o.err
 	}
 	o.raw += len(o.buf)
-	if o.stream.Records() == len(raws) || first.Before(o.first) { // the object's first records, or earlier ones
-		o.first = first
-	}
-	if o.stream.Records() == len(raws) || last.After(o.last) {
-		o.last = last
+	for i, sp := range spans {
+		if fresh && i == 0 || sp.first.Before(o.first) {
+			o.first = sp.first
+		}
+		if fresh && i == 0 || sp.last.After(o.last) {
+			o.last = sp.last
+		}
 	}
 	if cap(o.buf) > 1<<20 {
 		o.buf = nil
 	}
-	if flush || o.stream.Records() >= a.cfg.Count || o.raw >= a.cfg.Bytes {
-		a.seal()
-	}
-	a.mu.Unlock()
-	// The records are in the spool file; their messages need not keep them.
-	for _, m := range recs {
-		m.SetBytes(nil)
-	}
-	select {
-	case <-o.done:
-		return o.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // records returns the records of msgs — a bundle (metadata encode.MetaRecords: its records one per
-// line, its event times in metadata) gives all of its records — and their earliest and latest event
-// time (time_field, else metadata, else now).
-func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, first, last time.Time, err error) {
+// line, its event times in metadata) gives all of its records — with the event time span of each
+// (time_field, else metadata, else now; a bundle's records each get the bundle's span).
+func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []timeSpan, err error) {
 	now := a.now()
 	raws = make([][]byte, 0, len(msgs))
-	seen := false
-	see := func(t0, t1 time.Time) {
-		if !seen || t0.Before(first) {
-			first = t0
-		}
-		if !seen || t1.After(last) {
-			last = t1
-		}
-		seen = true
-	}
+	spans = make([]timeSpan, 0, len(msgs))
 	for i, m := range msgs {
 		b, err := m.AsBytes()
 		if err != nil {
-			return nil, first, last, fmt.Errorf("%s: record %d: %w", a.cfg.Name, i, err)
+			return nil, nil, fmt.Errorf("%s: record %d: %w", a.cfg.Name, i, err)
 		}
 		if _, ok := m.MetaGetMut(encode.MetaRecords); ok {
+			sp := timeSpan{metaTime(m, encode.MetaFirstTime, now), metaTime(m, encode.MetaLastTime, now)}
 			for len(b) > 0 {
 				line := b
 				if j := bytes.IndexByte(b, '\n'); j >= 0 {
@@ -257,16 +272,15 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, first, la
 					b = nil
 				}
 				raws = append(raws, line)
+				spans = append(spans, sp)
 			}
-			t0, t1 := metaTime(m, encode.MetaFirstTime, now), metaTime(m, encode.MetaLastTime, now)
-			see(t0, t1)
 			continue
 		}
-		raws = append(raws, b)
 		t := encode.MessageTime(m, a.cfg.TimeField, now)
-		see(t, t)
+		raws = append(raws, b)
+		spans = append(spans, timeSpan{t, t})
 	}
-	return raws, first, last, nil
+	return raws, spans, nil
 }
 
 // metaTime reads an RFC 3339 time from metadata key of m, else now.

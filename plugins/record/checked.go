@@ -38,8 +38,19 @@ func (c *checkedCtx) Value(key any) any {
 // Marker marks messages as holding valid records (see Checked), allocating the marks of many
 // messages at once. The zero Marker is ready to use; it is not safe for concurrent use.
 type Marker struct {
-	ctxs  []checkedCtx
-	spans []uint32
+	// BlockSize is how many marks are allocated at once (0: 1024). A mark keeps its whole block alive,
+	// so a Marker whose messages may outlive each other by long (a few records kept from each input
+	// batch, waiting for an object) uses small blocks.
+	BlockSize int
+	ctxs      []checkedCtx
+	spans     []uint32
+}
+
+func (m *Marker) blockSize() int {
+	if m.BlockSize > 0 {
+		return m.BlockSize
+	}
+	return 1024
 }
 
 // Mark returns a copy of msg whose context records that rec, msg's current content, is a valid record
@@ -50,7 +61,7 @@ func (m *Marker) Mark(msg *service.Message, rec []byte, unique bool) *service.Me
 		return msg
 	}
 	if len(m.ctxs) == cap(m.ctxs) {
-		m.ctxs = make([]checkedCtx, 0, 1024) // the marks handed out keep the old block alive
+		m.ctxs = make([]checkedCtx, 0, m.blockSize()) // the marks handed out keep the old block alive
 	}
 	m.ctxs = append(m.ctxs, checkedCtx{Context: msg.Context(), mark: checkedMark{first: &rec[0], n: len(rec), unique: unique}})
 	return msg.WithContext(&m.ctxs[len(m.ctxs)-1])
@@ -70,7 +81,7 @@ func (m *Marker) MarkScanned(msg *service.Message, rec []byte, sh *Shape) *servi
 	n := len(sh.lits) + 1
 	m.ctxs[len(m.ctxs)-1].mark.ix = Index{layout: sh.snapshot(), starts: sh.spans[:n:n]}
 	if len(m.spans)+n > cap(m.spans) {
-		m.spans = make([]uint32, 0, max(64*n, 4096))
+		m.spans = make([]uint32, 0, max(min(64, m.blockSize())*n, 64))
 	}
 	sh.spans = m.spans[len(m.spans) : len(m.spans)+n : len(m.spans)+n]
 	m.spans = m.spans[:len(m.spans)+n]
@@ -86,6 +97,16 @@ func MarkChecked(batch service.MessageBatch, unique bool) {
 		if rec, err := msg.AsBytes(); err == nil {
 			batch[i] = m.Mark(msg, rec, unique)
 		}
+	}
+}
+
+// Release forgets the mark of msg, if any: Checked reports false for it from now on, and the mark no
+// longer keeps the marked record's bytes (or its Index) alive. esa_fields calls it once it has read a
+// record: the record's bytes are replaced then, and the mark would only hold them in memory while the
+// message waits for its destination.
+func Release(msg *service.Message) {
+	if m, _ := msg.Context().Value(checkedKey{}).(*checkedMark); m != nil {
+		*m = checkedMark{}
 	}
 }
 

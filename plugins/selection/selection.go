@@ -117,7 +117,7 @@ func (s *Stage) Select(recs [][]byte, trust filter.Trust, own bool) (msgs servic
 	}
 	msgs = make(service.MessageBatch, 0, len(recs))
 	from = make([]int, 0, len(recs))
-	var marker record.Marker
+	marker := record.Marker{BlockSize: 64}
 	for i, rec := range recs {
 		if !keep[i] {
 			continue

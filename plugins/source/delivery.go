@@ -142,10 +142,14 @@ func newTracker(name string, src <-chan chunk, conf *service.ParsedConfig, res *
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	batchSize, err := conf.FieldInt("batch_size")
+	if err != nil {
+		return nil, err
+	}
 	return &tracker{
 		markers: markers,
 		name:    name,
-		src:     startSelection(stage, src, runtime.GOMAXPROCS(0)),
+		src:     startSelection(stage, src, runtime.GOMAXPROCS(0), batchSize),
 		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 		out:     outcome.From(res),
 		log:     res.Logger(),
@@ -341,7 +345,7 @@ func (t *tracker) close() {
 // channel of the selected batches, in the order of src, closed once src is closed and every chunk was
 // selected. A chunk of which nothing is kept gives no batch. A selected record is a copy: the chunk's
 // memory (the bytes of every record read, kept or not) is released as soon as the chunk is selected.
-func startSelection(stage *selection.Stage, src <-chan chunk, workers int) <-chan batch {
+func startSelection(stage *selection.Stage, src <-chan chunk, workers, batchSize int) <-chan batch {
 	workers = max(workers, 1)
 	type job struct {
 		c      chunk
@@ -370,17 +374,44 @@ func startSelection(stage *selection.Stage, src <-chan chunk, workers int) <-cha
 			}
 		}()
 	}
-	// Collect in order.
+	// Collect in order, merging small batches (a selective filter keeps a few records of each chunk):
+	// every batch in flight costs a Benthos transaction, its goroutine and its messages' overhead,
+	// whatever its size, and a batch waits until the destination wrote its records (for an object, up
+	// to a minute). A batch is handed over once it holds half of batchSize records (a chunk that lost
+	// nothing to selection goes at once), or when the next chunk is not ready yet; merging never makes a
+	// batch larger than batchSize.
 	go func() {
 		defer close(out)
-		for r := range order {
-			if b, ok := <-r; ok {
-				out <- b
+		var acc batch
+		send := func() {
+			if acc.replay != nil {
+				out <- acc
+				acc = batch{}
 			}
 		}
+		for r := range order {
+			b, ok := <-r
+			if !ok {
+				continue
+			}
+			if acc.replay != nil && (acc.checked != b.checked || acc.replay.len()+b.replay.len() > batchSize) {
+				send()
+			}
+			if acc.replay == nil {
+				acc = b
+			} else {
+				acc.first = append(acc.first, b.first...)
+				acc.replay = join(acc.replay, b.replay)
+			}
+			if acc.replay.len() >= (batchSize+1)/2 || len(order) == 0 {
+				send()
+			}
+		}
+		send()
 	}()
 	return out
 }
+
 
 // selectChunk selects the records of c and builds the batch of the kept ones.
 func selectChunk(stage *selection.Stage, c chunk) (batch, bool) {

@@ -95,6 +95,67 @@ func sizeOf(r replay) int {
 		return r.p.Size()
 	case *fileSpans:
 		return 12 * len(r.spans)
+	case *multi:
+		n := 0
+		for _, p := range r.parts {
+			n += sizeOf(p)
+		}
+		return n
 	}
 	return 0
+}
+
+// multi replays the records of several replays, in order: the batches selection merged into one.
+type multi struct {
+	parts []replay
+	n     int
+}
+
+// join returns the replay of a's records followed by b's.
+func join(a, b replay) replay {
+	var parts []replay
+	for _, r := range []replay{a, b} {
+		if m, ok := r.(*multi); ok {
+			parts = append(parts, m.parts...)
+		} else {
+			parts = append(parts, r)
+		}
+	}
+	return &multi{parts: parts, n: a.len() + b.len()}
+}
+
+func (m *multi) len() int { return m.n }
+
+func (m *multi) records() ([][]byte, error) {
+	out := make([][]byte, 0, m.n)
+	for _, p := range m.parts {
+		recs, err := p.records()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+func (m *multi) subset(idx []int) (replay, error) {
+	var parts []replay
+	n, base, k := 0, 0, 0
+	for _, p := range m.parts {
+		var local []int
+		for k < len(idx) && idx[k] < base+p.len() {
+			local = append(local, idx[k]-base)
+			k++
+		}
+		if len(local) > 0 {
+			sub, err := p.subset(local)
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, sub)
+			n += len(local)
+		}
+		base += p.len()
+	}
+	return &multi{parts: parts, n: n}, nil
 }

@@ -180,6 +180,11 @@ var subResources = map[string]bool{
 	"response-cache-control": true, "response-content-disposition": true, "response-content-encoding": true,
 	"restore": true, "callback": true, "callback-var": true, "versioning": true, "versionId": true,
 	"encryption": true, "policy": true, "requestPayment": true, "stat": true,
+	// Also signed by the OSS SDKs (a listing's continuation token among them).
+	"continuation-token": true, "versions": true, "x-oss-traffic-limit": true, "x-oss-request-payer": true,
+	"sequential": true, "inventory": true, "inventoryId": true, "asyncFetch": true, "worm": true,
+	"wormId": true, "wormExtend": true, "qosInfo": true, "transferAcceleration": true, "regionList": true,
+	"metaQuery": true, "resourceGroup": true, "rtc": true, "responseHeader": true,
 }
 
 // StringToSign is the V1 string to sign of r for bucket and key (exported for the server's own test).
