@@ -12,7 +12,7 @@ import (
 // CreateUserDeliveryTask as sent by ESA's SDK (github.com/alibabacloud-go/esa-20240910/v3), plus the
 // read-only keys of GetSiteDeliveryTask / GetUserDeliveryTask (FieldList, FilterRules, Status, ...)
 // so that an exported task runs as it is. Besides ESA's keys, the native keys source, output,
-// dead_letter, ownership_token, sample_key and custom_fields are accepted (ESA has no equivalent).
+// dead_letter, buffer, ownership_token, sample_key and custom_fields are accepted (ESA has no equivalent).
 //
 // Mapping decisions:
 //   - DiscardRate d (a fraction) becomes sampling_rate (1−d)×100.
@@ -62,7 +62,7 @@ var esaMembers = map[string][][2]string{
 }
 
 // esaExtensionKeys are the native keys accepted in the ESA shape.
-var esaExtensionKeys = []string{"source", "output", "dead_letter", "ownership_token", "sample_key", "custom_fields"}
+var esaExtensionKeys = []string{"source", "output", "dead_letter", "buffer", "ownership_token", "sample_key", "custom_fields"}
 
 // esaTask decodes the ESA OpenAPI shape.
 func (d *decoder) esaTask(root *yaml.Node) *Task {

@@ -215,12 +215,14 @@ HttpDelivery:
 source: {type: file, paths: [x.ndjson]}
 output: {format: tsv}
 dead_letter: {type: local, path: dead}
+buffer: {type: disk, path: buf, max_bytes: 1GiB, when_full: reject}
 `, Task{Name: "waf-http", Category: "firewall", DataCenter: "oversea", Fields: []string{"Datetime", "Action", "ClientIP"},
 			SamplingRate: 50, Filters: []Condition{{Field: "Action", Op: "equals", Values: []any{"deny"}},
 				{Any: []Condition{{Field: "ClientCountryCode", Op: "equals", Values: []any{"CN"}},
 					{Field: "ClientIP", Op: "starts_with", Values: []any{"10."}}}}},
 			Source: Source{Type: "file", File: &FileSource{Paths: []string{"x.ndjson"}}},
 			Output: Output{Format: "tsv", TimestampFormat: "rfc3339"}, DeadLetter: &DeadLetter{Type: "local", Path: "dead"},
+			Buffer: &Buffer{Type: "disk", Path: "buf", MaxBytes: "1GiB", WhenFull: "reject"},
 			Destination: Destination{Type: "http", HTTP: &HTTPDestination{URL: "http://127.0.0.1:8080/logs",
 				Headers: map[string]string{"X-A": "1"}}}}},
 		{"esa tcp_udp_proxy to oss, delivery and filter as JSON strings", `{"TaskName": "ipa", "BusinessType": "dcdn_log_ipa",
@@ -462,6 +464,14 @@ func TestLoadBad(t *testing.T) {
 		{"timestamp format", native("output: {timestamp_format: iso}"), "output.timestamp_format", `"iso" is not one of rfc3339`, 0},
 		{"dead letter path", native("dead_letter: {type: local}"), "dead_letter.path", "required", 0},
 		{"dead letter type", native("dead_letter: {type: s3, path: x}"), "dead_letter.type", `"s3" is not one of local, benthos`, 0},
+		{"buffer type", native("buffer: {type: ram}"), "buffer.type", `"ram" is not one of memory, disk`, 0},
+		{"buffer type missing", native("buffer: {path: /var/buf}"), "buffer.type", "required", 0},
+		{"buffer path", native("buffer: {type: disk}"), "buffer.path", "required", 0},
+		{"buffer max bytes", native("buffer: {type: disk, path: b, max_bytes: lots}"), "buffer.max_bytes", `"lots" is not a size such as 10GiB or 500MB`, 0},
+		{"buffer max bytes small", native("buffer: {type: disk, path: b, max_bytes: 1MB}"), "buffer.max_bytes", "1MB is below the minimum of 16MiB", 0},
+		{"buffer when full", native("buffer: {type: disk, path: b, when_full: drop}"), "buffer.when_full", `"drop" is not one of block, reject`, 0},
+		{"memory buffer path", native("buffer: {type: memory, path: b}"), "buffer.path", "only for type disk", 0},
+		{"buffer unknown key", native("buffer: {type: disk, path: b, size: 1GiB}"), "buffer.size", "unknown key", 0},
 
 		// ESA shape.
 		{"esa delivery type native name", esaDef(`"DeliveryType":"s3"`), "DeliveryType", `ESA calls AWS S3 "aws3"`, 0},

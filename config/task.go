@@ -6,6 +6,12 @@
 // problem at once as a list of FieldError; nothing downstream re-validates.
 package config
 
+import (
+	"fmt"
+
+	"github.com/dustin/go-humanize"
+)
+
 // Task is one validated delivery task: source → sampling → filter → field selection → destination.
 type Task struct {
 	// Name is 1–64 characters of letters, digits, '-' and '_', starting with a letter or digit.
@@ -37,6 +43,47 @@ type Task struct {
 	DeadLetter *DeadLetter `yaml:"dead_letter,omitempty" json:"dead_letter,omitempty"`
 	// OwnershipToken is the token of SPEC §4.7 for the s3 and s3_compatible destinations.
 	OwnershipToken string `yaml:"ownership_token,omitempty" json:"ownership_token,omitempty"`
+	// Buffer is where records wait between the source and the destination; nil is memory.
+	Buffer *Buffer `yaml:"buffer,omitempty" json:"buffer,omitempty"`
+}
+
+// Buffer says where a task's records wait for the destination.
+type Buffer struct {
+	// Type is memory (the default: records wait in RAM, and the source keeps them until delivered) or
+	// disk (records are acknowledged to the source once synced to a file under Path and survive an
+	// outage, a restart and a SIGKILL).
+	Type string `yaml:"type" json:"type"`
+	// Path is the directory of the disk buffer's file (type disk).
+	Path string `yaml:"path,omitempty" json:"path,omitempty"`
+	// MaxBytes bounds the disk buffer, compressed: a size such as 10GiB or 500MB (default
+	// DefaultBufferMaxBytes, at least MinBufferBytes).
+	MaxBytes string `yaml:"max_bytes,omitempty" json:"max_bytes,omitempty"`
+	// WhenFull is what a full disk buffer does with new records: block (the default: the source
+	// waits, the HTTP ingest answers 503) or reject (the batch fails at once).
+	WhenFull string `yaml:"when_full,omitempty" json:"when_full,omitempty"`
+}
+
+// Disk buffer size bounds.
+const (
+	DefaultBufferMaxBytes = "10GiB"
+	MinBufferBytes        = 16 << 20
+	maxBufferBytes        = 1 << 50
+)
+
+// ParseByteSize reads a byte size such as 10GiB, 500MB or 1073741824 that a disk buffer accepts (at
+// least MinBufferBytes).
+func ParseByteSize(s string) (int64, error) {
+	n, err := humanize.ParseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size such as 10GiB or 500MB", s)
+	}
+	if n < MinBufferBytes {
+		return 0, fmt.Errorf("%s is below the minimum of 16MiB", s)
+	}
+	if n > maxBufferBytes {
+		return 0, fmt.Errorf("%s is over the maximum of 1PiB", s)
+	}
+	return int64(n), nil
 }
 
 // Condition is one filter condition, or an OR group when Any is non-empty.

@@ -181,6 +181,7 @@ func (v *validator) task() {
 	v.destination()
 	v.output()
 	v.deadLetter()
+	v.buffer()
 	if t.OwnershipToken != "" && t.Destination.Type != "s3" && t.Destination.Type != "s3_compatible" && t.Destination.Type != "" {
 		v.add("ownership_token", "only the s3 and s3_compatible destinations use an ownership token")
 	}
@@ -701,4 +702,31 @@ func (v *validator) deadLetter() {
 			v.add("dead_letter.path", "only for type local")
 		}
 	}
+}
+
+func (v *validator) buffer() {
+	b := v.t.Buffer
+	if b == nil {
+		return
+	}
+	v.oneOf("buffer.type", b.Type, false, "memory", "disk")
+	switch b.Type {
+	case "disk":
+	case "memory":
+		for _, f := range [][2]string{{"path", b.Path}, {"max_bytes", b.MaxBytes}, {"when_full", b.WhenFull}} {
+			if f[1] != "" {
+				v.add("buffer."+f[0], "only for type disk")
+			}
+		}
+		return
+	default:
+		return
+	}
+	v.required("buffer.path", b.Path)
+	if b.MaxBytes != "" {
+		if _, err := ParseByteSize(b.MaxBytes); err != nil {
+			v.add("buffer.max_bytes", "%v", err)
+		}
+	}
+	v.oneOf("buffer.when_full", b.WhenFull, true, "block", "reject")
 }

@@ -5,6 +5,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
+	"github.com/esa-connect/esa-connect/plugins/diskbuffer"
 	"github.com/esa-connect/esa-connect/plugins/fields"
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
@@ -42,4 +43,5 @@ var registrations = []func(*service.Environment) error{
 	local.Register,
 	metrics.Register,
 	deadletter.Register,
+	diskbuffer.Register,
 }

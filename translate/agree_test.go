@@ -4,12 +4,16 @@ import (
 	"testing"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
+	"github.com/esa-connect/esa-connect/plugins/diskbuffer"
 )
 
-// TestDeadLetterResourceAgrees keeps translate's copy of the dead-letter resource label (it does not
-// import the plugins) equal to the plugin's.
-func TestDeadLetterResourceAgrees(t *testing.T) {
+// TestNamesAgree keeps translate's copies of plugin names (it does not import the plugins) equal to
+// the plugins' own.
+func TestNamesAgree(t *testing.T) {
 	if DeadLetterResource != deadletter.Resource {
-		t.Fatalf("translate.DeadLetterResource %q != deadletter.Resource %q", DeadLetterResource, deadletter.Resource)
+		t.Errorf("translate.DeadLetterResource %q != deadletter.Resource %q", DeadLetterResource, deadletter.Resource)
+	}
+	if DiskBuffer != diskbuffer.Name {
+		t.Errorf("translate.DiskBuffer %q != diskbuffer.Name %q", DiskBuffer, diskbuffer.Name)
 	}
 }

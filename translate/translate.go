@@ -144,6 +144,13 @@ func build(t *config.Task) (*omap, *secrets, error) {
 		})))
 		doc.set("output_resources", []any{dl})
 	}
+	if b := t.Buffer; b != nil && b.Type == "disk" {
+		// Records wait on disk between the input and the processors (see the esa_disk buffer).
+		conf := obj("path", b.Path, "task", t.Name)
+		conf.setStr("max_bytes", b.MaxBytes)
+		conf.setStr("when_full", b.WhenFull)
+		doc.set("buffer", obj(DiskBuffer, conf))
+	}
 	// Prometheus metrics on the HTTP server's /metrics (SPEC §6): records in, sampled and filtered
 	// out, invalid, delivered, failed, retried, bytes, batch latency, all labelled by task.
 	doc.set("metrics", obj("prometheus", obj()))
@@ -576,6 +583,10 @@ func tls(t *config.TLS) *omap {
 	m.setIf(t.SkipVerify, "skip_verify", true)
 	return m
 }
+
+// DiskBuffer is the name of the disk buffer component (diskbuffer.Name; translate does not import the
+// plugins).
+const DiskBuffer = "esa_disk"
 
 // DeadLetterResource is the label of the output resource that holds a task's dead letter (the
 // esa_dead_letter output's deadletter.Resource; translate does not import the plugins).

@@ -27,6 +27,7 @@ type Outcome struct {
 	fatalErr    error
 	drainOnce   sync.Once
 	drain       chan struct{}
+	full        atomic.Bool
 }
 
 // New returns an empty Outcome.
@@ -60,6 +61,9 @@ const (
 	Delivered
 	// DeadLettered counts the records written to the dead letter.
 	DeadLettered
+	// Buffered counts the records left in a disk buffer when the stream stopped: safe on disk, they
+	// are delivered at the next start.
+	Buffered
 	numCounts
 )
 
@@ -69,6 +73,8 @@ func (o *Outcome) Add(c Count, n int) { o.counts[c].Add(int64(n)) }
 // Counts are a snapshot of a stream's record counts.
 type Counts struct {
 	In, SampledOut, FilteredOut, Invalid, Delivered, DeadLettered int64
+	// Buffered are the records a disk buffer still holds (see Buffered).
+	Buffered int64
 	// NotDelivered are the records given up on: failed permanently without a dead letter, invalid
 	// without a dead letter, or still unacknowledged when the stream stopped.
 	NotDelivered int64
@@ -79,15 +85,20 @@ func (o *Outcome) Counts() Counts {
 	return Counts{
 		In: o.counts[In].Load(), SampledOut: o.counts[SampledOut].Load(), FilteredOut: o.counts[FilteredOut].Load(),
 		Invalid: o.counts[Invalid].Load(), Delivered: o.counts[Delivered].Load(),
-		DeadLettered: o.counts[DeadLettered].Load(), NotDelivered: o.undelivered.Load(),
+		DeadLettered: o.counts[DeadLettered].Load(), Buffered: o.counts[Buffered].Load(), NotDelivered: o.undelivered.Load(),
 	}
 }
 
 // String is the summary line: "1000 in, 500 sampled out, 400 filtered out, 2 invalid, 98 delivered,
-// 2 dead-lettered, 0 not delivered".
+// 2 dead-lettered, 0 not delivered", followed by ", 300 left in the disk buffer" when a disk buffer
+// holds records.
 func (c Counts) String() string {
-	return fmt.Sprintf("%d in, %d sampled out, %d filtered out, %d invalid, %d delivered, %d dead-lettered, %d not delivered",
+	s := fmt.Sprintf("%d in, %d sampled out, %d filtered out, %d invalid, %d delivered, %d dead-lettered, %d not delivered",
 		c.In, c.SampledOut, c.FilteredOut, c.Invalid, c.Delivered, c.DeadLettered, c.NotDelivered)
+	if c.Buffered > 0 {
+		s += fmt.Sprintf(", %d left in the disk buffer", c.Buffered)
+	}
+	return s
 }
 
 // AddUndelivered records n records that were given up on (not delivered, not dead-lettered).
@@ -123,3 +134,10 @@ func (o *Outcome) Drain() { o.drainOnce.Do(func() { close(o.drain) }) }
 
 // DrainCh is closed when Drain is first called.
 func (o *Outcome) DrainCh() <-chan struct{} { return o.drain }
+
+// SetFull says whether the stream's disk buffer is full: while it is, the HTTP ingest answers new
+// requests 503 with Retry-After instead of accepting records it could not store.
+func (o *Outcome) SetFull(full bool) { o.full.Store(full) }
+
+// Full reports whether the stream's disk buffer is full.
+func (o *Outcome) Full() bool { return o.full.Load() }

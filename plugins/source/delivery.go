@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -63,70 +62,6 @@ type tracker struct {
 type attempt struct {
 	b *batch
 	n int // deliveries so far
-}
-
-// recordTag is the message context of a record handed out by a tracker: which delivery and which of
-// its records it is. A nack that names messages (a *service.BatchError) is mapped back to records
-// through it, whatever the processors and outputs did to the batch in between (contexts survive
-// copies). The tags of a batch are allocated together.
-type recordTag struct {
-	context.Context
-	a *attempt
-	i int
-}
-
-type recordTagKey struct{}
-
-// Value implements context.Context.
-func (c *recordTag) Value(key any) any {
-	if _, ok := key.(recordTagKey); ok {
-		return c
-	}
-	return c.Context.Value(key)
-}
-
-// failures sorts the records of the nacked delivery a (of n records) by err: the indexes of the
-// records to redeliver and of those failed permanently. When err names no record it can link to a,
-// every record failed with err.
-func failures(err error, a *attempt, n int) (retry, permanent []int) {
-	var berr *service.BatchError
-	if errors.As(err, &berr) && berr.IndexedErrors() > 0 {
-		failed := make([]error, n)
-		linked := true
-		//nolint:staticcheck // indexes are not used: records are found by their context tags
-		berr.WalkMessages(func(_ int, m *service.Message, merr error) bool {
-			tag, _ := m.Context().Value(recordTagKey{}).(*recordTag)
-			switch {
-			case tag == nil:
-				linked = false
-				return false
-			case tag.a != a || merr == nil:
-			default:
-				failed[tag.i] = merr
-			}
-			return true
-		})
-		if linked {
-			for i, e := range failed {
-				switch {
-				case e == nil:
-				case encode.IsPermanent(e):
-					permanent = append(permanent, i)
-				default:
-					retry = append(retry, i)
-				}
-			}
-			return retry, permanent
-		}
-	}
-	all := make([]int, n)
-	for i := range all {
-		all[i] = i
-	}
-	if encode.IsPermanent(err) {
-		return nil, all
-	}
-	return all, nil
 }
 
 // newTracker returns the tracker of an input whose producer sends raw chunks on src: the chunks go
@@ -264,11 +199,7 @@ func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc, bo
 			record.MarkChecked(msgs, true)
 		}
 	}
-	tags := make([]recordTag, len(msgs))
-	for i, m := range msgs {
-		tags[i] = recordTag{Context: m.Context(), a: a, i: i}
-		msgs[i] = m.WithContext(&tags[i])
-	}
+	encode.TagRecords(a, msgs)
 	var once sync.Once
 	return msgs, func(_ context.Context, err error) error {
 		once.Do(func() { t.resolve(a, err) })
@@ -280,7 +211,7 @@ func (t *tracker) resolve(a *attempt, err error) {
 	n := a.b.replay.len()
 	var retry, permanent []int
 	if err != nil {
-		retry, permanent = failures(err, a, n)
+		retry, permanent = encode.Failures(err, a, n)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -411,7 +342,6 @@ func startSelection(stage *selection.Stage, src <-chan chunk, workers, batchSize
 	}()
 	return out
 }
-
 
 // selectChunk selects the records of c and builds the batch of the kept ones.
 func selectChunk(stage *selection.Stage, c chunk) (batch, bool) {

@@ -66,7 +66,9 @@ listed); they go to the task's dead letter when it has one. Errors say `+"`{\"er
 missing or wrong credential, 405 for a method other than POST, 413 when the body (as sent or decompressed)
 exceeds `+"`max_body_bytes`"+`, 400 for a broken gzip stream, 415 for another Content-Encoding, 429 with
 `+"`Retry-After`"+` when the bodies held by all requests would exceed `+"`max_pending_bytes`"+` (backpressure:
-memory stays bounded whatever the number of clients), 503 when the destination did not take the records.
+memory stays bounded whatever the number of clients), 503 when the destination did not take the records
+or, with a disk buffer (`+"`buffer: esa_disk`"+`), when the buffer is full (`+"`Retry-After: 30`"+`). With a disk buffer
+the 200 comes as soon as the records are synced to it.
 
 The answer comes within about `+"`flush_after`"+` (plus the delivery itself) at any batch size: a request that
 has waited that long makes the destination write its partial batch. The cost is smaller batches (objects)
@@ -469,6 +471,11 @@ func (h *httpServerInput) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.authorize(w, r) {
+		return
+	}
+	if h.out.Full() {
+		w.Header().Set("Retry-After", "30")
+		replyError(w, http.StatusServiceUnavailable, "esa_http_server: the task's disk buffer is full (the destination is behind); send the request again later")
 		return
 	}
 	if r.ContentLength > h.maxBody {

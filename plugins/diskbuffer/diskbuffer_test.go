@@ -1,0 +1,347 @@
+package diskbuffer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redpanda-data/benthos/v4/public/service"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/esa-connect/esa-connect/plugins/encode"
+)
+
+func open(t *testing.T, dir string, mutate ...func(*Config)) *Buffer {
+	t.Helper()
+	c := Config{Dir: dir, Task: "t", MaxBytes: 64 << 20}
+	for _, m := range mutate {
+		m(&c)
+	}
+	b, err := Open(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.backoff = encode.Backoff{Initial: time.Millisecond, Max: time.Millisecond, MaxRetries: -1}
+	return b
+}
+
+func batchOf(recs [][]byte) service.MessageBatch {
+	out := make(service.MessageBatch, len(recs))
+	for i, r := range recs {
+		out[i] = service.NewMessage(r)
+	}
+	return out
+}
+
+// store stores recs and waits for the buffer's acknowledgement (the batch is then on disk).
+func store(t *testing.T, b *Buffer, recs [][]byte) {
+	t.Helper()
+	acked := make(chan error, 1)
+	if err := b.WriteBatch(context.Background(), batchOf(recs), func(_ context.Context, err error) error {
+		acked <- err
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// read returns the next batch that is not a flush marker, with its records.
+func read(t *testing.T, b *Buffer) (service.MessageBatch, [][]byte, service.AckFunc) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		msgs, ack, err := b.ReadBatch(ctx)
+		if err != nil {
+			t.Fatalf("ReadBatch: %v", err)
+		}
+		msgs = encode.WithoutMarkers(msgs)
+		if len(msgs) == 0 {
+			continue
+		}
+		recs := make([][]byte, len(msgs))
+		for i, m := range msgs {
+			recs[i], _ = m.AsBytes()
+		}
+		return msgs, recs, ack
+	}
+}
+
+func same(t *testing.T, got, want [][]byte) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("record %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+// endOfBuffer reads until the buffer ends, failing on a batch with records.
+func endOfBuffer(t *testing.T, b *Buffer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		msgs, _, err := b.ReadBatch(ctx)
+		if errors.Is(err, service.ErrEndOfBuffer) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(encode.WithoutMarkers(msgs)); n > 0 {
+			t.Fatalf("a batch of %d records, want the end of the buffer", n)
+		}
+	}
+}
+
+func TestOrderAckAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	a, c, d := records(3, "a"), records(5, "c"), records(2, "d")
+	store(t, b, a)
+	store(t, b, c)
+	store(t, b, d)
+	_, got, ack := read(t, b)
+	same(t, got, a)
+	_ = ack(context.Background(), nil)
+	_, got, _ = read(t, b) // c is handed out but never acknowledged: a crash before the destination answered
+	same(t, got, c)
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	// After a restart, what was not acknowledged is delivered again, in order.
+	b = open(t, dir)
+	if b.records != int64(len(c)+len(d)) {
+		t.Fatalf("reopened buffer holds %d records, want %d", b.records, len(c)+len(d))
+	}
+	for _, want := range [][][]byte{c, d} {
+		_, got, ack := read(t, b)
+		same(t, got, want)
+		_ = ack(context.Background(), nil)
+	}
+	b.EndOfInput()
+	endOfBuffer(t, b)
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b = open(t, dir)
+	defer b.Close(context.Background())
+	if b.records != 0 || b.size != 0 {
+		t.Fatalf("after every batch was acknowledged the buffer holds %d records (%d bytes)", b.records, b.size)
+	}
+}
+
+// TestPartialNack: a nack that names records delivers again only those; a permanent failure is counted
+// as not delivered and not retried.
+func TestPartialNack(t *testing.T) {
+	b := open(t, t.TempDir())
+	defer b.Close(context.Background())
+	recs := records(6, "p")
+	store(t, b, recs)
+	msgs, _, ack := read(t, b)
+	berr := service.NewBatchError(msgs, errors.New("some failed")).
+		Failed(1, errors.New("timeout")).
+		Failed(4, errors.New("timeout")).
+		Failed(5, &encode.Permanent{Err: errors.New("rejected")})
+	_ = ack(context.Background(), berr)
+	msgs, got, ack := read(t, b)
+	same(t, got, [][]byte{recs[1], recs[4]})
+	if u := b.out.Undelivered(); u != 1 {
+		t.Fatalf("%d records counted as not delivered, want 1", u)
+	}
+	// A second partial failure maps back to the stored batch's records.
+	_ = ack(context.Background(), service.NewBatchError(msgs, errors.New("again")).Failed(1, errors.New("timeout")))
+	_, got, ack = read(t, b)
+	same(t, got, [][]byte{recs[4]})
+	_ = ack(context.Background(), nil)
+	b.EndOfInput()
+	endOfBuffer(t, b)
+}
+
+// randomRecords are n records of about size bytes that do not compress.
+func randomRecords(n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		raw := make([]byte, size*3/4)
+		_, _ = rand.Read(raw)
+		out[i] = []byte(`{"r":"` + base64.StdEncoding.EncodeToString(raw) + `"}`)
+	}
+	return out
+}
+
+func TestFullReject(t *testing.T) {
+	b := open(t, t.TempDir(), func(c *Config) { c.MaxBytes = 16 << 20; c.Reject = true; c.NoSync = true })
+	defer b.Close(context.Background())
+	var err error
+	for i := 0; i < 40 && err == nil; i++ {
+		err = b.WriteBatch(context.Background(), batchOf(randomRecords(100, 10<<10)), func(context.Context, error) error { return nil })
+	}
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("writing 40 MB into 16 MB: %v, want ErrFull", err)
+	}
+	if !b.out.Full() {
+		t.Fatal("the outcome does not say the buffer is full")
+	}
+}
+
+// TestFullBlocks: with when_full: block a write waits until a delivery frees space.
+func TestFullBlocks(t *testing.T) {
+	b := open(t, t.TempDir(), func(c *Config) { c.MaxBytes = 16 << 20; c.NoSync = true })
+	defer b.Close(context.Background())
+	written := 0
+	for b.size+(1<<20)+(64<<10) <= b.c.MaxBytes {
+		store(t, b, randomRecords(100, 10<<10))
+		written++
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- b.WriteBatch(context.Background(), batchOf(randomRecords(100, 10<<10)), func(context.Context, error) error { return nil })
+	}()
+	for !b.out.Full() {
+		time.Sleep(time.Millisecond) // the writer found the buffer full
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("a write into a full buffer returned (%v) before anything was delivered", err)
+	default:
+	}
+	_, _, ack := read(t, b)
+	_ = ack(context.Background(), nil)
+	if err := <-done; err != nil {
+		t.Fatalf("the blocked write failed: %v", err)
+	}
+	if written < 10 {
+		t.Fatalf("only %d batches of 1 MB fit in 16 MB", written)
+	}
+}
+
+// TestDamagedBatchCut: a stored batch whose bytes changed on disk is cut and counted; the others are
+// delivered.
+func TestDamagedBatchCut(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	a, c, d := records(3, "a"), records(4, "c"), records(5, "d")
+	store(t, b, a)
+	store(t, b, c)
+	store(t, b, d)
+	_ = b.Close(context.Background())
+
+	db, err := bolt.Open(filepath.Join(dir, "t.buffer"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		v := bytes.Clone(bk.Get(keyOf(2)))
+		v[len(v)/2] ^= 0xff
+		return bk.Put(keyOf(2), v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	b = open(t, dir)
+	defer b.Close(context.Background())
+	if got := b.damagedRecords.Load(); got != 1 {
+		t.Fatalf("%d damaged records counted, want 1 (a batch whose count cannot be read)", got)
+	}
+	for _, want := range [][][]byte{a, d} {
+		_, got, ack := read(t, b)
+		same(t, got, want)
+		_ = ack(context.Background(), nil)
+	}
+}
+
+// TestTruncatedFile: a buffer file cut short (or overwritten) is set aside, what can be read of it is
+// saved, and the buffer starts.
+func TestTruncatedFile(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+	}{
+		{"truncated", func(t *testing.T, path string) {
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, st.Size()/3); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"overwritten", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, []byte(strings.Repeat("garbage ", 4096)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b := open(t, dir)
+			for range 20 {
+				store(t, b, randomRecords(20, 2<<10))
+			}
+			_ = b.Close(context.Background())
+			tc.damage(t, filepath.Join(dir, "t.buffer"))
+
+			b = open(t, dir)
+			defer b.Close(context.Background())
+			aside, _ := filepath.Glob(filepath.Join(dir, "t.buffer.damaged-*"))
+			if len(aside) != 1 {
+				t.Fatalf("damaged file set aside as %v, want one t.buffer.damaged-*", aside)
+			}
+			if b.damagedRecords.Load() == 0 {
+				t.Fatal("no damaged record counted")
+			}
+			if b.records%20 != 0 || b.records >= 400 {
+				t.Fatalf("the new buffer holds %d records: want whole batches of the 400 written, fewer than all", b.records)
+			}
+			// The buffer works: a new batch goes through.
+			fresh := records(2, "fresh")
+			store(t, b, fresh)
+			for {
+				_, got, ack := read(t, b)
+				_ = ack(context.Background(), nil)
+				if bytes.Equal(got[0], fresh[0]) {
+					break
+				}
+			}
+		})
+	}
+}
+
+// TestFlushMarkers: a flush marker from the input is handed out after the batch written before it.
+func TestFlushMarkers(t *testing.T) {
+	b := open(t, t.TempDir())
+	defer b.Close(context.Background())
+	recs := records(2, "m")
+	in := append(batchOf(recs), encode.NewFlushMarker())
+	acked := make(chan error, 1)
+	if err := b.WriteBatch(context.Background(), in, func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	<-acked
+	ctx := context.Background()
+	msgs, _, _ := b.ReadBatch(ctx)
+	if len(msgs) != 2 || encode.IsFlushMarker(msgs[0]) {
+		t.Fatalf("first read: %d messages, want the 2 records", len(msgs))
+	}
+	msgs, _, _ = b.ReadBatch(ctx)
+	if len(msgs) != 1 || !encode.IsFlushMarker(msgs[0]) {
+		t.Fatalf("second read: %d messages, want a flush marker", len(msgs))
+	}
+}

@@ -1,0 +1,124 @@
+package diskbuffer
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+)
+
+// A stored batch (one bbolt value) is
+//
+//	magic "EB1" | count uvarint | created unix nanoseconds varint | length uvarint × count |
+//	S2 block of the records concatenated | CRC-32C (Castagnoli) of everything before, 4 bytes LE
+//
+// and its key is its sequence number, 8 bytes big-endian, so that keys sort in the order written.
+// bbolt keeps the database consistent through a crash (its commit writes the data pages, syncs, then
+// switches a checksummed meta page); the CRC catches what bbolt cannot: bytes changed on disk.
+
+const magic = "EB1"
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errDamaged is a stored batch that does not decode.
+var errDamaged = errors.New("damaged batch")
+
+// encodeBatch appends to dst the stored form of records written at created; scratch is reused to
+// hold the records concatenated.
+func encodeBatch(dst []byte, records [][]byte, created time.Time, scratch *[]byte) []byte {
+	raw := (*scratch)[:0]
+	for _, r := range records {
+		raw = append(raw, r...)
+	}
+	*scratch = raw
+	need := len(magic) + 2*binary.MaxVarintLen64 + binary.MaxVarintLen32*len(records) + s2.MaxEncodedLen(len(raw)) + 4
+	out := slices.Grow(dst[:0], need)
+	out = append(out, magic...)
+	out = binary.AppendUvarint(out, uint64(len(records)))
+	out = binary.AppendVarint(out, created.UnixNano())
+	for _, r := range records {
+		out = binary.AppendUvarint(out, uint64(len(r)))
+	}
+	start := len(out)
+	out = out[:start+s2.MaxEncodedLen(len(raw))]
+	enc := s2.Encode(out[start:], raw)
+	out = out[:start+len(enc)]
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, crcTable))
+}
+
+// header reads a stored batch's record count and creation time, checking its CRC.
+func header(v []byte) (n int, created time.Time, err error) {
+	n, created, _, _, err = parse(v)
+	return n, created, err
+}
+
+// parse checks v and splits it into its fields.
+func parse(v []byte) (n int, created time.Time, lens []int, block []byte, err error) {
+	if len(v) < len(magic)+4 || string(v[:len(magic)]) != magic {
+		return 0, time.Time{}, nil, nil, errDamaged
+	}
+	body := v[:len(v)-4]
+	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(v[len(v)-4:]) {
+		return 0, time.Time{}, nil, nil, errDamaged
+	}
+	p := body[len(magic):]
+	count, k := binary.Uvarint(p)
+	if k <= 0 || count > uint64(len(p)) {
+		return 0, time.Time{}, nil, nil, errDamaged
+	}
+	p = p[k:]
+	ns, k := binary.Varint(p)
+	if k <= 0 {
+		return 0, time.Time{}, nil, nil, errDamaged
+	}
+	p = p[k:]
+	lens = make([]int, count)
+	for i := range lens {
+		l, k := binary.Uvarint(p)
+		if k <= 0 || l > uint64(len(v))*64 {
+			return 0, time.Time{}, nil, nil, errDamaged
+		}
+		lens[i] = int(l)
+		p = p[k:]
+	}
+	return int(count), time.Unix(0, ns), lens, p, nil
+}
+
+// decodeBatch returns the records of a stored batch.
+func decodeBatch(v []byte) ([][]byte, error) {
+	n, _, lens, block, err := parse(v)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s2.Decode(nil, block)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errDamaged, err)
+	}
+	out := make([][]byte, n)
+	pos := 0
+	for i, l := range lens {
+		if pos+l > len(raw) {
+			return nil, fmt.Errorf("%w: records longer than the block", errDamaged)
+		}
+		out[i] = raw[pos : pos+l : pos+l]
+		pos += l
+	}
+	return out, nil
+}
+
+func keyOf(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+func seqOf(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}
