@@ -331,8 +331,8 @@ type summary struct {
 }
 
 // view runs fn on a read-only handle of path (the open database when path is ""), on this goroutine,
-// turning faults and panics into errors.
-func (b *Buffer) view(path string, fn func(tx *bolt.Tx) error) (err error) {
+// turning faults and panics into errors. Unless salvaging, a file shorter than its pages is refused.
+func (b *Buffer) view(path string, salvaging bool, fn func(tx *bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer guard(&err)
 	db := b.db
@@ -346,7 +346,7 @@ func (b *Buffer) view(path string, fn func(tx *bolt.Tx) error) (err error) {
 		defer db.Close()
 	}
 	return db.View(func(tx *bolt.Tx) error {
-		if path != "" {
+		if path != "" && !salvaging {
 			if st, err := os.Stat(path); err == nil && tx.Size() > st.Size() {
 				return fmt.Errorf("the file is %d bytes but its pages need %d (truncated)", st.Size(), tx.Size())
 			}
@@ -357,7 +357,7 @@ func (b *Buffer) view(path string, fn func(tx *bolt.Tx) error) (err error) {
 
 // check reads every batch of the database at path (the open one when path is "") and checks its CRC.
 func (b *Buffer) check(path string) (sum summary, err error) {
-	err = b.view(path, func(tx *bolt.Tx) error {
+	err = b.view(path, false, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return nil
@@ -382,32 +382,45 @@ func (b *Buffer) check(path string) (sum summary, err error) {
 	return sum, err
 }
 
-// salvage copies the batches that can still be read from the damaged file at path into the buffer.
+// salvage copies the batches that can still be read from the damaged file at path into the buffer:
+// a batch whose bytes are gone (past the end of a truncated file) or changed is skipped, and reading
+// stops where the file's index itself cannot be read.
 func (b *Buffer) salvage(path string) {
 	saved, lost := 0, 0
-	err := b.view(path, func(tx *bolt.Tx) error {
+	err := b.view(path, true, func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		if bk == nil {
 			return errors.New("no batches")
 		}
-		return bk.ForEach(func(k, v []byte) error {
-			if _, _, err := header(v); err != nil || seqOf(k) == 0 {
-				lost++
-				return nil
+		c := bk.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			key, val, err := copyKV(k, v)
+			if err == nil {
+				_, _, err = header(val)
 			}
-			key, val := bytes.Clone(k), bytes.Clone(v)
+			if err != nil || seqOf(key) == 0 {
+				lost++
+				continue
+			}
 			if err := b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, val) }); err != nil {
 				return err
 			}
 			saved++
-			return nil
-		})
+		}
+		return nil
 	})
 	if err != nil {
 		b.logf("error", "%s: reading %s stopped: %v", Name, path, err)
 	}
 	b.logf("error", "%s: saved %d batches of the damaged buffer; %d more could not be read", Name, saved, lost)
 	b.damaged(max(lost, 1)) // at least one record was lost; a batch that cannot be read counts as one
+}
+
+// copyKV copies a key and value of a damaged file, turning a fault (bytes past the end of the file)
+// into an error.
+func copyKV(k, v []byte) (key, val []byte, err error) {
+	defer guard(&err)
+	return bytes.Clone(k), bytes.Clone(v), nil
 }
 
 // start deletes the damaged batches that check found and sets the buffer's counts.
@@ -433,6 +446,7 @@ func (b *Buffer) start(sum summary) error {
 		b.next = sum.first
 	}
 	if sum.records > 0 {
+		b.out.Add(outcome.Restored, int(sum.records))
 		b.logf("info", "%s: %s holds %d records (%s) from before: delivering them first", Name, b.file, sum.records, humanize.IBytes(uint64(sum.size)))
 	}
 	b.gauges()

@@ -64,6 +64,8 @@ const (
 	// Buffered counts the records left in a disk buffer when the stream stopped: safe on disk, they
 	// are delivered at the next start.
 	Buffered
+	// Restored counts the records a disk buffer held when the stream started (left by an earlier run).
+	Restored
 	numCounts
 )
 
@@ -73,8 +75,9 @@ func (o *Outcome) Add(c Count, n int) { o.counts[c].Add(int64(n)) }
 // Counts are a snapshot of a stream's record counts.
 type Counts struct {
 	In, SampledOut, FilteredOut, Invalid, Delivered, DeadLettered int64
-	// Buffered are the records a disk buffer still holds (see Buffered).
-	Buffered int64
+	// Buffered are the records a disk buffer still holds (see Buffered); Restored those it held at
+	// the start.
+	Buffered, Restored int64
 	// NotDelivered are the records given up on: failed permanently without a dead letter, invalid
 	// without a dead letter, or still unacknowledged when the stream stopped.
 	NotDelivered int64
@@ -85,16 +88,19 @@ func (o *Outcome) Counts() Counts {
 	return Counts{
 		In: o.counts[In].Load(), SampledOut: o.counts[SampledOut].Load(), FilteredOut: o.counts[FilteredOut].Load(),
 		Invalid: o.counts[Invalid].Load(), Delivered: o.counts[Delivered].Load(),
-		DeadLettered: o.counts[DeadLettered].Load(), Buffered: o.counts[Buffered].Load(), NotDelivered: o.undelivered.Load(),
+		DeadLettered: o.counts[DeadLettered].Load(), Buffered: o.counts[Buffered].Load(), Restored: o.counts[Restored].Load(), NotDelivered: o.undelivered.Load(),
 	}
 }
 
 // String is the summary line: "1000 in, 500 sampled out, 400 filtered out, 2 invalid, 98 delivered,
-// 2 dead-lettered, 0 not delivered", followed by ", 300 left in the disk buffer" when a disk buffer
-// holds records.
+// 2 dead-lettered, 0 not delivered", with ", 1400 from the disk buffer" when a disk buffer held
+// records from an earlier run and ", 300 left in the disk buffer" when it still holds records.
 func (c Counts) String() string {
 	s := fmt.Sprintf("%d in, %d sampled out, %d filtered out, %d invalid, %d delivered, %d dead-lettered, %d not delivered",
 		c.In, c.SampledOut, c.FilteredOut, c.Invalid, c.Delivered, c.DeadLettered, c.NotDelivered)
+	if c.Restored > 0 {
+		s += fmt.Sprintf(", %d from the disk buffer", c.Restored)
+	}
 	if c.Buffered > 0 {
 		s += fmt.Sprintf(", %d left in the disk buffer", c.Buffered)
 	}
