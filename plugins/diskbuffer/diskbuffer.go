@@ -29,6 +29,7 @@ import (
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // Name is the component name.
@@ -476,14 +477,20 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 		return ack(ctx, nil)
 	}
 	raw := make([][]byte, len(recs))
+	flags := byte(flagChecked | flagUnique)
 	for i, m := range recs {
 		var err error
 		if raw[i], err = m.AsBytes(); err != nil {
 			return err
 		}
+		if ok, unique := record.Checked(m, raw[i]); !ok {
+			flags = 0
+		} else if !unique {
+			flags &^= flagUnique
+		}
 	}
 	scratch, vbuf := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
-	value := encodeBatch(*vbuf, raw, time.Now(), scratch)
+	value := encodeBatch(*vbuf, raw, flags, time.Now(), scratch)
 	*vbuf = value
 	bufPool.Put(scratch)
 	need := int64(len(value))
@@ -733,6 +740,7 @@ func (b *Buffer) waitFor(ctx context.Context, d time.Duration) (timedOut bool) {
 // (its commit failed) or damaged (it is then deleted and counted).
 func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 	var recs [][]byte
+	var flags byte
 	var derr error
 	size, n := 0, 0
 	_ = b.db.View(func(tx *bolt.Tx) error {
@@ -741,7 +749,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 			return nil
 		}
 		size = len(v)
-		if recs, derr = decodeBatch(v); derr != nil {
+		if recs, flags, derr = decodeBatch(v); derr != nil {
 			n, _, _ = header(v)
 		}
 		return nil
@@ -775,6 +783,10 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 	msgs = make(service.MessageBatch, len(recs))
 	for i, r := range recs {
 		msgs[i] = service.NewMessage(r)
+	}
+	if flags&flagChecked != 0 {
+		// The records were valid when stored, and the CRC says they have not changed since.
+		record.MarkChecked(msgs, flags&flagUnique != 0)
 	}
 	encode.TagRecords(d, msgs)
 	return msgs, d

@@ -13,7 +13,7 @@ import (
 
 // A stored batch (one bbolt value) is
 //
-//	magic "EB1" | count uvarint | created unix nanoseconds varint | length uvarint × count |
+//	magic "EB1" | flags byte | count uvarint | created unix nanoseconds varint | length uvarint × count |
 //	S2 block of the records concatenated | CRC-32C (Castagnoli) of everything before, 4 bytes LE
 //
 // and its key is its sequence number, 8 bytes big-endian, so that keys sort in the order written.
@@ -24,12 +24,20 @@ const magic = "EB1"
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// Flags of a stored batch.
+const (
+	// flagChecked: every record was found valid before it was stored (see record.Checked).
+	flagChecked = 1 << iota
+	// flagUnique: and the top-level names of every record are distinct.
+	flagUnique
+)
+
 // errDamaged is a stored batch that does not decode.
 var errDamaged = errors.New("damaged batch")
 
 // encodeBatch appends to dst the stored form of records written at created; scratch is reused to
 // hold the records concatenated.
-func encodeBatch(dst []byte, records [][]byte, created time.Time, scratch *[]byte) []byte {
+func encodeBatch(dst []byte, records [][]byte, flags byte, created time.Time, scratch *[]byte) []byte {
 	raw := (*scratch)[:0]
 	for _, r := range records {
 		raw = append(raw, r...)
@@ -38,6 +46,7 @@ func encodeBatch(dst []byte, records [][]byte, created time.Time, scratch *[]byt
 	need := len(magic) + 2*binary.MaxVarintLen64 + binary.MaxVarintLen32*len(records) + s2.MaxEncodedLen(len(raw)) + 4
 	out := slices.Grow(dst[:0], need)
 	out = append(out, magic...)
+	out = append(out, flags)
 	out = binary.AppendUvarint(out, uint64(len(records)))
 	out = binary.AppendVarint(out, created.UnixNano())
 	for _, r := range records {
@@ -52,62 +61,66 @@ func encodeBatch(dst []byte, records [][]byte, created time.Time, scratch *[]byt
 
 // header reads a stored batch's record count and creation time, checking its CRC.
 func header(v []byte) (n int, created time.Time, err error) {
-	n, created, _, _, err = parse(v)
+	n, _, created, _, _, err = parse(v)
 	return n, created, err
 }
 
 // parse checks v and splits it into its fields.
-func parse(v []byte) (n int, created time.Time, lens []int, block []byte, err error) {
-	if len(v) < len(magic)+4 || string(v[:len(magic)]) != magic {
-		return 0, time.Time{}, nil, nil, errDamaged
+func parse(v []byte) (n int, flags byte, created time.Time, lens []int, block []byte, err error) {
+	if len(v) < len(magic)+5 || string(v[:len(magic)]) != magic {
+		return 0, 0, time.Time{}, nil, nil, errDamaged
 	}
 	body := v[:len(v)-4]
 	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(v[len(v)-4:]) {
-		return 0, time.Time{}, nil, nil, errDamaged
+		return 0, 0, time.Time{}, nil, nil, errDamaged
 	}
-	p := body[len(magic):]
+	flags = body[len(magic)]
+	p := body[len(magic)+1:]
 	count, k := binary.Uvarint(p)
 	if k <= 0 || count > uint64(len(p)) {
-		return 0, time.Time{}, nil, nil, errDamaged
+		return 0, 0, time.Time{}, nil, nil, errDamaged
 	}
 	p = p[k:]
 	ns, k := binary.Varint(p)
 	if k <= 0 {
-		return 0, time.Time{}, nil, nil, errDamaged
+		return 0, 0, time.Time{}, nil, nil, errDamaged
 	}
 	p = p[k:]
 	lens = make([]int, count)
 	for i := range lens {
 		l, k := binary.Uvarint(p)
 		if k <= 0 || l > uint64(len(v))*64 {
-			return 0, time.Time{}, nil, nil, errDamaged
+			return 0, 0, time.Time{}, nil, nil, errDamaged
 		}
 		lens[i] = int(l)
 		p = p[k:]
 	}
-	return int(count), time.Unix(0, ns), lens, p, nil
+	return int(count), flags, time.Unix(0, ns), lens, p, nil
 }
 
-// decodeBatch returns the records of a stored batch.
-func decodeBatch(v []byte) ([][]byte, error) {
-	n, _, lens, block, err := parse(v)
+// decodeBatch returns the records of a stored batch and its flags.
+func decodeBatch(v []byte) ([][]byte, byte, error) {
+	n, flags, _, lens, block, err := parse(v)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	raw, err := s2.Decode(nil, block)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errDamaged, err)
+		return nil, 0, fmt.Errorf("%w: %v", errDamaged, err)
 	}
 	out := make([][]byte, n)
 	pos := 0
 	for i, l := range lens {
 		if pos+l > len(raw) {
-			return nil, fmt.Errorf("%w: records longer than the block", errDamaged)
+			return nil, 0, fmt.Errorf("%w: records longer than the block", errDamaged)
 		}
 		out[i] = raw[pos : pos+l : pos+l]
 		pos += l
 	}
-	return out, nil
+	if pos != len(raw) {
+		return nil, 0, fmt.Errorf("%w: records shorter than the block", errDamaged)
+	}
+	return out, flags, nil
 }
 
 func keyOf(seq uint64) []byte {

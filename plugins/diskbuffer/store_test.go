@@ -22,10 +22,13 @@ func TestBatchRoundTrip(t *testing.T) {
 		recs := records(n, "r")
 		recs[0] = []byte{} // an empty record survives too
 		var scratch []byte
-		v := encodeBatch(nil, recs, created, &scratch)
-		got, err := decodeBatch(v)
+		v := encodeBatch(nil, recs, flagChecked, created, &scratch)
+		got, flags, err := decodeBatch(v)
 		if err != nil {
 			t.Fatalf("%d records: %v", n, err)
+		}
+		if flags != flagChecked {
+			t.Fatalf("flags = %b, want %b", flags, flagChecked)
 		}
 		if len(got) != n {
 			t.Fatalf("%d records decoded, want %d", len(got), n)
@@ -46,30 +49,30 @@ func TestBatchRoundTrip(t *testing.T) {
 // decoded into wrong records or a panic.
 func TestBatchDamage(t *testing.T) {
 	var scratch []byte
-	v := encodeBatch(nil, records(100, "d"), time.Now(), &scratch)
+	v := encodeBatch(nil, records(100, "d"), 0, time.Now(), &scratch)
 	for i := 0; i < len(v); i += max(1, len(v)/200) {
 		bad := bytes.Clone(v)
 		bad[i] ^= 0x40
-		if _, err := decodeBatch(bad); !errors.Is(err, errDamaged) {
+		if _, _, err := decodeBatch(bad); !errors.Is(err, errDamaged) {
 			t.Fatalf("byte %d flipped: err = %v, want errDamaged", i, err)
 		}
 	}
 	for _, cut := range []int{0, 1, 3, len(v) / 2, len(v) - 1} {
-		if _, err := decodeBatch(v[:cut]); !errors.Is(err, errDamaged) {
+		if _, _, err := decodeBatch(v[:cut]); !errors.Is(err, errDamaged) {
 			t.Fatalf("cut at %d: err = %v, want errDamaged", cut, err)
 		}
 	}
-	if _, err := decodeBatch([]byte("not a batch at all")); !errors.Is(err, errDamaged) {
+	if _, _, err := decodeBatch([]byte("not a batch at all")); !errors.Is(err, errDamaged) {
 		t.Fatalf("foreign value: err = %v, want errDamaged", err)
 	}
 }
 
 func FuzzDecodeBatch(f *testing.F) {
 	var scratch []byte
-	f.Add(encodeBatch(nil, records(3, "f"), time.Unix(0, 0), &scratch))
+	f.Add(encodeBatch(nil, records(3, "f"), flagChecked|flagUnique, time.Unix(0, 0), &scratch))
 	f.Add([]byte("EB1"))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		recs, err := decodeBatch(v)
+		recs, _, err := decodeBatch(v)
 		if err != nil {
 			return
 		}

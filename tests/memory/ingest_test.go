@@ -1,0 +1,222 @@
+package memory
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/esa-connect/esa-connect/internal/benchinput"
+	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/tests/testutil"
+)
+
+// BenchmarkIngest measures the HTTP ingest: clients POST gzip NDJSON requests of 1,000 access records
+// (taken from the cached benchmark input, compressed before the clock starts) to `esa-connect run`,
+// which selects 15 fields and delivers to an HTTP server (gzip) — with the disk buffer and without
+// (memory). It is opt-in:
+//
+//	go test -run '^$' -bench Ingest -benchtime 1x -timeout 30m ./tests/memory/
+//
+// ESA_INGEST_RECORDS sets the number of records (default 300,000) and ESA_INGEST_CLIENTS the number of
+// clients (default 4); ESA_INGEST_CPUPROFILE=DIR writes a CPU profile of esa-connect while the
+// clients send (DIR/ingest-<mode>.pprof, from its /debug/pprof). Reported: records/s acknowledged (200 answers), records/s delivered (the
+// destination received them all), peak-MB (the process's peak RSS).
+func BenchmarkIngest(b *testing.B) {
+	n, clients := envInt(b, "ESA_INGEST_RECORDS", 300_000), envInt(b, "ESA_INGEST_CLIENTS", 4)
+	input, err := benchinput.Ensure("", 1_000_000, os.Stderr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bodies := gzipBodies(b, input, n, 1000)
+	bin := testutil.Binary(b)
+	for _, mode := range []string{"disk", "memory"} {
+		b.Run(mode, func(b *testing.B) {
+			for range b.N {
+				r := runIngest(b, bin, mode, bodies, n, clients)
+				b.ReportMetric(float64(n)/r.acked.Seconds(), "acked-records/s")
+				b.ReportMetric(float64(n)/r.delivered.Seconds(), "delivered-records/s")
+				b.ReportMetric(float64(r.maxRSS)/(1<<20), "peak-MB")
+			}
+		})
+	}
+}
+
+func envInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+// gzipBodies reads the first n records of input into gzip bodies of per records each.
+func gzipBodies(b *testing.B, input string, n, per int) [][]byte {
+	f, err := os.Open(input)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var bodies [][]byte
+	var raw bytes.Buffer
+	flush := func() {
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+		_, _ = zw.Write(raw.Bytes())
+		_ = zw.Close()
+		bodies = append(bodies, z.Bytes())
+		raw.Reset()
+	}
+	for i := 0; i < n && sc.Scan(); i++ {
+		raw.Write(sc.Bytes())
+		raw.WriteByte('\n')
+		if (i+1)%per == 0 {
+			flush()
+		}
+	}
+	if raw.Len() > 0 {
+		flush()
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return bodies
+}
+
+type ingestRun struct {
+	acked, delivered time.Duration
+	maxRSS           int64
+}
+
+// runIngest starts the task, sends every body from clients goroutines and waits for the destination
+// to receive every record.
+func runIngest(b *testing.B, bin, mode string, bodies [][]byte, n, clients int) ingestRun {
+	b.Helper()
+	var recs atomic.Int64
+	all := make(chan struct{})
+	rc := &httpout.Receiver{OnBatch: func(_ *http.Request, _ []byte, r [][]byte) error {
+		if recs.Add(int64(len(r))) == int64(n) {
+			close(all)
+		}
+		return nil
+	}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+
+	dir := b.TempDir()
+	ingest := testutil.FreeAddr(b)
+	buffer := ""
+	if mode == "disk" {
+		buffer = "buffer: {type: disk, path: buf}\n"
+	}
+	def := fmt.Sprintf("name: ingest\ncategory: access\nfields: %s\nsource: {type: http, address: %q}\ndestination: {type: http, url: %q, compression: gzip}\n%s",
+		fields, ingest, srv.URL+"/logs", buffer)
+	task := filepath.Join(dir, "task.yaml")
+	if err := os.WriteFile(task, []byte(def), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	admin := testutil.FreeAddr(b)
+	env := []string{"ESA_HTTP_ADDRESS=" + admin}
+	profDir := os.Getenv("ESA_INGEST_CPUPROFILE")
+	if profDir != "" {
+		env = append(env, "ESA_HTTP_DEBUG=1")
+	}
+	p := testutil.StartBinary(b, testutil.RunOptions{Dir: dir, Env: env}, "run", "--log.level", "warn", task)
+	testutil.WaitTCP(b, ingest)
+	profiled := make(chan error, 1)
+	if profDir != "" {
+		go func() { profiled <- cpuProfile(admin, filepath.Join(profDir, "ingest-"+mode+".pprof")) }()
+	} else {
+		profiled <- nil
+	}
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 5 * time.Minute}
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(bodies) {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, "http://"+ingest+"/v1/logs", bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Encoding", "gzip")
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Store(err.Error())
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Store(fmt.Sprintf("answer %d", resp.StatusCode))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	acked := time.Since(start)
+	if f := failed.Load(); f != nil {
+		b.Fatalf("a request failed: %v\n%s", f, p.Stderr())
+	}
+	select {
+	case <-all:
+	case <-time.After(10 * time.Minute):
+		b.Fatalf("the destination received %d of %d records", recs.Load(), n)
+	}
+	delivered := time.Since(start)
+	if err := <-profiled; err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		b.Fatal(err)
+	}
+	res := p.Wait(b, 2*time.Minute)
+	pk := peakRE.FindStringSubmatch(res.Stdout)
+	if pk == nil {
+		b.Fatalf("run did not report its peak memory:\n%s", res.Output())
+	}
+	mb, _ := strconv.ParseFloat(pk[1], 64)
+	return ingestRun{acked: acked, delivered: delivered, maxRSS: int64(mb * (1 << 20))}
+}
+
+// cpuProfile saves a 2 s CPU profile of the process serving addr's /debug/pprof.
+func cpuProfile(addr, path string) error {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=2")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
