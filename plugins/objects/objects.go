@@ -96,6 +96,7 @@ type Assembler struct {
 	now   func() time.Time
 
 	mu     sync.Mutex
+	buf    []byte     // encoding scratch (under mu)
 	space  *sync.Cond // an upload finished, or the assembler closed
 	cur    *object    // being filled, or nil
 	active int        // objects sealed and not stored yet
@@ -109,7 +110,6 @@ type object struct {
 	file        *os.File
 	zw          *pgzip.Writer
 	stream      *encode.Stream
-	buf         []byte // encoding scratch
 	raw         int
 	first, last time.Time
 	opened      time.Time
@@ -226,16 +226,25 @@ type timeSpan struct{ first, last time.Time }
 // append encodes raws into o (under mu). On a write error the object is failed (every batch in it).
 func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
 	fresh := o.stream.Records() == 0
-	var err error
-	if o.buf, err = o.stream.Append(o.buf[:0], raws); err == nil {
-		_, err = o.zw.Write(o.buf)
+	// Encoded a chunk at a time into one reused buffer: a batch of bundles is megabytes.
+	for rest := raws; len(rest) > 0; {
+		k, size := 0, 0
+		for k < len(rest) && (k == 0 || size+len(rest[k]) <= encodeChunk) {
+			size += len(rest[k])
+			k++
+		}
+		var err error
+		if a.buf, err = o.stream.Append(a.buf[:0], rest[:k]); err == nil {
+			_, err = o.zw.Write(a.buf)
+		}
+		if err != nil {
+			a.cur = nil
+			o.fail(fmt.Errorf("%s: writing to the spool file %s: %w", a.cfg.Name, o.file.Name(), err))
+			return o.err
+		}
+		o.raw += len(a.buf)
+		rest = rest[k:]
 	}
-	if err != nil {
-		a.cur = nil
-		o.fail(fmt.Errorf("%s: writing to the spool file %s: %w", a.cfg.Name, o.file.Name(), err))
-		return o.err
-	}
-	o.raw += len(o.buf)
 	for i, sp := range spans {
 		if fresh && i == 0 || sp.first.Before(o.first) {
 			o.first = sp.first
@@ -244,11 +253,14 @@ func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
 			o.last = sp.last
 		}
 	}
-	if cap(o.buf) > 1<<20 {
-		o.buf = nil
+	if cap(a.buf) > 4*encodeChunk {
+		a.buf = nil // an exceptionally large record
 	}
 	return nil
 }
+
+// encodeChunk is about how many bytes of records are encoded at a time.
+const encodeChunk = 256 << 10
 
 // records returns the records of msgs — a bundle (metadata encode.MetaRecords: its records one per
 // line, its event times in metadata) gives all of its records — with the event time span of each
