@@ -166,15 +166,28 @@ type Buffer struct {
 	finished  map[uint64]bool   // keys after committed that were committed (or failed)
 	next      uint64            // the next key to hand out
 	batches   map[uint64]*batch // keys handed out at least once and not deleted yet
-	ready     []uint64          // keys whose redelivery is due
-	deletes   []deletion        // delivered batches to delete, for the committer
-	handed    int               // deliveries handed out and not resolved
-	flushDue  bool              // a flush marker is due once key flushAt was handed out
+	hot       map[uint64]hotBatch
+	hotBytes  int64
+	ready     []uint64   // keys whose redelivery is due
+	deletes   []deletion // delivered batches to delete, for the committer
+	handed    int        // deliveries handed out and not resolved
+	flushDue  bool       // a flush marker is due once key flushAt was handed out
 	flushAt   uint64
 	ended     bool // the input ended (EndOfInput)
 	draining  bool
 	closed    bool
 	backoff   encode.Backoff
+}
+
+// hotMax bounds the records kept in memory for their first delivery (see hotBatch).
+const hotMax = 16 << 20
+
+// hotBatch is a stored batch whose first delivery can use the input's messages: while the pipeline
+// keeps up, a batch is handed out moments after it was written, and decoding it again from disk would
+// cost as much as storing it. What waits longer, or does not fit in hotMax, is read from disk.
+type hotBatch struct {
+	msgs service.MessageBatch
+	raw  int64
 }
 
 // batch is a stored batch being delivered.
@@ -187,9 +200,14 @@ type batch struct {
 
 // delivery is one hand-out of a batch; its pointer tags the records (encode.TagRecords).
 type delivery struct {
-	n   int   // records delivered
-	idx []int // their indexes in the stored batch (nil: all)
+	n   int     // records delivered
+	idx []int   // their indexes in the stored batch (nil: all)
+	raw *[]byte // the decoded records, back to rawPool when the delivery resolves
 }
+
+// rawPool holds the buffers that batches are decoded into. A buffer returns to it when its delivery
+// is acknowledged: the outputs are done with the records then (the next delivery decodes them again).
+var rawPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // deletion is a delivered batch to delete.
 type deletion struct {
@@ -204,6 +222,8 @@ type write struct {
 	buf   *[]byte // value's buffer, back to bufPool once committed
 	n     int
 	ack   service.AckFunc
+	msgs  service.MessageBatch // the input's messages, kept in hot once committed
+	raw   int64                // their records' bytes
 }
 
 // Open opens (or creates) the buffer of c.Task in c.Dir, recovering a damaged file. res may be nil.
@@ -221,7 +241,7 @@ func Open(c Config, res *service.Resources) (*Buffer, error) {
 		return nil, fmt.Errorf("%s: creating %s: %w", Name, c.Dir, err)
 	}
 	b := &Buffer{c: c, file: filepath.Join(c.Dir, c.Task+".buffer"), out: outcome.From(res),
-		finished: map[uint64]bool{}, batches: map[uint64]*batch{},
+		finished: map[uint64]bool{}, batches: map[uint64]*batch{}, hot: map[uint64]hotBatch{},
 		writes: make(chan *write, 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1}}
 	b.cond = sync.NewCond(&b.mu)
@@ -484,7 +504,7 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 			return err
 		}
 		if ok, unique := record.Checked(m, raw[i]); !ok {
-			flags = 0
+			flags &^= flagChecked | flagUnique
 		} else if !unique {
 			flags &^= flagUnique
 		}
@@ -514,7 +534,11 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 	}
 	b.size += need
 	b.lastSeq++
-	w := &write{seq: b.lastSeq, value: value, buf: vbuf, n: len(raw), ack: ack}
+	rawSize := int64(0)
+	for _, r := range raw {
+		rawSize += int64(len(r))
+	}
+	w := &write{seq: b.lastSeq, value: value, buf: vbuf, n: len(raw), ack: ack, msgs: recs, raw: rawSize}
 	if marker {
 		b.flushDue, b.flushAt = true, w.seq
 	}
@@ -618,7 +642,12 @@ func (b *Buffer) apply(group []*write, dels []deletion) {
 			b.size -= int64(len(w.value))
 		} else {
 			b.records += int64(w.n)
+			if b.hotBytes+w.raw <= hotMax && !b.closed {
+				b.hot[w.seq] = hotBatch{msgs: w.msgs, raw: w.raw}
+				b.hotBytes += w.raw
+			}
 		}
+		w.msgs = nil
 		b.finishLocked(w.seq)
 	}
 	if err != nil {
@@ -739,21 +768,28 @@ func (b *Buffer) waitFor(ctx context.Context, d time.Duration) (timedOut bool) {
 // load reads batch seq and makes the messages of its next delivery; d is nil when the batch is gone
 // (its commit failed) or damaged (it is then deleted and counted).
 func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
+	if msgs, d = b.loadHot(seq); d != nil {
+		return msgs, d
+	}
 	var recs [][]byte
 	var flags byte
 	var derr error
 	size, n := 0, 0
+	rawBuf := rawPool.Get().(*[]byte)
 	_ = b.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucket).Get(keyOf(seq))
 		if v == nil {
 			return nil
 		}
 		size = len(v)
-		if recs, flags, derr = decodeBatch(v); derr != nil {
+		if recs, *rawBuf, flags, derr = decodeBatch(v, *rawBuf); derr != nil {
 			n, _, _ = header(v)
 		}
 		return nil
 	})
+	if recs == nil {
+		rawPool.Put(rawBuf)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := b.batches[seq]
@@ -777,7 +813,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 		}
 		recs = sub
 	}
-	d = &delivery{n: len(recs), idx: st.idx}
+	d = &delivery{n: len(recs), idx: st.idx, raw: rawBuf}
 	st.cur = d
 	b.handed++
 	msgs = make(service.MessageBatch, len(recs))
@@ -792,11 +828,42 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 	return msgs, d
 }
 
+// loadHot makes the first delivery of batch seq from the input's messages when they are kept (hot).
+func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *delivery) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.hot[seq]
+	if !ok {
+		return nil, nil
+	}
+	delete(b.hot, seq)
+	b.hotBytes -= h.raw
+	st := b.batches[seq]
+	if st == nil || st.idx != nil || st.attempts > 0 {
+		return nil, nil
+	}
+	st.attempts++
+	var size int
+	_ = b.db.View(func(tx *bolt.Tx) error { size = len(tx.Bucket(bucket).Get(keyOf(seq))); return nil })
+	st.size, st.records = size, len(h.msgs)
+	d := &delivery{n: len(h.msgs)}
+	st.cur = d
+	b.handed++
+	msgs := make(service.MessageBatch, len(h.msgs))
+	copy(msgs, h.msgs)
+	encode.TagRecords(d, msgs)
+	return msgs, d
+}
+
 // resolve handles the acknowledgement of delivery d of batch seq.
 func (b *Buffer) resolve(seq uint64, d *delivery, err error) {
 	var retry, permanent []int
 	if err != nil {
 		retry, permanent = encode.Failures(err, d, d.n)
+	}
+	if d.raw != nil {
+		rawPool.Put(d.raw)
+		d.raw = nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

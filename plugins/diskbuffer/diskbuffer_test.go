@@ -364,18 +364,17 @@ func accessBatch(b *testing.B, n int) [][]byte {
 // BenchmarkRoundTrip: a batch of 1,000 access records written (synced), read back and acknowledged
 // (deleted), one batch at a time: the buffer's cost per record on top of the pipeline.
 func BenchmarkRoundTrip(b *testing.B) {
-	for _, sync := range []bool{true, false} {
-		name := "sync"
-		if !sync {
-			name = "nosync"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		sync bool
+	}{{"sync", true}, {"nosync", false}} {
+		b.Run(mode.name, func(b *testing.B) {
 			recs := accessBatch(b, 1000)
 			size := 0
 			for _, r := range recs {
 				size += len(r)
 			}
-			buf, err := Open(Config{Dir: b.TempDir(), Task: "bench", MaxBytes: 1 << 30, NoSync: !sync}, nil)
+			buf, err := Open(Config{Dir: b.TempDir(), Task: "bench", MaxBytes: 1 << 30, NoSync: !mode.sync}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -403,11 +402,12 @@ func BenchmarkRoundTrip(b *testing.B) {
 	}
 }
 
-// TestCheckedMarksKept: records marked valid before the buffer are marked valid after it (the esa_*
-// processors then skip validating them again); a batch with one unmarked record is not marked.
+// TestCheckedMarksKept: records marked valid before the buffer are marked valid when read back from
+// disk (the esa_* processors then skip validating them again); a batch with one unmarked record is not
+// marked.
 func TestCheckedMarksKept(t *testing.T) {
-	b := open(t, t.TempDir())
-	defer b.Close(context.Background())
+	dir := t.TempDir()
+	b := open(t, dir)
 	recs := records(3, "v")
 	marked := batchOf(recs)
 	record.MarkChecked(marked, true)
@@ -420,6 +420,9 @@ func TestCheckedMarksKept(t *testing.T) {
 		}
 		<-acked
 	}
+	_ = b.Close(context.Background())
+	b = open(t, dir) // read from disk, not from the input's messages
+	defer b.Close(context.Background())
 	for i, want := range []bool{true, false} {
 		msgs, got, ack := read(t, b)
 		for j, m := range msgs {
@@ -429,4 +432,25 @@ func TestCheckedMarksKept(t *testing.T) {
 		}
 		_ = ack(context.Background(), nil)
 	}
+}
+
+// TestHotThenDisk: a batch's first delivery comes from the input's messages while they are kept in
+// memory; after a failure it is read from disk, records and order unchanged.
+func TestHotThenDisk(t *testing.T) {
+	b := open(t, t.TempDir())
+	defer b.Close(context.Background())
+	recs := records(4, "h")
+	store(t, b, recs)
+	if len(b.hot) != 1 {
+		t.Fatalf("%d batches kept in memory, want 1", len(b.hot))
+	}
+	msgs, got, ack := read(t, b)
+	same(t, got, recs)
+	if len(b.hot) != 0 || b.hotBytes != 0 {
+		t.Fatalf("after the first delivery %d batches (%d bytes) are still kept", len(b.hot), b.hotBytes)
+	}
+	_ = ack(context.Background(), service.NewBatchError(msgs, errors.New("x")).Failed(2, errors.New("timeout")))
+	_, got, ack = read(t, b)
+	same(t, got, [][]byte{recs[2]})
+	_ = ack(context.Background(), nil)
 }

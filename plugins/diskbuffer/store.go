@@ -98,29 +98,34 @@ func parse(v []byte) (n int, flags byte, created time.Time, lens []int, block []
 	return int(count), flags, time.Unix(0, ns), lens, p, nil
 }
 
-// decodeBatch returns the records of a stored batch and its flags.
-func decodeBatch(v []byte) ([][]byte, byte, error) {
+// decodeBatch returns the records of a stored batch and its flags. The records are decoded into dst
+// when it is large enough (see s2.Decode); they are sub-slices of the returned raw.
+func decodeBatch(v, dst []byte) (recs [][]byte, raw []byte, flags byte, err error) {
 	n, flags, _, lens, block, err := parse(v)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	raw, err := s2.Decode(nil, block)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", errDamaged, err)
+	if dl, derr := s2.DecodedLen(block); derr != nil || dl > cap(dst) {
+		dst = nil
+	} else {
+		dst = dst[:cap(dst)]
+	}
+	if raw, err = s2.Decode(dst, block); err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: %v", errDamaged, err)
 	}
 	out := make([][]byte, n)
 	pos := 0
 	for i, l := range lens {
 		if pos+l > len(raw) {
-			return nil, 0, fmt.Errorf("%w: records longer than the block", errDamaged)
+			return nil, nil, 0, fmt.Errorf("%w: records longer than the block", errDamaged)
 		}
 		out[i] = raw[pos : pos+l : pos+l]
 		pos += l
 	}
 	if pos != len(raw) {
-		return nil, 0, fmt.Errorf("%w: records shorter than the block", errDamaged)
+		return nil, nil, 0, fmt.Errorf("%w: records shorter than the block", errDamaged)
 	}
-	return out, flags, nil
+	return out, raw, flags, nil
 }
 
 func keyOf(seq uint64) []byte {

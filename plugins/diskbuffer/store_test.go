@@ -23,7 +23,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		recs[0] = []byte{} // an empty record survives too
 		var scratch []byte
 		v := encodeBatch(nil, recs, flagChecked, created, &scratch)
-		got, flags, err := decodeBatch(v)
+		got, _, flags, err := decodeBatch(v, nil)
 		if err != nil {
 			t.Fatalf("%d records: %v", n, err)
 		}
@@ -53,16 +53,16 @@ func TestBatchDamage(t *testing.T) {
 	for i := 0; i < len(v); i += max(1, len(v)/200) {
 		bad := bytes.Clone(v)
 		bad[i] ^= 0x40
-		if _, _, err := decodeBatch(bad); !errors.Is(err, errDamaged) {
+		if _, _, _, err := decodeBatch(bad, nil); !errors.Is(err, errDamaged) {
 			t.Fatalf("byte %d flipped: err = %v, want errDamaged", i, err)
 		}
 	}
 	for _, cut := range []int{0, 1, 3, len(v) / 2, len(v) - 1} {
-		if _, _, err := decodeBatch(v[:cut]); !errors.Is(err, errDamaged) {
+		if _, _, _, err := decodeBatch(v[:cut], nil); !errors.Is(err, errDamaged) {
 			t.Fatalf("cut at %d: err = %v, want errDamaged", cut, err)
 		}
 	}
-	if _, _, err := decodeBatch([]byte("not a batch at all")); !errors.Is(err, errDamaged) {
+	if _, _, _, err := decodeBatch([]byte("not a batch at all"), nil); !errors.Is(err, errDamaged) {
 		t.Fatalf("foreign value: err = %v, want errDamaged", err)
 	}
 }
@@ -72,7 +72,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add(encodeBatch(nil, records(3, "f"), flagChecked|flagUnique, time.Unix(0, 0), &scratch))
 	f.Add([]byte("EB1"))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		recs, _, err := decodeBatch(v)
+		recs, _, _, err := decodeBatch(v, nil)
 		if err != nil {
 			return
 		}

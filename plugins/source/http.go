@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -494,20 +495,21 @@ func (h *httpServerInput) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	held := &held{budget: h.budget}
 	defer held.release()
+	var data []byte
+	var err error
 	if gzipped {
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			h.readError(w, err, true)
+		// The compressed body first (its size is known, or small), then the records at their size
+		// (from the gzip trailer), without growing a buffer: a gzip body is decompressed in one go.
+		var comp []byte
+		if comp, err = h.readBody(body, held, max(r.ContentLength, 0)); err != nil {
+			h.readError(w, err, false)
 			return
 		}
-		defer zr.Close()
-		body = zr
+		data, err = h.gunzip(comp, held)
+		held.shrink(int64(cap(comp)))
+	} else {
+		data, err = h.readBody(body, held, max(r.ContentLength, 0))
 	}
-	sizeHint := int64(0)
-	if !gzipped && r.ContentLength > 0 {
-		sizeHint = r.ContentLength
-	}
-	data, err := h.readBody(body, held, sizeHint)
 	if err != nil {
 		h.readError(w, err, gzipped)
 		return
@@ -645,10 +647,33 @@ func (hd *held) grow(n int64) bool {
 // keep leaves the bytes taken (the request's batches still reference its body).
 func (hd *held) keep() { hd.kept = true }
 
+// shrink gives n bytes back to the budget (a buffer no longer used).
+func (hd *held) shrink(n int64) {
+	if n > 0 && n <= hd.n && !hd.kept {
+		hd.budget.Release(n)
+		hd.n -= n
+	}
+}
+
 func (hd *held) release() {
 	if hd.n > 0 && !hd.kept {
 		hd.budget.Release(hd.n)
 	}
+}
+
+// gunzip decompresses a gzip body, taking its memory from the budget. The buffer is sized by the
+// trailer's ISIZE (the size of the last member, mod 2^32: a hint, capped at deflate's largest ratio).
+func (h *httpServerInput) gunzip(comp []byte, hd *held) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(comp))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	hint := int64(0)
+	if len(comp) >= 18 {
+		hint = min(int64(binary.LittleEndian.Uint32(comp[len(comp)-4:])), int64(len(comp))*1032)
+	}
+	return h.readBody(zr, hd, hint)
 }
 
 // errBudget is a body that does not fit the max_pending_bytes budget now.

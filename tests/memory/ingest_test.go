@@ -32,7 +32,8 @@ import (
 // ESA_INGEST_RECORDS sets the number of records (default 300,000) and ESA_INGEST_CLIENTS the number of
 // clients (default 4); ESA_INGEST_CPUPROFILE=DIR writes a CPU profile of esa-connect while the
 // clients send (DIR/ingest-<mode>.pprof, from its /debug/pprof). Reported: records/s acknowledged (200 answers), records/s delivered (the
-// destination received them all), peak-MB (the process's peak RSS).
+// destination received them all), peak-MB (the process's peak RSS) and records/cpu-s (records per
+// second of esa-connect's own CPU time: the clients and the receiver share the machine's cores).
 func BenchmarkIngest(b *testing.B) {
 	n, clients := envInt(b, "ESA_INGEST_RECORDS", 300_000), envInt(b, "ESA_INGEST_CLIENTS", 4)
 	input, err := benchinput.Ensure("", 1_000_000, os.Stderr)
@@ -48,6 +49,7 @@ func BenchmarkIngest(b *testing.B) {
 				b.ReportMetric(float64(n)/r.acked.Seconds(), "acked-records/s")
 				b.ReportMetric(float64(n)/r.delivered.Seconds(), "delivered-records/s")
 				b.ReportMetric(float64(r.maxRSS)/(1<<20), "peak-MB")
+				b.ReportMetric(float64(n)/r.cpu.Seconds(), "records/cpu-s")
 			}
 		})
 	}
@@ -102,6 +104,7 @@ func gzipBodies(b *testing.B, input string, n, per int) [][]byte {
 
 type ingestRun struct {
 	acked, delivered time.Duration
+	cpu              time.Duration // esa-connect's user + system time
 	maxRSS           int64
 }
 
@@ -200,7 +203,11 @@ func runIngest(b *testing.B, bin, mode string, bodies [][]byte, n, clients int) 
 		b.Fatalf("run did not report its peak memory:\n%s", res.Output())
 	}
 	mb, _ := strconv.ParseFloat(pk[1], 64)
-	return ingestRun{acked: acked, delivered: delivered, maxRSS: int64(mb * (1 << 20))}
+	var cpu time.Duration
+	if ru, ok := p.Cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return ingestRun{acked: acked, delivered: delivered, cpu: cpu, maxRSS: int64(mb * (1 << 20))}
 }
 
 // cpuProfile saves a 2 s CPU profile of the process serving addr's /debug/pprof.
