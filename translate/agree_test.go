@@ -5,6 +5,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/diskbuffer"
+	"github.com/esa-connect/esa-connect/plugins/source"
 )
 
 // TestNamesAgree keeps translate's copies of plugin names (it does not import the plugins) equal to
@@ -15,5 +16,8 @@ func TestNamesAgree(t *testing.T) {
 	}
 	if DiskBuffer != diskbuffer.Name {
 		t.Errorf("translate.DiskBuffer %q != diskbuffer.Name %q", DiskBuffer, diskbuffer.Name)
+	}
+	if FeedInput != source.FeedInput {
+		t.Errorf("translate.FeedInput %q != source.FeedInput %q", FeedInput, source.FeedInput)
 	}
 }

@@ -75,6 +75,26 @@ func Task(t *config.Task) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// ServeTask returns the Benthos YAML config of t as esa-connect serve runs it: its input is the task's
+// feed (FeedInput: the records serve's ingest routes to the task, sampled and filtered by the
+// feed), whatever t's source says, and it has no http section (serve gives each stream its HTTP
+// multiplexer and serves one /metrics for every task).
+func ServeTask(t *config.Task) ([]byte, error) {
+	doc, _, err := buildWith(t, true)
+	if err != nil {
+		return nil, err
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("translate: encoding task %q: %w", t.Name, err)
+	}
+	return out, nil
+}
+
+// FeedInput is the name of the input through which serve feeds a task (source.FeedInput; translate
+// does not import the plugins).
+const FeedInput = "esa_feed"
+
 // Secrets returns the environment variables that the config of Task refers to in place of the
 // secrets t gives literally, with their values. Secrets given as ${ENV_VAR} references are not
 // included: the environment must already hold them.
@@ -109,25 +129,31 @@ func envName(s string) string {
 }
 
 // build makes the config document and collects its secrets.
-func build(t *config.Task) (*omap, *secrets, error) {
+func build(t *config.Task) (*omap, *secrets, error) { return buildWith(t, false) }
+
+// buildWith makes the config document of t, served by esa-connect serve when served is true.
+func buildWith(t *config.Task, served bool) (*omap, *secrets, error) {
 	cat, ok := config.LookupCategory(t.Category)
 	if !ok {
 		return nil, nil, fmt.Errorf("translate: task %q: unknown category %q", t.Name, t.Category)
 	}
 	sec := &secrets{task: t.Name, values: map[string]string{}}
-	in, err := input(t, cat, sec)
-	if err != nil {
+	var in *omap
+	var err error
+	if served {
+		in = obj("label", "source", FeedInput, obj("task", t.Name, selectField, selection(t, cat)))
+	} else if in, err = input(t, cat, sec); err != nil {
 		return nil, nil, err
 	}
 	dest, err := destination(t, cat, sec)
 	if err != nil {
 		return nil, nil, err
 	}
-	doc := obj(
-		"http", obj("enabled", true, "address", "${"+HTTPAddressEnv+":"+DefaultHTTPAddress+"}", "debug_endpoints", false),
-		"input", in,
-		"pipeline", obj("processors", processors(t, cat)),
-	)
+	doc := obj()
+	if !served {
+		doc.set("http", obj("enabled", true, "address", "${"+HTTPAddressEnv+":"+DefaultHTTPAddress+"}", "debug_endpoints", false))
+	}
+	doc.set("input", in).set("pipeline", obj("processors", processors(t, cat)))
 	if t.DeadLetter == nil {
 		doc.set("output", dest)
 	} else {

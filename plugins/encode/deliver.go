@@ -43,10 +43,20 @@ func (m *Metrics) Delivered(records, raw, compressed int, start time.Time) {
 	m.bytesRaw.Incr(int64(raw), m.task)
 	m.bytesCompressed.Incr(int64(compressed), m.task)
 	m.latency.Timing(time.Since(start).Nanoseconds(), m.task)
+	if records > 0 {
+		m.outcome.Succeeded()
+	}
 }
 
-// Failed counts records of a batch that failed.
-func (m *Metrics) Failed(records int) { m.failed.Incr(int64(records), m.task) }
+// Failed counts records of a batch that failed with err, which becomes the task's last error (its
+// health, see outcome.Health).
+func (m *Metrics) Failed(records int, err error) {
+	m.failed.Incr(int64(records), m.task)
+	m.outcome.Failed(err)
+}
 
-// Retried counts one retry.
-func (m *Metrics) Retried() { m.retries.Incr(1, m.task) }
+// Retried counts one retry after err, which becomes the task's last error.
+func (m *Metrics) Retried(err error) {
+	m.retries.Incr(1, m.task)
+	m.outcome.Failed(err)
+}

@@ -416,8 +416,9 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 	for i, m := range batch {
 		b, err := m.AsBytes()
 		if err != nil {
-			o.metrics.Failed(len(batch))
-			return &encode.Permanent{Err: fmt.Errorf("esa_http: record %d: %w", i, err)}
+			perr := &encode.Permanent{Err: fmt.Errorf("esa_http: record %d: %w", i, err)}
+			o.metrics.Failed(len(batch), perr)
+			return perr
 		}
 		recs[i] = b
 	}
@@ -432,7 +433,7 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 			end++
 		}
 		if err := o.writeChunk(ctx, recs[start:end], size); err != nil {
-			o.metrics.Failed(len(recs) - start)
+			o.metrics.Failed(len(recs)-start, err)
 			return err
 		}
 		start = end
@@ -493,7 +494,7 @@ func (o *output) send(ctx context.Context, body []byte) error {
 		if ae.retryAfter > 0 {
 			delay = min(ae.retryAfter, o.cfg.Backoff.Max)
 		}
-		o.metrics.Retried()
+		o.metrics.Retried(ae.err)
 		if o.log != nil {
 			o.log.Debugf("esa_http: retry %d/%d in %s: %v", attempt+1, o.cfg.MaxRetry, delay, ae.err)
 		}

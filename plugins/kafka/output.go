@@ -318,11 +318,11 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 		o.metrics.Delivered(len(batch), int(raw), 0, start)
 		return nil
 	}
-	o.metrics.Failed(len(w.failed))
+	first := o.wrapErr(w.failed[0].err)
+	o.metrics.Failed(len(w.failed), first)
 	if ok := len(batch) - len(w.failed); ok > 0 {
 		o.metrics.Delivered(ok, 0, 0, start)
 	}
-	first := o.wrapErr(w.failed[0].err)
 	if len(w.failed) == len(batch) {
 		return first
 	}

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -64,6 +66,43 @@ type Exporter struct {
 	histogram bool
 	buckets   []float64
 	log       *service.Logger
+
+	// task, when set, labels every metric of the stream task=<task> (see NewTaskExporter); vecs are
+	// the collectors it used, whose task series Close removes.
+	task string
+	mu   sync.Mutex
+	vecs []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}
+}
+
+// NewTaskExporter returns the exporter of one stream among several that share reg (esa-connect serve
+// runs a stream per task and serves one /metrics): every metric of the stream carries the label
+// task=<task> (added to the metrics that have no task label; a metric with one keeps its value), so
+// the streams' series never collide, and Close removes the stream's series. Timers are summaries.
+func NewTaskExporter(reg *prometheus.Registry, task string, log *service.Logger) *Exporter {
+	return &Exporter{reg: reg, task: task, log: log, buckets: prometheus.ExponentialBuckets(1e6, 2, 17)}
+}
+
+// taskLabels adds the task label to keys when the exporter is a task's and keys lack it; extra is
+// the label value to append to each metric's values (or "" when none is added).
+func (e *Exporter) taskLabels(keys []string) ([]string, bool) {
+	if e.task == "" || slices.Contains(keys, "task") {
+		return keys, false
+	}
+	return append(slices.Clip(keys), "task"), true
+}
+
+// used remembers a collector whose series Close removes.
+func (e *Exporter) used(v interface {
+	DeletePartialMatch(prometheus.Labels) int
+}) {
+	if e.task == "" {
+		return
+	}
+	e.mu.Lock()
+	e.vecs = append(e.vecs, v)
+	e.mu.Unlock()
 }
 
 func newExporter(conf *service.ParsedConfig, log *service.Logger) (*Exporter, error) {
@@ -150,10 +189,17 @@ func register[T prometheus.Collector](e *Exporter, c T, name string) (T, bool) {
 // NewCounterCtor returns a constructor of the counter name with the given label keys.
 func (e *Exporter) NewCounterCtor(name string, labelKeys ...string) service.MetricsExporterCounterCtor {
 	n := e.name(name)
+	labelKeys, addTask := e.taskLabels(labelKeys)
 	vec, ok := register(e, prometheus.NewCounterVec(prometheus.CounterOpts{Name: n, Help: "Benthos counter " + name}, labelNames(labelKeys)), n)
+	if ok {
+		e.used(vec)
+	}
 	return func(labelValues ...string) service.MetricsExporterCounter {
 		if !ok {
 			return nopMetric{}
+		}
+		if addTask {
+			labelValues = append(slices.Clip(labelValues), e.task)
 		}
 		c, err := vec.GetMetricWithLabelValues(labelValues...)
 		if err != nil {
@@ -166,8 +212,10 @@ func (e *Exporter) NewCounterCtor(name string, labelKeys ...string) service.Metr
 // NewTimerCtor returns a constructor of the timer name (nanoseconds) with the given label keys.
 func (e *Exporter) NewTimerCtor(name string, labelKeys ...string) service.MetricsExporterTimerCtor {
 	n := e.name(name)
+	labelKeys, addTask := e.taskLabels(labelKeys)
 	var vec interface {
 		GetMetricWithLabelValues(...string) (prometheus.Observer, error)
+		DeletePartialMatch(prometheus.Labels) int
 	}
 	ok := false
 	if e.histogram {
@@ -182,9 +230,15 @@ func (e *Exporter) NewTimerCtor(name string, labelKeys ...string) service.Metric
 		}, labelNames(labelKeys)), n)
 		vec = s
 	}
+	if ok {
+		e.used(vec)
+	}
 	return func(labelValues ...string) service.MetricsExporterTimer {
 		if !ok {
 			return nopMetric{}
+		}
+		if addTask {
+			labelValues = append(slices.Clip(labelValues), e.task)
 		}
 		o, err := vec.GetMetricWithLabelValues(labelValues...)
 		if err != nil {
@@ -197,10 +251,17 @@ func (e *Exporter) NewTimerCtor(name string, labelKeys ...string) service.Metric
 // NewGaugeCtor returns a constructor of the gauge name with the given label keys.
 func (e *Exporter) NewGaugeCtor(name string, labelKeys ...string) service.MetricsExporterGaugeCtor {
 	n := e.name(name)
+	labelKeys, addTask := e.taskLabels(labelKeys)
 	vec, ok := register(e, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: n, Help: "Benthos gauge " + name}, labelNames(labelKeys)), n)
+	if ok {
+		e.used(vec)
+	}
 	return func(labelValues ...string) service.MetricsExporterGauge {
 		if !ok {
 			return nopMetric{}
+		}
+		if addTask {
+			labelValues = append(slices.Clip(labelValues), e.task)
 		}
 		g, err := vec.GetMetricWithLabelValues(labelValues...)
 		if err != nil {
@@ -216,8 +277,17 @@ func (e *Exporter) HandlerFunc() http.HandlerFunc {
 	return promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{}).ServeHTTP
 }
 
-// Close has nothing to release.
-func (e *Exporter) Close(context.Context) error { return nil }
+// Close removes the series of a task's exporter from the shared registry (see NewTaskExporter);
+// otherwise it has nothing to release.
+func (e *Exporter) Close(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, v := range e.vecs {
+		v.DeletePartialMatch(prometheus.Labels{"task": e.task})
+	}
+	e.vecs = nil
+	return nil
+}
 
 type counter struct{ c prometheus.Counter }
 

@@ -369,8 +369,9 @@ func (a *Assembler) store1(o *object) {
 		}
 	}
 	if err != nil {
-		a.cfg.Metrics.Failed(o.stream.Records())
-		o.fail(fmt.Errorf("%s: finishing the spool file %s: %w", a.cfg.Name, o.file.Name(), err))
+		ferr := fmt.Errorf("%s: finishing the spool file %s: %w", a.cfg.Name, o.file.Name(), err)
+		a.cfg.Metrics.Failed(o.stream.Records(), ferr)
+		o.fail(ferr)
 		return
 	}
 	obj := &Object{Key: a.namer.Key(o.first, o.last), Body: o.file, Size: size,
@@ -381,7 +382,7 @@ func (a *Assembler) store1(o *object) {
 	err = a.cfg.Backoff.Retry(ctx, func(ctx context.Context) error {
 		return a.store.Put(ctx, obj)
 	}, func(attempt int, err error) {
-		a.cfg.Metrics.Retried()
+		a.cfg.Metrics.Retried(err)
 		if a.cfg.Log != nil {
 			a.cfg.Log.Warnf("%s: writing %s failed (attempt %d), retrying: %v", a.cfg.Name, where, attempt, err)
 		}
@@ -395,8 +396,8 @@ func (a *Assembler) store1(o *object) {
 		_ = os.Remove(o.file.Name())
 	}
 	if err != nil {
-		a.cfg.Metrics.Failed(obj.Records)
 		err = fmt.Errorf("%s: writing %s (%d records): %w", a.cfg.Name, where, obj.Records, err)
+		a.cfg.Metrics.Failed(obj.Records, err)
 		if encode.IsPermanent(err) {
 			// A store that refuses a whole object does so for its configuration (credentials,
 			// permissions, the bucket), not for the records in it: stop the run, and leave the

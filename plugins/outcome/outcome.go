@@ -9,8 +9,10 @@ package outcome
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -28,6 +30,55 @@ type Outcome struct {
 	drainOnce   sync.Once
 	drain       chan struct{}
 	full        atomic.Bool
+
+	health Health // under mu
+}
+
+// Health is what a stream's destination answered last: when a delivery last completed, when one last
+// failed and why. The message is cleared by the next success; messages hold what the destination
+// answered (a status, the first bytes of a body), never a credential.
+type Health struct {
+	// LastComplete is when the destination last confirmed records (zero: never).
+	LastComplete time.Time
+	// LastError is when a delivery last failed or was retried (zero: never).
+	LastError time.Time
+	// ErrorMessage is the error of the last failure since the last success ("" after a success).
+	ErrorMessage string
+}
+
+// maxErrorMessage bounds the message kept in Health.
+const maxErrorMessage = 512
+
+// Succeeded records that the destination confirmed records now.
+func (o *Outcome) Succeeded() {
+	now := time.Now()
+	o.mu.Lock()
+	o.health.LastComplete = now
+	o.health.ErrorMessage = ""
+	o.mu.Unlock()
+}
+
+// Failed records that a delivery failed (or is being retried) now with err.
+func (o *Outcome) Failed(err error) {
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	if len(msg) > maxErrorMessage {
+		msg = strings.ToValidUTF8(msg[:maxErrorMessage], "") + "…"
+	}
+	now := time.Now()
+	o.mu.Lock()
+	o.health.LastError = now
+	o.health.ErrorMessage = msg
+	o.mu.Unlock()
+}
+
+// Health returns the stream's delivery health.
+func (o *Outcome) Health() Health {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.health
 }
 
 // New returns an empty Outcome.

@@ -363,16 +363,16 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 		delivered += len(g.indexes)
 	}
 	o.putBufs(groups)
-	o.record(delivered, failed, start)
+	o.record(delivered, failed, berr, start)
 	if berr != nil {
 		return berr
 	}
 	return nil
 }
 
-func (o *output) record(delivered, failed int, start time.Time) {
+func (o *output) record(delivered, failed int, err error, start time.Time) {
 	if failed > 0 {
-		o.metrics.Failed(failed)
+		o.metrics.Failed(failed, err)
 	}
 	o.metrics.Delivered(delivered, int(o.rawBytes.Swap(0)), int(o.wireBytes.Swap(0)), start)
 }
@@ -382,7 +382,7 @@ func (o *output) put(ctx context.Context, g *group) error {
 	err := o.backoff.Retry(ctx, func(context.Context) error {
 		return o.classify(g, o.client.PutRawLogWithCompressType(o.c.Project, o.c.Logstore, g.raw, slssdk.Compress_LZ4))
 	}, func(attempt int, err error) {
-		o.metrics.Retried()
+		o.metrics.Retried(err)
 		if o.log != nil {
 			o.log.Warnf("%v (retry %d of %d)", err, attempt, o.c.MaxRetries)
 		}

@@ -73,8 +73,8 @@ func FuzzIngestBody(f *testing.F) {
 		default:
 			t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
 		}
-		if h.budget.TryAcquire(1048576) {
-			h.budget.Release(1048576)
+		if h.bodies.budget.TryAcquire(1048576) {
+			h.bodies.budget.Release(1048576)
 		} else {
 			t.Fatal("a request left part of the budget taken")
 		}

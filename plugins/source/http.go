@@ -1,16 +1,12 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,16 +14,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"golang.org/x/net/netutil"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/authkey"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/selection"
 	"github.com/esa-connect/esa-connect/plugins/tlsfiles"
 )
@@ -139,33 +131,6 @@ input:
 `)
 }
 
-// httpBatch is one batch of a request on its way to ReadBatch: the messages of the records selection
-// kept (marked valid when they were validated here, so the processors do not validate them again).
-type httpBatch struct {
-	msgs service.MessageBatch
-	res  *requestResult
-}
-
-// requestResult collects the acks of a request's batches.
-type requestResult struct {
-	mu      sync.Mutex
-	left    int
-	err     error
-	settled chan struct{}
-}
-
-func (r *requestResult) ack(err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err != nil && r.err == nil {
-		r.err = err
-	}
-	r.left--
-	if r.left == 0 {
-		close(r.settled)
-	}
-}
-
 // ingestAuth is how requests authenticate.
 type ingestAuth struct {
 	bearer     string
@@ -176,33 +141,21 @@ type ingestAuth struct {
 
 type httpServerInput struct {
 	address, path string
-	batchSize     int
-	maxBody       int64
 	readTimeout   time.Duration
 	maxConns      int
-	flushAfter    time.Duration
 	auth          ingestAuth
 	tlsConf       *tls.Config
 	log           *service.Logger
 	out           *outcome.Outcome
-	budget        *semaphore.Weighted
-	stage         *selection.Stage
+	bodies        *BodyReader
+	feed          *Feed
 
-	batches chan httpBatch
-	flush   chan struct{} // a request asks for a flush marker
-	mu      sync.Mutex
-	srv     *http.Server
-	closed  chan struct{}
-	once    sync.Once
-
-	drain     <-chan struct{} // closed when the stream is drained; nil without flush markers
-	drainDone bool            // the flush marker was handed out (ReadBatch is not called concurrently)
-	markers   bool
+	mu  sync.Mutex
+	srv *http.Server
 }
 
 func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
-	h := &httpServerInput{log: res.Logger(), out: outcome.From(res), batches: make(chan httpBatch),
-		flush: make(chan struct{}, 1), closed: make(chan struct{})}
+	h := &httpServerInput{log: res.Logger(), out: outcome.From(res)}
 	var err error
 	if h.address, err = conf.FieldString("address"); err != nil {
 		return nil, err
@@ -212,12 +165,6 @@ func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (ser
 	}
 	if !strings.HasPrefix(h.path, "/") {
 		return nil, fmt.Errorf("esa_http_server: path %q must start with /", h.path)
-	}
-	if h.batchSize, err = conf.FieldInt("batch_size"); err != nil {
-		return nil, err
-	}
-	if h.batchSize < 1 {
-		return nil, fmt.Errorf("esa_http_server: batch_size %d must be at least 1", h.batchSize)
 	}
 	maxBody, err := conf.FieldInt("max_body_bytes")
 	if err != nil {
@@ -230,8 +177,6 @@ func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (ser
 	if maxBody < 1 || maxPending < maxBody {
 		return nil, fmt.Errorf("esa_http_server: max_body_bytes (%d) must be positive and at most max_pending_bytes (%d)", maxBody, maxPending)
 	}
-	h.maxBody = int64(maxBody)
-	h.budget = semaphore.NewWeighted(int64(maxPending))
 	if h.maxConns, err = conf.FieldInt("max_connections"); err != nil {
 		return nil, err
 	}
@@ -244,23 +189,12 @@ func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (ser
 	if h.readTimeout < time.Second {
 		return nil, fmt.Errorf("esa_http_server: read_timeout %s must be at least 1s", h.readTimeout)
 	}
-	if h.flushAfter, err = conf.FieldDuration("flush_after"); err != nil {
-		return nil, err
-	}
-	if h.flushAfter != 0 && h.flushAfter < 100*time.Millisecond {
-		return nil, fmt.Errorf("esa_http_server: flush_after %s must be 0 or at least 100ms", h.flushAfter)
-	}
-	if h.markers, err = conf.FieldBool("flush_markers"); err != nil {
-		return nil, err
-	}
-	if h.markers {
-		h.drain = h.out.DrainCh()
-	}
+	h.bodies = NewBodyReader("esa_http_server", int64(maxBody), int64(maxPending), h.readTimeout)
 	if err := h.parseSecurity(conf); err != nil {
 		return nil, fmt.Errorf("esa_http_server: %w", err)
 	}
-	if h.stage, err = selection.FromParsed(conf, res); err != nil {
-		return nil, fmt.Errorf("esa_http_server: %w", err)
+	if h.feed, err = NewFeed("esa_http_server", conf, res); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -366,7 +300,7 @@ func (h *httpServerInput) Connect(context.Context) error {
 		return nil
 	}
 	select {
-	case <-h.closed:
+	case <-h.feed.Closed():
 		return service.ErrEndOfInput
 	default:
 	}
@@ -401,38 +335,6 @@ func (h *httpServerInput) Connect(context.Context) error {
 	return nil
 }
 
-// reply writes a JSON answer.
-func reply(w http.ResponseWriter, status int, body any) {
-	b, _ := json.Marshal(body)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
-
-type errorBody struct {
-	Error string `json:"error"`
-}
-
-// replyError writes {"error": msg}.
-func replyError(w http.ResponseWriter, status int, msg string) {
-	reply(w, status, errorBody{Error: msg})
-}
-
-// rejectedLine names a line that is not a valid record.
-type rejectedLine struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
-	Error  string `json:"error"`
-}
-
-// acceptedBody is the answer to a request whose records were all taken care of.
-type acceptedBody struct {
-	Accepted      int            `json:"accepted"`
-	Rejected      int            `json:"rejected"`
-	RejectedLines []rejectedLine `json:"rejected_lines,omitempty"`
-}
-
 // authorize checks the request's credential; it answers and returns false when it is missing or wrong.
 func (h *httpServerInput) authorize(w http.ResponseWriter, r *http.Request) bool {
 	switch {
@@ -444,20 +346,20 @@ func (h *httpServerInput) authorize(w http.ResponseWriter, r *http.Request) bool
 			if ok {
 				msg = "esa_http_server: wrong bearer token"
 			}
-			replyError(w, http.StatusUnauthorized, msg)
+			ReplyError(w, http.StatusUnauthorized, msg)
 			return false
 		}
 	case h.auth.privateKey != "":
 		key := r.URL.Query().Get(authkey.Param)
 		now := time.Now()
 		if err := authkey.Verify(key, h.auth.signedPath, h.auth.privateKey, now); err != nil {
-			replyError(w, http.StatusForbidden, "esa_http_server: "+err.Error())
+			ReplyError(w, http.StatusForbidden, "esa_http_server: "+err.Error())
 			return false
 		}
 		if h.auth.maxValid > 0 {
 			if exp, err := strconv.ParseInt(key[:strings.IndexByte(key, '-')], 10, 64); err == nil &&
 				time.Unix(exp, 0).After(now.Add(h.auth.maxValid+time.Minute)) {
-				replyError(w, http.StatusForbidden, fmt.Sprintf("esa_http_server: auth_key is valid for longer than expired_time (%s)", h.auth.maxValid))
+				ReplyError(w, http.StatusForbidden, fmt.Sprintf("esa_http_server: auth_key is valid for longer than expired_time (%s)", h.auth.maxValid))
 				return false
 			}
 		}
@@ -468,337 +370,59 @@ func (h *httpServerInput) authorize(w http.ResponseWriter, r *http.Request) bool
 func (h *httpServerInput) handle(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		replyError(w, http.StatusMethodNotAllowed, "esa_http_server: only POST is accepted")
+		ReplyError(w, http.StatusMethodNotAllowed, "esa_http_server: only POST is accepted")
 		return
 	}
 	if !h.authorize(w, r) {
 		return
 	}
-	if h.out.Full() {
+	if h.feed.Full() {
 		w.Header().Set("Retry-After", "30")
-		replyError(w, http.StatusServiceUnavailable, "esa_http_server: the task's disk buffer is full (the destination is behind); send the request again later")
+		ReplyError(w, http.StatusServiceUnavailable, "esa_http_server: the task's disk buffer is full (the destination is behind); send the request again later")
 		return
 	}
-	if r.ContentLength > h.maxBody {
-		replyError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("esa_http_server: body of %d bytes is over the limit of %d", r.ContentLength, h.maxBody))
+	body, ok := h.bodies.Read(w, r)
+	if !ok {
 		return
 	}
-	var body io.Reader = http.MaxBytesReader(w, r.Body, h.maxBody)
-	gzipped := false
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		gzipped = true
-	default:
-		replyError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("esa_http_server: Content-Encoding %q is not supported (send gzip or plain)", enc))
+	defer body.Release()
+	if body.Records() == 0 {
+		Reply(w, http.StatusOK, body.Answer())
 		return
 	}
-	held := &held{budget: h.budget}
-	defer held.release()
-	var data []byte
-	var err error
-	if gzipped {
-		// The compressed body first (its size is known, or small), then the records at their size
-		// (from the gzip trailer), without growing a buffer: a gzip body is decompressed in one go.
-		var comp []byte
-		if comp, err = h.readBody(body, held, max(r.ContentLength, 0)); err != nil {
-			h.readError(w, err, false)
-			return
-		}
-		data, err = h.gunzip(comp, held)
-		held.shrink(int64(cap(comp)))
-	} else {
-		data, err = h.readBody(body, held, max(r.ContentLength, 0))
-	}
+	d, err := h.feed.Offer(r.Context(), body)
 	if err != nil {
-		h.readError(w, err, gzipped)
-		return
-	}
-	lines := splitNumbered(data)
-	if len(lines.recs) == 0 {
-		reply(w, http.StatusOK, acceptedBody{})
-		return
-	}
-	ans := acceptedBody{}
-	valid, unique := make([]bool, len(lines.recs)), make([]bool, len(lines.recs))
-	var sh record.Shape
-	sel := record.NewSelector()
-	for i, rec := range lines.recs {
-		if err := sel.ScanShape(rec, nil, &sh); err != nil {
-			ans.Rejected++
-			if len(ans.RejectedLines) < maxRejectedListed {
-				reason := record.ReasonMalformed
-				var ie *record.InvalidError
-				if errors.As(err, &ie) {
-					reason = ie.Reason
-				}
-				ans.RejectedLines = append(ans.RejectedLines, rejectedLine{Line: lines.numbers[i], Reason: reason, Error: err.Error()})
-			}
-			continue
+		if errors.Is(err, ErrClosed) {
+			ReplyError(w, http.StatusServiceUnavailable, "esa_http_server: shutting down; "+err.Error())
 		}
-		valid[i], unique[i] = true, sh.Unique()
+		return // otherwise the client is gone; batches already sent are still delivered
 	}
-	ans.Accepted = len(lines.recs) - ans.Rejected
-
-	n := (len(lines.recs) + h.batchSize - 1) / h.batchSize
-	res := &requestResult{left: n, settled: make(chan struct{})}
-	sent := 0
-	for i := 0; i < len(lines.recs); i += h.batchSize {
-		j := min(i+h.batchSize, len(lines.recs))
-		trust := func(k int) (bool, bool) { return valid[i+k], unique[i+k] }
-		msgs, _ := h.stage.Select(lines.recs[i:j], trust, false)
-		if len(msgs) == 0 {
-			res.ack(nil) // sampled or filtered out: nothing to deliver
-			sent++
-			continue
-		}
-		b := httpBatch{msgs: msgs, res: res}
-		select {
-		case h.batches <- b:
-			sent++
-		case <-r.Context().Done():
-			h.waitSent(res, sent, n)
-			return // the client is gone; batches already sent are still delivered
-		case <-h.closed:
-			h.waitSent(res, sent, n)
-			replyError(w, http.StatusServiceUnavailable, fmt.Sprintf("esa_http_server: shutting down; %d of %d batches were not taken", n-sent, n))
-			return
-		}
+	settled, err := d.Wait(r.Context())
+	if !settled {
+		body.Keep() // the batches still reference the body
 	}
-	// Ask for a flush once the request has waited flush_after, and again each flush_after after that.
-	var flushTimer *time.Timer
-	if h.flushAfter > 0 && h.markers {
-		var arm func()
-		arm = func() {
-			flushTimer = time.AfterFunc(h.flushAfter, func() {
-				select {
-				case <-res.settled:
-					return
-				default:
-				}
-				select {
-				case h.flush <- struct{}{}:
-				default:
-				}
-				arm()
-			})
-		}
-		arm()
-	}
-	defer func() {
-		if flushTimer != nil {
-			flushTimer.Stop()
-		}
-	}()
-	select {
-	case <-res.settled:
-	case <-r.Context().Done():
-		<-res.settled // keep the body (and its budget) until the batches that reference it resolve
-		return
-	case <-h.closed:
-		// Shutdown waits for the batches in flight to resolve, but not forever.
-		select {
-		case <-res.settled:
-		case <-time.After(10 * time.Second):
-			w.Header().Set("Retry-After", "5")
-			replyError(w, http.StatusServiceUnavailable, "esa_http_server: shutting down before the records were delivered")
-			held.keep() // the batches still reference the body
-			return
-		}
-	}
-	res.mu.Lock()
-	err = res.err
-	res.mu.Unlock()
-	if err != nil {
-		w.Header().Set("Retry-After", "5")
-		replyError(w, http.StatusServiceUnavailable, fmt.Sprintf("esa_http_server: the %d records of this request were not all delivered (send it again): %v", len(lines.recs), err))
-		return
-	}
-	reply(w, http.StatusOK, ans)
-}
-
-// waitSent resolves the batches of a request that were never sent and waits for the sent ones, so
-// that the body they reference stays counted in the budget until nothing uses it.
-func (h *httpServerInput) waitSent(res *requestResult, sent, n int) {
-	for range n - sent {
-		res.ack(nil)
-	}
-	if sent > 0 {
-		<-res.settled
-	}
-}
-
-// held is the part of the budget a request holds.
-type held struct {
-	budget *semaphore.Weighted
-	n      int64
-	kept   bool
-}
-
-// grow takes n more bytes of the budget, without waiting; false when the budget is exhausted.
-func (hd *held) grow(n int64) bool {
-	if !hd.budget.TryAcquire(n) {
-		return false
-	}
-	hd.n += n
-	return true
-}
-
-// keep leaves the bytes taken (the request's batches still reference its body).
-func (hd *held) keep() { hd.kept = true }
-
-// shrink gives n bytes back to the budget (a buffer no longer used).
-func (hd *held) shrink(n int64) {
-	if n > 0 && n <= hd.n && !hd.kept {
-		hd.budget.Release(n)
-		hd.n -= n
-	}
-}
-
-func (hd *held) release() {
-	if hd.n > 0 && !hd.kept {
-		hd.budget.Release(hd.n)
-	}
-}
-
-// gunzip decompresses a gzip body, taking its memory from the budget. The buffer is sized by the
-// trailer's ISIZE (the size of the last member, mod 2^32: a hint, capped at deflate's largest ratio).
-func (h *httpServerInput) gunzip(comp []byte, hd *held) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(comp))
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
-	hint := int64(0)
-	if len(comp) >= 18 {
-		hint = min(int64(binary.LittleEndian.Uint32(comp[len(comp)-4:])), int64(len(comp))*1032)
-	}
-	return h.readBody(zr, hd, hint)
-}
-
-// errBudget is a body that does not fit the max_pending_bytes budget now.
-var errBudget = errors.New("the bodies of the requests in progress fill max_pending_bytes")
-
-// errTooLarge is a (decompressed) body over max_body_bytes.
-var errTooLarge = errors.New("decompressed body over the limit")
-
-// readBody reads the whole body, taking its memory from the budget as it grows (sizeHint: the
-// declared length of a plain body).
-func (h *httpServerInput) readBody(body io.Reader, hd *held, sizeHint int64) ([]byte, error) {
-	initial := int64(64 << 10)
-	if sizeHint > 0 {
-		initial = sizeHint + 1 // one more byte tells a body of exactly the limit from a longer one
-	}
-	initial = min(initial, h.maxBody+1)
-	if !hd.grow(initial) {
-		return nil, errBudget
-	}
-	buf := make([]byte, 0, initial)
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > h.maxBody {
-				return nil, errTooLarge
-			}
-			next := min(int64(cap(buf))*2, h.maxBody+1)
-			if !hd.grow(next - int64(cap(buf))) {
-				return nil, errBudget
-			}
-			nb := make([]byte, len(buf), next)
-			copy(nb, buf)
-			buf = nb
-		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			if int64(len(buf)) > h.maxBody {
-				return nil, errTooLarge
-			}
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-}
-
-func (h *httpServerInput) readError(w http.ResponseWriter, err error, gzipped bool) {
-	var mbe *http.MaxBytesError
-	var ne net.Error
 	switch {
-	case errors.Is(err, errBudget):
-		w.Header().Set("Retry-After", "1")
-		replyError(w, http.StatusTooManyRequests, "esa_http_server: "+err.Error()+"; send it again later")
-	case errors.As(err, &mbe), errors.Is(err, errTooLarge):
-		replyError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("esa_http_server: body is over the limit of %d bytes", h.maxBody))
-	case errors.As(err, &ne) && ne.Timeout():
-		replyError(w, http.StatusRequestTimeout, fmt.Sprintf("esa_http_server: the body was not read within read_timeout (%s)", h.readTimeout))
-	case gzipped:
-		replyError(w, http.StatusBadRequest, "esa_http_server: bad gzip body: "+err.Error())
+	case r.Context().Err() != nil:
+		return
+	case errors.Is(err, ErrClosed):
+		w.Header().Set("Retry-After", "5")
+		ReplyError(w, http.StatusServiceUnavailable, "esa_http_server: shutting down before the records were delivered")
+	case err != nil:
+		w.Header().Set("Retry-After", "5")
+		ReplyError(w, http.StatusServiceUnavailable, fmt.Sprintf("esa_http_server: the %d records of this request were not all delivered (send it again): %v", body.Records(), err))
 	default:
-		replyError(w, http.StatusBadRequest, "esa_http_server: reading the body: "+err.Error())
+		Reply(w, http.StatusOK, body.Answer())
 	}
 }
 
-// numberedLines are the non-blank lines of a body and their 1-based line numbers.
-type numberedLines struct {
-	recs    [][]byte
-	numbers []int
-}
-
-// splitNumbered returns the non-blank lines of data without their line endings (sub-slices of data)
-// with their line numbers.
-func splitNumbered(data []byte) numberedLines {
-	n := bytes.Count(data, []byte{'\n'}) + 1
-	out := numberedLines{recs: make([][]byte, 0, n), numbers: make([]int, 0, n)}
-	lineNo := 0
-	for len(data) > 0 {
-		lineNo++
-		var line []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			line, data = data, nil
-		}
-		line = bytes.TrimRight(line, "\r")
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		out.recs = append(out.recs, line[:len(line):len(line)])
-		out.numbers = append(out.numbers, lineNo)
-	}
-	return out
-}
-
-// ReadBatch returns the next batch of any request (its ack settles that request's part), or a flush
-// marker when a request has waited flush_after or the stream is drained.
+// ReadBatch returns the next batch of any request, or a flush marker (see Feed.ReadBatch).
 func (h *httpServerInput) ReadBatch(ctx context.Context) (service.MessageBatch, service.AckFunc, error) {
-	if h.drainDone {
-		return nil, nil, service.ErrEndOfInput
-	}
-	select {
-	case b := <-h.batches:
-		var once sync.Once
-		return b.msgs, func(_ context.Context, err error) error {
-			once.Do(func() { b.res.ack(err) })
-			return nil
-		}, nil
-	case <-h.flush:
-		return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
-	case <-h.closed:
-		return nil, nil, service.ErrEndOfInput
-	case <-h.drain:
-		// Drained: requests still waiting get 503 when the input closes; the batches already handed
-		// out are flushed by the marker and answered once delivered.
-		h.drainDone = true
-		return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
+	return h.feed.ReadBatch(ctx)
 }
 
 // Close stops accepting requests and lets running requests finish.
 func (h *httpServerInput) Close(ctx context.Context) error {
-	h.once.Do(func() { close(h.closed) })
+	_ = h.feed.Close(ctx)
 	h.mu.Lock()
 	srv := h.srv
 	h.mu.Unlock()
