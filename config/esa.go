@@ -25,7 +25,8 @@ import (
 //     QueryParam values are {StaticValue: v} objects (a bare string is accepted too).
 //   - KafkaDelivery.UserName/Password/MachanismType become sasl when UserAuth is true or absent and a
 //     user name is given; Balancer "kafka.X" becomes "X".
-//   - FilterVer, SiteName, Details, Status and RequestId are metadata and ignored.
+//   - Status (online or offline) is kept in Task.Status; FilterVer, SiteName, Details and RequestId are
+//     metadata and ignored.
 
 // esaDelivery describes one DeliveryType.
 type esaDelivery struct {
@@ -69,7 +70,7 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	t := &Task{}
 	for native, esa := range map[string]string{"name": "TaskName", "category": "BusinessType",
 		"data_center": "DataCenter", "site_id": "SiteId", "fields": "FieldName", "sampling_rate": "DiscardRate",
-		"filters": "FilterRules", "destination.type": "DeliveryType"} {
+		"filters": "FilterRules", "destination.type": "DeliveryType", "status": "Status"} {
 		d.alias(native, esa)
 	}
 	deliveries := map[string]*yaml.Node{}
@@ -108,7 +109,9 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 			t.Filters = d.conditions(v, "filters", p)
 		case "SiteId":
 			t.SiteID = d.int(v, p)
-		case "FilterVer", "SiteName", "Details", "Status", "RequestId":
+		case "Status":
+			t.Status = d.str(v, p) // Validate checks it
+		case "FilterVer", "SiteName", "Details", "RequestId":
 			// metadata
 		case "SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery":
 			deliveries[key] = v

@@ -148,7 +148,7 @@ func (d *decoder) conditions(n *yaml.Node, native, display string) []Condition {
 		c, _ := d.condition(n, indexPath(native, 0), indexPath(display, 0))
 		return []Condition{c}
 	case yaml.SequenceNode:
-		out := make([]Condition, 0, len(n.Content))
+		var out []Condition // an empty list is no conditions: nil, as when the filter is absent
 		for i, e := range n.Content {
 			c, ok := d.condition(e, indexPath(native, i), indexPath(display, i))
 			if ok {
@@ -269,7 +269,7 @@ func (d *decoder) values(n *yaml.Node, native, display string) []any {
 		d.errorf(display, "must be a value or a list of values, not %s", kindName(n))
 		return nil
 	}
-	out := make([]any, 0, len(n.Content))
+	var out []any // an empty list is no value: nil, as when the value is absent
 	for i, e := range n.Content {
 		p := indexPath(display, i)
 		d.alias(indexPath(native, i), p)

@@ -95,7 +95,7 @@ func TestParseESAFilter(t *testing.T) {
 			{Field: "ClientRequestPath", Op: "starts_with", Values: []any{"/api/"}},
 			{Field: "ClientCountryCode", Op: "not_equals", Values: []any{"CN"}, IgnoreCase: true},
 		}},
-		{Field: "ClientSSLProtocol", Op: "exists", Values: []any{}},
+		{Field: "ClientSSLProtocol", Op: "exists"},
 		{Field: "EdgeResponseCompressionRatio", Op: "lt", Values: []any{1.5}},
 		{Field: "ClientRequestID", Op: "equals", Values: []any{"500", true}},
 	}

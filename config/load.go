@@ -103,7 +103,7 @@ func IsTaskKey(key string) bool {
 	}
 	typ := reflect.TypeFor[Task]()
 	for i := 0; i < typ.NumField(); i++ {
-		if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); name == key {
+		if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); name == key && name != "-" {
 			return true
 		}
 	}

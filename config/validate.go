@@ -169,6 +169,7 @@ func (v *validator) task() {
 		v.add("category", "%q is not a log category (one of %s)%s", t.Category,
 			strings.Join(canonicalCategoryNames(), ", "), didYouMean(t.Category, categoryNames()))
 	}
+	v.oneOf("status", t.Status, true, StatusOnline, StatusOffline)
 	v.nonNegative("site_id", t.SiteID)
 	v.oneOf("data_center", t.DataCenter, true, "cn", "oversea")
 	v.fields()
