@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -336,6 +337,19 @@ func TestExportESAMembers(t *testing.T) {
 		"StandardAuth":  jsonNames(reflect.TypeFor[esa.CreateSiteDeliveryTaskRequestHttpDeliveryStandardAuthParam]()),
 		"ParamValueObj": jsonNames(reflect.TypeFor[esa.HttpDeliveryHeaderParamValue]()),
 	}
+	// Load takes every member of the SDK's delivery objects in SinkConfig.
+	for dt, names := range sdkSink {
+		if dt == "StandardAuth" || dt == "ParamValueObj" {
+			continue
+		}
+		for _, name := range names {
+			def := `{"TaskName": "t", "BusinessType": "dcdn_log_access_l1", "FieldList": "ClientIP", "DeliveryType": "` + dt +
+				`", "SinkConfig": {"` + name + `": "1"}}`
+			if _, err := Load([]byte(def)); err != nil && strings.Contains(err.Error(), "unknown key") {
+				t.Errorf("DeliveryType %s, SinkConfig.%s: %v", dt, name, err)
+			}
+		}
+	}
 	for _, tc := range exportCases() {
 		e := ExportESA(mustLoad(t, tc.refs))
 		if e.DeliveryType == "local" {
@@ -362,5 +376,186 @@ func TestExportESAMembers(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExportESARoundTrip checks that Load reads an export back as the task exported: for every
+// destination type, with secrets given as ${NAME} references (kept by the export), and with literal
+// secrets, which the export masks: Load then refuses every masked secret at its path, and accepts the
+// export once the secrets are filled back in.
+func TestExportESARoundTrip(t *testing.T) {
+	for _, tc := range exportCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, status := range []string{"", StatusOnline, StatusOffline} {
+				want := mustLoad(t, tc.refs)
+				want.Status = status
+				data := must(json.Marshal(ExportESA(want)))
+				got, err := Load(data)
+				if err != nil {
+					t.Fatalf("Load(export %s): %v", data, err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("status %q:\n got %s\nwant %s\nexport %s", status, dump(got), dump(want), data)
+				}
+				// The same as a JSON string of SinkConfig and of an object of FilterRules, and in YAML.
+				var m map[string]any
+				if err := json.Unmarshal(data, &m); err != nil {
+					t.Fatal(err)
+				}
+				m["SinkConfig"] = string(must(json.Marshal(m["SinkConfig"])))
+				m["FilterRules"] = jsonAny(t, m["FilterRules"].(string))
+				if got, err := Load(must(json.Marshal(m))); err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("SinkConfig as a string, FilterRules as a list: %v\n got %s\nwant %s", err, dump(got), dump(want))
+				}
+			}
+			if tc.literal == "" {
+				return
+			}
+
+			want := mustLoad(t, tc.literal)
+			data := must(json.Marshal(ExportESA(want)))
+			_, err := Load(data)
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Load of an export with masked secrets: %v", err)
+			}
+			var paths []string
+			for _, e := range errs {
+				paths = append(paths, e.Path)
+				if !strings.Contains(e.Msg, "the export does not carry") || !strings.Contains(e.Msg, "${ENV_VAR}") {
+					t.Errorf("%s: message %q", e.Path, e.Msg)
+				}
+			}
+			var wantPaths []string
+			for p := range tc.masked {
+				wantPaths = append(wantPaths, "SinkConfig."+strings.TrimSuffix(p, ".StaticValue"))
+			}
+			slices.Sort(paths)
+			slices.Sort(wantPaths)
+			if !slices.Equal(paths, wantPaths) {
+				t.Errorf("problems at %v, want one at each of %v:\n%v", paths, wantPaths, err)
+			}
+
+			// Filled back in, the export is the task.
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				t.Fatal(err)
+			}
+			for p, secret := range tc.masked {
+				obj := m["SinkConfig"].(map[string]any)
+				keys := strings.Split(p, ".")
+				for _, k := range keys[:len(keys)-1] {
+					obj = obj[k].(map[string]any)
+				}
+				obj[keys[len(keys)-1]] = secret
+			}
+			got, err := Load(must(json.Marshal(m)))
+			if err != nil {
+				t.Fatalf("Load(filled export): %v", err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("filled export:\n got %s\nwant %s", dump(got), dump(want))
+			}
+		})
+	}
+}
+
+// TestLoadExportProblems checks the problems of exports: every one reported at once with its path,
+// "did you mean" for misspelt keys, SinkConfig beside its delivery object, a RawRule that would be
+// lost, and secrets that the export masks.
+func TestLoadExportProblems(t *testing.T) {
+	base := `{"TaskName": "t", "BusinessType": "dcdn_log_access_l1", "DataCenter": "oversea", "DiscardRate": 0,
+	"FilterVer": "1.0", "SiteId": 1, "SiteName": "example.com", "RequestId": "r", `
+	export := base + `"FieldList": "ClientIP,EdgeResponseStatusCode", "Status": "online", "FilterRules": "[]", "RawRule": "", `
+	for _, tc := range []struct {
+		name, def string
+		want      []string
+	}{
+		{"misspelt keys", export + `"Statu": "online", "DeliveryType": "sls",
+			"SinkConfg": {"SLSProject": "p"}, "SinkConfig": {"SLSProject": "p", "SLSLogstore": "l", "SLSRegion": "r"}}`, []string{
+			`Statu: unknown key (did you mean "Status"?)`,
+			`SinkConfg: unknown key (did you mean "SinkConfig"?)`,
+			`SinkConfig.SLSLogstore: unknown key (did you mean "SLSLogStore"?)`,
+			`SinkConfig.SLSLogStore: required`,
+		}},
+		{"SinkConfig and the delivery object", export + `"DeliveryType": "oss", "SinkConfig": {"BucketName": "b", "Region": "r"},
+			"OssDelivery": {"BucketName": "b", "Region": "r"}}`, []string{
+			`SinkConfig: give OssDelivery (as CreateSiteDeliveryTask takes it) or SinkConfig (as GetSiteDeliveryTask returns it), not both`,
+		}},
+		{"SinkConfig and another delivery object", export + `"DeliveryType": "oss", "SinkConfig": "{\"BucketName\": \"b\", \"Region\": \"r\"}",
+			"SlsDelivery": {}}`, []string{
+			`SlsDelivery: not used with DeliveryType oss (which takes OssDelivery)`,
+		}},
+		{"SinkConfig not JSON", export + `"DeliveryType": "oss", "SinkConfig": "{\"BucketName\": "}`, []string{
+			`SinkConfig: not valid JSON: line 1: did not find expected node content`,
+		}},
+		{"no SinkConfig nor delivery object", export + `"DeliveryType": "kafka"}`, []string{
+			`KafkaDelivery: required with DeliveryType kafka (or SinkConfig, as GetSiteDeliveryTask returns it)`,
+		}},
+		{"local without SinkConfig", export + `"DeliveryType": "local", "HttpDelivery": {"DestUrl": "http://x"}}`, []string{
+			`HttpDelivery: not used with DeliveryType local (which takes SinkConfig)`,
+			`SinkConfig: required with DeliveryType local (ESA has no local delivery: only the export of an esa-connect task has one)`,
+		}},
+		{"local member", export + `"DeliveryType": "local", "SinkConfig": {"path": "o"}}`, []string{
+			`SinkConfig.path: unknown key (did you mean "Path"?)`,
+			`SinkConfig.Path: required`,
+		}},
+		{"RawRule without FilterRules", base + `"FieldList": "ClientIP", "RawRule": "(http.host eq \"a\")", "DeliveryType": "sls",
+			"SinkConfig": {"SLSProject": "p", "SLSLogStore": "l", "SLSRegion": "r"}}`, []string{
+			`RawRule: esa-connect does not read RawRule and this definition has no FilterRules: give the filter as FilterRules (ESA's JSON filter form) so that it is not lost`,
+		}},
+		{"empty RawRule without FilterRules", base + `"FieldList": "ClientIP", "RawRule": " [ ] ", "DeliveryType": "sls", "FilterVer": 1,
+			"SinkConfig": {"SLSProject": "p", "SLSLogStore": "l"}}`, []string{
+			`FilterVer: duplicate key`,
+			`SinkConfig.SLSRegion: required (or endpoint)`,
+		}},
+		{"masked secrets and other problems", base + `"Status": "paused", "DeliveryType": "http", "FieldList": "ClientIp",
+			"SinkConfig": {"DestUrl": "https://******:******@h/in?token=******", "StandardAuthOn": true,
+			"StandardAuthParam": {"PrivateKey": "******", "ExpiredTime": 0},
+			"HeaderParam": {"Authorization": {"StaticValue": "******"}, "X-Team": {"StaticValu": "a"}},
+			"QueryParam": {"sig": {"StaticValue": "******"}}}}`, []string{
+			`SinkConfig.HeaderParam.X-Team.StaticValu: unknown key (did you mean "StaticValue"?)`,
+			`Status: "paused" is not one of online, offline`,
+			`FieldList[0]: "ClientIp" is not a field of category access (did you mean "ClientIP"?)`,
+			`SinkConfig.DestUrl: has "******" in place of its user info or a token-like query value, as an ESA export shows them: the export does not carry them; give the URL in the task file, with the secrets literally or as ${ENV_VAR} references`,
+			`SinkConfig.StandardAuthParam.PrivateKey: "******" is what an ESA export shows in place of a secret: the export does not carry the secret; give it in the task file, literally or as an ${ENV_VAR} reference`,
+			`SinkConfig.StandardAuthParam.ExpiredTime: must be a number of seconds greater than 0`,
+			`SinkConfig.HeaderParam.Authorization: "******" is what an ESA export shows in place of a secret: the export does not carry the secret; give it in the task file, literally or as an ${ENV_VAR} reference`,
+			`SinkConfig.QueryParam.sig: "******" is what an ESA export shows in place of a secret: the export does not carry the secret; give it in the task file, literally or as an ${ENV_VAR} reference`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load([]byte(tc.def))
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("Load = %v, want Errors", err)
+			}
+			var got []string
+			for _, e := range errs {
+				got = append(got, e.Error())
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestExportESAText checks that text YAML does not take literally (DEL, C1 controls, line separators,
+// a byte order mark) survives an export and its import, in SinkConfig and in FilterRules.
+func TestExportESAText(t *testing.T) {
+	odd := "a\x7fb\u0085c\u2028d\u2029e\ufefff\x00g\th\ni"
+	want := mustLoad(t, "name: t\ncategory: access\nfields: [ClientIP]\nfilters: [{field: ClientRequestPath, op: equals, value: [x]}]\n"+
+		"destination: {type: http, url: 'http://x', body_prefix: p, split_words: s}")
+	want.Destination.HTTP.BodyPrefix = odd
+	want.Destination.HTTP.SplitWords = odd
+	want.Filters[0].Values = []any{odd}
+	data := must(json.Marshal(ExportESA(want)))
+	got, err := Load(data)
+	if err != nil {
+		t.Fatalf("Load(%s): %v", data, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("\n got %s\nwant %s", dump(got), dump(want))
 	}
 }

@@ -91,8 +91,8 @@ func ReadFile(path string) ([]byte, error) {
 
 // esaTopKeys are the keys that identify the ESA OpenAPI shape.
 var esaTopKeys = []string{"TaskName", "BusinessType", "DataCenter", "DeliveryType", "FieldName", "FieldList",
-	"DiscardRate", "FilterRules", "FilterVer", "SiteId", "SiteName", "Details", "Status", "RequestId",
-	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery"}
+	"DiscardRate", "FilterRules", "FilterVer", "RawRule", "SiteId", "SiteName", "Details", "Status", "RequestId",
+	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery", "SinkConfig"}
 
 // IsTaskKey reports whether key is a top-level key of a task definition, in the native shape (the
 // yaml names of Task's fields) or the ESA shape. The CLI uses it to tell task definitions from
