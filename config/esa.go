@@ -8,15 +8,27 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The ESA OpenAPI shape (SPEC §1.2): the parameters of CreateSiteDeliveryTask /
-// CreateUserDeliveryTask as sent by ESA's SDK (github.com/alibabacloud-go/esa-20240910/v3), plus the
-// read-only keys of GetSiteDeliveryTask / GetUserDeliveryTask (FieldList, FilterRules, Status, ...)
-// so that an exported task runs as it is. Besides ESA's keys, the native keys source, output,
-// dead_letter, buffer, ownership_token, sample_key and custom_fields are accepted (ESA has no equivalent).
+// The ESA OpenAPI shape (SPEC §1.2) comes in two forms, told apart by nothing but their keys:
+//
+//   - A create request: the parameters of CreateSiteDeliveryTask / CreateUserDeliveryTask as ESA's SDK
+//     (github.com/alibabacloud-go/esa-20240910/v3) sends them: TaskName, BusinessType, DataCenter,
+//     DeliveryType, FieldName, DiscardRate, FilterRules, FilterVer, SiteId, Details and the delivery
+//     object of the DeliveryType (SlsDelivery, OssDelivery, S3Delivery, HttpDelivery, KafkaDelivery).
+//   - An export: the body of GetSiteDeliveryTask / GetUserDeliveryTask as it is (ExportESA writes
+//     one): FieldList instead of FieldName, FilterRules as a JSON string, Status, SiteName, RawRule,
+//     RequestId, and SinkConfig, which holds the delivery object's members for the DeliveryType.
+//
+// Keys of both forms may be mixed, but a destination is given once: SinkConfig together with the
+// delivery object of the DeliveryType is an error. Besides ESA's keys, the native keys source, output,
+// dead_letter, buffer, ownership_token, sample_key and custom_fields are accepted (ESA has no
+// equivalent).
 //
 // Mapping decisions:
 //   - DiscardRate d (a fraction) becomes sampling_rate (1−d)×100.
 //   - FieldName (or FieldList) is a comma-separated list; a YAML/JSON list is accepted too.
+//   - FilterRules is a list of conditions or a JSON string of one (ESA's filter form, see
+//     ParseESAFilter); an empty list is no filter.
+//   - The delivery object and SinkConfig are objects or JSON strings of one.
 //   - S3Delivery.BucketPath and PrefixPath are joined into bucket_path (PrefixPath is not repeated
 //     when BucketPath already ends with it); ServerSideEncryption true means "AES256"; S3Cmpt must
 //     agree with DeliveryType (aws3cmpt); VertifyType is accepted and ignored (ownership is proved by
@@ -25,13 +37,23 @@ import (
 //     QueryParam values are {StaticValue: v} objects (a bare string is accepted too).
 //   - KafkaDelivery.UserName/Password/MachanismType become sasl when UserAuth is true or absent and a
 //     user name is given; Balancer "kafka.X" becomes "X".
-//   - FilterVer, SiteName, Details, Status and RequestId are metadata and ignored.
+//   - DeliveryType local is esa-connect's own destination, which ESA lacks: it comes only from an
+//     export, as SinkConfig {"Path": dir}.
+//   - Status (online or offline) is kept in Task.Status (run ignores it). FilterVer, SiteName, Details
+//     and RequestId are metadata and ignored. RawRule is not read: a RawRule that holds a rule is
+//     refused unless FilterRules is given too, so that a filter is never dropped unnoticed.
+//   - A secret that is ESASecretMask ("******", what an export shows in place of a secret) is refused
+//     by Validate at its path: the export does not carry the secret, which the task file must give,
+//     literally or as an ${ENV_VAR} reference.
 
 // esaDelivery describes one DeliveryType.
 type esaDelivery struct {
 	key, native string
 }
 
+// esaDeliveryTypes maps ESA's DeliveryType to the key of its delivery object and the destination
+// type. local is esa-connect's own: ESA's create requests have no delivery object for it, and only the
+// SinkConfig of an export (ExportESA) carries one.
 var esaDeliveryTypes = map[string]esaDelivery{
 	"sls":      {"SlsDelivery", "sls"},
 	"oss":      {"OssDelivery", "oss"},
@@ -39,27 +61,33 @@ var esaDeliveryTypes = map[string]esaDelivery{
 	"aws3cmpt": {"S3Delivery", "s3_compatible"},
 	"http":     {"HttpDelivery", "http"},
 	"kafka":    {"KafkaDelivery", "kafka"},
+	"local":    {"", "local"},
 }
 
-var esaDeliveryTypeNames = []string{"sls", "oss", "aws3", "aws3cmpt", "http", "kafka"}
+var esaDeliveryTypeNames = []string{"sls", "oss", "aws3", "aws3cmpt", "http", "kafka", "local"}
 
-// esaMembers maps the native destination keys to ESA's member names, per delivery object.
+// esaMembers maps the native destination keys to ESA's member names (of the delivery object and of
+// an export's SinkConfig), per destination type.
 var esaMembers = map[string][][2]string{
-	"SlsDelivery": {{"project", "SLSProject"}, {"logstore", "SLSLogStore"}, {"region", "SLSRegion"}},
-	"OssDelivery": {{"bucket", "BucketName"}, {"region", "Region"}, {"prefix", "PrefixPath"}, {"aliuid", "Aliuid"}},
-	"S3Delivery": {{"bucket_path", "BucketPath"}, {"region", "Region"}, {"endpoint", "Endpoint"},
-		{"access_key_id", "AccessKey"}, {"secret_access_key", "SecretKey"},
-		{"server_side_encryption", "ServerSideEncryption"}},
-	"HttpDelivery": {{"url", "DestUrl"}, {"compression", "Compress"}, {"auth", "StandardAuthParam"},
+	"sls":           {{"project", "SLSProject"}, {"logstore", "SLSLogStore"}, {"region", "SLSRegion"}},
+	"oss":           {{"bucket", "BucketName"}, {"region", "Region"}, {"prefix", "PrefixPath"}, {"aliuid", "Aliuid"}},
+	"s3":            esaS3Members,
+	"s3_compatible": esaS3Members,
+	"http": {{"url", "DestUrl"}, {"compression", "Compress"}, {"auth", "StandardAuthParam"},
 		{"auth.private_key", "StandardAuthParam.PrivateKey"}, {"auth.expired_time", "StandardAuthParam.ExpiredTime"},
 		{"auth.url_path", "StandardAuthParam.UrlPath"}, {"headers", "HeaderParam"}, {"query", "QueryParam"},
 		{"body_prefix", "LogBodyPrefix"}, {"body_suffix", "LogBodySuffix"}, {"split", "LogSplit"},
 		{"split_words", "LogSplitWords"}, {"last_split", "LastLogSplit"}, {"max_batch_size", "MaxBatchSize"},
 		{"max_batch_mb", "MaxBatchMB"}, {"max_retry", "MaxRetry"}, {"timeout", "TransformTimeout"}},
-	"KafkaDelivery": {{"topic", "Topic"}, {"brokers", "Brokers"}, {"compression", "Compress"},
+	"kafka": {{"topic", "Topic"}, {"brokers", "Brokers"}, {"compression", "Compress"},
 		{"sasl", "UserAuth"}, {"sasl.mechanism", "MachanismType"}, {"sasl.username", "UserName"},
 		{"sasl.password", "Password"}, {"balancer", "Balancer"}},
+	"local": {{"path", "Path"}},
 }
+
+var esaS3Members = [][2]string{{"bucket_path", "BucketPath"}, {"region", "Region"}, {"endpoint", "Endpoint"},
+	{"access_key_id", "AccessKey"}, {"secret_access_key", "SecretKey"},
+	{"server_side_encryption", "ServerSideEncryption"}}
 
 // esaExtensionKeys are the native keys accepted in the ESA shape.
 var esaExtensionKeys = []string{"source", "output", "dead_letter", "buffer", "ownership_token", "sample_key", "custom_fields"}
@@ -69,10 +97,12 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	t := &Task{}
 	for native, esa := range map[string]string{"name": "TaskName", "category": "BusinessType",
 		"data_center": "DataCenter", "site_id": "SiteId", "fields": "FieldName", "sampling_rate": "DiscardRate",
-		"filters": "FilterRules", "destination.type": "DeliveryType"} {
+		"filters": "FilterRules", "destination.type": "DeliveryType", "status": "Status"} {
 		d.alias(native, esa)
 	}
 	deliveries := map[string]*yaml.Node{}
+	var sinkConfig, rawRule *yaml.Node
+	sinkGiven, filtersGiven := false, false
 	deliveryType := ""
 	known := append(append([]string(nil), esaTopKeys...), esaExtensionKeys...)
 	d.mapping(root, "", known, func(key string, v *yaml.Node, p string) {
@@ -105,17 +135,28 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 			// Round away the binary noise of (1−r)×100; two decimals are checked by Validate.
 			t.SamplingRate = math.Round((1-r)*100*1e6) / 1e6
 		case "FilterRules":
+			filtersGiven = true
 			t.Filters = d.conditions(v, "filters", p)
+		case "RawRule":
+			rawRule = v
 		case "SiteId":
 			t.SiteID = d.int(v, p)
-		case "FilterVer", "SiteName", "Details", "Status", "RequestId":
+		case "Status":
+			t.Status = d.str(v, p) // Validate checks it
+		case "FilterVer", "SiteName", "Details", "RequestId":
 			// metadata
+		case "SinkConfig":
+			sinkConfig, sinkGiven = v, true
 		case "SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery":
 			deliveries[key] = v
 		default: // native extension keys
 			d.valueInto(v, key, fieldByTag(reflect.ValueOf(t).Elem(), key))
 		}
 	})
+	if !filtersGiven && !emptyRule(rawRule) {
+		d.errorf("RawRule", "esa-connect does not read RawRule and this definition has no FilterRules: give the "+
+			"filter as FilterRules (ESA's JSON filter form) so that it is not lost")
+	}
 	if deliveryType == "" {
 		return t // Validate reports DeliveryType: required
 	}
@@ -127,8 +168,6 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 			hint = ` (ESA calls AWS S3 "aws3")`
 		case "s3_compatible":
 			hint = ` (ESA calls S3-compatible storage "aws3cmpt")`
-		case "local":
-			hint = " (the local destination exists only in the native shape)"
 		}
 		d.errorf("DeliveryType", "%q is not a delivery type (one of %s)%s", deliveryType,
 			strings.Join(esaDeliveryTypeNames, ", "), hint)
@@ -136,36 +175,82 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	}
 	for key := range deliveries {
 		if key != dt.key {
-			d.errorf(key, "not used with DeliveryType %s (which takes %s)", deliveryType, dt.key)
+			takes := dt.key
+			if takes == "" {
+				takes = "SinkConfig"
+			}
+			d.errorf(key, "not used with DeliveryType %s (which takes %s)", deliveryType, takes)
 		}
 	}
-	t.Destination.Type = dt.native
-	d.alias("destination", dt.key)
-	for _, m := range esaMembers[dt.key] {
-		d.alias("destination."+m[0], dt.key+"."+m[1])
+	// The destination is the create request's delivery object, or the SinkConfig of an export, which
+	// holds the same members.
+	from, n := dt.key, deliveries[dt.key]
+	if _, given := deliveries[dt.key]; given && sinkGiven {
+		d.errorf("SinkConfig", "give %s (as CreateSiteDeliveryTask takes it) or SinkConfig (as GetSiteDeliveryTask "+
+			"returns it), not both", dt.key)
+		// The delivery object is decoded and checked still.
+	} else if sinkGiven || dt.key == "" {
+		from, n = "SinkConfig", sinkConfig
 	}
-	n := d.embedded(deliveries[dt.key], dt.key)
+	t.Destination.Type = dt.native
+	d.alias("destination", from)
+	for _, m := range esaMembers[dt.native] {
+		d.alias("destination."+m[0], from+"."+m[1])
+	}
+	given := sinkGiven
+	if from != "SinkConfig" {
+		_, given = deliveries[from]
+	}
+	n = d.embedded(n, from)
 	if n == nil {
-		if _, given := deliveries[dt.key]; !given {
-			d.errorf(dt.key, "required with DeliveryType %s", deliveryType)
-		} else if !d.hasErrorAt(dt.key) {
-			d.errorf(dt.key, "must not be empty")
+		switch {
+		case !given && dt.key == "":
+			d.errorf("SinkConfig", "required with DeliveryType %s (ESA has no %s delivery: only the export of an "+
+				"esa-connect task has one)", deliveryType, deliveryType)
+		case !given:
+			d.errorf(dt.key, "required with DeliveryType %s (or SinkConfig, as GetSiteDeliveryTask returns it)", deliveryType)
+		case !d.hasErrorAt(from):
+			d.errorf(from, "must not be empty")
 		}
 		return t
 	}
-	switch dt.key {
-	case "SlsDelivery":
-		t.Destination.SLS = d.esaSLS(n, dt.key)
-	case "OssDelivery":
-		t.Destination.OSS = d.esaOSS(n, dt.key)
-	case "S3Delivery":
-		t.Destination.S3 = d.esaS3(n, dt.key, dt.native == "s3_compatible")
-	case "HttpDelivery":
-		t.Destination.HTTP = d.esaHTTP(n, dt.key)
-	case "KafkaDelivery":
-		t.Destination.Kafka = d.esaKafka(n, dt.key)
+	switch dt.native {
+	case "sls":
+		t.Destination.SLS = d.esaSLS(n, from)
+	case "oss":
+		t.Destination.OSS = d.esaOSS(n, from)
+	case "s3", "s3_compatible":
+		t.Destination.S3 = d.esaS3(n, from, dt.native == "s3_compatible")
+	case "http":
+		t.Destination.HTTP = d.esaHTTP(n, from)
+	case "kafka":
+		t.Destination.Kafka = d.esaKafka(n, from)
+	case "local":
+		t.Destination.Local = &LocalDestination{}
+		d.mapping(n, from, []string{"Path"}, func(_ string, v *yaml.Node, p string) {
+			t.Destination.Local.Path = d.str(v, p)
+		})
 	}
 	return t
+}
+
+// emptyRule reports whether a RawRule value holds no rule: absent, null, blank, or an empty JSON list
+// or object (as text or as a value).
+func emptyRule(n *yaml.Node) bool {
+	n = resolve(n)
+	if isNull(n) {
+		return true
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch strings.Join(strings.Fields(n.Value), "") {
+		case "", "[]", "{}", "null":
+			return true
+		}
+	case yaml.SequenceNode, yaml.MappingNode:
+		return len(n.Content) == 0
+	}
+	return false
 }
 
 func (d *decoder) hasErrorAt(path string) bool { return d.errPaths[path] }

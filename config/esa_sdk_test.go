@@ -265,9 +265,6 @@ func TestESASDKMemberNames(t *testing.T) {
 				if name == "" {
 					continue
 				}
-				if where == "" && (name == "SinkConfig" || name == "RawRule") {
-					continue // read-only GetDeliveryTask outputs that a task definition does not need
-				}
 				probe := probeDefinition(where, name)
 				_, err := Load([]byte(probe))
 				if err != nil && strings.Contains(err.Error(), "unknown key") {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -115,6 +117,167 @@ func ParseESAFilter(data []byte) ([]Condition, error) {
 	return conds, nil
 }
 
+// FormatESAFilter writes conditions in ESA's JSON filter form (FilterRules), the inverse of
+// ParseESAFilter: ParseESAFilter(FormatESAFilter(c)) gives c back for any c that ParseESAFilter
+// returns. A leaf is {"Field": {"op": [values]}} with "ignore_case": true when set, a group
+// {"any": [...]}; a condition that the ESA spelling cannot hold (no field or operator, or a field
+// named field, op, value, ignore_case or any) is written in the native spelling
+// {"field": ..., "op": ..., "value": [...]}. No conditions is "[]". Values are strings, int64,
+// float64 (written with a decimal point or an exponent, so that they read back as float64) and bools;
+// a value of another type is written as its encoding/json form (Validate refuses such values). The
+// text is ASCII-safe for YAML as well as JSON: characters that YAML does not take literally are escaped.
+func FormatESAFilter(conds []Condition) string {
+	var b strings.Builder
+	writeESAConditions(&b, conds)
+	return b.String()
+}
+
+func writeESAConditions(b *strings.Builder, conds []Condition) {
+	b.WriteByte('[')
+	for i, c := range conds {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		writeESACondition(b, c)
+	}
+	b.WriteByte(']')
+}
+
+func writeESACondition(b *strings.Builder, c Condition) {
+	if len(c.Any) > 0 && c.Field == "" && c.Op == "" && len(c.Values) == 0 && !c.IgnoreCase {
+		b.WriteString(`{"any": `)
+		writeESAConditions(b, c.Any)
+		b.WriteByte('}')
+		return
+	}
+	if len(c.Any) == 0 && c.Field != "" && !slices.Contains(nativeCondKeys, c.Field) && c.Op != "" && c.Op != "ignore_case" {
+		b.WriteByte('{')
+		writeJSONString(b, c.Field)
+		b.WriteString(": {")
+		writeJSONString(b, c.Op)
+		b.WriteString(": ")
+		writeESAValues(b, c.Values)
+		if c.IgnoreCase {
+			b.WriteString(`, "ignore_case": true`)
+		}
+		b.WriteString("}}")
+		return
+	}
+	// The native spelling.
+	b.WriteByte('{')
+	sep := ""
+	member := func(key string) {
+		b.WriteString(sep)
+		sep = ", "
+		writeJSONString(b, key)
+		b.WriteString(": ")
+	}
+	if c.Field != "" {
+		member("field")
+		writeJSONString(b, c.Field)
+	}
+	if c.Op != "" {
+		member("op")
+		writeJSONString(b, c.Op)
+	}
+	if len(c.Values) > 0 {
+		member("value")
+		writeESAValues(b, c.Values)
+	}
+	if c.IgnoreCase {
+		member("ignore_case")
+		b.WriteString("true")
+	}
+	if len(c.Any) > 0 {
+		member("any")
+		writeESAConditions(b, c.Any)
+	}
+	b.WriteByte('}')
+}
+
+func writeESAValues(b *strings.Builder, values []any) {
+	b.WriteByte('[')
+	for i, v := range values {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		switch x := v.(type) {
+		case string:
+			writeJSONString(b, x)
+		case bool:
+			b.WriteString(strconv.FormatBool(x))
+		case int64:
+			b.WriteString(strconv.FormatInt(x, 10))
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				writeJSONString(b, strconv.FormatFloat(x, 'g', -1, 64)) // not a JSON number
+				break
+			}
+			f := strconv.FormatFloat(x, 'g', -1, 64)
+			if !strings.ContainsAny(f, ".e") {
+				f += ".0" // 2 would read back as the integer 2
+			}
+			b.WriteString(f)
+		default:
+			j, err := json.Marshal(v)
+			if err != nil {
+				j = []byte(strconv.Quote(fmt.Sprint(v)))
+			}
+			b.Write(yamlSafeJSON(j))
+		}
+	}
+	b.WriteByte(']')
+}
+
+// writeJSONString writes s as a JSON string that YAML reads back unchanged: besides JSON's escapes,
+// every character outside YAML's printable set (DEL, the C1 controls, U+FEFF, U+FFFE, U+FFFF) and the
+// Unicode line and paragraph separators (which YAML folds) are escaped as \uXXXX.
+func writeJSONString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || yamlUnsafe(r):
+			fmt.Fprintf(b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+}
+
+// yamlUnsafe reports whether r must be escaped in a JSON string that YAML reads: it is not in YAML's
+// printable set, or YAML takes it as a line break, or it is the byte order mark.
+func yamlUnsafe(r rune) bool {
+	return r >= 0x7f && r <= 0x9f || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff
+}
+
+// yamlSafeJSON escapes, in JSON text, the characters that YAML does not read literally (see
+// yamlUnsafe); JSON allows them only inside strings, where \uXXXX means the same.
+func yamlSafeJSON(j []byte) []byte {
+	if !bytes.ContainsFunc(j, yamlUnsafe) {
+		return j
+	}
+	var out bytes.Buffer
+	for _, r := range string(j) {
+		if yamlUnsafe(r) {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.WriteRune(r)
+		}
+	}
+	return out.Bytes()
+}
+
 // esaFilterText parses the text of a filter in ESA JSON form (or YAML) at model path native.
 func (d *decoder) esaFilterText(text, native, display string) []Condition {
 	if strings.TrimSpace(text) == "" {
@@ -148,7 +311,7 @@ func (d *decoder) conditions(n *yaml.Node, native, display string) []Condition {
 		c, _ := d.condition(n, indexPath(native, 0), indexPath(display, 0))
 		return []Condition{c}
 	case yaml.SequenceNode:
-		out := make([]Condition, 0, len(n.Content))
+		var out []Condition // an empty list is no conditions: nil, as when the filter is absent
 		for i, e := range n.Content {
 			c, ok := d.condition(e, indexPath(native, i), indexPath(display, i))
 			if ok {
@@ -269,7 +432,7 @@ func (d *decoder) values(n *yaml.Node, native, display string) []any {
 		d.errorf(display, "must be a value or a list of values, not %s", kindName(n))
 		return nil
 	}
-	out := make([]any, 0, len(n.Content))
+	var out []any // an empty list is no value: nil, as when the value is absent
 	for i, e := range n.Content {
 		p := indexPath(display, i)
 		d.alias(indexPath(native, i), p)

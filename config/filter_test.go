@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestParseESAFilter(t *testing.T) {
 			{Field: "ClientRequestPath", Op: "starts_with", Values: []any{"/api/"}},
 			{Field: "ClientCountryCode", Op: "not_equals", Values: []any{"CN"}, IgnoreCase: true},
 		}},
-		{Field: "ClientSSLProtocol", Op: "exists", Values: []any{}},
+		{Field: "ClientSSLProtocol", Op: "exists"},
 		{Field: "EdgeResponseCompressionRatio", Op: "lt", Values: []any{1.5}},
 		{Field: "ClientRequestID", Op: "equals", Values: []any{"500", true}},
 	}
@@ -246,4 +247,78 @@ func TestHelpers(t *testing.T) {
 	if es.Error() != "a: x\ny" {
 		t.Errorf("Errors.Error() = %q", es.Error())
 	}
+}
+
+// TestFormatESAFilter checks that FormatESAFilter writes ESA's form and that ParseESAFilter reads back
+// exactly the conditions written, in both spellings and with values that JSON and YAML tell apart only
+// by their spelling.
+func TestFormatESAFilter(t *testing.T) {
+	conds := []Condition{
+		{Field: "EdgeResponseStatusCode", Op: "ge", Values: []any{int64(500)}},
+		{Any: []Condition{
+			{Field: "ClientRequestPath", Op: "starts_with", Values: []any{"/api/"}},
+			{Field: "ClientCountryCode", Op: "not_equals", Values: []any{"CN", "US"}, IgnoreCase: true},
+		}},
+		{Field: "ClientSSLProtocol", Op: "exists"},
+		{Field: "EdgeResponseCompressionRatio", Op: "lt", Values: []any{2.0}},
+		{Field: "X", Op: "equals", Values: []any{"500", true, false, int64(-9223372036854775808), 1e21, 1e-7, -0.5, 1e15}},
+		{Field: "CustomFields.request_headers.x-trace", Op: "equals", Values: []any{
+			"quote \" backslash \\ newline \n tab \t nul \x00 del \x7f c1 \u0085 ls \u2028 bom \ufeff \uffff emoji 😀 <&>"}},
+		{Field: "", Op: "equals", Values: []any{"no field"}},
+		{Field: "value", Op: "equals", Values: []any{"a field called value"}},
+		{Field: "any", Op: "exists"},
+		{Field: "F", Op: "ignore_case", Values: []any{"an operator called ignore_case"}},
+		{Field: "F"},
+		{},
+	}
+	text := FormatESAFilter(conds)
+	if !strings.HasPrefix(text, `[{"EdgeResponseStatusCode": {"ge": [500]}}, {"any": [{"ClientRequestPath": {"starts_with": ["/api/"]}}, {"ClientCountryCode": {"not_equals": ["CN", "US"], "ignore_case": true}}]}, {"ClientSSLProtocol": {"exists": []}}, {"EdgeResponseCompressionRatio": {"lt": [2.0]}}, {"X": {"equals": ["500", true, false, -9223372036854775808, 1e+21, 1e-07, -0.5, 1e+15]}}`) {
+		t.Errorf("ESA form:\n%s", text)
+	}
+	if !json.Valid([]byte(text)) {
+		t.Fatalf("not JSON: %s", text)
+	}
+	got, err := ParseESAFilter([]byte(text))
+	if err != nil {
+		t.Fatalf("ParseESAFilter(%s): %v", text, err)
+	}
+	if !reflect.DeepEqual(got, conds) {
+		t.Errorf("round trip:\n got %#v\nwant %#v\ntext %s", got, conds, text)
+	}
+	if s := FormatESAFilter(nil); s != "[]" {
+		t.Errorf("no conditions: %q", s)
+	}
+	if c, err := ParseESAFilter([]byte("[]")); err != nil || c != nil {
+		t.Errorf(`ParseESAFilter("[]") = %#v, %v; want nil`, c, err)
+	}
+}
+
+// FuzzESAFilterRoundTrip checks that FormatESAFilter is the inverse of ParseESAFilter on everything
+// ParseESAFilter accepts.
+func FuzzESAFilterRoundTrip(f *testing.F) {
+	for _, seed := range []string{
+		`[{"EdgeResponseStatusCode": {"ge": [500]}}, {"any": [{"A": {"equals": ["x"], "ignore_case": true}}]}]`,
+		`[{"field": "value", "op": "equals", "value": 2.0}, {"A": {"exists": []}}, {"B": {"lt": 1e300}}]`,
+		`{"A": {"equals": ["\u007f\u2028", 9223372036854775808, -0.0, true, "1"]}}`,
+		"- {field: a, op: ignore_case, value: [x, 0x1F, .5, ~a]}\n- {any: [{any: [{}]}]}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		conds, err := ParseESAFilter(data)
+		if err != nil {
+			return
+		}
+		text := FormatESAFilter(conds)
+		if !json.Valid([]byte(text)) {
+			t.Fatalf("not JSON: %s", text)
+		}
+		again, err := ParseESAFilter([]byte(text))
+		if err != nil {
+			t.Fatalf("ParseESAFilter(FormatESAFilter(c)) failed: %v\ntext %s", err, text)
+		}
+		if !reflect.DeepEqual(again, conds) {
+			t.Fatalf("round trip:\n got %#v\nwant %#v\ntext %s", again, conds, text)
+		}
+	})
 }

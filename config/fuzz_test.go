@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -13,6 +15,8 @@ func FuzzLoad(f *testing.F) {
 		native("filters: [{field: ClientIP, op: equals, value: [a, 1, true]}, {any: [{ClientIP: {exists: []}}]}]"),
 		esaDef(`"DeliveryType":"http","HttpDelivery":"{\"DestUrl\":\"http://x\",\"HeaderParam\":{\"a\":{\"StaticValue\":\"b\"}}}"`),
 		esaDef(`"FilterRules":"[{\"ClientIP\":{\"regex\":[\"(\"]}}]"`),
+		esaDef(`"DeliveryType":"http","Status":"online","RawRule":"","FieldList":"ClientIP","SinkConfig":"{\"DestUrl\":\"https://******@x?token=******\",\"StandardAuthParam\":{\"PrivateKey\":\"******\"}}"`),
+		esaDef(`"DeliveryType":"local","SinkConfig":{"Path":"o"},"FilterRules":"[]"`),
 		"a: &x [*x]", "- - -", "{", "name: *y", "<<: {a: 1}", "destination: {type: kafka, tls: {<<: {a: 1}}}",
 		bombAnchors("") + native("filters: *i"),
 		esaDef(`"FilterRules":` + quoteJSON("["+bombFlow()+"]")),
@@ -30,6 +34,17 @@ func FuzzLoad(f *testing.F) {
 			}
 			if errs := Validate(task); len(errs) != 0 {
 				t.Fatalf("loaded task does not validate: %v", errs)
+			}
+			// Its export is JSON that Load decodes (a setting ESA has no member for may be missing), with
+			// the filters as they were.
+			export, err := json.Marshal(ExportESA(task))
+			if err != nil {
+				t.Fatalf("export: %v", err)
+			}
+			if again, err := Load(export); err == nil && !reflect.DeepEqual(again.Filters, task.Filters) {
+				t.Fatalf("filters of the export:\n got %#v\nwant %#v", again.Filters, task.Filters)
+			} else if err != nil && !errors.As(err, new(Errors)) {
+				t.Fatalf("Load(export) error is not Errors: %v", err)
 			}
 			return
 		}

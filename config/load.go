@@ -91,8 +91,8 @@ func ReadFile(path string) ([]byte, error) {
 
 // esaTopKeys are the keys that identify the ESA OpenAPI shape.
 var esaTopKeys = []string{"TaskName", "BusinessType", "DataCenter", "DeliveryType", "FieldName", "FieldList",
-	"DiscardRate", "FilterRules", "FilterVer", "SiteId", "SiteName", "Details", "Status", "RequestId",
-	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery"}
+	"DiscardRate", "FilterRules", "FilterVer", "RawRule", "SiteId", "SiteName", "Details", "Status", "RequestId",
+	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery", "SinkConfig"}
 
 // IsTaskKey reports whether key is a top-level key of a task definition, in the native shape (the
 // yaml names of Task's fields) or the ESA shape. The CLI uses it to tell task definitions from
@@ -103,7 +103,7 @@ func IsTaskKey(key string) bool {
 	}
 	typ := reflect.TypeFor[Task]()
 	for i := 0; i < typ.NumField(); i++ {
-		if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); name == key {
+		if name, _, _ := strings.Cut(typ.Field(i).Tag.Get("yaml"), ","); name == key && name != "-" {
 			return true
 		}
 	}

@@ -237,7 +237,7 @@ buffer: {type: disk, path: buf, max_bytes: 1GiB, when_full: reject}
   "DeliveryType": "kafka", "FieldList": "Timestamp,QueryName", "Status": "online", "RequestId": "r", "SiteName": "example.com",
   "KafkaDelivery": {"Topic": "t", "Brokers": ["k:9092"], "UserAuth": false, "UserName": "ignored", "Balancer": "RoundRobin"}}`,
 			Task{Name: "dns", Category: "dns", Fields: []string{"Timestamp", "QueryName"}, SamplingRate: 100,
-				Source: defaultSource, Output: defaultOutput,
+				Source: defaultSource, Output: defaultOutput, Status: "online",
 				Destination: Destination{Type: "kafka", Kafka: &KafkaDestination{Topic: "t", Brokers: []string{"k:9092"},
 					Balancer: "RoundRobin"}}}},
 		{"esa edge_routine to aws3 with ownership token", `{"TaskName": "er", "BusinessType": "dcdn_log_er", "DeliveryType": "aws3",
@@ -504,6 +504,8 @@ func TestLoadBad(t *testing.T) {
 		{"esa filter rules not JSON", esaDef(`"FilterRules":"[{"`), "FilterRules", "not valid JSON", 0},
 		{"esa native key not allowed", esaDef(`"destination":{"type":"local"}`), "destination", "unknown key", 0},
 		{"esa SiteId not a number", esaDef(`"SiteId":"abc"`), "SiteId", `must be an integer, not "abc"`, 0},
+		{"esa status", esaDef(`"Status":"paused"`), "Status", `"paused" is not one of online, offline`, 0},
+		{"esa status typo", esaDef(`"Status":"onlin"`), "Status", `(did you mean "online"?)`, 0},
 
 		// Documents that are not tasks.
 		{"not YAML", "name: [", "", "not valid YAML or JSON", 0},
@@ -598,7 +600,7 @@ func TestIsTaskKey(t *testing.T) {
 	for key, want := range map[string]bool{
 		"name": true, "category": true, "destination": true, "output": true, "dead_letter": true,
 		"TaskName": true, "DeliveryType": true, "HttpDelivery": true,
-		"input": false, "pipeline": false, "Name": false, "": false,
+		"input": false, "pipeline": false, "Name": false, "": false, "-": false, "status": false,
 	} {
 		if got := IsTaskKey(key); got != want {
 			t.Errorf("IsTaskKey(%q) = %v, want %v", key, got, want)

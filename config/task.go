@@ -45,7 +45,18 @@ type Task struct {
 	OwnershipToken string `yaml:"ownership_token,omitempty" json:"ownership_token,omitempty"`
 	// Buffer is where records wait between the source and the destination; nil is memory.
 	Buffer *Buffer `yaml:"buffer,omitempty" json:"buffer,omitempty"`
+	// Status is ESA's status of the task, online or offline, as an imported GetSiteDeliveryTask /
+	// GetUserDeliveryTask export gives it (its Status key); empty when the definition gave none. It is
+	// not a setting of the native shape: run ignores it, serve's import keeps it, and ExportESA
+	// reports it.
+	Status string `yaml:"-" json:"-"`
 }
+
+// The ESA task statuses (Task.Status).
+const (
+	StatusOnline  = "online"
+	StatusOffline = "offline"
+)
 
 // Buffer says where a task's records wait for the destination.
 type Buffer struct {

@@ -114,8 +114,17 @@ func (v *validator) required(path, val string) bool {
 	return true
 }
 
-// secret checks a credential: a literal or a well-formed ${ENV_VAR} reference.
+// maskedSecret is the problem of a secret that is ESASecretMask.
+const maskedSecret = `"` + ESASecretMask + `" is what an ESA export shows in place of a secret: the export does ` +
+	`not carry the secret; give it in the task file, literally or as an ${ENV_VAR} reference`
+
+// secret checks a credential: a literal or a well-formed ${ENV_VAR} reference, not the mask of an
+// export.
 func (v *validator) secret(path, val string) {
+	if val == ESASecretMask {
+		v.add(path, "%s", maskedSecret)
+		return
+	}
 	if strings.Contains(val, "${") && !IsEnvRef(val) {
 		v.add(path, "malformed environment reference: write ${NAME} with NAME of letters, digits and '_'")
 	}
@@ -169,6 +178,7 @@ func (v *validator) task() {
 		v.add("category", "%q is not a log category (one of %s)%s", t.Category,
 			strings.Join(canonicalCategoryNames(), ", "), didYouMean(t.Category, categoryNames()))
 	}
+	v.oneOf("status", t.Status, true, StatusOnline, StatusOffline)
 	v.nonNegative("site_id", t.SiteID)
 	v.oneOf("data_center", t.DataCenter, true, "cn", "oversea")
 	v.fields()
@@ -418,6 +428,8 @@ func (v *validator) ingest(h *HTTPSource) {
 // (or an environment reference).
 func (v *validator) privateKey(path, key string) {
 	switch {
+	case key == ESASecretMask:
+		v.secret(path, key)
 	case IsEnvRef(key):
 	case strings.Contains(key, "${"):
 		v.secret(path, key)
@@ -619,6 +631,10 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 			v.add(p+".url", "must start with http:// or https://")
 		} else if u, err := url.Parse(h.URL); err != nil || u.Host == "" {
 			v.add(p+".url", "not a valid URL")
+		} else if maskedURL(u) {
+			v.add(p+".url", "has %q in place of its user info or a token-like query value, as an ESA export "+
+				"shows them: the export does not carry them; give the URL in the task file, with the secrets "+
+				"literally or as ${ENV_VAR} references", ESASecretMask)
 		}
 	}
 	v.oneOf(p+".compression", h.Compression, true, "gzip", "zlib", "snappy", "no")
@@ -641,6 +657,8 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 	for _, name := range sortedKeys(h.Headers) {
 		if !headerNameRE.MatchString(name) {
 			v.add(p+".headers."+name, "not a valid header name")
+		} else if h.Headers[name] == ESASecretMask {
+			v.add(p+".headers."+name, "%s", maskedSecret)
 		}
 	}
 	if len(h.Query) > MaxHTTPQueryParams {
@@ -649,6 +667,8 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 	for _, name := range sortedKeys(h.Query) {
 		if name == "" || name == "auth_key" && h.Auth != nil {
 			v.add(p+".query."+name, "reserved or empty query parameter name")
+		} else if h.Query[name] == ESASecretMask {
+			v.add(p+".query."+name, "%s", maskedSecret)
 		}
 	}
 	if h.MaxBatchSize < 0 || h.MaxBatchSize > MaxHTTPBatchSize {
@@ -665,6 +685,23 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 	v.period(p+".period", h.Period)
 	v.batching(p+".batching", h.Batching)
 	v.tls(p+".tls", h.TLS)
+}
+
+// maskedURL reports whether the user name, the password or a query value of u is ESASecretMask.
+func maskedURL(u *url.URL) bool {
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		if u.User.Username() == ESASecretMask || pass == ESASecretMask {
+			return true
+		}
+	}
+	q, _ := url.ParseQuery(u.RawQuery)
+	for _, vs := range q {
+		if slices.Contains(vs, ESASecretMask) {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys(m map[string]string) []string {
