@@ -12,7 +12,8 @@ import (
 )
 
 // Load decodes a task definition — YAML or JSON, in the native shape (SPEC §1.1) or ESA's OpenAPI
-// shape (SPEC §1.2, recognised by its keys TaskName, BusinessType, DeliveryType, ...) — applies the
+// shape (SPEC §1.2, recognised by its keys TaskName, BusinessType, DeliveryType, ...: a create
+// request's parameters or a GetSiteDeliveryTask / GetUserDeliveryTask export, see esa.go) — applies the
 // defaults and validates it. On any problem it returns nil and an Errors listing every problem with
 // the path the user wrote (e.g. `destination.bucket_pth: unknown key (did you mean "bucket_path"?)`
 // or `HttpDelivery.DestUrl: required`): at most MaxProblems of them, then one entry counting the rest.

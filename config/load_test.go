@@ -458,6 +458,8 @@ func TestLoadBad(t *testing.T) {
 		{"ingest bearer too short", native("source: {type: http, auth: {bearer_token: short}}"), "source.auth.bearer_token", "too short: use at least 16 characters", 0},
 		{"ingest private key", native("source: {type: http, auth: {private_key: '123456'}}"), "source.auth.private_key", "at least one of each", 0},
 		{"ingest auth url path", native("source: {type: http, auth: {private_key: abc123, url_path: x}}"), "source.auth.url_path", "must start with /", 0},
+		{"ingest bearer token masked", native("source: {type: http, auth: {bearer_token: '******'}}"), "source.auth.bearer_token", "the export does not carry the secret", 0},
+		{"kafka sasl password masked", native("destination: {type: kafka, topic: t, brokers: ['k:1'], sasl: {mechanism: PLAIN, username: u, password: '******'}}"), "destination.sasl.password", "the export does not carry the secret", 0},
 		{"ingest auth unknown key", native("source: {type: http, auth: {token: x}}"), "source.auth.token", "unknown key", 2},
 		{"benthos source config", native("source: {type: benthos}"), "source.config", "required", 0},
 		{"output format", native("output: {format: json}"), "output.format", `"json" is not one of ndjson, csv, tsv`, 0},

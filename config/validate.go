@@ -406,7 +406,7 @@ func (v *validator) ingest(h *HTTPSource) {
 		if a.BearerToken != "" {
 			authenticated = true
 			v.secret("source.auth.bearer_token", a.BearerToken)
-			if !strings.Contains(a.BearerToken, "${") && len(a.BearerToken) < MinBearerToken {
+			if !strings.Contains(a.BearerToken, "${") && a.BearerToken != ESASecretMask && len(a.BearerToken) < MinBearerToken {
 				v.add("source.auth.bearer_token", "too short: use at least %d characters", MinBearerToken)
 			}
 		}
