@@ -91,6 +91,8 @@ func (f *Fleet) Start(def *config.Task) error {
 	}
 	secrets := translate.Secrets(def)
 	t := &Task{Def: def, done: make(chan struct{})}
+	ready := make(chan struct{})
+	var readyOnce sync.Once
 
 	env := f.env.Clone()
 	if err := env.RegisterBatchInput(source.FeedInput, source.FeedSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
@@ -99,6 +101,7 @@ func (f *Fleet) Start(def *config.Task) error {
 			return nil, err
 		}
 		t.feed = feed
+		readyOnce.Do(func() { close(ready) })
 		return feed, nil
 	}); err != nil {
 		return fmt.Errorf("task %s: %w", def.Name, err)
@@ -129,25 +132,27 @@ func (f *Fleet) Start(def *config.Task) error {
 	if err != nil {
 		return fmt.Errorf("task %s: building the pipeline: %w", def.Name, err)
 	}
-	if t.feed == nil {
-		return fmt.Errorf("task %s: the pipeline has no feed input", def.Name)
-	}
 	t.stream = stream
 	t.out = outcome.From(stream.Resources())
-
-	f.mu.Lock()
-	old := f.tasks[def.Name]
-	f.tasks[def.Name] = t
-	f.mu.Unlock()
-	if old != nil {
-		old.stop(f.log, shutdownTimeout)
-	}
 	t.started = time.Now()
 	go func() {
 		err := stream.Run(context.Background())
 		t.runErr = err
 		close(t.done)
+		// Requests still offering records to the task get ErrClosed (503) instead of waiting.
+		if t.feed != nil {
+			_ = t.feed.Close(context.Background())
+		}
 	}()
+	// Benthos builds the input when the stream runs: wait for the feed before routing records to it.
+	select {
+	case <-ready:
+	case <-t.done:
+		return fmt.Errorf("task %s: the pipeline did not start: %v", def.Name, t.Err())
+	case <-time.After(startTimeout):
+		_ = stream.StopWithin(fatalStopTimeout)
+		return fmt.Errorf("task %s: the pipeline did not start within %s", def.Name, startTimeout)
+	}
 	go func() {
 		// A fatal destination error (credentials or bucket rejected) stops the task; its health
 		// and Err say why.
@@ -158,8 +163,19 @@ func (f *Fleet) Start(def *config.Task) error {
 		case <-t.done:
 		}
 	}()
+
+	f.mu.Lock()
+	old := f.tasks[def.Name]
+	f.tasks[def.Name] = t
+	f.mu.Unlock()
+	if old != nil {
+		old.stop(f.log, shutdownTimeout)
+	}
 	return nil
 }
+
+// startTimeout bounds the start of a task's stream.
+const startTimeout = 30 * time.Second
 
 // shutdownTimeout bounds the drain of a stopped task: its inputs stop, its partial batches are
 // written, and what is still unacknowledged after this is left (the senders get 503 and send again).
