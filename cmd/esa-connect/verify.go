@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
 )
 
@@ -56,7 +53,7 @@ func runVerify(ctx context.Context, path string, c *cli.Context) error {
 	if secret == "" {
 		return failure("esa-connect verify: ESA_OWNERSHIP_SECRET is not set: set it to a long random secret, and keep it for running the task")
 	}
-	cfg := s3Config(t.Destination.Type, d.S3)
+	cfg := s3verified.FromDestination(t.Destination.Type, d.S3, os.Getenv)
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -75,34 +72,4 @@ func runVerify(ctx context.Context, path string, c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "  ownership_token: <the content of %s>\n", cfg.ObjectURL(key))
 	fmt.Fprintf(c.App.Writer, "The token is valid for bucket %q, path %q and task %q, and must be used within 7 days.\n", cfg.Bucket(), cfg.Path(), t.Name)
 	return nil
-}
-
-// s3Config is the esa_s3_verified configuration of an s3 or s3_compatible destination, with
-// ${VAR} references in its values resolved from the environment (as `run` does through Benthos).
-func s3Config(typ string, s *config.S3Destination) s3verified.Config {
-	return s3verified.Config{
-		BucketPath:           expandRefs(s.BucketPath),
-		Region:               expandRefs(s.Region),
-		Endpoint:             expandRefs(s.Endpoint),
-		AccessKeyID:          expandRefs(s.AccessKeyID),
-		SecretAccessKey:      expandRefs(s.SecretAccessKey),
-		SessionToken:         expandRefs(s.SessionToken),
-		ForcePathStyle:       s.ForcePathStyle,
-		ServerSideEncryption: s.ServerSideEncryption,
-		Compatible:           typ == "s3_compatible",
-	}
-}
-
-// envRef is a ${VAR} reference.
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// expandRefs replaces ${VAR} references with the variables' values; other text (a literal '$' in a
-// secret included) is kept.
-func expandRefs(v string) string {
-	if !strings.Contains(v, "${") {
-		return v
-	}
-	return envRef.ReplaceAllStringFunc(v, func(ref string) string {
-		return os.Getenv(ref[2 : len(ref)-1])
-	})
 }

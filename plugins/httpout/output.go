@@ -376,7 +376,12 @@ func (t TLSConfig) build() (*tls.Config, error) {
 
 // Connect implements service.BatchOutput. Nothing is dialled ahead of the first batch: a server that
 // is down at start is retried like any other network error.
-func (o *output) Connect(context.Context) error { return nil }
+// Connect has nothing to check (the first request does): it tells the stream's outcome the output
+// is ready.
+func (o *output) Connect(context.Context) error {
+	o.outcome.Connected()
+	return nil
+}
 
 // Close implements service.BatchOutput.
 func (o *output) Close(context.Context) error {

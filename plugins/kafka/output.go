@@ -223,6 +223,7 @@ func (o *output) Connect(ctx context.Context) error {
 		return fmt.Errorf("esa_kafka: connect to brokers %s: %w", o.conn.describe(), redactErr(err, o.conn.password))
 	}
 	o.cl = cl
+	outcome.From(o.res).Connected()
 	return nil
 }
 

@@ -133,6 +133,7 @@ func (o *output) Connect(context.Context) error {
 		o.outcome.Fatal(err)
 		return err
 	}
+	o.outcome.Connected()
 	return nil
 }
 

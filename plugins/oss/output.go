@@ -240,6 +240,7 @@ func (o *output) Connect(ctx context.Context) error {
 	o.mu.Lock()
 	o.bucket = b
 	o.mu.Unlock()
+	o.out.Connected()
 	return nil
 }
 

@@ -30,6 +30,8 @@ type Outcome struct {
 	drainOnce   sync.Once
 	drain       chan struct{}
 	full        atomic.Bool
+	connectOnce sync.Once
+	connected   chan struct{}
 
 	health Health // under mu
 }
@@ -82,7 +84,18 @@ func (o *Outcome) Health() Health {
 }
 
 // New returns an empty Outcome.
-func New() *Outcome { return &Outcome{fatal: make(chan struct{}), drain: make(chan struct{})} }
+func New() *Outcome {
+	return &Outcome{fatal: make(chan struct{}), drain: make(chan struct{}), connected: make(chan struct{})}
+}
+
+// Connected records that the stream's destination output connected: it checked what it can check
+// at connect time (credentials, the bucket, the logstore, the topic's metadata, a writable
+// directory) and found nothing wrong. esa-connect serve waits for it (or Fatal) before it answers
+// the creation of a task.
+func (o *Outcome) Connected() { o.connectOnce.Do(func() { close(o.connected) }) }
+
+// ConnectedCh is closed when Connected is first called.
+func (o *Outcome) ConnectedCh() <-chan struct{} { return o.connected }
 
 // From returns the Outcome of the stream that owns res, creating it on first use. A nil res (as in
 // some unit tests) yields a fresh Outcome.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,37 @@ type Config struct {
 	Compatible bool
 	// HTTPClient, when set, replaces the SDK's HTTP client (tests use it to map host names to loopback).
 	HTTPClient *http.Client
+}
+
+// FromDestination is the Config of a task's s3 or s3_compatible destination, with the ${VAR}
+// references in its values resolved by getenv (as Benthos resolves them when the task runs).
+func FromDestination(typ string, s *config.S3Destination, getenv func(string) string) Config {
+	x := func(v string) string { return expandRefs(v, getenv) }
+	return Config{
+		BucketPath:           x(s.BucketPath),
+		Region:               x(s.Region),
+		Endpoint:             x(s.Endpoint),
+		AccessKeyID:          x(s.AccessKeyID),
+		SecretAccessKey:      x(s.SecretAccessKey),
+		SessionToken:         x(s.SessionToken),
+		ForcePathStyle:       s.ForcePathStyle,
+		ServerSideEncryption: s.ServerSideEncryption,
+		Compatible:           typ == "s3_compatible",
+	}
+}
+
+// envRef is a ${VAR} reference.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandRefs replaces ${VAR} references with getenv's values; other text (a literal '$' in a secret
+// included) is kept.
+func expandRefs(v string, getenv func(string) string) string {
+	if !strings.Contains(v, "${") {
+		return v
+	}
+	return envRef.ReplaceAllStringFunc(v, func(ref string) string {
+		return getenv(ref[2 : len(ref)-1])
+	})
 }
 
 // Bucket and Path split BucketPath (the path without a trailing slash).

@@ -208,6 +208,7 @@ func (o *output) Connect(ctx context.Context) error {
 	o.client, o.uploader = client, up
 	o.mu.Unlock()
 	o.log.Infof("%s: delivering to %s (ownership verified)", Name, o.cfg.ObjectURL(o.cfg.Path()))
+	o.out.Connected()
 	return nil
 }
 

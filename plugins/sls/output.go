@@ -279,6 +279,7 @@ func (o *output) Connect(ctx context.Context) error {
 		return fmt.Errorf("%s: connect to %s: %w", componentName, o.display, ctx.Err())
 	}
 	if err == nil {
+		o.outcome.Connected()
 		return nil
 	}
 	cerr, fatal, warn := o.connectError(err)
@@ -286,6 +287,7 @@ func (o *output) Connect(ctx context.Context) error {
 		if o.log != nil {
 			o.log.Warnf("%v", cerr)
 		}
+		o.outcome.Connected()
 		return nil
 	}
 	if fatal {

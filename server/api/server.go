@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/sites/{site}/logs/{category}", s.ingest)
 	mux.HandleFunc("POST /v1/logs/{category}", s.ingest)
 	mux.HandleFunc("GET /v1/tasks/{task}/status", s.status)
+	mux.HandleFunc("POST /v1/tasks/{task}/verify", s.verify)
 	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.bearer(w, r) {
@@ -334,4 +336,65 @@ func toMap(v any) map[string]any {
 	m := map[string]any{}
 	_ = json.Unmarshal(b, &m)
 	return m
+}
+
+// maxVerifyBody bounds the body of a verify request.
+const maxVerifyBody = 4 << 10
+
+// verify answers POST /v1/tasks/{task}/verify {"token": "…"}: the ownership token of a task waiting
+// for verification (its challenge object's content). A token that verifies for the task's bucket,
+// path and name puts the task online (its destination is checked as at creation); the answer is the
+// task's status.
+func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
+	if !s.bearer(w, r) {
+		return
+	}
+	var req struct {
+		Token string `json:"token"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxVerifyBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || strings.TrimSpace(req.Token) == "" {
+		source.ReplyError(w, http.StatusBadRequest, `send {"token": "<the content of the challenge object>"}`)
+		return
+	}
+	name := r.PathValue("task")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := s.Store.Get(name)
+	if err != nil {
+		source.ReplyError(w, http.StatusNotFound, "task "+name+" does not exist")
+		return
+	}
+	if st.Status != store.PendingVerification {
+		source.ReplyError(w, http.StatusConflict, fmt.Sprintf("task %s is %s: it does not wait for an ownership token", name, st.Status))
+		return
+	}
+	t, aerr := load(st.Definition)
+	if aerr != nil {
+		source.ReplyError(w, http.StatusInternalServerError, aerr.Message)
+		return
+	}
+	token := strings.TrimSpace(req.Token)
+	bucket, path := config.SplitBucketPath(t.Destination.S3.BucketPath)
+	if err := config.VerifyOwnershipToken(os.Getenv(OwnershipSecretEnv), token, bucket, path, name, time.Now()); err != nil {
+		source.ReplyError(w, http.StatusBadRequest, "task "+name+": "+err.Error())
+		return
+	}
+	t.OwnershipToken = token
+	if aerr := s.startChecked(t); aerr != nil {
+		source.ReplyError(w, aerr.Status, aerr.Message)
+		return
+	}
+	updated, err := s.Store.Update(name, func(cur *store.Task) error {
+		cur.Definition["ownership_token"] = token
+		cur.Status, cur.Reason = store.Online, ""
+		return nil
+	})
+	if err != nil {
+		s.Fleet.Stop(name)
+		source.ReplyError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	source.Reply(w, http.StatusOK, s.health(updated, nil))
 }

@@ -1,14 +1,19 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/s3verified"
+	"github.com/esa-connect/esa-connect/server/fleet"
 	"github.com/esa-connect/esa-connect/server/store"
 )
 
@@ -39,21 +44,91 @@ func (s *Server) createTask(p params) (map[string]any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, err := s.Store.Get(name); err == nil {
+		return nil, storeError(fmt.Errorf("task %s: %w", name, store.ErrExists))
+	}
 	now := time.Now().UTC()
 	st := &store.Task{Name: name, Definition: def, Status: store.Online, Created: now, Updated: now}
+	if d := t.Destination; (d.Type == "s3" || d.Type == "s3_compatible") && t.OwnershipToken == "" {
+		// As ESA's console: the challenge object is written now (which proves the credentials and
+		// the bucket), and the task waits offline for the token it holds.
+		where, aerr := s.writeChallenge(t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		st.Status = store.PendingVerification
+		st.Reason = fmt.Sprintf("waiting for the ownership token: read %s and give its content (esa-connect tasks verify %s TOKEN, or POST /v1/tasks/%s/verify {\"token\": …})", where, name, name)
+	}
+	if st.Status == store.Online {
+		if aerr := s.startChecked(t); aerr != nil {
+			return nil, aerr
+		}
+	}
 	if err := s.Store.Create(st); err != nil {
+		s.Fleet.Stop(name)
 		return nil, storeError(err)
 	}
-	if err := s.start(st); err != nil {
-		_ = s.Store.Delete(name)
-		return nil, err
-	}
-	out := map[string]any{"TaskName": name, "DataCenter": t.DataCenter, "Status": st.Status}
+	out := map[string]any{"TaskName": name, "DataCenter": t.DataCenter, "Status": esaStatus(st.Status)}
 	if !p.user {
 		out["SiteId"] = t.SiteID
 	}
 	return out, nil
 }
+
+// checkTimeout bounds the destination check of a new task.
+const checkTimeout = 20 * time.Second
+
+// startChecked starts a new task (with its site's custom fields) and waits for its destination's
+// connection check: a destination that refuses the task's credentials, or has no such bucket or
+// logstore, fails the creation with the reason. A destination that does not answer in time does not
+// (it may be down for now): the task is created and keeps trying, its health says so.
+func (s *Server) startChecked(t *config.Task) *apiError {
+	s.withCustomLog(t)
+	if err := s.Fleet.Start(t); err != nil {
+		return &apiError{Status: http.StatusInternalServerError, Code: "InternalError", Message: err.Error()}
+	}
+	rt, ok := s.Fleet.Get(t.Name)
+	if !ok {
+		return &apiError{Status: http.StatusInternalServerError, Code: "InternalError", Message: "task " + t.Name + " stopped at once"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	err := rt.Check(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fleet.ErrCheckTimeout):
+		s.Log.Warn("task created; its destination did not answer the check yet", "task", t.Name)
+		return nil
+	}
+	s.Fleet.Stop(t.Name)
+	return &apiError{Status: http.StatusBadRequest, Code: "InvalidDestination", Message: "the destination refused the task: " + err.Error()}
+}
+
+// writeChallenge writes the ownership challenge object of an S3 or S3-compatible task and returns
+// its location.
+func (s *Server) writeChallenge(t *config.Task) (string, *apiError) {
+	secret := os.Getenv(OwnershipSecretEnv)
+	if secret == "" {
+		return "", &apiError{Status: http.StatusBadRequest, Code: "InvalidDestination",
+			Message: "AWS S3 and S3-compatible tasks need bucket ownership verification: start serve with " + OwnershipSecretEnv + " set (a long random secret, kept across restarts)"}
+	}
+	cfg := s3verified.FromDestination(t.Destination.Type, t.Destination.S3, os.Getenv)
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	client, err := s3verified.NewClient(ctx, cfg)
+	if err == nil {
+		var key string
+		if key, err = s3verified.WriteChallenge(ctx, client, cfg, secret, t.Name); err == nil {
+			return cfg.ObjectURL(key), nil
+		}
+	}
+	return "", &apiError{Status: http.StatusBadRequest, Code: "InvalidDestination",
+		Message: fmt.Sprintf("writing the ownership challenge to %s: %v", cfg.ObjectURL(cfg.ChallengeKey(t.Name)), err)}
+}
+
+// OwnershipSecretEnv holds the secret that signs ownership tokens (as for run and verify).
+const OwnershipSecretEnv = "ESA_OWNERSHIP_SECRET"
 
 // start runs a stored online task (with its site's custom fields); other statuses are not run.
 func (s *Server) start(st *store.Task) *apiError {
@@ -77,12 +152,17 @@ func (s *Server) runnable(st *store.Task) (*config.Task, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	s.withCustomLog(t)
+	return t, nil
+}
+
+// withCustomLog gives an access-log task that selects no custom fields its site's custom log fields.
+func (s *Server) withCustomLog(t *config.Task) {
 	if t.Category == "access" && t.SiteID != 0 && t.CustomFields == nil {
 		if c, err := s.Store.CustomLog(t.SiteID); err == nil {
 			t.CustomFields = &config.CustomFields{RequestHeaders: c.RequestHeaders, ResponseHeaders: c.ResponseHeaders, Cookies: c.Cookies}
 		}
 	}
-	return t, nil
 }
 
 // find returns a stored task of the right scope (and site, for Site actions).

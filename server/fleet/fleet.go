@@ -177,6 +177,26 @@ func (f *Fleet) Start(def *config.Task) error {
 // startTimeout bounds the start of a task's stream.
 const startTimeout = 30 * time.Second
 
+// ErrCheckTimeout is returned by Check when the destination neither connected nor refused in time
+// (unreachable for now: the task keeps trying).
+var ErrCheckTimeout = errors.New("the destination did not answer the connection check in time")
+
+// Check waits until the task's destination output connected (nil), refused the task's configuration
+// (the fatal error: credentials or bucket rejected, a missing logstore, …) or ctx ended
+// (ErrCheckTimeout).
+func (t *Task) Check(ctx context.Context) error {
+	select {
+	case <-t.out.ConnectedCh():
+		return nil
+	case <-t.out.FatalCh():
+		return t.out.FatalErr()
+	case <-t.done:
+		return t.Err()
+	case <-ctx.Done():
+		return ErrCheckTimeout
+	}
+}
+
 // shutdownTimeout bounds the drain of a stopped task: its inputs stop, its partial batches are
 // written, and what is still unacknowledged after this is left (the senders get 503 and send again).
 const shutdownTimeout = 30 * time.Second

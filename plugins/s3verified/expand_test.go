@@ -1,6 +1,9 @@
-package main
+package s3verified
 
-import "testing"
+import (
+	"os"
+	"testing"
+)
 
 func TestExpandRefs(t *testing.T) {
 	t.Setenv("VERIFY_TEST_KEY", "AKIA123")
@@ -12,7 +15,7 @@ func TestExpandRefs(t *testing.T) {
 		"${VERIFY_TEST_UNSET_1}":   "",
 		"no refs":                  "no refs",
 	} {
-		if got := expandRefs(in); got != want {
+		if got := expandRefs(in, os.Getenv); got != want {
 			t.Errorf("expandRefs(%q) = %q, want %q", in, got, want)
 		}
 	}
