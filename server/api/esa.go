@@ -142,6 +142,21 @@ func (s *Server) esa(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// Error is an ESA API error: the HTTP status and ESA's Code and Message.
+type Error = apiError
+
+// Do runs an ESA API action (CreateSiteDeliveryTask, ListSiteDeliveryTasks, …) with its parameters
+// as ESA's API receives them (strings; delivery objects as JSON strings), without a signature: for
+// callers that authenticated the user themselves (the console). It returns the answer's body without
+// RequestId.
+func (s *Server) Do(actionName string, values url.Values) (map[string]any, *Error) {
+	fn, user, ok := s.action(actionName)
+	if !ok {
+		return nil, &apiError{Status: http.StatusNotFound, Code: "InvalidAction.NotFound", Message: fmt.Sprintf("action %s is not served by esa-connect", actionName)}
+	}
+	return fn(params{Values: values, user: user})
+}
+
 // action returns the handler of an action name and whether it is a User* action.
 func (s *Server) action(name string) (action, bool, bool) {
 	switch name {

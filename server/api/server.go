@@ -235,6 +235,20 @@ func rfc3339(t time.Time) *string {
 	return &s
 }
 
+// Health returns the status and health of the task name (as GET /v1/tasks/{name}/status).
+func (s *Server) Health(name string) (Health, error) {
+	st, err := s.Store.Get(name)
+	if err != nil {
+		return Health{}, err
+	}
+	return s.health(st, nil), nil
+}
+
+// VerifyOwnership gives a task waiting for verification its ownership token (as POST /v1/tasks/{name}/verify).
+func (s *Server) VerifyOwnership(name, token string) (Health, *Error) {
+	return s.verifyToken(name, token)
+}
+
 // health reports a stored task's status and, when it runs, its counts and health.
 func (s *Server) health(st *store.Task, _ *config.Task) Health {
 	h := Health{Status: st.Status, Reason: st.Reason}
@@ -358,33 +372,36 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 		source.ReplyError(w, http.StatusBadRequest, `send {"token": "<the content of the challenge object>"}`)
 		return
 	}
-	name := r.PathValue("task")
+	h, aerr := s.verifyToken(r.PathValue("task"), strings.TrimSpace(req.Token))
+	if aerr != nil {
+		source.ReplyError(w, aerr.Status, aerr.Message)
+		return
+	}
+	source.Reply(w, http.StatusOK, h)
+}
+
+// verifyToken checks an ownership token for a task waiting for verification and puts the task online.
+func (s *Server) verifyToken(name, token string) (Health, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.Store.Get(name)
 	if err != nil {
-		source.ReplyError(w, http.StatusNotFound, "task "+name+" does not exist")
-		return
+		return Health{}, notFound("task " + name)
 	}
 	if st.Status != store.PendingVerification {
-		source.ReplyError(w, http.StatusConflict, fmt.Sprintf("task %s is %s: it does not wait for an ownership token", name, st.Status))
-		return
+		return Health{}, &apiError{Status: http.StatusConflict, Code: "InvalidStatus", Message: fmt.Sprintf("task %s is %s: it does not wait for an ownership token", name, st.Status)}
 	}
 	t, aerr := load(st.Definition)
 	if aerr != nil {
-		source.ReplyError(w, http.StatusInternalServerError, aerr.Message)
-		return
+		return Health{}, aerr
 	}
-	token := strings.TrimSpace(req.Token)
 	bucket, path := config.SplitBucketPath(t.Destination.S3.BucketPath)
 	if err := config.VerifyOwnershipToken(os.Getenv(OwnershipSecretEnv), token, bucket, path, name, time.Now()); err != nil {
-		source.ReplyError(w, http.StatusBadRequest, "task "+name+": "+err.Error())
-		return
+		return Health{}, invalid("task %s: %v", name, err)
 	}
 	t.OwnershipToken = token
 	if aerr := s.startChecked(t); aerr != nil {
-		source.ReplyError(w, aerr.Status, aerr.Message)
-		return
+		return Health{}, aerr
 	}
 	updated, err := s.Store.Update(name, func(cur *store.Task) error {
 		cur.Definition["ownership_token"] = token
@@ -393,8 +410,7 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		s.Fleet.Stop(name)
-		source.ReplyError(w, http.StatusInternalServerError, err.Error())
-		return
+		return Health{}, storeError(err)
 	}
-	source.Reply(w, http.StatusOK, s.health(updated, nil))
+	return s.health(updated, nil), nil
 }
