@@ -92,6 +92,10 @@ var esaS3Members = [][2]string{{"bucket_path", "BucketPath"}, {"region", "Region
 // esaExtensionKeys are the native keys accepted in the ESA shape.
 var esaExtensionKeys = []string{"source", "output", "dead_letter", "buffer", "ownership_token", "sample_key", "custom_fields"}
 
+// objectExtensionKeys are the extension keys whose value is an object: in the ESA shape they may
+// also be given as a JSON string of one (as a form parameter of ESA's API carries an object).
+var objectExtensionKeys = map[string]bool{"source": true, "output": true, "dead_letter": true, "buffer": true, "custom_fields": true}
+
 // esaTask decodes the ESA OpenAPI shape.
 func (d *decoder) esaTask(root *yaml.Node) *Task {
 	t := &Task{}
@@ -150,6 +154,12 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 		case "SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery":
 			deliveries[key] = v
 		default: // native extension keys
+			if objectExtensionKeys[key] {
+				// Objects may come as JSON strings, as ESA's form parameters carry objects.
+				if v = d.embedded(v, p); v == nil {
+					return
+				}
+			}
 			d.valueInto(v, key, fieldByTag(reflect.ValueOf(t).Elem(), key))
 		}
 	})

@@ -77,7 +77,7 @@ func Task(t *config.Task) ([]byte, error) {
 
 // ServeTask returns the Benthos YAML config of t as esa-connect serve runs it: its input is the task's
 // feed (FeedInput: the records serve's ingest routes to the task, sampled and filtered by the
-// feed), whatever t's source says, and it has no http section (serve gives each stream its HTTP
+// feed) — or, for a task with a Kafka source, that source (see ServedFromKafka) — and it has no http section (serve gives each stream its HTTP
 // multiplexer and serves one /metrics for every task).
 func ServeTask(t *config.Task) ([]byte, error) {
 	doc, _, err := buildWith(t, true)
@@ -90,6 +90,10 @@ func ServeTask(t *config.Task) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// ServedFromKafka reports whether serve runs t from its own Kafka source (a consumer group, whose
+// partitions the replicas of serve that run the task share) instead of feeding it from its ingest.
+func ServedFromKafka(t *config.Task) bool { return t.Source.Type == "kafka" }
 
 // FeedInput is the name of the input through which serve feeds a task (source.FeedInput; translate
 // does not import the plugins).
@@ -140,7 +144,7 @@ func buildWith(t *config.Task, served bool) (*omap, *secrets, error) {
 	sec := &secrets{task: t.Name, values: map[string]string{}}
 	var in *omap
 	var err error
-	if served {
+	if served && !ServedFromKafka(t) {
 		in = obj("label", "source", FeedInput, obj("task", t.Name, selectField, selection(t, cat)))
 	} else if in, err = input(t, cat, sec); err != nil {
 		return nil, nil, err

@@ -57,7 +57,7 @@ type Task struct {
 	started time.Time
 }
 
-// Feed is where serve's ingest offers the task its records.
+// Feed is where serve's ingest offers the task its records (nil for a task with its own Kafka source).
 func (t *Task) Feed() *source.Feed { return t.feed }
 
 // Outcome is the task's record counts and health.
@@ -145,6 +145,10 @@ func (f *Fleet) Start(def *config.Task) error {
 		}
 	}()
 	// Benthos builds the input when the stream runs: wait for the feed before routing records to it.
+	// A task with its own Kafka source has no feed.
+	if translate.ServedFromKafka(def) {
+		readyOnce.Do(func() { close(ready) })
+	}
 	select {
 	case <-ready:
 	case <-t.done:
@@ -247,7 +251,9 @@ func (t *Task) stop(log *slog.Logger, timeout time.Duration) {
 		case <-time.After(timeout):
 		}
 	}
-	_ = t.feed.Close(context.Background())
+	if t.feed != nil {
+		_ = t.feed.Close(context.Background())
+	}
 }
 
 // Get returns the running task name.
@@ -264,7 +270,7 @@ func (f *Fleet) Receivers(siteID int64, category string) []*Task {
 	f.mu.RLock()
 	var out []*Task
 	for _, t := range f.tasks {
-		if t.Def.Category == category && (siteID == 0 || t.Def.SiteID == siteID) {
+		if t.feed != nil && t.Def.Category == category && (siteID == 0 || t.Def.SiteID == siteID) {
 			out = append(out, t)
 		}
 	}

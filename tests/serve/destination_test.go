@@ -178,9 +178,22 @@ func TestServeLocalCheck(t *testing.T) {
 // createWithSink sends CreateSiteDeliveryTask with req's parameters plus a SinkConfig (which the SDK's
 // typed request has no member for) through the SDK's generic CallApi: signed as the typed call is.
 func createWithSink(cl *esa.Client, req *esa.CreateSiteDeliveryTaskRequest, sink map[string]any) (map[string]any, error) {
-	sc, _ := json.Marshal(sink)
+	return createWith(cl, req, map[string]any{"SinkConfig": sink})
+}
+
+// createWith sends CreateSiteDeliveryTask with req's parameters plus extra parameters (objects as JSON
+// strings, as ESA's form parameters carry them) through the SDK's generic CallApi.
+func createWith(cl *esa.Client, req *esa.CreateSiteDeliveryTaskRequest, extra map[string]any) (map[string]any, error) {
 	body := map[string]any{"TaskName": req.TaskName, "BusinessType": req.BusinessType, "SiteId": req.SiteId,
-		"DeliveryType": req.DeliveryType, "FieldName": req.FieldName, "DiscardRate": req.DiscardRate, "SinkConfig": string(sc)}
+		"DeliveryType": req.DeliveryType, "FieldName": req.FieldName, "DiscardRate": req.DiscardRate}
+	if req.HttpDelivery != nil {
+		hd, _ := json.Marshal(req.HttpDelivery)
+		body["HttpDelivery"] = string(hd)
+	}
+	for k, v := range extra {
+		b, _ := json.Marshal(v)
+		body[k] = string(b)
+	}
 	params := &openapiutil.Params{
 		Action: dara.String("CreateSiteDeliveryTask"), Version: dara.String("2024-09-10"), Protocol: dara.String("HTTP"),
 		Pathname: dara.String("/"), Method: dara.String("POST"), AuthType: dara.String("AK"), Style: dara.String("RPC"),

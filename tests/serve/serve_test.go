@@ -81,7 +81,7 @@ type server struct {
 
 var listening = regexp.MustCompile(`listening at http://(\S+)`)
 
-func startServe(t *testing.T, dir string, extraEnv ...string) *server {
+func startServe(t testing.TB, dir string, extraEnv ...string) *server {
 	t.Helper()
 	env := append([]string{"ESA_CONNECT_ACCESS_KEY_ID=" + keyID, "ESA_CONNECT_ACCESS_KEY_SECRET=" + keySecret,
 		"ESA_CONNECT_INGEST_TOKEN=" + token}, extraEnv...)
@@ -102,7 +102,7 @@ func startServe(t *testing.T, dir string, extraEnv ...string) *server {
 	}
 }
 
-func (s *server) client(t *testing.T, id, secret string) *esa.Client {
+func (s *server) client(t testing.TB, id, secret string) *esa.Client {
 	t.Helper()
 	cl, err := esa.NewClient(&openapiutil.Config{
 		AccessKeyId: dara.String(id), AccessKeySecret: dara.String(secret),
@@ -125,6 +125,9 @@ func sdkCode(err error) string {
 
 // sdkError is the Code and Message of an SDK error.
 func sdkError(err error) (code, msg string) {
+	if err == nil {
+		return "", ""
+	}
 	var se *tea.SDKError
 	if errors.As(err, &se) {
 		return tea.StringValue(se.Code), tea.StringValue(se.Message)
@@ -471,5 +474,46 @@ func TestServeFanOut(t *testing.T) {
 	}
 	if n := len(sk.records("other-site")); n != 0 {
 		t.Errorf("a task of another site received %d records", n)
+	}
+}
+
+// TestServeCustomLog: a site's custom log fields (CreateSiteCustomLog) are delivered by its access-log
+// tasks, and GetSiteCustomLog returns them; an invalid header name is refused with the parameter.
+func TestServeCustomLog(t *testing.T) {
+	sk := startSink(t)
+	s := startServe(t, t.TempDir())
+	cl := s.client(t, keyID, keySecret)
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("custom", "ClientRequestID", sk.url("custom"))); err != nil {
+		t.Fatal(err)
+	}
+	g, err := cl.GetSiteCustomLog(new(esa.GetSiteCustomLogRequest).SetSiteId(site))
+	if err != nil || dara.BoolValue(g.Body.IsExist) {
+		t.Fatalf("custom log before creation: %v %v", err, g)
+	}
+	_, err = cl.CreateSiteCustomLog(new(esa.CreateSiteCustomLogRequest).SetSiteId(site).
+		SetRequestHeaders([]*string{dara.String("bad;header")}))
+	if c, msg := sdkError(err); c != "InvalidParameter" || !strings.Contains(msg, "RequestHeaders") {
+		t.Fatalf("an invalid header name: %q %s", c, msg)
+	}
+	if _, err := cl.CreateSiteCustomLog(new(esa.CreateSiteCustomLogRequest).SetSiteId(site).
+		SetRequestHeaders([]*string{dara.String("x-trace-id")}).SetCookies([]*string{dara.String("session")})); err != nil {
+		t.Fatalf("create custom log: %v", err)
+	}
+	g, err = cl.GetSiteCustomLog(new(esa.GetSiteCustomLogRequest).SetSiteId(site))
+	if err != nil || !dara.BoolValue(g.Body.IsExist) || len(g.Body.LogCustomField.RequestHeaders) != 1 ||
+		dara.StringValue(g.Body.LogCustomField.RequestHeaders[0]) != "x-trace-id" {
+		t.Fatalf("get custom log: %v %+v", err, g)
+	}
+	rec := `{"EdgeStartTimestamp":"2026-12-06T01:02:03Z","ClientRequestID":"c-1","RequestHeaders":{"X-Trace-Id":"t-42","Accept":"*/*"},"Cookie":"session=s-9; other=1"}` + "\n"
+	if code, ans := s.ingest(t, sitePath("access"), []byte(rec), token); code != 200 {
+		t.Fatalf("ingest: %d %s", code, ans)
+	}
+	got := sk.records("custom")
+	if len(got) != 1 {
+		t.Fatalf("received %d records", len(got))
+	}
+	cf, _ := json.Marshal(got[0]["CustomFields"])
+	if !strings.Contains(string(cf), `"t-42"`) {
+		t.Fatalf("the record has no custom request header: %v", got[0])
 	}
 }
