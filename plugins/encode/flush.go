@@ -11,8 +11,9 @@ import (
 const MetaFlush = "esa_flush"
 
 // FlushCheck is the Bloblang batching check that makes a Benthos batch policy flush when a flush marker
-// arrives. The translator adds it to every output's batching.
-const FlushCheck = `@esa_flush == "1"`
+// arrives (the same definition as IsFlushMarker: the metadata and an empty body; the body is only
+// looked at when the metadata matches). Every esa_* output adds it to its batch policy.
+const FlushCheck = `@esa_flush == "1" && content().length() == 0`
 
 // NewFlushMarker returns a flush marker: an empty message that inputs emit after their last record
 // (at the end of a file, or when the stream is drained by SIGINT/SIGTERM). Benthos only flushes a
@@ -26,10 +27,15 @@ func NewFlushMarker() *service.Message {
 	return m
 }
 
-// IsFlushMarker reports whether m is a flush marker.
+// IsFlushMarker reports whether m is a flush marker: metadata esa_flush "1" and an empty body. A record
+// (a non-empty body) that carries the metadata — from a Benthos input that copies headers into
+// metadata, say — is a record, never a marker: it is processed and delivered like any other.
 func IsFlushMarker(m *service.Message) bool {
-	v, ok := m.MetaGetMut(MetaFlush)
-	return ok && v == "1"
+	if v, ok := m.MetaGetMut(MetaFlush); !ok || v != "1" {
+		return false
+	}
+	b, err := m.AsBytes()
+	return err == nil && len(b) == 0
 }
 
 // WithoutMarkers returns batch without its flush markers. It returns batch itself, without copying,

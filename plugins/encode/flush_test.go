@@ -69,3 +69,37 @@ func TestFlushMarkers(t *testing.T) {
 		t.Fatalf("combined check %q", pol.Check)
 	}
 }
+
+// A record carrying the marker's metadata is a record: it is neither dropped by the outputs nor does
+// it make a batch policy flush.
+func TestMarkerNeedsAnEmptyBody(t *testing.T) {
+	rec := service.NewMessage([]byte(`{"ClientIP":"192.0.2.1"}`))
+	rec.MetaSetMut(MetaFlush, "1")
+	if IsFlushMarker(rec) {
+		t.Fatal("a record with esa_flush=1 is taken for a marker")
+	}
+	if got := WithoutMarkers(service.MessageBatch{rec, NewFlushMarker()}); len(got) != 1 || got[0] != rec {
+		t.Fatalf("WithoutMarkers kept %d messages, want the record only", len(got))
+	}
+	if !IsFlushMarker(NewFlushMarker()) {
+		t.Fatal("NewFlushMarker is not a marker")
+	}
+	for _, c := range []struct {
+		msg  *service.Message
+		want bool
+	}{{rec, false}, {NewFlushMarker(), true}, {service.NewMessage([]byte("x")), false}} {
+		batcher, err := WithFlushCheck(service.BatchPolicy{Count: 100}).NewBatcher(service.MockResources())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := batcher.Add(c.msg); got != c.want {
+			t.Errorf("the batch policy flushed on %q: %v, want %v", mustBytes(c.msg), got, c.want)
+		}
+		_ = batcher.Close(context.Background())
+	}
+}
+
+func mustBytes(m *service.Message) []byte {
+	b, _ := m.AsBytes()
+	return b
+}

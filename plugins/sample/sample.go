@@ -304,13 +304,8 @@ func (p *Processor) Keep(recs [][]byte, keep []bool) (dropped int) {
 	return dropped
 }
 
-// isMarker reports whether msg is a flush marker (an empty message with metadata esa_flush).
-func isMarker(msg *service.Message) bool {
-	if b, err := msg.AsBytes(); err != nil || len(b) > 0 {
-		return false
-	}
-	return encode.IsFlushMarker(msg)
-}
+// isMarker reports whether msg is a flush marker (encode.IsFlushMarker).
+func isMarker(msg *service.Message) bool { return encode.IsFlushMarker(msg) }
 
 // Close releases nothing; it exists to satisfy service.BatchProcessor.
 func (p *Processor) Close(context.Context) error { return nil }
