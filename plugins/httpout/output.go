@@ -355,11 +355,8 @@ func (t TLSConfig) build() (*tls.Config, error) {
 	}
 	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: t.SkipVerify} //nolint:gosec // opt-in for tests
 	if t.CAFile != "" {
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if err := tlsfiles.AppendCAs(pool, "tls.ca_file", t.CAFile); err != nil {
+		pool, err := tlsfiles.TrustedRoots("tls.ca_file", t.CAFile)
+		if err != nil {
 			return nil, err
 		}
 		conf.RootCAs = pool

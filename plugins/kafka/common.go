@@ -5,7 +5,6 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +61,7 @@ func saslField() *service.ConfigField {
 func tlsField() *service.ConfigField {
 	return service.NewObjectField("tls",
 		service.NewBoolField("enabled").Description("Connect over TLS (ESA Terraform `UseTLS`).").Default(false),
-		service.NewStringField("ca_file").Description("PEM file of CAs that verify the brokers; default: the system roots.").Default(""),
+		service.NewStringField("ca_file").Description("PEM file of CA certificates trusted for the brokers, in addition to the system pool.").Default(""),
 		service.NewStringField("cert_file").Description("PEM client certificate for mutual TLS.").Default(""),
 		service.NewStringField("key_file").Description("PEM private key of `cert_file`.").Default(""),
 		service.NewBoolField("skip_verify").Description("Do not verify the brokers' certificates (testing only).").Default(false),
@@ -151,8 +150,8 @@ func buildTLS(tc *service.ParsedConfig) (*tls.Config, error) {
 	skip, _ := tc.FieldBool("skip_verify")
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: skip} //nolint:gosec // opt-in for tests
 	if caFile != "" {
-		pool := x509.NewCertPool()
-		if err := tlsfiles.AppendCAs(pool, "tls.ca_file", caFile); err != nil {
+		pool, err := tlsfiles.TrustedRoots("tls.ca_file", caFile)
+		if err != nil {
 			return nil, err
 		}
 		cfg.RootCAs = pool

@@ -23,6 +23,20 @@ func AppendCAs(pool *x509.CertPool, setting, path string) error {
 	return nil
 }
 
+// TrustedRoots is the pool an esa_* client verifies servers with when `tls.ca_file` is set: the
+// system's roots plus the certificates of the PEM file path (one meaning of ca_file for every
+// component: the file adds CAs, it does not replace the system's). setting names the file in errors.
+func TrustedRoots(setting, path string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if err := AppendCAs(pool, setting, path); err != nil {
+		return nil, err
+	}
+	return pool, nil
+}
+
 // KeyPair loads a PEM certificate and its private key; setting (e.g. "tls.cert_file/key_file") names
 // them in errors.
 func KeyPair(setting, certFile, keyFile string) (tls.Certificate, error) {
