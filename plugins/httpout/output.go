@@ -544,11 +544,9 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		_, err := io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		if err != nil && ctx.Err() != nil {
-			// The server confirmed with its status line; a slow trailing body does not undo that.
-			return nil
-		}
+		// The server confirmed with its status line; the body is drained (so the connection can be
+		// reused) and a slow or broken body does not undo the confirmation.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		return nil
 	}
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, errorBodyBytes))
