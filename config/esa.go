@@ -90,7 +90,8 @@ var esaS3Members = [][2]string{{"bucket_path", "BucketPath"}, {"region", "Region
 	{"server_side_encryption", "ServerSideEncryption"}}
 
 // esaExtensionKeys are the native keys accepted in the ESA shape.
-var esaExtensionKeys = []string{"source", "output", "dead_letter", "buffer", "ownership_token", "sample_key", "custom_fields"}
+var esaExtensionKeys = []string{"source", "output", "dead_letter", "buffer", "ownership_token", "sample_key", "custom_fields",
+	"transforms", "log4shell_guard"}
 
 // objectExtensionKeys are the extension keys whose value is an object: in the ESA shape they may
 // also be given as a JSON string of one (as a form parameter of ESA's API carries an object).

@@ -199,6 +199,10 @@ func (d *decoder) valueInto(n *yaml.Node, path string, v reflect.Value) {
 			v.Set(reflect.ValueOf(d.strList(n, path)))
 			return
 		}
+		if v.Type().Elem().Kind() == reflect.Struct {
+			d.structList(n, path, v)
+			return
+		}
 		d.errorf(path, "internal: unsupported list type %s", v.Type())
 	case reflect.Map:
 		switch v.Type().Elem().Kind() {
@@ -227,6 +231,24 @@ func (d *decoder) valueInto(n *yaml.Node, path string, v reflect.Value) {
 	default:
 		d.errorf(path, "internal: unsupported type %s", v.Type())
 	}
+}
+
+// structList decodes a list of objects into the slice v (a JSON string of one is accepted too, as
+// ESA's form parameters carry lists).
+func (d *decoder) structList(n *yaml.Node, path string, v reflect.Value) {
+	n = d.embedded(n, path)
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(path, "must be a list of objects, not %s", kindName(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, e := range n.Content {
+		d.structInto(e, indexPath(path, i), out.Index(i), nil)
+	}
+	v.Set(out)
 }
 
 // typeOf reads the "type" key of a flat source/destination block.

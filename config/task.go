@@ -45,6 +45,10 @@ type Task struct {
 	OwnershipToken string `yaml:"ownership_token,omitempty" json:"ownership_token,omitempty"`
 	// Buffer is where records wait between the source and the destination; nil is memory.
 	Buffer *Buffer `yaml:"buffer,omitempty" json:"buffer,omitempty"`
+	// Transforms are privacy transforms of delivered string fields (at most one per field).
+	Transforms []Transform `yaml:"transforms,omitempty" json:"transforms,omitempty"`
+	// Log4ShellGuard rewrites "${" to "x{" in every delivered string value.
+	Log4ShellGuard bool `yaml:"log4shell_guard,omitempty" json:"log4shell_guard,omitempty"`
 	// Status is ESA's status of the task, online or offline, as an imported GetSiteDeliveryTask /
 	// GetUserDeliveryTask export gives it (its Status key); empty when the definition gave none. It is
 	// not a setting of the native shape: run ignores it, serve's import keeps it, and ExportESA
@@ -111,6 +115,46 @@ type Condition struct {
 	IgnoreCase bool `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
 	// Any is an OR group of conditions; when set, Field/Op/Values are empty.
 	Any []Condition `yaml:"any,omitempty" json:"any,omitempty"`
+}
+
+// Privacy transform limits and defaults.
+const (
+	// MinHashKeyBytes is the shortest HMAC key a hash transform accepts.
+	MinHashKeyBytes = 16
+	// DefaultIPv4Prefix and DefaultIPv6Prefix are the bits truncate_ip keeps by default.
+	DefaultIPv4Prefix = 24
+	DefaultIPv6Prefix = 48
+	// MaxRedactLength bounds redact's replacement; DefaultRedaction is the replacement by default.
+	MaxRedactLength  = 256
+	DefaultRedaction = "REDACTED"
+)
+
+// Transform is a privacy transform of one delivered string field: exactly one of Hash, TruncateIP and
+// Redact.
+type Transform struct {
+	Field      string         `yaml:"field" json:"field"`
+	Hash       *HashTransform `yaml:"hash,omitempty" json:"hash,omitempty"`
+	TruncateIP *TruncateIP    `yaml:"truncate_ip,omitempty" json:"truncate_ip,omitempty"`
+	Redact     *Redact        `yaml:"redact,omitempty" json:"redact,omitempty"`
+}
+
+// HashTransform replaces a value with HMAC-SHA256(Key, value), written as hex (default) or base64url.
+type HashTransform struct {
+	// Key is a secret: give it as a ${VAR} reference (a literal key is moved to an environment
+	// variable by translate, as every secret).
+	Key      string `yaml:"key" json:"key"`
+	Encoding string `yaml:"encoding,omitempty" json:"encoding,omitempty"`
+}
+
+// TruncateIP keeps the first IPv4Prefix (default 24) or IPv6Prefix (default 48) bits of an address.
+type TruncateIP struct {
+	IPv4Prefix int `yaml:"ipv4_prefix,omitempty" json:"ipv4_prefix,omitempty"`
+	IPv6Prefix int `yaml:"ipv6_prefix,omitempty" json:"ipv6_prefix,omitempty"`
+}
+
+// Redact replaces a value with With (default "REDACTED").
+type Redact struct {
+	With string `yaml:"with,omitempty" json:"with,omitempty"`
 }
 
 // CustomFields names the headers and cookies delivered in the CustomFields field.

@@ -187,6 +187,7 @@ func (v *validator) task() {
 		v.add(e.Path, "%s", e.Msg)
 	}
 	v.customFields()
+	v.transforms()
 	v.source()
 	v.destination()
 	v.output()
@@ -194,6 +195,62 @@ func (v *validator) task() {
 	v.buffer()
 	if t.OwnershipToken != "" && t.Destination.Type != "s3" && t.Destination.Type != "s3_compatible" && t.Destination.Type != "" {
 		v.add("ownership_token", "only the s3 and s3_compatible destinations use an ownership token")
+	}
+}
+
+// transforms checks the privacy transforms: each names a delivered string field once and gives
+// exactly one transform with valid settings.
+func (v *validator) transforms() {
+	t := v.t
+	seen := map[string]int{}
+	for i, tr := range t.Transforms {
+		p := indexPath("transforms", i)
+		n := 0
+		for _, set := range []bool{tr.Hash != nil, tr.TruncateIP != nil, tr.Redact != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			v.add(p, "give exactly one of hash, truncate_ip and redact")
+		}
+		fp := joinPath(p, "field")
+		switch j, dup := seen[tr.Field]; {
+		case tr.Field == "":
+			v.add(fp, "required")
+		case !slices.Contains(t.Fields, tr.Field):
+			v.add(fp, "%q is not one of the task's fields%s", tr.Field, didYouMean(tr.Field, t.Fields))
+		case dup:
+			v.add(fp, "%q has a transform already (transforms[%d])", tr.Field, j)
+		default:
+			seen[tr.Field] = i
+			if v.cat != nil {
+				if f, ok := v.cat.Field(tr.Field); ok && f.Type != TypeString {
+					v.add(fp, "%q is a %s field; transforms apply to string fields", tr.Field, f.Type)
+				}
+			}
+		}
+		if h := tr.Hash; h != nil {
+			kp := joinPath(p, "hash.key")
+			switch {
+			case h.Key == "":
+				v.add(kp, "required (a ${VAR} reference to a secret of at least %d bytes)", MinHashKeyBytes)
+			case !IsEnvRef(h.Key) && len(h.Key) < MinHashKeyBytes:
+				v.add(kp, "at least %d bytes", MinHashKeyBytes)
+			}
+			v.oneOf(joinPath(p, "hash.encoding"), h.Encoding, true, "hex", "base64url")
+		}
+		if ip := tr.TruncateIP; ip != nil {
+			if ip.IPv4Prefix < 0 || ip.IPv4Prefix > 32 {
+				v.add(joinPath(p, "truncate_ip.ipv4_prefix"), "%d: must be 0–32 (0: the default, %d)", ip.IPv4Prefix, DefaultIPv4Prefix)
+			}
+			if ip.IPv6Prefix < 0 || ip.IPv6Prefix > 128 {
+				v.add(joinPath(p, "truncate_ip.ipv6_prefix"), "%d: must be 0–128 (0: the default, %d)", ip.IPv6Prefix, DefaultIPv6Prefix)
+			}
+		}
+		if r := tr.Redact; r != nil && len(r.With) > MaxRedactLength {
+			v.add(joinPath(p, "redact.with"), "%d bytes; at most %d", len(r.With), MaxRedactLength)
+		}
 	}
 }
 

@@ -283,3 +283,26 @@ func TestHTTPSecretsReachTheServer(t *testing.T) {
 		}
 	}
 }
+
+// A literal hash key of a privacy transform is a secret: the config refers to a variable.
+func TestHashKeyIsASecret(t *testing.T) {
+	task, err := config.Load([]byte(`name: priv
+category: access
+fields: [ClientRequestUserAgent]
+destination: {type: local, path: out}
+transforms: [{field: ClientRequestUserAgent, hash: {key: "0123456789abcdef-literal"}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := translate.Task(task)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(conf), "0123456789abcdef-literal") {
+		t.Fatalf("the key is in the config:\n%s", conf)
+	}
+	if v := translate.Secrets(task)["ESA_PRIV_HASH_KEY_CLIENTREQUESTUSERAGENT"]; v != "0123456789abcdef-literal" {
+		t.Fatalf("secrets: %v", translate.Secrets(task))
+	}
+}

@@ -157,7 +157,7 @@ func buildWith(t *config.Task, served bool) (*omap, *secrets, error) {
 	if !served {
 		doc.set("http", obj("enabled", true, "address", "${"+HTTPAddressEnv+":"+DefaultHTTPAddress+"}", "debug_endpoints", false))
 	}
-	doc.set("input", in).set("pipeline", obj("processors", processors(t, cat)))
+	doc.set("input", in).set("pipeline", obj("processors", processors(t, cat, sec)))
 	if t.DeadLetter == nil {
 		doc.set("output", dest)
 	} else {
@@ -290,7 +290,7 @@ func selection(t *config.Task, cat *config.Category) *omap {
 
 // processors are esa_sample → esa_filter (only with filters) → esa_fields, or only esa_fields when the
 // input selects records itself (selectsAtInput).
-func processors(t *config.Task, cat *config.Category) []any {
+func processors(t *config.Task, cat *config.Category, sec *secrets) []any {
 	routeInvalid := t.DeadLetter != nil
 	var procs []any
 	if !selectsAtInput(t) {
@@ -317,6 +317,36 @@ func processors(t *config.Task, cat *config.Category) []any {
 		fields.set("custom_fields", c)
 	}
 	fields.setStr("timestamp_format", t.Output.TimestampFormat)
+	if len(t.Transforms) > 0 {
+		var list []any
+		for i, tr := range t.Transforms {
+			c := obj("field", tr.Field)
+			switch {
+			case tr.Hash != nil:
+				h := obj("key", sec.ref(fmt.Sprintf("transforms[%d].hash.key", i), "hash_key_"+tr.Field, tr.Hash.Key))
+				h.setStr("encoding", tr.Hash.Encoding)
+				c.set("hash", h)
+			case tr.TruncateIP != nil:
+				v4, v6 := tr.TruncateIP.IPv4Prefix, tr.TruncateIP.IPv6Prefix
+				if v4 == 0 {
+					v4 = config.DefaultIPv4Prefix
+				}
+				if v6 == 0 {
+					v6 = config.DefaultIPv6Prefix
+				}
+				c.set("truncate_ip", obj("ipv4_prefix", v4, "ipv6_prefix", v6))
+			case tr.Redact != nil:
+				with := tr.Redact.With
+				if with == "" {
+					with = config.DefaultRedaction
+				}
+				c.set("redact", obj("with", with))
+			}
+			list = append(list, c)
+		}
+		fields.set("transforms", list)
+	}
+	fields.setIf(t.Log4ShellGuard, "log4shell_guard", true)
 	fields.set("task", t.Name).set("route_invalid", routeInvalid)
 	// An object output gets each batch's records as one message: while they wait for their object to
 	// be stored, a message per batch costs far less memory than a message per record.

@@ -4,6 +4,7 @@ package fields
 
 import (
 	"context"
+	"hash"
 	"fmt"
 	"strings"
 	"sync"
@@ -88,6 +89,23 @@ pass through untouched.`).
 				Default(TimeRFC3339),
 			record.TaskField(),
 			record.RouteInvalidField(),
+			service.NewObjectListField("transforms",
+				service.NewStringField("field").Description("A delivered string field."),
+				service.NewObjectField("hash",
+					service.NewStringField("key").Description("The HMAC key (at least 16 bytes); give it as an environment variable reference.").Secret(),
+					service.NewStringField("encoding").Description("How the digest is written: `hex` (the default) or `base64url`.").Optional(),
+				).Description("Replace the value with HMAC-SHA256(key, value): equal values stay equal (joins and counts still work), the value cannot be read back without the key.").Optional(),
+				service.NewObjectField("truncate_ip",
+					service.NewIntField("ipv4_prefix").Description("Bits of an IPv4 address kept (default 24).").Optional(),
+					service.NewIntField("ipv6_prefix").Description("Bits of an IPv6 address kept (default 48).").Optional(),
+				).Description("Keep the network part of an IP address (192.0.2.77 → 192.0.2.0); a value that is not an address becomes `\"-\"`.").Optional(),
+				service.NewObjectField("redact",
+					service.NewStringField("with").Description("The replacement (default `REDACTED`).").Optional(),
+				).Description("Replace the value with a fixed string.").Optional(),
+			).Description("Privacy transforms of delivered string fields, one per field: exactly one of `hash`, `truncate_ip`, `redact`. A missing value stays `\"-\"`.").Optional(),
+			service.NewBoolField("log4shell_guard").
+				Description("Rewrite `${` to `x{` in every delivered string (also when escaped as `\\u0024{`): the lookup syntax of CVE-2021-44228 never reaches a consumer.").
+				Default(false),
 			service.NewBoolField("bundle").
 				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+encode.MetaRecords+"` (their number) and `"+encode.MetaFirstTime+"` / `"+encode.MetaLastTime+"` (their earliest and latest event time, RFC 3339). A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
 				Default(false).Advanced(),
@@ -131,6 +149,10 @@ type Config struct {
 	RouteInvalid    bool
 	// Bundle emits each batch's records as one message (see the bundle field).
 	Bundle bool
+	// Transforms are privacy transforms of delivered string fields (hash, truncate_ip, redact).
+	Transforms []Transform
+	// Log4ShellGuard rewrites "${" to "x{" in every delivered string.
+	Log4ShellGuard bool
 }
 
 // FromParsed builds a Processor from a parsed esa_fields config.
@@ -165,6 +187,62 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.Bundle, err = conf.FieldBool("bundle"); err != nil {
 		return nil, err
 	}
+	if c.Log4ShellGuard, err = conf.FieldBool("log4shell_guard"); err != nil {
+		return nil, err
+	}
+	if conf.Contains("transforms") {
+		list, err := conf.FieldObjectList("transforms")
+		if err != nil {
+			return nil, err
+		}
+		for _, tc := range list {
+			var t Transform
+			if t.Field, err = tc.FieldString("field"); err != nil {
+				return nil, err
+			}
+			kinds := 0
+			if tc.Contains("hash") {
+				kinds++
+				t.Kind = TransformHash
+				if t.Key, err = tc.FieldString("hash", "key"); err != nil {
+					return nil, err
+				}
+				if tc.Contains("hash", "encoding") {
+					if t.Encoding, err = tc.FieldString("hash", "encoding"); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if tc.Contains("truncate_ip") {
+				kinds++
+				t.Kind = TransformTruncateIP
+				if tc.Contains("truncate_ip", "ipv4_prefix") {
+					if t.IPv4Prefix, err = tc.FieldInt("truncate_ip", "ipv4_prefix"); err != nil {
+						return nil, err
+					}
+				}
+				if tc.Contains("truncate_ip", "ipv6_prefix") {
+					if t.IPv6Prefix, err = tc.FieldInt("truncate_ip", "ipv6_prefix"); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if tc.Contains("redact") {
+				kinds++
+				t.Kind = TransformRedact
+				t.With = config.DefaultRedaction
+				if tc.Contains("redact", "with") {
+					if t.With, err = tc.FieldString("redact", "with"); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if kinds != 1 {
+				return nil, fmt.Errorf("%s: transforms: field %q: give exactly one of hash, truncate_ip, redact", Name, t.Field)
+			}
+			c.Transforms = append(c.Transforms, t)
+		}
+	}
 	return New(c, res)
 }
 
@@ -174,6 +252,7 @@ type outField struct {
 	key  []byte // `"Name":`
 	slot int
 	typ  config.FieldType
+	tr   *transformer // a privacy transform, or nil
 }
 
 // customKind is one compiled CustomFields kind.
@@ -198,6 +277,7 @@ type Processor struct {
 	eventSlot  int // the category's time field, selected or not, else -1
 	tsFormat   string
 	bundle     bool
+	guard      bool // log4shell_guard
 
 	invalid    *record.InvalidHandler
 	typeErrors *service.MetricCounter
@@ -213,6 +293,9 @@ type state struct {
 	vals       []record.Value
 	scratch    []byte
 	mismatch   []int64 // per output field
+	text       []byte  // a transformed value's text
+	sum        []byte
+	macs       map[*transformer]hash.Hash
 }
 
 // New validates c and builds the processor. res may be nil (no metrics, no logs).
@@ -296,9 +379,11 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 			p.custom = append(p.custom, ck)
 		}
 	}
+	problems = append(problems, p.compileTransforms(c.Transforms)...)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%s: %s", Name, strings.Join(problems, "; "))
 	}
+	p.guard = c.Log4ShellGuard
 	if cat.TimeField != "" && !seen[cat.TimeField] {
 		p.timeSlot = p.sel.Add(cat.TimeField)
 	}
@@ -361,6 +446,7 @@ func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, 
 	if err != nil {
 		return dst, time.Time{}, err
 	}
+	start := len(dst)
 	dst = append(dst, '{')
 	for i := range p.fields {
 		f := &p.fields[i]
@@ -368,6 +454,10 @@ func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, 
 			dst = append(dst, ',')
 		}
 		dst = append(dst, f.key...)
+		if f.tr != nil {
+			dst = p.appendTransformed(dst, f.tr, st.vals[f.slot], st)
+			continue
+		}
 		var ok bool
 		dst, ok = p.appendValue(dst, f.typ, st.vals[f.slot], st)
 		if !ok {
@@ -378,6 +468,9 @@ func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, 
 		dst = p.appendCustom(dst, st)
 	}
 	dst = append(dst, '}')
+	if p.guard {
+		dst = dst[:start+len(guardLog4Shell(dst[start:]))]
+	}
 	var t time.Time
 	if p.eventSlot >= 0 && (p.timeSlot >= 0 || p.bundle) {
 		if v := st.vals[p.eventSlot]; v.Kind == record.String || v.Kind == record.Number {
