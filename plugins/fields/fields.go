@@ -4,8 +4,8 @@ package fields
 
 import (
 	"context"
-	"hash"
 	"fmt"
+	"hash"
 	"strings"
 	"sync"
 	"sync/atomic"

@@ -93,8 +93,8 @@ func TestLog4ShellGuard(t *testing.T) {
 	for rec, want := range map[string][2]string{
 		`{"ClientRequestUserAgent":"${jndi:ldap://evil/a}","ClientRequestPath":"/${x}${y}"}`: {"x{jndi:ldap://evil/a}", "/x{x}x{y}"},
 		`{"ClientRequestUserAgent":"\u0024{jndi:x}","ClientRequestPath":"$\u007bx}"}`:        {"x{jndi:x}", "x{x}"},
-		`{"ClientRequestUserAgent":"a\\u0024{b","ClientRequestPath":"$ {"}`:                   {`a\u0024{b`, "$ {"},
-		`{"ClientRequestUserAgent":"\"${\"","ClientRequestPath":"\u00e9"}`:                    {`"x{"`, "é"},
+		`{"ClientRequestUserAgent":"a\\u0024{b","ClientRequestPath":"$ {"}`:                  {`a\u0024{b`, "$ {"},
+		`{"ClientRequestUserAgent":"\"${\"","ClientRequestPath":"\u00e9"}`:                   {`"x{"`, "é"},
 	} {
 		got := transformOne(t, c, rec)
 		if got["ClientRequestUserAgent"] != want[0] || got["ClientRequestPath"] != want[1] {
