@@ -96,7 +96,7 @@ Examples:
 			{Name: "resume", Usage: "Set a task online", ArgsUsage: "NAME",
 				Flags: append(tasksFlags(), siteFlag(siteUse)), Action: tasksAction(1, 1, "NAME", runTasksSetStatus(config.StatusOnline))},
 			{Name: "delete", Usage: "Delete a task (asks first on a terminal; --yes otherwise)", ArgsUsage: "NAME",
-				Flags: append(tasksFlags(), siteFlag(siteUse), &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask"}),
+				Flags:  append(tasksFlags(), siteFlag(siteUse), &cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "do not ask"}),
 				Action: tasksAction(1, 1, "NAME", runTasksDelete)},
 			{Name: "status", Usage: "Print a task's status and delivery health (GET /v1/tasks/{name}/status)", ArgsUsage: "NAME",
 				Flags: tasksFlags(), Action: tasksAction(1, 1, "NAME", runTasksStatus)},
