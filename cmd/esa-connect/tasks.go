@@ -65,9 +65,10 @@ the account-level tasks without it. create, update and import take the site from
 Task files are the native YAML, ESA's create parameters, or a GetSiteDeliveryTask export (such as
 the output of tasks get; its Health is ignored). Each is validated locally first: on any problem
 every one is printed with its path and nothing is sent. Settings that ESA's parameters cannot carry
-(an SLS or OSS endpoint or credentials, tls, batching, max_in_flight, ...) are refused by name;
-source is not sent (serve feeds each task from its ingest). Secrets are sent as the file gives them
-(a ${VAR} reference is resolved by serve, in its environment) and never printed.
+(an SLS or OSS endpoint or credentials, tls, batching, max_in_flight, ...) are refused by name. A
+Kafka source is sent (serve runs that task from its consumer group); another source is not (serve
+feeds the task from its ingest). Secrets are sent as the file gives them (a ${VAR} reference is
+resolved by serve, in its environment) and never printed.
 
 Flags may follow the arguments: esa-connect tasks get my-task --site 7301 --json
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/translate"
 )
 
 // A task definition becomes the parameters of ESA's Create/Update*DeliveryTask as serve receives them:
@@ -18,7 +19,9 @@ import (
 // FieldName, DiscardRate, FilterRules, SiteId and the delivery object of the DeliveryType; SinkConfig
 // for local, which ESA lacks), with the secrets that an export masks put back from the task; the
 // native settings that ESA has no member for but serve accepts (output, dead_letter, buffer,
-// custom_fields, sample_key, ownership_token) are added as extension parameters, objects as JSON text.
+// custom_fields, sample_key, ownership_token, and a Kafka source, which serve runs the task from) are
+// added as extension parameters, objects as JSON text; another source is not sent (serve feeds the task
+// from its ingest, whatever its source).
 // Every parameter is text, as in a form. The result is loaded back exactly as serve will load it, and
 // a setting that does not come back unchanged (an SLS endpoint or credentials, tls, batching, ...:
 // ESA's parameters cannot carry it) is refused by name before anything is sent.
@@ -45,7 +48,7 @@ type errNotSendable []string
 
 func (e errNotSendable) Error() string {
 	return "these settings cannot be sent to serve, whose API takes ESA's parameters (and output, dead_letter, buffer, " +
-		"custom_fields, sample_key, ownership_token): " + strings.Join(e, ", ")
+		"custom_fields, sample_key, ownership_token, a Kafka source): " + strings.Join(e, ", ")
 }
 
 // taskParams converts a loaded task into the parameters of a Create/Update*DeliveryTask request. With
@@ -106,23 +109,54 @@ func taskParams(t *config.Task, full bool) (*taskRequest, error) {
 			return nil, err
 		}
 	}
-	if !reflect.DeepEqual(t.Source, base.Source) {
-		req.Notes = append(req.Notes, "source is not sent: serve feeds every task the records of its ingest")
+	fromKafka := translate.ServedFromKafka(t)
+	switch {
+	case fromKafka:
+		if p["source"], err = sourceText(t.Source); err != nil {
+			return nil, err
+		}
+	case full:
+		p["source"] = ""
+		fallthrough
+	default:
+		if !reflect.DeepEqual(t.Source, base.Source) {
+			req.Notes = append(req.Notes, "source "+t.Source.Type+" is not sent: serve feeds this task the records of its ingest")
+		}
 	}
 
-	// What serve will load must be the task, but for its source and status.
+	// What serve will load must be the task, but for its status and a source that serve does not use.
 	got, err := loadParams(p)
 	if err != nil {
 		return nil, err
 	}
 	want := *t
-	want.Source, want.Status = got.Source, got.Status
+	want.Status = got.Status
+	if !fromKafka {
+		want.Source = got.Source
+	}
 	var lost []string
 	diffPaths("", reflect.ValueOf(want), reflect.ValueOf(*got), &lost)
 	if len(lost) > 0 {
 		return nil, errNotSendable(lost)
 	}
 	return req, nil
+}
+
+// sourceText is the native source parameter of a task that serve runs from its own source (a Kafka
+// consumer group): {"type": "kafka", "brokers": [...], ...} as JSON text.
+func sourceText(src config.Source) (string, error) {
+	m := map[string]any{}
+	if src.Kafka != nil {
+		b, err := json.Marshal(src.Kafka)
+		if err != nil {
+			return "", err
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return "", err
+		}
+	}
+	m["type"] = src.Type
+	return jsonText(m)
 }
 
 // loadParams loads request parameters as serve does: the JSON object of their texts.

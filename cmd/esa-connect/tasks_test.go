@@ -111,6 +111,42 @@ destination: {type: local, path: ./out}
 	}
 }
 
+// A Kafka source is sent (serve runs the task from it); update resets a source when the file has
+// another one, which serve does not use.
+func TestTaskParamsKafkaSource(t *testing.T) {
+	task := mustLoad(t, `
+name: ks
+category: access
+site_id: 4
+fields: [ClientIP]
+source: {type: kafka, brokers: ["k1:9092"], topics: [esa-access], group: esa, sasl: {mechanism: PLAIN, username: u, password: src-pw}, tls: {enabled: true, ca_file: /ca.pem}, start_offset: latest}
+destination: {type: local, path: out}
+`)
+	req, err := taskParams(task, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(req.Params["source"], `"src-pw"`) || len(req.Notes) != 0 {
+		t.Errorf("source = %s, notes %v", req.Params["source"], req.Notes)
+	}
+	back, err := loadParams(req.Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Source, task.Source) {
+		t.Errorf("source loaded back as %+v, want %+v", back.Source, task.Source)
+	}
+
+	task = mustLoad(t, `{name: g, category: access, site_id: 4, fields: [ClientIP], source: {type: generate, count: 5}, destination: {type: local, path: out}}`)
+	req, err = taskParams(task, true)
+	if err != nil || req.Params["source"] != "" || len(req.Notes) != 1 {
+		t.Errorf("update with a generate source: %v %q %v", err, req.Params["source"], req.Notes)
+	}
+	if _, ok := req.Params["source"]; !ok {
+		t.Error("update does not reset the source")
+	}
+}
+
 // Only the extension parameters that a task sets are sent by create; update sends the others empty,
 // which resets them in the stored definition.
 func TestTaskParamsFull(t *testing.T) {
