@@ -119,6 +119,9 @@ type tasksCtx struct {
 func tasksAction(min, max int, usage string, run func(*tasksCtx) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		args, err := interspersedFlags(c)
+		if errors.Is(err, errHelp) {
+			return cli.ShowSubcommandHelp(c)
+		}
 		if err == nil && (len(args) < min || len(args) > max) {
 			err = fmt.Errorf("expected %s: esa-connect tasks %s %s [flags]", usage, c.Command.Name, usage)
 			if usage == "" {
@@ -146,6 +149,9 @@ func tasksAction(min, max int, usage string, run func(*tasksCtx) error) cli.Acti
 	}
 }
 
+// errHelp is a --help among the arguments.
+var errHelp = errors.New("help")
+
 // interspersedFlags sets the flags that follow the first argument (urfave/cli stops at it) and returns
 // the arguments. "--" ends the flags.
 func interspersedFlags(c *cli.Context) ([]string, error) {
@@ -161,6 +167,9 @@ func interspersedFlags(c *cli.Context) ([]string, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "help" || name == "h" {
+			return nil, errHelp
+		}
 		f := commandFlag(c.Command, name)
 		if f == nil {
 			return nil, fmt.Errorf("flag provided but not defined: -%s", name)
