@@ -53,7 +53,9 @@ func (e errNotSendable) Error() string {
 
 // taskParams converts a loaded task into the parameters of a Create/Update*DeliveryTask request. With
 // full, the extension parameters that the task leaves at their default are sent empty, so that an
-// Update (which merges parameters into the stored ones) resets them.
+// Update (which merges parameters into the stored ones) resets them; but for ownership_token, which
+// serve stores when a task's ownership is verified (POST /v1/tasks/{name}/verify) and the file may
+// not hold.
 func taskParams(t *config.Task, full bool) (*taskRequest, error) {
 	cat, ok := config.LookupCategory(t.Category)
 	if !ok {
@@ -96,7 +98,8 @@ func taskParams(t *config.Task, full bool) (*taskRequest, error) {
 	for _, k := range extensionKeys {
 		mine, theirs := fieldOf(t, k), fieldOf(base, k)
 		if reflect.DeepEqual(mine.Interface(), theirs.Interface()) {
-			if full {
+			// An ownership token given to serve after the task was created (POST .../verify) is kept.
+			if full && k != "ownership_token" {
 				p[k] = ""
 			}
 			continue

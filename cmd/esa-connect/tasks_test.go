@@ -167,7 +167,10 @@ func TestTaskParamsFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"output", "dead_letter", "custom_fields", "sample_key", "ownership_token", "DataCenter"} {
+	if _, ok := req.Params["ownership_token"]; ok {
+		t.Error("update resets the ownership token, which serve keeps once verified")
+	}
+	for _, k := range []string{"output", "dead_letter", "custom_fields", "sample_key", "DataCenter"} {
 		if v, ok := req.Params[k]; !ok || v != "" {
 			t.Errorf("update sends %s = %q, %v; want empty", k, v, ok)
 		}
