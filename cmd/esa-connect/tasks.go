@@ -88,7 +88,7 @@ Examples:
 				Flags: append(tasksFlags(), siteFlag(siteUse)), Action: tasksAction(1, 1, "NAME", runTasksGet)},
 			{Name: "create", Usage: "Create a task from a task file", ArgsUsage: "FILE",
 				Flags: append(tasksFlags(), siteFlag(fileSite)), Action: tasksAction(1, 1, "FILE", runTasksCreate(false))},
-			{Name: "import", Usage: "Create a task from a GetSiteDeliveryTask export, with its Status (offline: created, then paused)", ArgsUsage: "FILE",
+			{Name: "import", Usage: "Create a task from a GetSiteDeliveryTask export, with its Status (offline: created paused)", ArgsUsage: "FILE",
 				Flags: append(tasksFlags(), siteFlag(fileSite)), Action: tasksAction(1, 1, "FILE", runTasksCreate(true))},
 			{Name: "update", Usage: "Replace a task's definition by a task file's", ArgsUsage: "NAME FILE",
 				Flags: append(tasksFlags(), siteFlag(fileSite)), Action: tasksAction(2, 2, "NAME FILE", runTasksUpdate)},
@@ -459,20 +459,13 @@ func runTasksCreate(keepStatus bool) func(*tasksCtx) error {
 			return err
 		}
 		scope := scopeName(req.Site)
+		if keepStatus && t.Status == config.StatusOffline {
+			// serve creates the task paused: it never runs (nor receives records) before it is resumed.
+			req.Params["Status"] = config.StatusOffline
+		}
 		body, err := cl.call("Create"+scope+"DeliveryTask", true, req.Params)
 		if err != nil {
 			return err
-		}
-		if keepStatus && t.Status == config.StatusOffline {
-			key := map[string]string{"TaskName": t.Name, "Method": config.StatusOffline}
-			if req.Site {
-				key["SiteId"] = req.Params["SiteId"]
-			}
-			ans, err := cl.call("Update"+scope+"DeliveryTaskStatus", false, key)
-			if err != nil {
-				return fmt.Errorf("task %s was created online, but pausing it failed: %w", t.Name, err)
-			}
-			body["Status"] = ans["Status"]
 		}
 		if tc.json {
 			return tc.print(body)

@@ -19,7 +19,7 @@ import (
 // FieldName, DiscardRate, FilterRules, SiteId and the delivery object of the DeliveryType; SinkConfig
 // for local, which ESA lacks), with the secrets that an export masks put back from the task; the
 // native settings that ESA has no member for but serve accepts (output, dead_letter, buffer,
-// custom_fields, sample_key, ownership_token, and a Kafka source, which serve runs the task from) are
+// custom_fields, sample_key, ownership_token, transforms, log4shell_guard, and a Kafka source, which serve runs the task from) are
 // added as extension parameters, objects as JSON text; another source is not sent (serve feeds the task
 // from its ingest, whatever its source).
 // Every parameter is text, as in a form. The result is loaded back exactly as serve will load it, and
@@ -31,7 +31,7 @@ var deliveryKeys = map[string]string{"sls": "SlsDelivery", "oss": "OssDelivery",
 	"aws3cmpt": "S3Delivery", "http": "HttpDelivery", "kafka": "KafkaDelivery", "local": "SinkConfig"}
 
 // extensionKeys are the native settings sent as extension parameters, in the order they are checked.
-var extensionKeys = []string{"output", "dead_letter", "buffer", "custom_fields", "sample_key", "ownership_token"}
+var extensionKeys = []string{"output", "dead_letter", "buffer", "custom_fields", "sample_key", "ownership_token", "transforms", "log4shell_guard"}
 
 // taskRequest is what a task definition sends to serve.
 type taskRequest struct {
@@ -48,7 +48,7 @@ type errNotSendable []string
 
 func (e errNotSendable) Error() string {
 	return "these settings cannot be sent to serve, whose API takes ESA's parameters (and output, dead_letter, buffer, " +
-		"custom_fields, sample_key, ownership_token, a Kafka source): " + strings.Join(e, ", ")
+		"custom_fields, sample_key, ownership_token, transforms, log4shell_guard, a Kafka source): " + strings.Join(e, ", ")
 }
 
 // taskParams converts a loaded task into the parameters of a Create/Update*DeliveryTask request. With
@@ -101,6 +101,9 @@ func taskParams(t *config.Task, full bool) (*taskRequest, error) {
 			// An ownership token given to serve after the task was created (POST .../verify) is kept.
 			if full && k != "ownership_token" {
 				p[k] = ""
+				if mine.Kind() == reflect.Bool {
+					p[k] = "false"
+				}
 			}
 			continue
 		}

@@ -261,3 +261,36 @@ func TestSDKAPIError(t *testing.T) {
 		t.Errorf("a network error: %v", ae)
 	}
 }
+
+// Privacy transforms and the Log4Shell guard are sent to serve, and an Update of a task without them
+// resets them.
+func TestTaskParamsPrivacy(t *testing.T) {
+	task, err := config.Load([]byte(`name: priv
+category: access
+site_id: 7301
+fields: [ClientIP, ClientRequestUserAgent]
+destination: {type: http, url: "http://127.0.0.1:9/x"}
+transforms:
+  - {field: ClientIP, truncate_ip: {ipv4_prefix: 16}}
+  - {field: ClientRequestUserAgent, hash: {key: "${UA_KEY}"}}
+log4shell_guard: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := taskParams(task, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Params["log4shell_guard"] != "true" || !strings.Contains(req.Params["transforms"], `"ipv4_prefix":16`) {
+		t.Fatalf("params: %v", req.Params)
+	}
+	task.Transforms, task.Log4ShellGuard = nil, false
+	req, err = taskParams(task, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Params["log4shell_guard"] != "false" || req.Params["transforms"] != "" {
+		t.Fatalf("an update without transforms does not reset them: %v", req.Params)
+	}
+}

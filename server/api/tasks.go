@@ -42,6 +42,9 @@ func (s *Server) createTask(p params) (map[string]any, *apiError) {
 	if aerr := checkScope(t, p); aerr != nil {
 		return nil, aerr
 	}
+	// Status (as an imported export gives it) is the task's state, kept by the store, not part of
+	// its definition: Status offline creates the task paused.
+	delete(def, "Status")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, err := s.Store.Get(name); err == nil {
@@ -58,6 +61,9 @@ func (s *Server) createTask(p params) (map[string]any, *apiError) {
 		}
 		st.Status = store.PendingVerification
 		st.Reason = fmt.Sprintf("waiting for the ownership token: read %s and give its content (esa-connect tasks verify %s TOKEN, or POST /v1/tasks/%s/verify {\"token\": …})", where, name, name)
+	}
+	if t.Status == store.Offline && st.Status == store.Online {
+		st.Status, st.Reason = store.Offline, ""
 	}
 	if st.Status == store.Online {
 		if aerr := s.startChecked(t); aerr != nil {
@@ -274,17 +280,25 @@ func (s *Server) listTasks(p params) (map[string]any, *apiError) {
 }
 
 func (s *Server) updateTask(p params) (map[string]any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st, _, aerr := s.find(p)
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	given := p.definition()
+	delete(given, "Status") // the status changes through UpdateSiteDeliveryTaskStatus
 	def := map[string]string{}
 	for k, v := range st.Definition {
 		def[k] = v
 	}
-	for k, v := range p.definition() {
+	if dt, ok := given["DeliveryType"]; ok && dt != st.Definition["DeliveryType"] {
+		// Another destination: the old one's parameters go.
+		for _, k := range destinationParams {
+			delete(def, k)
+		}
+	}
+	for k, v := range given {
 		def[k] = v
 	}
 	for _, k := range keyParams {
@@ -303,30 +317,37 @@ func (s *Server) updateTask(p params) (map[string]any, *apiError) {
 	if aerr := checkScope(t, p); aerr != nil {
 		return nil, aerr
 	}
-	updated, err := s.Store.Update(st.Name, func(cur *store.Task) error {
+	// The new stream starts (and replaces the running one) before the definition is stored: a
+	// definition that does not start is not kept.
+	if st.Status == store.Online {
+		s.withCustomLog(t)
+		if err := s.Fleet.Start(t); err != nil {
+			return nil, &apiError{Status: http.StatusInternalServerError, Code: "InternalError", Message: err.Error()}
+		}
+	}
+	if _, err := s.Store.Update(st.Name, func(cur *store.Task) error {
 		cur.Definition = def
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, storeError(err)
-	}
-	if aerr := s.start(updated); aerr != nil {
-		return nil, aerr
 	}
 	return map[string]any{}, nil
 }
 
+// destinationParams are the parameters that describe a destination (one of them per DeliveryType).
+var destinationParams = []string{"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery", "SinkConfig", "ownership_token"}
+
 func (s *Server) updateStatus(p params) (map[string]any, *apiError) {
-	st, _, aerr := s.find(p)
-	if aerr != nil {
-		return nil, aerr
-	}
 	method := p.Get("Method")
 	if method != store.Online && method != store.Offline {
 		return nil, invalid("Method: must be online or offline, not %q", method)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	st, _, aerr := s.find(p)
+	if aerr != nil {
+		return nil, aerr
+	}
 	if st.Status == store.PendingVerification && method == store.Online {
 		return nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidStatus.PendingVerification",
 			Message: fmt.Sprintf("task %s waits for its ownership token (see its Health)", st.Name)}
@@ -352,12 +373,12 @@ func (s *Server) updateStatus(p params) (map[string]any, *apiError) {
 }
 
 func (s *Server) deleteTask(p params) (map[string]any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	st, _, aerr := s.find(p)
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := s.Store.Delete(st.Name); err != nil {
 		return nil, storeError(err)
 	}

@@ -208,3 +208,58 @@ func writeFile(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// callAction sends any action with text parameters through the SDK's generic CallApi (POST form).
+func callAction(cl *esa.Client, action string, body map[string]any) (map[string]any, error) {
+	params := &openapiutil.Params{
+		Action: dara.String(action), Version: dara.String("2024-09-10"), Protocol: dara.String("HTTP"),
+		Pathname: dara.String("/"), Method: dara.String("POST"), AuthType: dara.String("AK"), Style: dara.String("RPC"),
+		ReqBodyType: dara.String("formData"), BodyType: dara.String("json"),
+	}
+	return cl.CallApi(params, &openapiutil.OpenApiRequest{Body: openapiutil.ParseToMap(body)}, &dara.RuntimeOptions{})
+}
+
+// TestServeUpdateDestinationAndStatus: an Update can move a task to another destination type (the old
+// destination's parameters go); a Create with Status offline creates the task paused.
+func TestServeUpdateDestinationAndStatus(t *testing.T) {
+	sk := startSink(t)
+	s := startServe(t, t.TempDir())
+	cl := s.client(t, keyID, keySecret)
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("move", "ClientRequestID", sk.url("move"))); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	sink, _ := json.Marshal(map[string]string{"Path": dir})
+	if _, err := callAction(cl, "UpdateSiteDeliveryTask", map[string]any{"SiteId": site, "TaskName": "move",
+		"DeliveryType": "local", "SinkConfig": string(sink)}); err != nil {
+		t.Fatalf("update to local: %v", err)
+	}
+	body, _ := records("moved", 10)
+	if code, ans := s.ingest(t, sitePath("access"), body, token); code != 200 {
+		t.Fatalf("ingest: %d %s", code, ans)
+	}
+	if n := len(sk.records("move")); n != 0 {
+		t.Fatalf("the old destination received %d records after the update", n)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "move_*.log.gz"))
+	if len(files) == 0 {
+		t.Fatalf("no object under %s after the update", dir)
+	}
+	g, err := cl.GetSiteDeliveryTask(new(esa.GetSiteDeliveryTaskRequest).SetSiteId(site).SetTaskName("move"))
+	if err != nil || dara.StringValue(g.Body.DeliveryType) != "local" {
+		t.Fatalf("get after the update: %v %v", err, g)
+	}
+
+	_, err = callAction(cl, "CreateSiteDeliveryTask", map[string]any{"SiteId": site, "TaskName": "paused2",
+		"BusinessType": "access", "FieldName": "ClientRequestID", "DeliveryType": "http", "Status": "offline",
+		"HttpDelivery": `{"DestUrl":"` + sk.url("paused2") + `"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.status(t, "paused2"); h["status"] != "offline" || h["running"] != false {
+		t.Fatalf("a task created with Status offline: %v", h)
+	}
+	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(sk.records("paused2")) != 0 {
+		t.Fatalf("a task created offline received records")
+	}
+}
