@@ -20,6 +20,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/tap"
 	"github.com/esa-connect/esa-connect/translate"
 )
 
@@ -122,6 +123,8 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		return 1
 	}
 	out := outcome.From(stream.Resources())
+	hub := tap.From(stream.Resources())
+	admin.HandleFunc("/tap", tap.Handler(func() (*tap.Hub, error) { return hub, nil }))
 
 	started := time.Now()
 	localDir := ""

@@ -16,6 +16,7 @@ import (
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
+	"github.com/esa-connect/esa-connect/plugins/tap"
 )
 
 // Name is the component name.
@@ -281,6 +282,7 @@ type Processor struct {
 
 	invalid    *record.InvalidHandler
 	typeErrors *service.MetricCounter
+	tap        *tap.Hub // watchers of the delivered records (esa-connect tap)
 	pool       sync.Pool    // *state
 	sizeHint   atomic.Int64 // mean output record size of the last batch
 }
@@ -294,6 +296,7 @@ type state struct {
 	scratch    []byte
 	mismatch   []int64 // per output field
 	text       []byte  // a transformed value's text
+	tapped     [][]byte // the batch's delivered records, while the task is tapped
 	sum        []byte
 	macs       map[*transformer]hash.Hash
 }
@@ -393,6 +396,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 	}
 	p.bundle = c.Bundle
 	p.invalid = record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid)
+	p.tap = tap.From(res)
 	if res != nil {
 		p.typeErrors = res.Metrics().NewCounter(MetricTypeErrors, "task", "field")
 	}
@@ -598,6 +602,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	var markers service.MessageBatch // bundle mode: flush markers go after the bundle
 	var first, last time.Time
 	now := time.Now()
+	tapped := p.tap.Active()
 	for _, msg := range batch {
 		if msg.GetError() != nil {
 			kept = append(kept, msg)
@@ -631,6 +636,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		written++
+		if tapped {
+			st.tapped = append(st.tapped, buf[start:])
+		}
 		if p.bundle {
 			if t.IsZero() {
 				t = now
@@ -653,6 +661,11 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	}
 	if written > 0 {
 		p.sizeHint.Store(int64(len(buf) / written))
+	}
+	if tapped {
+		p.tap.Publish(st.tapped)
+		clear(st.tapped)
+		st.tapped = st.tapped[:0]
 	}
 	if p.bundle {
 		if written > 0 {

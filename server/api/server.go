@@ -23,6 +23,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/source"
+	"github.com/esa-connect/esa-connect/plugins/tap"
 	"github.com/esa-connect/esa-connect/server/acs3"
 	"github.com/esa-connect/esa-connect/server/fleet"
 	"github.com/esa-connect/esa-connect/server/store"
@@ -85,6 +86,19 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/logs/{category}", s.ingest)
 	mux.HandleFunc("GET /v1/tasks/{task}/status", s.status)
 	mux.HandleFunc("POST /v1/tasks/{task}/verify", s.verify)
+	mux.HandleFunc("GET /v1/tasks/{task}/tap", func(w http.ResponseWriter, r *http.Request) {
+		if !s.bearer(w, r) {
+			return
+		}
+		name := r.PathValue("task")
+		tap.Handler(func() (*tap.Hub, error) {
+			rt, ok := s.Fleet.Get(name)
+			if !ok {
+				return nil, fmt.Errorf("task %s is not running", name)
+			}
+			return rt.Tap(), nil
+		})(w, r)
+	})
 	metrics := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		if s.bearer(w, r) {

@@ -22,6 +22,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/metrics"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/source"
+	"github.com/esa-connect/esa-connect/plugins/tap"
 	"github.com/esa-connect/esa-connect/translate"
 )
 
@@ -59,6 +60,9 @@ type Task struct {
 
 // Feed is where serve's ingest offers the task its records (nil for a task with its own Kafka source).
 func (t *Task) Feed() *source.Feed { return t.feed }
+
+// Tap is where the task's delivered records can be watched (esa-connect tap).
+func (t *Task) Tap() *tap.Hub { return tap.From(t.stream.Resources()) }
 
 // Outcome is the task's record counts and health.
 func (t *Task) Outcome() *outcome.Outcome { return t.out }
