@@ -282,7 +282,7 @@ type Processor struct {
 
 	invalid    *record.InvalidHandler
 	typeErrors *service.MetricCounter
-	tap        *tap.Hub // watchers of the delivered records (esa-connect tap)
+	tap        *tap.Hub     // watchers of the delivered records (esa-connect tap)
 	pool       sync.Pool    // *state
 	sizeHint   atomic.Int64 // mean output record size of the last batch
 }
@@ -294,8 +294,8 @@ type state struct {
 	cookieText []byte         // the decoded Cookie header
 	vals       []record.Value
 	scratch    []byte
-	mismatch   []int64 // per output field
-	text       []byte  // a transformed value's text
+	mismatch   []int64  // per output field
+	text       []byte   // a transformed value's text
 	tapped     [][]byte // the batch's delivered records, while the task is tapped
 	sum        []byte
 	macs       map[*transformer]hash.Hash
