@@ -185,6 +185,9 @@ type DeadLetter struct {
 	Type   string         `yaml:"type" json:"type"`
 	Path   string         `yaml:"path,omitempty" json:"path,omitempty"`
 	Config map[string]any `yaml:"config,omitempty" json:"config,omitempty"`
+	// Envelope writes each record inside an object with its reason, error, destination, attempts
+	// and first failure time.
+	Envelope bool `yaml:"envelope,omitempty" json:"envelope,omitempty"`
 }
 
 // Source is the task's input (SPEC §5). Only the block matching Type is set.

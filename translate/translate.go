@@ -485,6 +485,28 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	return obj("label", "destination", name, conf), nil
 }
 
+// describeDestination names t's destination for people (dead-letter envelopes): its type and where,
+// without credentials.
+func describeDestination(t *config.Task) string {
+	d := t.Destination
+	where := ""
+	switch {
+	case d.HTTP != nil:
+		where = config.RedactURL(d.HTTP.URL)
+	case d.Kafka != nil:
+		where = d.Kafka.Topic
+	case d.SLS != nil:
+		where = d.SLS.Project + "/" + d.SLS.Logstore
+	case d.OSS != nil:
+		where = "oss://" + d.OSS.Bucket + "/" + strings.Trim(d.OSS.Prefix, "/")
+	case d.S3 != nil:
+		where = "s3://" + d.S3.BucketPath
+	case d.Local != nil:
+		where = d.Local.Path
+	}
+	return strings.TrimSpace(d.Type + " " + where)
+}
+
 // BatchPeriod is the batch period of t's destination output as translated: how long a partial batch
 // may wait before it is written.
 func BatchPeriod(t *config.Task) time.Duration {
@@ -672,6 +694,9 @@ func deadLetter(t *config.Task) (*omap, error) {
 		conf.set("output", verbatim(dl.Config, ""))
 	default:
 		return nil, fmt.Errorf("translate: task %q: unknown dead_letter type %q", t.Name, dl.Type)
+	}
+	if dl.Envelope {
+		conf.set("envelope", true).set("destination", describeDestination(t))
 	}
 	return obj("label", DeadLetterResource, "esa_dead_letter", conf), nil
 }

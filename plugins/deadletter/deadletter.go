@@ -9,16 +9,20 @@ package deadletter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 const (
@@ -29,9 +33,29 @@ const (
 	// MetaError is the metadata key that carries, on a record the destination rejected, the error it
 	// was rejected with.
 	MetaError = "esa_error"
-	// MetricDeadLettered counts the records written to a dead letter, labelled task.
+	// MetaReason is the metadata key of the reason code of a rejected record (see Reason).
+	MetaReason = "esa_reason"
+	// MetricDeadLettered counts the records written to a dead letter, labelled task and reason.
 	MetricDeadLettered = "esa_records_dead_lettered_total"
+	// ReasonRejected is the reason of a record the destination rejected permanently without a more
+	// precise code.
+	ReasonRejected = "rejected"
 )
+
+// Reason is the reason code of a record on its way to the dead letter: the destination's code
+// (MetaReason, e.g. "http_413", or "rejected"), else the processors' reason for an invalid record
+// ("malformed", "too_large", …), else "unknown".
+func Reason(m *service.Message) string {
+	if v, ok := m.MetaGetMut(MetaReason); ok {
+		if s, ok := v.(string); ok && s != "" {
+			return s
+		}
+	}
+	if v, ok := m.MetaGet(record.MetaInvalidReason); ok && v != "" {
+		return v
+	}
+	return "unknown"
+}
 
 // ConfigSpec is the esa_dead_letter configuration specification.
 func ConfigSpec() *service.ConfigSpec {
@@ -51,12 +75,22 @@ way (a full disk, a crash), the next write starts with a newline, so a cut line 
 record. The file and its directory are created with owner-only permissions (records can hold personal
 data). With `+"`output`"+` the records go to that output instead.
 
-A record rejected by the destination carries the metadata `+"`esa_error`"+` (the error it was rejected with).
-Every record written is counted in `+"`esa_records_dead_lettered_total{task}`"+`.`).
+A record rejected by the destination carries the metadata `+"`esa_error`"+` (the error it was rejected with) and
+`+"`esa_reason`"+` (a short code: `+"`http_413`"+`, `+"`rejected`"+`, …); an invalid record `+"`esa_invalid_reason`"+`
+(`+"`malformed`"+`, `+"`too_large`"+`, …). Every record written is counted in
+`+"`esa_records_dead_lettered_total{task,reason}`"+`.
+
+With `+"`envelope: true`"+` each record is written inside an object that says why it is there:
+`+"`{\"reason\": \"http_413\", \"error\": \"…\", \"destination\": \"http https://logs.example.com/in\", \"attempts\": 1, \"first_failure\": \"2026-12-06T07:15:02Z\", \"record\": \"…\"}`"+`:
+`+"`record`"+` is the record exactly as it was received, as a JSON string (`+"`record_base64`"+` instead when it is not
+valid UTF-8); `+"`attempts`"+` is the number of deliveries that failed (0 for an invalid record, which is never
+sent); `+"`first_failure`"+` is when the first of them failed.`).
 		Fields(
 			service.NewStringField("task").Description("The task name, the `task` label of the metric.").Default(""),
 			service.NewStringField("path").Description("The file that records are appended to. Exactly one of `path` and `output`.").Default(""),
 			service.NewOutputField("output").Description("Any output to hand the records to instead of a file.").Optional(),
+			service.NewBoolField("envelope").Description("Write each record inside an object with its reason, error, destination, attempts and first failure time (see above).").Default(false),
+			service.NewStringField("destination").Description("The destination named in the envelope (the translator sets it, without credentials).").Default(""),
 		).
 		Example("A dead-letter file", "Malformed and rejected records of task access-logs.", `
 output_resources:
@@ -76,11 +110,13 @@ func Register(env *service.Environment) error {
 }
 
 type output struct {
-	task    string
-	file    *lineFile // or
-	owned   *service.OwnedOutput
-	counter *service.MetricCounter
-	outcome *outcome.Outcome
+	task        string
+	file        *lineFile // or
+	owned       *service.OwnedOutput
+	counter     *service.MetricCounter
+	outcome     *outcome.Outcome
+	envelope    bool
+	destination string
 }
 
 func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, int, error) {
@@ -92,7 +128,13 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, int
 	if err != nil {
 		return nil, 0, err
 	}
-	o := &output{task: task, outcome: outcome.From(res), counter: res.Metrics().NewCounter(MetricDeadLettered, "task")}
+	o := &output{task: task, outcome: outcome.From(res), counter: res.Metrics().NewCounter(MetricDeadLettered, "task", "reason")}
+	if o.envelope, err = conf.FieldBool("envelope"); err != nil {
+		return nil, 0, err
+	}
+	if o.destination, err = conf.FieldString("destination"); err != nil {
+		return nil, 0, err
+	}
 	hasOutput := conf.Contains("output")
 	switch {
 	case path != "" && hasOutput:
@@ -129,6 +171,13 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if len(recs) == 0 {
 		return nil
 	}
+	if o.envelope {
+		wrapped, err := o.wrap(recs)
+		if err != nil {
+			return fmt.Errorf("%s: %w", Name, err)
+		}
+		recs = wrapped
+	}
 	var err error
 	if o.file != nil {
 		err = o.file.write(recs)
@@ -138,9 +187,59 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	if err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
-	o.counter.Incr(int64(len(recs)), o.task)
+	reasons := map[string]int64{}
+	for _, m := range batch {
+		if !encode.IsFlushMarker(m) {
+			reasons[Reason(m)]++
+		}
+	}
+	for r, n := range reasons {
+		o.counter.Incr(n, o.task, r)
+	}
 	o.outcome.Add(outcome.DeadLettered, len(recs))
 	return nil
+}
+
+// envelopeRecord is a dead-lettered record with why it is there.
+type envelopeRecord struct {
+	Reason       string `json:"reason"`
+	Error        string `json:"error,omitempty"`
+	Destination  string `json:"destination,omitempty"`
+	Attempts     int    `json:"attempts"`
+	FirstFailure string `json:"first_failure,omitempty"`
+	Record       string `json:"record,omitempty"`
+	RecordBase64 []byte `json:"record_base64,omitempty"`
+}
+
+// wrap returns new messages holding each record of recs in its envelope.
+func (o *output) wrap(recs service.MessageBatch) (service.MessageBatch, error) {
+	out := make(service.MessageBatch, len(recs))
+	now := time.Now().UTC().Format(time.RFC3339)
+	for i, m := range recs {
+		b, err := m.AsBytes()
+		if err != nil {
+			return nil, err
+		}
+		e := envelopeRecord{Reason: Reason(m), Destination: o.destination, FirstFailure: now}
+		if v, ok := m.MetaGet(MetaError); ok {
+			e.Error = v
+			e.Attempts = 1 // a permanent rejection is not retried
+		} else {
+			e.FirstFailure = "" // an invalid record was never sent
+		}
+		if utf8.Valid(b) {
+			e.Record = string(b)
+		} else {
+			e.RecordBase64 = b
+		}
+		j, err := json.Marshal(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m.Copy()
+		out[i].SetBytes(j)
+	}
+	return out, nil
 }
 
 // Close closes the file or the output.
@@ -324,6 +423,12 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 			if e != nil && encode.IsPermanent(e) {
 				m := recs[i]
 				m.MetaSetMut(MetaError, e.Error())
+				reason := ReasonRejected
+				var pe *encode.Permanent
+				if errors.As(e, &pe) && pe.Reason != "" {
+					reason = pe.Reason
+				}
+				m.MetaSetMut(MetaReason, reason)
 				dead = append(dead, m)
 				deadIdx = append(deadIdx, i)
 			}

@@ -37,7 +37,12 @@ func (b Backoff) Delay(attempt int) time.Duration {
 }
 
 // Permanent marks an error that must not be retried (for example a 4xx other than 429).
-type Permanent struct{ Err error }
+type Permanent struct {
+	Err error
+	// Reason is a short code for dead letters and their metric (such as "http_413"); "" is
+	// "rejected".
+	Reason string
+}
 
 // Error returns the wrapped error's text.
 func (p *Permanent) Error() string { return p.Err.Error() }

@@ -560,7 +560,7 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 		}
 		return ae
 	default:
-		return &encode.Permanent{Err: e}
+		return &encode.Permanent{Err: e, Reason: "http_" + strconv.Itoa(resp.StatusCode)}
 	}
 }
 
