@@ -45,6 +45,8 @@ type Task struct {
 	OwnershipToken string `yaml:"ownership_token,omitempty" json:"ownership_token,omitempty"`
 	// Buffer is where records wait between the source and the destination; nil is memory.
 	Buffer *Buffer `yaml:"buffer,omitempty" json:"buffer,omitempty"`
+	// Retry is the retry policy for the destination (nil: the defaults).
+	Retry *Retry `yaml:"retry,omitempty" json:"retry,omitempty"`
 	// Transforms are privacy transforms of delivered string fields (at most one per field).
 	Transforms []Transform `yaml:"transforms,omitempty" json:"transforms,omitempty"`
 	// Log4ShellGuard rewrites "${" to "x{" in every delivered string value.
@@ -115,6 +117,18 @@ type Condition struct {
 	IgnoreCase bool `yaml:"ignore_case,omitempty" json:"ignore_case,omitempty"`
 	// Any is an OR group of conditions; when set, Field/Op/Values are empty.
 	Any []Condition `yaml:"any,omitempty" json:"any,omitempty"`
+}
+
+// Retry is a task's retry policy for its destination.
+type Retry struct {
+	// OnStatus lists the HTTP statuses retried by the http destination: codes ("503") or classes
+	// ("5xx"); empty: 408, 429 and 5xx. The other destinations retry by their error codes.
+	OnStatus []string `yaml:"on_status,omitempty" json:"on_status,omitempty"`
+	// MaxElapsed stops retrying a request this long after its first attempt (a duration; the batch
+	// then fails and its records are delivered again later).
+	MaxElapsed string `yaml:"max_elapsed,omitempty" json:"max_elapsed,omitempty"`
+	// MaxBackoff caps the wait between attempts (a duration; default 30s).
+	MaxBackoff string `yaml:"max_backoff,omitempty" json:"max_backoff,omitempty"`
 }
 
 // Privacy transform limits and defaults.

@@ -188,6 +188,7 @@ func (v *validator) task() {
 	}
 	v.customFields()
 	v.transforms()
+	v.retry()
 	v.source()
 	v.destination()
 	v.output()
@@ -196,6 +197,50 @@ func (v *validator) task() {
 	if t.OwnershipToken != "" && t.Destination.Type != "s3" && t.Destination.Type != "s3_compatible" && t.Destination.Type != "" {
 		v.add("ownership_token", "only the s3 and s3_compatible destinations use an ownership token")
 	}
+}
+
+// retry checks the retry policy.
+func (v *validator) retry() {
+	r := v.t.Retry
+	if r == nil {
+		return
+	}
+	switch typ := v.t.Destination.Type; typ {
+	case "http", "":
+	case "sls":
+		if len(r.OnStatus) > 0 {
+			v.add("retry.on_status", "applies to the http destination; sls retries by SLS's error codes (max_elapsed and max_backoff apply)")
+		}
+	default:
+		v.add("retry", "applies to the http and sls destinations; %s retries by its own rules", typ)
+		return
+	}
+	for i, s := range r.OnStatus {
+		if !validRetryStatus(s) {
+			v.add(indexPath("retry.on_status", i), "%q is not an HTTP status (100–599) or a class (1xx–5xx)", s)
+		}
+	}
+	for _, d := range []struct {
+		name, val string
+		min       time.Duration
+	}{
+		{"max_elapsed", r.MaxElapsed, time.Second}, {"max_backoff", r.MaxBackoff, 100 * time.Millisecond}} {
+		if d.val == "" {
+			continue
+		}
+		if dur, err := time.ParseDuration(d.val); err != nil || dur < d.min {
+			v.add("retry."+d.name, "%q: want a duration of at least %s (such as 10m)", d.val, d.min)
+		}
+	}
+}
+
+// validRetryStatus reports whether s is a status code (100–599) or a class (1xx–5xx).
+func validRetryStatus(s string) bool {
+	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
+		return true
+	}
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 100 && n <= 599 && strconv.Itoa(n) == s
 }
 
 // transforms checks the privacy transforms: each names a delivered string field once and gives

@@ -480,9 +480,25 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	// for the records in them: only the stream destinations hand records to the dead letter.
 	conf.setIf(t.DeadLetter != nil && !object, "dead_letter", DeadLetterResource)
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
+	if rp := retryPolicy(t); rp != nil {
+		conf.set("retry", rp)
+	}
 	count, size, period := batchPolicy(batching, object)
 	conf.set("batching", obj("count", count, "byte_size", size, "period", period))
 	return obj("label", "destination", name, conf), nil
+}
+
+// retryPolicy is the `retry` field of the esa_* outputs for t's retry policy (nil for none).
+func retryPolicy(t *config.Task) *omap {
+	r := t.Retry
+	if r == nil {
+		return nil
+	}
+	c := &omap{}
+	c.setIf(len(r.OnStatus) > 0, "on_status", r.OnStatus)
+	c.setStr("max_elapsed", r.MaxElapsed)
+	c.setStr("max_backoff", r.MaxBackoff)
+	return c
 }
 
 // describeDestination names t's destination for people (dead-letter envelopes): its type and where,

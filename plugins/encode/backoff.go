@@ -15,6 +15,8 @@ type Backoff struct {
 	Max time.Duration
 	// MaxRetries is the number of retries after the first attempt; < 0 means retry until ctx ends.
 	MaxRetries int
+	// MaxElapsed, when > 0, stops the retries once this long has passed since the first attempt.
+	MaxElapsed time.Duration
 }
 
 // Delay returns the delay before retry number attempt (1-based): uniform in [0, min(Max, Initial·2^(attempt-1))].
@@ -59,12 +61,16 @@ func IsPermanent(err error) bool {
 // Retry calls fn until it succeeds, returns a *Permanent error, the retries are used up or ctx ends.
 // onRetry, if not nil, is called before each retry with the attempt number and the error.
 func (b Backoff) Retry(ctx context.Context, fn func(ctx context.Context) error, onRetry func(attempt int, err error)) error {
+	first := time.Now()
 	for attempt := 0; ; attempt++ {
 		err := fn(ctx)
 		if err == nil || IsPermanent(err) {
 			return err
 		}
 		if b.MaxRetries >= 0 && attempt >= b.MaxRetries {
+			return err
+		}
+		if b.MaxElapsed > 0 && time.Since(first) >= b.MaxElapsed {
 			return err
 		}
 		if onRetry != nil {

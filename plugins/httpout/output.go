@@ -45,6 +45,8 @@ type Config struct {
 	SplitWords  string
 	LastSplit   bool
 	MaxRetry    int
+	// Retry is the task's retry policy: the statuses retried, max elapsed time and backoff cap.
+	Retry encode.RetryPolicy
 	Timeout     time.Duration
 	Backoff     encode.Backoff
 	TLS         TLSConfig
@@ -137,6 +139,12 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 		if c.Backoff.Max, err = conf.FieldDuration("backoff", "max_interval"); err != nil {
 			return c, pol, err
 		}
+	}
+	if c.Retry, err = encode.RetryFromParsed(conf); err != nil {
+		return c, pol, err
+	}
+	if c.Retry.MaxBackoff > 0 {
+		c.Backoff.Max = c.Retry.MaxBackoff
 	}
 	if conf.Contains("tls") {
 		str(&c.TLS.CAFile, "tls", "ca_file")
@@ -480,6 +488,7 @@ func (e *attemptError) Unwrap() error { return e.err }
 
 // send POSTs body, retrying retryable failures up to MaxRetry times.
 func (o *output) send(ctx context.Context, body []byte) error {
+	first := o.now()
 	for attempt := 0; ; attempt++ {
 		err := o.attempt(ctx, body)
 		if err == nil {
@@ -491,6 +500,9 @@ func (o *output) send(ctx context.Context, body []byte) error {
 		}
 		if attempt >= o.cfg.MaxRetry {
 			return fmt.Errorf("%w (gave up after %d attempts)", ae.err, attempt+1)
+		}
+		if o.cfg.Retry.GaveUp(first, o.now()) {
+			return fmt.Errorf("%w (gave up after %d attempts in %s: retry.max_elapsed)", ae.err, attempt+1, o.cfg.Retry.MaxElapsed)
 		}
 		delay := o.cfg.Backoff.Delay(attempt + 1)
 		if ae.retryAfter > 0 {
@@ -553,7 +565,7 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	e := fmt.Errorf("esa_http: POST %s: %s: %s", o.redacted, resp.Status, bodyText(snippet))
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+	case o.cfg.Retry.Retries(resp.StatusCode):
 		ae := &attemptError{err: e}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			ae.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), o.now())

@@ -124,6 +124,7 @@ the values of query parameters.
 			service.NewStringField("task").
 				Description("The task name, the `task` label of the metrics.").Default(""),
 			deadletter.Field(),
+			encode.RetryField(),
 			service.NewStringField("time_field").
 				Description("The category's time field (accepted for symmetry with the other outputs; HTTP bodies carry records as they are).").
 				Default("").Advanced(),

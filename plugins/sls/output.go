@@ -30,6 +30,9 @@ type Config struct {
 	Topic, Source                       string
 	Task, TimeField                     string
 	MaxRetries                          int
+	// Retry is the task's retry policy (its max_elapsed and max_backoff; SLS's error codes decide
+	// what is retried).
+	Retry encode.RetryPolicy
 	Timeout                             time.Duration
 	MaxInFlight                         int
 }
@@ -55,6 +58,9 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	str(&c.Task, "task")
 	str(&c.TimeField, "time_field")
 	if err != nil {
+		return c, pol, fmt.Errorf("%s: %w", componentName, err)
+	}
+	if c.Retry, err = encode.RetryFromParsed(conf); err != nil {
 		return c, pol, fmt.Errorf("%s: %w", componentName, err)
 	}
 	if c.MaxRetries, err = conf.FieldInt("max_retries"); err != nil {
@@ -212,7 +218,7 @@ func newOutput(c Config, mgr *service.Resources) (*output, error) {
 	sdkRetriesOff.Do(func() { slssdk.RetryOnServerErrorEnabled = false })
 
 	o := &output{c: c, display: display, now: time.Now,
-		backoff: encode.Backoff{MaxRetries: c.MaxRetries}}
+		backoff: encode.Backoff{MaxRetries: c.MaxRetries, Max: c.Retry.MaxBackoff, MaxElapsed: c.Retry.MaxElapsed}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 2 * c.MaxInFlight
 	tr.MaxIdleConnsPerHost = 2 * c.MaxInFlight
