@@ -46,7 +46,7 @@ type Config struct {
 	LastSplit   bool
 	MaxRetry    int
 	// Retry is the task's retry policy: the statuses retried, max elapsed time and backoff cap.
-	Retry encode.RetryPolicy
+	Retry       encode.RetryPolicy
 	Timeout     time.Duration
 	Backoff     encode.Backoff
 	TLS         TLSConfig

@@ -32,9 +32,9 @@ type Config struct {
 	MaxRetries                          int
 	// Retry is the task's retry policy (its max_elapsed and max_backoff; SLS's error codes decide
 	// what is retried).
-	Retry encode.RetryPolicy
-	Timeout                             time.Duration
-	MaxInFlight                         int
+	Retry       encode.RetryPolicy
+	Timeout     time.Duration
+	MaxInFlight int
 }
 
 func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error) {
