@@ -225,7 +225,7 @@ func renderComponent(c component) []byte {
 	}
 	fields := flatten(c.Config.Children, "")
 	if len(fields) > 0 {
-		b.WriteString("\n## Config\n\nEvery field with its default (fields without a default are required):\n\n```yaml\n")
+		b.WriteString("\n## Config\n\nEvery field with its default; a required field (one without a default) shows an example value or an\nempty one:\n\n```yaml\n")
 		b.WriteString(skeleton(c))
 		b.WriteString("```\n\n## Fields\n")
 		for _, f := range fields {
@@ -389,6 +389,14 @@ func fieldsNode(fs []field) *yaml.Node {
 			if err := v.Encode(*f.Default); err != nil {
 				v = &yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(*f.Default)}
 			}
+		case len(f.Examples) > 0:
+			// A required field: its first example says more than an empty value.
+			v = &yaml.Node{}
+			if str, ok := f.Examples[0].(string); ok {
+				v = stringNode(str)
+			} else if err := v.Encode(f.Examples[0]); err != nil {
+				v = &yaml.Node{Kind: yaml.ScalarNode, Value: fmt.Sprint(f.Examples[0])}
+			}
 		case f.Kind == "array" || f.Kind == "2darray":
 			v = &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
 		case f.Kind == "map":
@@ -412,17 +420,18 @@ func emptyScalar(typ string) *yaml.Node {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0"}
 	case "bool":
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"}
-	case "object":
+	case "object", "input", "output", "processor", "buffer", "unknown":
 		return &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
 	}
 	return stringNode("")
 }
 
-// stringNode is a string scalar, double-quoted when it is empty or holds control characters (which
-// the encoder would otherwise put in a block scalar).
+// stringNode is a string scalar, double-quoted when it is empty, holds control characters (which
+// the encoder would otherwise put in a block scalar) or is a word that YAML 1.1 reads as a boolean.
 func stringNode(s string) *yaml.Node {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' }) {
+	if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r < ' ' }) ||
+		slices.Contains([]string{"y", "n", "yes", "no", "on", "off"}, strings.ToLower(s)) {
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	return n

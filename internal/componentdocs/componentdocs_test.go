@@ -95,3 +95,35 @@ func TestEveryFieldDescribed(t *testing.T) {
 		}
 	}
 }
+
+// TestSkeletonsLint checks that the config block of every page is a config the components accept
+// (Benthos's linter, with the components' own lint rules).
+func TestSkeletonsLint(t *testing.T) {
+	t.Setenv("ESA_OWNERSHIP_SECRET", "set") // the default of esa_s3_verified's ownership_secret refers to it
+	env := service.NewEmptyEnvironment()
+	if err := plugins.RegisterAll(env); err != nil {
+		t.Fatal(err)
+	}
+	comps, err := components(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linter := env.FullConfigSchema("", "").NewStreamConfigLinter()
+	for _, c := range comps {
+		conf := skeleton(c)
+		lints, err := linter.LintYAML([]byte(conf))
+		if err != nil {
+			t.Errorf("%s %s: the config block does not parse: %v\n%s", c.Type, c.Name, err, conf)
+			continue
+		}
+		// A required field without an example is shown empty, for the user to fill in: the
+		// component's own lint rule may well refuse the empty value. Nothing else may be refused.
+		lines := strings.Split(conf, "\n")
+		for _, l := range lints {
+			if l.Line >= 1 && l.Line <= len(lines) && strings.HasSuffix(lines[l.Line-1], `: ""`) {
+				continue
+			}
+			t.Errorf("%s %s: the config block does not lint: %v\n%s", c.Type, c.Name, l, conf)
+		}
+	}
+}
