@@ -32,7 +32,7 @@ var (
 )
 
 // Hash returns the lower-case hex MD5 of "<uriPath>-<timestamp>-<rnd>-<privateKey>", the md5hash of
-// ESA's server authentication (SPEC §4.5).
+// ESA's server authentication (docs/destinations.md#server-authentication).
 func Hash(uriPath string, timestamp int64, rnd, privateKey string) string {
 	h := md5.New()
 	h.Write([]byte(uriPath))
@@ -99,8 +99,8 @@ func randomPart() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ValidatePrivateKey checks the rule of SPEC §4.5: 6–18 characters, letters and digits only, at least
-// one of each. The error never contains the key.
+// ValidatePrivateKey checks ESA's rule for a private key: 6–18 characters, letters and digits only, at
+// least one of each. The error never contains the key.
 func ValidatePrivateKey(key string) error {
 	if n := len(key); n < 6 || n > 18 {
 		return fmt.Errorf("auth.private_key must be 6–18 characters, got %d", len(key))

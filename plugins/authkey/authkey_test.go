@@ -10,7 +10,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/authkey"
 )
 
-// The worked vector of SPEC §4.5 / spec/vectors.md.
+// The worked example of docs/destinations.md#server-authentication.
 func TestAuthVector(t *testing.T) {
 	if got := authkey.Hash("/accesslog/post", 1512057900, "0", "aliyuncdn1234"); got != "0b3cc22622bdbb82d5ba632a5a5c89ca" {
 		t.Fatalf("md5hash = %s", got)

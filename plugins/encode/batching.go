@@ -7,8 +7,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
-// Batch policy defaults of SPEC §3.1: for the stream destinations (HTTP, Kafka, SLS) and for object
-// storage (OSS, S3, S3-compatible, the local directory).
+// Batch policy defaults (docs/destinations.md#batching): for the stream destinations (HTTP, Kafka,
+// SLS) and for object storage (OSS, S3, S3-compatible, the local directory).
 const (
 	StreamBatchCount  = 1000
 	StreamBatchBytes  = 5 << 20

@@ -1,7 +1,7 @@
-// Package encode turns batches of delivered records into bytes: the record formats of SPEC §3.2/§3.3
-// (NDJSON, CSV, TSV, prefixes, suffixes, delimiters), compression (gzip, zlib, snappy block, none),
-// object naming (SPEC §4.8), the object encoder shared by the local, S3 and OSS outputs, and the
-// retry backoff every output uses.
+// Package encode turns batches of delivered records into bytes: the record formats (NDJSON, CSV, TSV,
+// prefixes, suffixes, delimiters; docs/processing.md#record-formats), compression (gzip, zlib, snappy
+// block, none), object naming (docs/destinations.md#object-layout), the object encoder shared by the
+// local, S3 and OSS outputs, and the retry backoff every output uses.
 package encode
 
 import (

@@ -31,7 +31,7 @@ const (
 // objectTimeLayout is the UTC timestamp layout in object names.
 const objectTimeLayout = "20060102T150405Z"
 
-// Namer makes object keys of SPEC §4.8:
+// Namer makes object keys (docs/destinations.md#object-layout):
 // <path>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz. It is safe for concurrent use.
 type Namer struct {
 	task string

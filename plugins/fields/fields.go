@@ -1,5 +1,5 @@
-// Package fields implements the esa_fields processor (SPEC §2.3): rewrite each record to exactly the
-// task's selected fields, in order, with catalog types, plus CustomFields.
+// Package fields implements the esa_fields processor (docs/processing.md#field-selection): rewrite each
+// record to exactly the task's selected fields, in order, with catalog types, plus CustomFields.
 package fields
 
 import (
@@ -25,7 +25,7 @@ const Name = "esa_fields"
 // MetricTypeErrors counts input values of a wrong type replaced by the sentinel (labels task, field).
 const MetricTypeErrors = "esa_field_type_errors_total"
 
-// Timestamp formats (SPEC §3.3).
+// Timestamp formats (docs/processing.md#timestamp-formats).
 const (
 	TimeRFC3339   = "rfc3339"
 	TimeRFC3339ms = "rfc3339ms"
@@ -40,7 +40,7 @@ func ConfigSpec() *service.ConfigSpec {
 		Categories("Mapping").
 		Summary("Rewrites each ESA log record to exactly the delivered fields, in the task's order and with catalog types, plus CustomFields.").
 		Description(`
-The output record (SPEC §2.3) holds exactly `+"`fields`"+`, in that order, with the catalog's types: int and
+The output record holds exactly `+"`fields`"+`, in that order, with the catalog's types: int and
 float as JSON numbers, bool as JSON booleans, string and timestamp as strings. A field missing from the
 input (or null) is written as its catalog sentinel: `+"`\"-\"`"+` for string and timestamp, `+"`-1`"+` for int
 and float, `+"`false`"+` for bool. Values of another type are converted when that is lossless (int from a

@@ -18,7 +18,8 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
-// vectorRecord is the record of spec/vectors.md.
+// vectorRecord is the record of the examples of docs/processing.md (#filter-example and
+// #field-selection-example).
 const vectorRecord = `{"ClientRequestID":"r1","ClientRequestHost":"A.example.com","EdgeResponseStatusCode":"502",
  "ClientSSLProtocol":"-","OriginResponseStatusCode":-1,"SecRuleID":"-1","EdgeResponseBytes":"lots",
  "ClientRequestPath":"/api/v1/items","EdgeStartTimestamp":"2026-11-25T08:00:00+08:00",

@@ -1,5 +1,5 @@
-// Package filter implements the esa_filter processor (SPEC §2.2): keep the records that satisfy every
-// filter condition of a task.
+// Package filter implements the esa_filter processor (docs/processing.md#filters): keep the records that
+// satisfy every filter condition of a task.
 package filter
 
 import (
@@ -28,9 +28,9 @@ func ConfigSpec() *service.ConfigSpec {
 		Categories("Utility").
 		Summary("Keeps the ESA log records that satisfy every filter condition of a delivery task.").
 		Description(`
-Conditions follow SPEC §2.2. Top-level conditions are ANDed; an `+"`any`"+` group is an OR of its
-members. A value list is ORed for positive operators ("one of") and means "none of" for negative ones.
-Operators: `+"`equals`, `not_equals`"+` (all types), `+"`contains`, `starts_with`, `ends_with`"+` and their
+Top-level conditions are ANDed; an `+"`any`"+` group is an OR of its members. A value list is ORed for
+positive operators ("one of") and means "none of" for negative ones (docs/processing.md#filters has
+worked examples). Operators: `+"`equals`, `not_equals`"+` (all types), `+"`contains`, `starts_with`, `ends_with`"+` and their
 `+"`not_`"+` forms (string, timestamp), `+"`gt`, `ge`, `lt`, `le`"+` (int, float, timestamp; one value),
 `+"`regex`, `not_regex`"+` (RE2, unanchored search, compiled once), `+"`exists`, `not_exists`"+` (present,
 not null and not a "not applicable" marker: `+"`\"\"` or `\"-\"`"+` on string/timestamp fields, `+"`-1`"+` on

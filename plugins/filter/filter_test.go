@@ -14,7 +14,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
-// vectorRecord is the record of spec/vectors.md "Filter conditions".
+// vectorRecord is the record of docs/processing.md#filter-example.
 const vectorRecord = `{"ClientRequestID":"r1","ClientRequestHost":"A.example.com","EdgeResponseStatusCode":"502",
  "ClientSSLProtocol":"-","OriginResponseStatusCode":-1,"SecRuleID":"-1","EdgeResponseBytes":"lots",
  "ClientRequestPath":"/api/v1/items","EdgeStartTimestamp":"2026-11-25T08:00:00+08:00",
@@ -30,7 +30,7 @@ type filterCase struct {
 	want bool
 }
 
-// vectorCases is the table of spec/vectors.md, exactly.
+// vectorCases is the table of docs/processing.md#filter-example, exactly.
 var vectorCases = []filterCase{
 	{"numeric string compares as a number", cnd("EdgeResponseStatusCode", "ge", false, int64(500)), true},
 	{"any of the list", cnd("EdgeResponseStatusCode", "equals", false, int64(500), int64(502)), true},

@@ -1,5 +1,6 @@
-// Package httpout delivers records to any HTTP server as ESA's HttpDelivery does (SPEC §4.5): the
-// output esa_http (requests signed with package authkey) and the Receiver behind `esa-connect receive`.
+// Package httpout delivers records to any HTTP server as ESA's HttpDelivery does
+// (docs/destinations.md#http-server): the output esa_http (requests signed with package authkey) and
+// the Receiver behind `esa-connect receive`.
 package httpout
 
 import (
@@ -9,7 +10,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
-// Defaults of SPEC §4.5 (the batch defaults of §3.1 are encode.StreamBatch*).
+// Defaults of ESA's HTTP delivery (docs/task.md#http; the batch defaults are encode.StreamBatch*).
 const (
 	DefaultMaxRetry    = 3
 	DefaultTimeout     = "10s"

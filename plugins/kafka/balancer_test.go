@@ -9,9 +9,10 @@ import (
 )
 
 // Reference vectors. Murmur2 hashes are Apache Kafka's own (clients UtilsTest.testMurmur2) plus the
-// empty key; the partition vectors for Murmur2, Hash and CRC32 are those of spec/vectors.md; the
-// others were computed by hand from the published hash values (and cross-checked with Python's
-// zlib.crc32 and a separate FNV-1a loop). None is computed by the code under test.
+// empty key; the partition vectors for Murmur2, Hash and CRC32 are the examples of
+// docs/destinations.md#kafka; the others were computed by hand from the published hash values (and
+// cross-checked with Python's zlib.crc32 and a separate FNV-1a loop). None is computed by the code
+// under test.
 
 func TestMurmur2JavaVectors(t *testing.T) {
 	cases := []struct {

@@ -1,5 +1,6 @@
-// Package kafka holds the esa_kafka output (ESA's KafkaDelivery, SPEC §4.6), the esa_kafka
-// consumer-group input (SPEC §5) and the five ESA balancers as franz-go partitioners.
+// Package kafka holds the esa_kafka output (ESA's KafkaDelivery, docs/destinations.md#kafka), the
+// esa_kafka consumer-group input (docs/task.md#kafka-source) and the five ESA balancers as franz-go
+// partitioners.
 package kafka
 
 import (

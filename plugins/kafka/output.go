@@ -62,7 +62,7 @@ Keyless records under a key-hashing balancer go round robin (Hash) or to a rando
 			service.NewOutputMaxInFlightField().Default(16),
 			deadletter.Field(),
 			service.NewBatchPolicyField("batching").
-				Description("Batch policy: a batch is sent after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default of SPEC §3.1 (1,000 records, 5 MiB, 5 s)."),
+				Description("Batch policy: a batch is sent after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default (1,000 records, 5 MiB, 5 s)."),
 		).
 		Example("Deliver to a SASL/SCRAM cluster", "Keyed by client IP with the Java client's partitioner, zstd-compressed.", `
 output:

@@ -1,6 +1,6 @@
-// Package local provides the esa_local output: objects of SPEC §4.8 (gzip-compressed encoded batches
-// named <YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz) written to a local directory, for the
-// embedded default, on-premises archives and dead letters.
+// Package local provides the esa_local output: objects laid out as docs/destinations.md#object-layout
+// says (gzip-compressed encoded batches named <YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz)
+// written to a local directory, for the embedded default, on-premises archives and dead letters.
 package local
 
 import (

@@ -97,8 +97,8 @@ func runStream(t *testing.T, yaml string) *service.Stream {
 	return s
 }
 
-// TestVectorName writes the three records of the vectors.md object-name example and checks the file
-// name and contents.
+// TestVectorName writes the three records of the object-name example of
+// docs/destinations.md#object-layout and checks the file name and contents.
 func TestVectorName(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.ndjson")

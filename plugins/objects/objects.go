@@ -29,7 +29,7 @@ import (
 
 // Object is one assembled object, ready to store: its compressed body waits in a spool file.
 type Object struct {
-	// Key is the object's name (SPEC §4.8 layout, under the store's path).
+	// Key is the object's name (docs/destinations.md#object-layout, under the store's path).
 	Key string
 	// Body is the spool file holding the compressed body, from offset 0; Size bytes.
 	Body *os.File

@@ -1,5 +1,5 @@
-// Package oss is the esa_oss output: delivery to Alibaba Cloud OSS (ESA OssDelivery, SPEC §4.2) as
-// gzip objects laid out as SPEC §4.8 describes, on aliyun-oss-go-sdk.
+// Package oss is the esa_oss output: delivery to Alibaba Cloud OSS (ESA OssDelivery) as gzip objects
+// laid out as docs/destinations.md#object-layout describes, on aliyun-oss-go-sdk.
 package oss
 
 import (
@@ -35,7 +35,7 @@ func spec() *service.ConfigSpec {
 		Categories("Services").
 		Summary("Delivers records to an Alibaba Cloud OSS bucket as gzip objects named by date (ESA OssDelivery).").
 		Description(`
-Each batch becomes one object `+"`<prefix>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (SPEC §4.8): gzip of
+Each batch becomes one object `+"`<prefix>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (docs/destinations.md#object-layout): gzip of
 NDJSON (or CSV/TSV) with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+`. Objects larger than
 `+"`multipart.part_size`"+` are uploaded in parts; a failed multipart upload is aborted.
 

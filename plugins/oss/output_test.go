@@ -113,7 +113,7 @@ func TestDeliverSmallAndMultipart(t *testing.T) {
 	got := map[string]bool{}
 	for _, ob := range objs {
 		if !keyRE.MatchString(ob.Key) {
-			t.Errorf("key %q does not follow SPEC §4.8", ob.Key)
+			t.Errorf("key %q does not follow the object layout", ob.Key)
 		}
 		if ob.ContentType != "application/x-ndjson" || ob.ContentEncoding != "gzip" {
 			t.Errorf("%s: Content-Type %q, Content-Encoding %q", ob.Key, ob.ContentType, ob.ContentEncoding)

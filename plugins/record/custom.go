@@ -2,7 +2,8 @@ package record
 
 import "bytes"
 
-// The top-level fields of an access record that carry the raw material of custom fields (SPEC §2.3).
+// The top-level fields of an access record that carry the raw material of custom fields
+// (docs/processing.md#custom-fields).
 const (
 	FieldRequestHeaders  = "RequestHeaders"
 	FieldResponseHeaders = "ResponseHeaders"

@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-// MaxRecordSize is the largest record the esa_* processors accept (SPEC §2.4: 1 MiB). Larger
-// records are invalid with reason ReasonTooLarge.
+// MaxRecordSize is the largest record the esa_* processors accept: 1 MiB. Larger records are invalid
+// with reason ReasonTooLarge (docs/processing.md#malformed-records).
 const MaxRecordSize = 1 << 20
 
 // MaxDepth is the deepest nesting of objects and arrays a record may have; deeper records are

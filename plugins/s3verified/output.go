@@ -1,6 +1,6 @@
 // Package s3verified is the esa_s3_verified output: delivery to AWS S3 (ESA aws3) and S3-compatible
-// stores (ESA aws3cmpt) with ownership verification (SPEC §4.3, §4.4, §4.7) and the object layout of
-// SPEC §4.8, on aws-sdk-go-v2.
+// stores (ESA aws3cmpt) with ownership verification and the object layout of docs/destinations.md, on
+// aws-sdk-go-v2.
 package s3verified
 
 import (
@@ -32,7 +32,7 @@ func spec() *service.ConfigSpec {
 		Categories("Services").
 		Summary("Delivers records to AWS S3 or an S3-compatible store as gzip objects named by date (ESA S3Delivery), after verifying ownership of the bucket.").
 		Description(`
-Each batch becomes one object `+"`<path>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (SPEC §4.8): gzip of
+Each batch becomes one object `+"`<path>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (docs/destinations.md#object-layout): gzip of
 NDJSON (or CSV/TSV), with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+`. Objects larger than
 `+"`multipart.part_size`"+` go as multipart uploads; a failed multipart upload is aborted.
 
@@ -57,7 +57,7 @@ Requester Pays bucket stop the run at connect time with an error naming the cred
 			service.NewStringField("session_token").Description("Session token of temporary credentials.").Default("").Secret(),
 			service.NewBoolField("force_path_style").Description("Address the bucket as `endpoint/bucket` instead of the virtual-hosted `bucket.endpoint`.").Default(false),
 			service.NewStringEnumField("server_side_encryption", "", "AES256").Description("`AES256`: send `x-amz-server-side-encryption: AES256` on every PUT (for bucket policies that require SSE-S3).").Default(""),
-			service.NewStringField("ownership_token").Description("The content of the ownership challenge object (SPEC §4.7).").Default(""),
+			service.NewStringField("ownership_token").Description("The content of the ownership challenge object (docs/destinations.md#ownership-verification).").Default(""),
 			service.NewStringField("ownership_secret").Description("The secret that signs ownership tokens.").Default("${ESA_OWNERSHIP_SECRET}").Secret(),
 			service.NewBoolField("compatible").Description("The store is S3-compatible (ESA aws3cmpt), not AWS: request checksums only when required.").Default(false),
 		}, objects.StoreFields("5 MiB", service.NewDurationField("timeout").Description("Time limit of one upload attempt.").Default("300s").Advanced())...)...).
@@ -225,7 +225,7 @@ type fatalError struct{ msg string }
 func (f fatalError) Error() string   { return f.msg }
 func (f fatalError) Is(t error) bool { return t == errFatal }
 
-// CheckRequesterPays refuses a Requester Pays bucket (SPEC §4.3). A store that does not implement
+// CheckRequesterPays refuses a Requester Pays bucket, as ESA does. A store that does not implement
 // the query (501 / NotImplemented) is not Requester Pays. Errors that are the configuration's fault
 // match errFatal; others (network, 5xx) are worth a reconnect.
 func CheckRequesterPays(ctx context.Context, client *s3.Client, c Config) error {

@@ -497,10 +497,11 @@ func TestOwnershipSecretDefaultFromEnvironment(t *testing.T) {
 	}
 }
 
-// TestOSSCrossAccountRoute is the route of SPEC §4.2 for an OSS bucket of another account: the
-// S3-compatible destination with endpoint oss-<region>.aliyuncs.com, the region taken from it, and
-// virtual-hosted addressing (OSS's S3 API does not take path style). The S3 server is configured as
-// that endpoint (its region and domain), and the requests on the wire are checked.
+// TestOSSCrossAccountRoute is the route for an OSS bucket of another account
+// (docs/destinations.md#aws-s3-and-s3-compatible-stores): the S3-compatible destination with endpoint
+// oss-<region>.aliyuncs.com, the region taken from it, and virtual-hosted addressing (OSS's S3 API
+// does not take path style). The S3 server is configured as that endpoint (its region and domain), and
+// the requests on the wire are checked.
 func TestOSSCrossAccountRoute(t *testing.T) {
 	srv := s3test.StartWith(t, s3test.Options{Region: "cn-hangzhou", VirtualDomain: "oss-cn-hangzhou.aliyuncs.com"})
 	px := s3test.NewProxy(t, srv)

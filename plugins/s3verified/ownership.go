@@ -22,7 +22,8 @@ import (
 // ErrNotVerified is wrapped by the error of an output whose ownership is not (yet) proven.
 var ErrNotVerified = errors.New("ownership of the destination bucket is not verified")
 
-// ChallengeKey is the key of the ownership challenge object of task (SPEC §4.7).
+// ChallengeKey is the key of the ownership challenge object of task
+// (docs/destinations.md#ownership-verification).
 func (c Config) ChallengeKey(task string) string { return config.OwnershipObjectKey(c.Path(), task) }
 
 // usedKey is the key of the object that records when a token was first used, so that the 7-day age
@@ -92,11 +93,11 @@ func firstUse(ctx context.Context, client *s3.Client, c Config, task, token stri
 	return time.Unix(sec, 0), true, nil
 }
 
-// CheckOwnership verifies token for task against c (SPEC §4.7). Without a token it writes the
-// challenge object and returns an error naming it; with a token that does not verify it returns an
-// error naming the object too. The token's age is checked at its first use, which is recorded in the
-// bucket next to the challenge object. Errors wrap ErrNotVerified when the configuration (not the
-// network) is at fault.
+// CheckOwnership verifies token for task against c (docs/destinations.md#ownership-verification).
+// Without a token it writes the challenge object and returns an error naming it; with a token that
+// does not verify it returns an error naming the object too. The token's age is checked at its first
+// use, which is recorded in the bucket next to the challenge object. Errors wrap ErrNotVerified when
+// the configuration (not the network) is at fault.
 func CheckOwnership(ctx context.Context, client *s3.Client, c Config, secret, token, task string) error {
 	key := c.ChallengeKey(task)
 	if secret == "" {

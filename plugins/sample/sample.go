@@ -1,5 +1,6 @@
-// Package sample implements the esa_sample processor (SPEC §2.1): keep each record with probability
-// rate/100, either at random or, with a key field, by a stable hash of that field's value.
+// Package sample implements the esa_sample processor (docs/processing.md#sampling): keep each record
+// with probability rate/100, either at random or, with a key field, by a stable hash of that field's
+// value.
 package sample
 
 import (
@@ -32,7 +33,7 @@ func ConfigSpec() *service.ConfigSpec {
 		Categories("Utility").
 		Summary("Keeps each ESA log record with probability `rate`/100 (ESA's sampling rate), at random or by a stable hash of a key field.").
 		Description(`
-Sampling is the first step of an ESA delivery task (SPEC §2.1). Each record is kept independently with
+Sampling is the first step of an ESA delivery task. Each record is kept independently with
 probability `+"`rate`"+` / 100; `+"`rate: 100`"+` keeps every record without drawing random numbers.
 
 Without `+"`key`"+` the decision is random per record (a PCG generator per processor, seeded from the

@@ -1,5 +1,6 @@
 // Package sls provides the esa_sls output: delivery of log records to Alibaba Cloud Simple Log Service
-// (SLS) with the official SDK github.com/aliyun/aliyun-log-go-sdk (SPEC §4.1, ESA SlsDelivery).
+// (SLS) with the official SDK github.com/aliyun/aliyun-log-go-sdk (ESA SlsDelivery;
+// docs/destinations.md#alibaba-cloud-sls).
 //
 // Each record (one JSON object, as esa_fields delivers it) becomes one SLS log: its time is the
 // category's time field (else the esa_event_time metadata, else the receive time), nanoseconds kept in
@@ -23,7 +24,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
-// Defaults of SPEC §3.1 and the SLS PutLogs limits.
+// Batch defaults (docs/destinations.md#batching) and the SLS PutLogs limits.
 const (
 	DefaultMaxInFlight   = 8
 	DefaultMaxRetries    = 3
