@@ -7,7 +7,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// fieldsYAML is the field catalog of SPEC §1 (a copy of spec/fields.yaml).
+// fieldsYAML is the field catalog: every log category and its fields (docs/task.md#categories).
 //
 //go:embed fields.yaml
 var fieldsYAML []byte

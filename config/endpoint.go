@@ -13,7 +13,7 @@ var (
 )
 
 // RegionFromEndpoint derives the signing region from an endpoint that names one:
-// oss-cn-hangzhou.aliyuncs.com → cn-hangzhou (SPEC §4.2), s3.eu-west-1.amazonaws.com → eu-west-1.
+// oss-cn-hangzhou.aliyuncs.com → cn-hangzhou, s3.eu-west-1.amazonaws.com → eu-west-1.
 // It returns "" when the endpoint names no region.
 func RegionFromEndpoint(endpoint string) string {
 	host := endpoint

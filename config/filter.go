@@ -38,7 +38,7 @@ const (
 	opExists                 // all types; no value
 )
 
-// operators maps each operator of SPEC §2.2 to its class, in documentation order.
+// operators maps each filter operator to its class, in the order of docs/processing.md#operators.
 var operators = []struct {
 	name  string
 	class opClass
@@ -482,12 +482,12 @@ func (d *decoder) value(n *yaml.Node, path string) (any, bool) {
 	return n.Value, true
 }
 
-// ValidateConditions checks conditions against a category (SPEC §2.2): at most MaxConditions leaves;
-// each field a catalog field of cat or CustomFields.<kind>.<name> (access only); the operator valid
-// for the field's type; values of the right type (numbers for numeric comparisons, RFC 3339 times for
-// timestamp equality and comparisons, compilable RE2 patterns, no value for exists/not_exists, at
-// least one otherwise, exactly one for gt/ge/lt/le). Paths start with path ("filters" →
-// "filters[2].field"). A nil cat reports only the category-independent problems.
+// ValidateConditions checks conditions against a category (docs/processing.md#filters): at most
+// MaxConditions leaves; each field a catalog field of cat or CustomFields.<kind>.<name> (access only);
+// the operator valid for the field's type; values of the right type (numbers for numeric comparisons,
+// RFC 3339 times for timestamp equality and comparisons, compilable RE2 patterns, no value for
+// exists/not_exists, at least one otherwise, exactly one for gt/ge/lt/le). Paths start with path
+// ("filters" → "filters[2].field"). A nil cat reports only the category-independent problems.
 func ValidateConditions(cat *Category, conds []Condition, path string) Errors {
 	var errs Errors
 	if n := Leaves(conds); n > MaxConditions {

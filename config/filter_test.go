@@ -133,8 +133,9 @@ func TestParseESAFilter(t *testing.T) {
 	}
 }
 
-// TestVectorConditions loads every condition of spec/vectors.md (they are all valid for access) in
-// the native form and checks the ESA JSON form of the same vectors decodes to the same conditions.
+// TestVectorConditions loads every condition of docs/processing.md#filter-example (they are all valid
+// for access) in the native form and checks the ESA JSON form of the same vectors decodes to the same
+// conditions.
 func TestVectorConditions(t *testing.T) {
 	task, err := Load([]byte(`
 name: vectors

@@ -11,12 +11,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Load decodes a task definition — YAML or JSON, in the native shape (SPEC §1.1) or ESA's OpenAPI
-// shape (SPEC §1.2, recognised by its keys TaskName, BusinessType, DeliveryType, ...: a create
-// request's parameters or a GetSiteDeliveryTask / GetUserDeliveryTask export, see esa.go) — applies the
-// defaults and validates it. On any problem it returns nil and an Errors listing every problem with
-// the path the user wrote (e.g. `destination.bucket_pth: unknown key (did you mean "bucket_path"?)`
-// or `HttpDelivery.DestUrl: required`): at most MaxProblems of them, then one entry counting the rest.
+// Load decodes a task definition — YAML or JSON, in the native shape or ESA's OpenAPI shape
+// (docs/task.md; the ESA shape is recognised by its keys TaskName, BusinessType, DeliveryType, ...: a
+// create request's parameters or a GetSiteDeliveryTask / GetUserDeliveryTask export, see esa.go) —
+// applies the defaults and validates it. On any problem it returns nil and an Errors listing every
+// problem with the path the user wrote (e.g. `destination.bucket_pth: unknown key (did you mean
+// "bucket_path"?)` or `HttpDelivery.DestUrl: required`): at most MaxProblems of them, then one entry
+// counting the rest.
 //
 // Hostile input is refused before it is decoded: more than MaxDefinitionBytes, more than
 // MaxExpandedValues values with YAML aliases expanded (an alias bomb), or an alias that refers to a
@@ -345,7 +346,7 @@ func (d *decoder) nativeSource(n *yaml.Node, path string, src *Source) {
 	d.structInto(n, path, reflect.ValueOf(target).Elem(), []string{"type"})
 }
 
-// applyDefaults fills the defaults of SPEC §1 and normalises aliases and letter case; defaultRate
+// applyDefaults fills the defaults of docs/task.md and normalises aliases and letter case; defaultRate
 // says that the definition gave no sampling rate.
 func applyDefaults(t *Task, defaultRate bool) {
 	if defaultRate {

@@ -11,13 +11,14 @@ import (
 	"time"
 )
 
-// OwnershipTokenMaxAge is how old an ownership token may be at first use (SPEC §4.7).
+// OwnershipTokenMaxAge is how old an ownership token may be at first use
+// (docs/destinations.md#ownership-verification).
 const OwnershipTokenMaxAge = 7 * 24 * time.Hour
 
 // ownershipClockSkew is how far in the future a token's issue time may be (clocks differ).
 const ownershipClockSkew = 5 * time.Minute
 
-// OwnershipObjectKey is the key of the ownership challenge object of task under path (SPEC §4.7):
+// OwnershipObjectKey is the key of the ownership challenge object of task under path:
 // <path>/esa-ownership-<task>.txt, or esa-ownership-<task>.txt when path is empty.
 func OwnershipObjectKey(path, task string) string {
 	name := "esa-ownership-" + task + ".txt"
@@ -34,7 +35,7 @@ func SplitBucketPath(bucketPath string) (bucket, path string) {
 	return bucket, strings.TrimRight(path, "/")
 }
 
-// OwnershipToken returns the ownership token of SPEC §4.7:
+// OwnershipToken returns the ownership token (docs/destinations.md#ownership-verification):
 // v1.<issued>.<nonce>.<base64url, no padding, of HMAC-SHA256(secret, bucket|path|task|issued|nonce)>.
 // path is the path of bucket_path exactly as written, without a trailing slash.
 func OwnershipToken(secret, bucket, path, task string, issued int64, nonce string) string {

@@ -8,7 +8,7 @@ import (
 )
 
 func TestOwnershipTokenVector(t *testing.T) {
-	// SPEC vectors.md, "Ownership token".
+	// The example of docs/destinations.md#ownership-verification.
 	got := OwnershipToken("example-secret-1", "logs-bucket", "esa/access", "access-to-s3", 1764028800, "9f86d081")
 	want := "v1.1764028800.9f86d081.4xPE32w0D8zqnofmAEV9bqilkGGU11AL22cRCrAvfRU"
 	if got != want {

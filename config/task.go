@@ -41,7 +41,8 @@ type Task struct {
 	Output Output `yaml:"output" json:"output"`
 	// DeadLetter, when set, receives malformed and undeliverable records unchanged.
 	DeadLetter *DeadLetter `yaml:"dead_letter,omitempty" json:"dead_letter,omitempty"`
-	// OwnershipToken is the token of SPEC §4.7 for the s3 and s3_compatible destinations.
+	// OwnershipToken proves ownership of the bucket of an s3 or s3_compatible destination
+	// (docs/destinations.md#ownership-verification).
 	OwnershipToken string `yaml:"ownership_token,omitempty" json:"ownership_token,omitempty"`
 	// Buffer is where records wait between the source and the destination; nil is memory.
 	Buffer *Buffer `yaml:"buffer,omitempty" json:"buffer,omitempty"`
@@ -107,8 +108,9 @@ func ParseByteSize(s string) (int64, error) {
 // Native spelling: {field, op, value, ignore_case}; ESA spelling: {"Field": {"op": [values]}}.
 type Condition struct {
 	Field string `yaml:"field,omitempty" json:"field,omitempty"`
-	// Op is one of the operators of SPEC §2.2 (equals, not_equals, contains, not_contains, starts_with,
-	// not_starts_with, ends_with, not_ends_with, gt, ge, lt, le, regex, not_regex, exists, not_exists).
+	// Op is one of the operators of docs/processing.md#operators (equals, not_equals, contains,
+	// not_contains, starts_with, not_starts_with, ends_with, not_ends_with, gt, ge, lt, le, regex,
+	// not_regex, exists, not_exists).
 	Op string `yaml:"op,omitempty" json:"op,omitempty"`
 	// Values is the value list (a single value is a list of one). Elements are string, int64, float64
 	// or bool as decoded from YAML/JSON.
@@ -179,7 +181,7 @@ type CustomFields struct {
 	Cookies         []string `yaml:"cookies,omitempty" json:"cookies,omitempty"`
 }
 
-// Output holds the format options of SPEC §3.3.
+// Output holds the format options (docs/task.md#output-options).
 type Output struct {
 	// Format is ndjson (default), csv or tsv.
 	Format string `yaml:"format,omitempty" json:"format,omitempty"`
@@ -204,7 +206,7 @@ type DeadLetter struct {
 	Envelope bool `yaml:"envelope,omitempty" json:"envelope,omitempty"`
 }
 
-// Source is the task's input (SPEC §5). Only the block matching Type is set.
+// Source is the task's input (docs/task.md#sources). Only the block matching Type is set.
 type Source struct {
 	// Type is http (default), kafka, file, stdin, generate or benthos.
 	Type     string          `yaml:"type" json:"type"`
@@ -276,8 +278,8 @@ type GenerateSource struct {
 	Seed  int64  `yaml:"seed,omitempty" json:"seed,omitempty"`   // 0 = random
 }
 
-// Destination is where a task delivers (SPEC §4). Only the block matching Type is set.
-// In the native YAML shape the destination's parameters sit beside type:
+// Destination is where a task delivers (docs/task.md#destinations). Only the block matching Type is
+// set. In the native YAML shape the destination's parameters sit beside type:
 // {type: s3, bucket_path: b/p, region: us-east-1}.
 type Destination struct {
 	// Type is sls, oss, s3, s3_compatible, http, kafka or local.
@@ -290,7 +292,8 @@ type Destination struct {
 	Local *LocalDestination `yaml:"-" json:"-"`
 }
 
-// Batching overrides a destination's batch policy (SPEC §3.1 defaults apply to zero values).
+// Batching overrides a destination's batch policy (docs/task.md#batching: zero values keep the
+// defaults).
 type Batching struct {
 	Count    int    `yaml:"count,omitempty" json:"count,omitempty"`
 	ByteSize int    `yaml:"byte_size,omitempty" json:"byte_size,omitempty"`
@@ -393,7 +396,7 @@ type KafkaDestination struct {
 	Batching    *Batching `yaml:"batching,omitempty" json:"batching,omitempty"`
 }
 
-// LocalDestination writes the objects of SPEC §4.8 under a directory.
+// LocalDestination writes the objects of docs/destinations.md#object-layout under a directory.
 type LocalDestination struct {
 	Path     string    `yaml:"path" json:"path"`
 	Batching *Batching `yaml:"batching,omitempty" json:"batching,omitempty"`

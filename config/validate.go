@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Limits of SPEC §1.3 and §4.
+// Limits of a task definition (docs/task.md#validation).
 const (
 	MaxCustomFieldsPerKind = 100
 	MaxHTTPHeaders         = 20
@@ -55,9 +55,10 @@ var (
 // to give a secret.
 func IsEnvRef(s string) bool { return envRefRE.MatchString(s) }
 
-// Validate checks a task against every rule of SPEC §1.3 and the destination rules of §4 and returns
-// all problems at once, each with the path of the field in the Task model (e.g. "fields[2]",
-// "destination.brokers[0]"). Load calls it; call it again after changing a Task in code.
+// Validate checks a task against every rule of docs/task.md (its keys, the destinations and
+// #validation) and returns all problems at once, each with the path of the field in the Task model
+// (e.g. "fields[2]", "destination.brokers[0]"). Load calls it; call it again after changing a Task in
+// code.
 func Validate(t *Task) Errors {
 	v := &validator{t: t, max: math.MaxInt}
 	v.task()
@@ -677,8 +678,8 @@ func (v *validator) destination() {
 			}
 		}
 		if s.Region == "" && (d.Type == "s3" || RegionFromEndpoint(s.Endpoint) == "") {
-			// An S3-compatible endpoint that names its region (oss-cn-hangzhou.aliyuncs.com,
-			// SPEC §4.2) gives the region; anything else needs it.
+			// An S3-compatible endpoint that names its region (oss-cn-hangzhou.aliyuncs.com, see
+			// docs/task.md#s3-and-s3_compatible) gives the region; anything else needs it.
 			v.required(p+".region", s.Region)
 		}
 		if d.Type == "s3_compatible" {
