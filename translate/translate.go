@@ -24,7 +24,7 @@ import (
 	"github.com/esa-connect/esa-connect/config"
 )
 
-// Batch policy defaults of SPEC §3.1.
+// Batch policy defaults (docs/destinations.md#batching).
 const (
 	streamBatchCount  = 1000
 	streamBatchBytes  = 5 << 20
@@ -34,7 +34,8 @@ const (
 	objectBatchPeriod = "60s"
 )
 
-// Defaults of the HTTP ingest source (SPEC §5) and the Benthos HTTP server (metrics, readiness).
+// Defaults of the HTTP ingest source (docs/task.md#http-source) and the Benthos HTTP server (metrics,
+// readiness).
 const (
 	DefaultHTTPSourceAddress = config.DefaultIngestAddress
 	DefaultHTTPSourcePath    = "/v1/logs"
@@ -181,8 +182,8 @@ func buildWith(t *config.Task, served bool) (*omap, *secrets, error) {
 		conf.setStr("when_full", b.WhenFull)
 		doc.set("buffer", obj(DiskBuffer, conf))
 	}
-	// Prometheus metrics on the HTTP server's /metrics (SPEC §6): records in, sampled and filtered
-	// out, invalid, delivered, failed, retried, bytes, batch latency, all labelled by task.
+	// Prometheus metrics on the HTTP server's /metrics (docs/metrics.md): records in, sampled and
+	// filtered out, invalid, delivered, failed, retried, bytes, batch latency, all labelled by task.
 	doc.set("metrics", obj("prometheus", obj()))
 	if err := sec.check(); err != nil {
 		return nil, nil, err
@@ -616,8 +617,8 @@ func maxInFlightOf(t *config.Task) int {
 	return 0
 }
 
-// batchPolicy is the Benthos batch policy: the SPEC §3.1 defaults, overridden field by field. (The
-// esa_* outputs add the flush-marker check themselves, see docs/internals.md.)
+// batchPolicy is the Benthos batch policy: the defaults of docs/destinations.md#batching, overridden
+// field by field. (The esa_* outputs add the flush-marker check themselves, see docs/internals.md.)
 func batchPolicy(b *config.Batching, object bool) (count, size int, period string) {
 	if object {
 		return overrideBatch(b, objectBatchCount, objectBatchBytes, objectBatchPeriod)

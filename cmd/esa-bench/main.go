@@ -1,6 +1,6 @@
-// Command esa-bench is the whole-process benchmark of SPEC "Performance" (go tool task bench): it
-// writes N generated access records (about 1.3 KB each) to an NDJSON file once (cached), then runs the
-// esa-connect binary twice on it, doing the same job:
+// Command esa-bench is the whole-process benchmark of the README's "Performance" (go tool task bench):
+// it writes N generated access records (about 1.3 KB each) to an NDJSON file once (cached), then runs
+// the esa-connect binary twice on it, doing the same job:
 //
 //	(a) esa-connect run task.yaml — a task: file source → sampling → filter → fields → destination
 //	(b) esa-connect run -c pipeline.yaml — the same job with stock Benthos components: the `file`

@@ -16,8 +16,8 @@ type workload struct {
 	sampleKey   string   // sample_key ("" with rate 100)
 	taskFilters string   // the task's filters block
 	// bloblFilter is the task's filter in Bloblang: statements that end by setting $keep. It follows
-	// SPEC §2.2: a missing field makes a positive condition false and a negative one true; numbers may
-	// arrive as strings; "-" and "" mean absent.
+	// docs/processing.md#filters: a missing field makes a positive condition false and a negative one
+	// true; numbers may arrive as strings; "-" and "" mean absent.
 	bloblFilter string
 }
 

@@ -144,8 +144,8 @@ func lintTasks(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	return code, true
 }
 
-// benthosArgs rewrites `run -c FILE` / `run --config FILE` (the spelling of SPEC §6 and of older
-// Benthos releases) into `run FILE`, which is what the Benthos v4.60 run subcommand takes. Other
+// benthosArgs rewrites `run -c FILE` / `run --config FILE` (the spelling of docs/running.md and of
+// older Benthos releases) into `run FILE`, which is what the Benthos v4.60 run subcommand takes. Other
 // arguments are returned unchanged.
 func benthosArgs(args []string) []string {
 	if len(args) < 3 || args[1] != "run" {

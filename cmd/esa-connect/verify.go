@@ -14,7 +14,7 @@ import (
 func init() { extraCommands = append(extraCommands, verifyCommand) }
 
 // verifyCommand is `esa-connect verify task.yaml`: it writes the ownership challenge object of an S3
-// or S3-compatible task (SPEC §4.7) and prints where it is.
+// or S3-compatible task (docs/destinations.md#ownership-verification) and prints where it is.
 func verifyCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "verify",

@@ -26,7 +26,7 @@ var env = []string{"ESA_HTTP_ADDRESS=127.0.0.1:0"}
 // inputRecord is one hand-built access record; nil fields are left out of the JSON.
 type inputRecord map[string]any
 
-// makeInput builds n access records that exercise the filter and field rules of SPEC §2.2–2.3:
+// makeInput builds n access records that exercise the filter and field rules of docs/processing.md:
 // numbers as strings, values that are not numbers, missing fields, sentinels, numbers in string
 // fields, and request/response headers for custom fields.
 func makeInput(n int, seed uint64) []inputRecord {
@@ -98,7 +98,8 @@ func writeNDJSON(t *testing.T, path string, recs []inputRecord, extra ...string)
 	}
 }
 
-// The file task's filter and fields; passes and expect implement SPEC §2.2/§2.3 for them.
+// The file task's filter and fields; passes and expect implement docs/processing.md#filters and
+// #field-selection for them.
 const fileTaskFilters = `filters:
   - {field: EdgeResponseStatusCode, op: ge, value: 400}
   - {field: ClientRequestHost, op: equals, value: [a.example.com, b.example.com], ignore_case: true}

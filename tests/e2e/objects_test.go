@@ -23,7 +23,8 @@ type object struct {
 	lines [][]byte // the records, one per line
 }
 
-// objectName is SPEC §4.8: <YYYYMMDD>/<task>_<first>_<last>_<seq>_<8 hex>.log.gz.
+// objectName is the object layout of docs/destinations.md#object-layout:
+// <YYYYMMDD>/<task>_<first>_<last>_<seq>_<8 hex>.log.gz.
 var objectName = regexp.MustCompile(`^(\d{8})/([A-Za-z0-9_-]+)_(\d{8}T\d{6}Z)_(\d{8}T\d{6}Z)_(\d+)_([0-9a-f]{8})\.log\.gz$`)
 
 // readObjects reads and gunzips every file under dir, failing on anything that is not an object.
@@ -69,8 +70,9 @@ func readObjects(t *testing.T, dir string) []object {
 	return objs
 }
 
-// checkObjectNames checks every object's name against SPEC §4.8, with first/last the earliest and
-// latest values of timeField in it (UTC) and the date directory the date of first.
+// checkObjectNames checks every object's name against docs/destinations.md#object-layout, with
+// first/last the earliest and latest values of timeField in it (UTC) and the date directory the date
+// of first.
 func checkObjectNames(t *testing.T, task, timeField string, objs []object) {
 	t.Helper()
 	seen := map[string]bool{}

@@ -44,7 +44,7 @@ type layout struct {
 }
 
 // TestByteExactBodies sends three records through every compression × auth × body layout and checks
-// the receiver gets exactly the body that SPEC §4.5 describes.
+// the receiver gets exactly the body that docs/destinations.md#http-server describes.
 func TestByteExactBodies(t *testing.T) {
 	recs := [][]byte{[]byte(`{"id":"a","n":1}`), []byte(`{"id":"b","n":2}`), []byte(`{"id":"c","n":3}`)}
 	layouts := []layout{

@@ -101,7 +101,8 @@ func TestOutputEveryCodec(t *testing.T) {
 // partitioners (kcat) and compares the partition of every key: Murmur2Balancer = murmur2_random,
 // CRC32Balancer = consistent_random, Hash = fnv1a for the keys whose FNV-1a hash is below 2^31
 // (librdkafka takes the hash unsigned, Sarama/kafka-go signed; for the others the partitions are
-// reference vectors computed by hand). It also checks the vectors of spec/vectors.md end to end.
+// reference vectors computed by hand). It also checks the examples of docs/destinations.md#kafka end
+// to end.
 func TestBalancersAgainstLibrdkafka(t *testing.T) {
 	const n = 12
 	c := newCluster(t, kfake.DefaultNumPartitions(n), kfake.AllowAutoTopicCreation(),

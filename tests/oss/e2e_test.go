@@ -87,7 +87,7 @@ func readBack(t *testing.T, s *osstest.Server, task string) [][][]byte {
 		for _, o := range page.Objects {
 			m := keyRE.FindStringSubmatch(o.Key)
 			if m == nil || m[2] != task {
-				t.Fatalf("key %q does not follow SPEC §4.8", o.Key)
+				t.Fatalf("key %q does not follow the object layout", o.Key)
 			}
 			meta, err := b.GetObjectDetailedMeta(o.Key)
 			if err != nil {

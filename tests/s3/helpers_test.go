@@ -172,8 +172,8 @@ const readBatch = 1000
 
 // checkObjects checks that the objects hold exactly the records of want, each once, byte for byte
 // (field order, types, sentinels), with the records of each input batch in input order within an
-// object, and that every key follows SPEC §4.8 (date directory and first/last times from the
-// records, task name, sequence, random suffix).
+// object, and that every key follows docs/destinations.md#object-layout (date directory and first/last
+// times from the records, task name, sequence, random suffix).
 func checkObjects(t *testing.T, objs []object, want [][]byte, path, task string) {
 	t.Helper()
 	byID := make(map[int]int, len(want)) // input line → index in want
