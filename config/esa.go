@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The ESA OpenAPI shape (SPEC §1.2) comes in two forms, told apart by nothing but their keys:
+// The ESA OpenAPI shape (docs/task.md#esas-openapi-shape) comes in two forms, told apart by nothing but their keys:
 //
 //   - A create request: the parameters of CreateSiteDeliveryTask / CreateUserDeliveryTask as ESA's SDK
 //     (github.com/alibabacloud-go/esa-20240910/v3) sends them: TaskName, BusinessType, DataCenter,
@@ -32,7 +32,7 @@ import (
 //   - S3Delivery.BucketPath and PrefixPath are joined into bucket_path (PrefixPath is not repeated
 //     when BucketPath already ends with it); ServerSideEncryption true means "AES256"; S3Cmpt must
 //     agree with DeliveryType (aws3cmpt); VertifyType is accepted and ignored (ownership is proved by
-//     ownership_token, SPEC §4.7).
+//     ownership_token, docs/destinations.md#ownership-verification).
 //   - HttpDelivery.StandardAuthParam is used when StandardAuthOn is true or absent; HeaderParam and
 //     QueryParam values are {StaticValue: v} objects (a bare string is accepted too).
 //   - KafkaDelivery.UserName/Password/MachanismType become sasl when UserAuth is true or absent and a

@@ -125,7 +125,8 @@ func isESAShape(root *yaml.Node) bool {
 func (d *decoder) nativeTask(root *yaml.Node) *Task {
 	t := &Task{}
 	d.structInto(root, "", reflect.ValueOf(t).Elem(), nil)
-	d.rateGiven = slices.Contains(keys(root), "sampling_rate")
+	// sampling_rate: null (or ~) is no rate: the default, as for any other key.
+	d.rateGiven = slices.Contains(keys(root), "sampling_rate") && !isNull(valueOf(root, "sampling_rate"))
 	return t
 }
 
@@ -421,4 +422,18 @@ func lowerHeaderFilters(conds []Condition) {
 			conds[i].Field = CustomFieldsPrefix + kind + "." + strings.ToLower(name)
 		}
 	}
+}
+
+// valueOf returns the value of key in the mapping n, or nil.
+func valueOf(n *yaml.Node, key string) *yaml.Node {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if resolve(n.Content[i]).Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }

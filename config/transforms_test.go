@@ -44,3 +44,11 @@ log4shell_guard: true
 		t.Fatalf("valid transforms: %v %+v", err, task)
 	}
 }
+
+// sampling_rate: null is no rate: the default (100), like an absent key.
+func TestNullSamplingRate(t *testing.T) {
+	task, err := Load([]byte("name: t\ncategory: access\nfields: [ClientIP]\nsampling_rate: null\ndestination: {type: local, path: out}\n"))
+	if err != nil || task.SamplingRate != 100 {
+		t.Fatalf("%v %v", err, task)
+	}
+}

@@ -617,6 +617,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			kept = append(kept, msg) // flush marker: untouched, uncounted
 			continue
 		}
+		before := len(buf) // an invalid record leaves nothing behind, not even its separator
 		if p.bundle && written > 0 {
 			buf = append(buf, '\n')
 		}
@@ -630,6 +631,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			}
 		}
 		if err != nil {
+			buf = buf[:before]
 			if p.invalid.Handle(msg, rec, err) {
 				kept = append(kept, msg)
 			}

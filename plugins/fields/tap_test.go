@@ -80,3 +80,24 @@ func BenchmarkTap(b *testing.B) {
 		})
 	}
 }
+
+// In bundle mode an invalid record between two valid ones leaves no empty line in the bundle.
+func TestBundleSkipsInvalidRecords(t *testing.T) {
+	p, err := New(Config{Category: "access", Fields: []string{"ClientRequestID"}, Bundle: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := service.MessageBatch{service.NewMessage([]byte(`{"ClientRequestID":"a"}`)),
+		service.NewMessage([]byte(`not json`)), service.NewMessage([]byte(`{"ClientRequestID":"b"}`))}
+	out, err := p.ProcessBatch(context.Background(), batch)
+	if err != nil || len(out) != 1 || len(out[0]) == 0 {
+		t.Fatalf("%v %v", out, err)
+	}
+	b, _ := out[0][0].AsBytes()
+	if string(b) != "{\"ClientRequestID\":\"a\"}\n{\"ClientRequestID\":\"b\"}" {
+		t.Fatalf("bundle %q", b)
+	}
+	if n, _ := out[0][0].MetaGetMut("esa_records"); n != int64(2) {
+		t.Fatalf("bundle counts %v records", n)
+	}
+}
