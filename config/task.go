@@ -292,6 +292,18 @@ type Destination struct {
 	Local *LocalDestination `yaml:"-" json:"-"`
 }
 
+// The batch policy defaults: for the stream destinations (HTTP, Kafka, SLS) and for the object stores
+// (local, S3, S3-compatible, OSS). The one source of these numbers: translate and the esa_* outputs
+// use them.
+const (
+	DefaultStreamBatchCount  = 1000
+	DefaultStreamBatchBytes  = 5 << 20
+	DefaultStreamBatchPeriod = "5s"
+	DefaultObjectBatchCount  = 100_000
+	DefaultObjectBatchBytes  = 64 << 20
+	DefaultObjectBatchPeriod = "60s"
+)
+
 // Batching overrides a destination's batch policy (docs/task.md#batching: zero values keep the
 // defaults).
 type Batching struct {

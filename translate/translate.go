@@ -24,16 +24,6 @@ import (
 	"github.com/esa-connect/esa-connect/config"
 )
 
-// Batch policy defaults (docs/destinations.md#batching).
-const (
-	streamBatchCount  = 1000
-	streamBatchBytes  = 5 << 20
-	streamBatchPeriod = "5s"
-	objectBatchCount  = 100000
-	objectBatchBytes  = 64 << 20
-	objectBatchPeriod = "60s"
-)
-
 // Defaults of the HTTP ingest source (docs/task.md#http-source) and the Benthos HTTP server (metrics,
 // readiness).
 const (
@@ -621,9 +611,9 @@ func maxInFlightOf(t *config.Task) int {
 // field by field. (The esa_* outputs add the flush-marker check themselves, see docs/internals.md.)
 func batchPolicy(b *config.Batching, object bool) (count, size int, period string) {
 	if object {
-		return overrideBatch(b, objectBatchCount, objectBatchBytes, objectBatchPeriod)
+		return overrideBatch(b, config.DefaultObjectBatchCount, config.DefaultObjectBatchBytes, config.DefaultObjectBatchPeriod)
 	}
-	return overrideBatch(b, streamBatchCount, streamBatchBytes, streamBatchPeriod)
+	return overrideBatch(b, config.DefaultStreamBatchCount, config.DefaultStreamBatchBytes, config.DefaultStreamBatchPeriod)
 }
 
 // overrideBatch returns the defaults with the task's non-zero batching values in their place.

@@ -5,17 +5,19 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/config"
 )
 
-// Batch policy defaults (docs/destinations.md#batching): for the stream destinations (HTTP, Kafka,
-// SLS) and for object storage (OSS, S3, S3-compatible, the local directory).
+// Batch policy defaults (docs/destinations.md#batching), defined once in config: for the stream
+// destinations (HTTP, Kafka, SLS) and for object storage (OSS, S3, S3-compatible, the local directory).
 const (
-	StreamBatchCount  = 1000
-	StreamBatchBytes  = 5 << 20
-	StreamBatchPeriod = "5s"
-	ObjectBatchCount  = 100_000
-	ObjectBatchBytes  = 64 << 20
-	ObjectBatchPeriod = "60s"
+	StreamBatchCount  = config.DefaultStreamBatchCount
+	StreamBatchBytes  = config.DefaultStreamBatchBytes
+	StreamBatchPeriod = config.DefaultStreamBatchPeriod
+	ObjectBatchCount  = config.DefaultObjectBatchCount
+	ObjectBatchBytes  = config.DefaultObjectBatchBytes
+	ObjectBatchPeriod = config.DefaultObjectBatchPeriod
 	// MinBatchPeriod is the shortest batching period an esa_* output accepts in a Benthos config (task
 	// definitions have a stricter minimum, config.MinBatchPeriod).
 	MinBatchPeriod = time.Millisecond
