@@ -66,6 +66,35 @@ func Task(t *config.Task) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Pipeline is a task translated once: its Benthos config and what running it takes.
+type Pipeline struct {
+	// Config is the Benthos YAML config; literal secrets are ${VAR} references.
+	Config []byte
+	// Secrets are the variables Config refers to in place of the literal secrets, with their values
+	// (see Secrets): a runner resolves them for this pipeline only.
+	Secrets map[string]string
+	// MemoryLimit is the Go soft memory limit for the task (see MemoryLimit).
+	MemoryLimit int64
+	// BatchPeriod is the destination's batch period (see BatchPeriod): how long a drain may wait.
+	BatchPeriod time.Duration
+}
+
+// Compile translates t for `esa-connect run` (served false) or for esa-connect serve (served true:
+// see ServeTask).
+func Compile(t *config.Task, served bool) (*Pipeline, error) {
+	var conf []byte
+	var err error
+	if served {
+		conf, err = ServeTask(t)
+	} else {
+		conf, err = Task(t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{Config: conf, Secrets: Secrets(t), MemoryLimit: MemoryLimit(t), BatchPeriod: BatchPeriod(t)}, nil
+}
+
 // ServeTask returns the Benthos YAML config of t as esa-connect serve runs it: its input is the task's
 // feed (FeedInput: the records serve's ingest routes to the task, sampled and filtered by the
 // feed) — or, for a task with a Kafka source, that source (see ServedFromKafka) — and it has no http section (serve gives each stream its HTTP

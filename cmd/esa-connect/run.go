@@ -64,14 +64,14 @@ func runTaskData(ctx context.Context, name string, data []byte, opts runOptions,
 // configuration error. It returns the exit code: 0 only when every record was delivered, dropped on
 // purpose or dead-lettered.
 func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stderr io.Writer) int {
-	conf, err := translate.Task(t)
+	pipe, err := translate.Compile(t, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "esa-connect: %v\n", err)
 		return 1
 	}
 	// Literal secrets of the task are referenced as ${ESA_<TASK>_<FIELD>}: set them in this process
 	// only, never in the printed config or the logs.
-	for k, v := range translate.Secrets(t) {
+	for k, v := range pipe.Secrets {
 		if err := os.Setenv(k, v); err != nil {
 			fmt.Fprintf(stderr, "esa-connect: task %s: setting a secret variable: %v\n", t.Name, err)
 			return 1
@@ -81,7 +81,7 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 	// Keep the heap near what the task really holds (a soft limit: see translate.MemoryLimit).
 	// GOMEMLIMIT, when set, wins.
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(translate.MemoryLimit(t))
+		debug.SetMemoryLimit(pipe.MemoryLimit)
 	}
 
 	level, err := parseLevel(opts.logLevel)
@@ -113,7 +113,7 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 	b := service.GlobalEnvironment().NewStreamBuilder()
 	b.SetLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})))
 	b.SetHTTPMux(admin)
-	if err := b.SetYAML(string(conf)); err != nil {
+	if err := b.SetYAML(string(pipe.Config)); err != nil {
 		fmt.Fprintf(stderr, "esa-connect: task %s: the generated pipeline is invalid: %v\n", t.Name, err)
 		return 1
 	}
@@ -174,7 +174,7 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 	// acknowledged (docs/internals.md, "Flush markers and draining"). If that takes longer than the
 	// destination's batch period plus shutdownTimeout, or a second signal arrives, the stream is
 	// stopped (gracefully first, forcefully at the end).
-	stopTimeout := shutdownTimeout + translate.BatchPeriod(t)
+	stopTimeout := shutdownTimeout + pipe.BatchPeriod
 	var runErr error
 	select {
 	case runErr = <-done:

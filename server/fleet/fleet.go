@@ -50,6 +50,7 @@ type Task struct {
 	// Def is the task's definition.
 	Def *config.Task
 
+	pipe    *translate.Pipeline
 	stream  *service.Stream
 	feed    *source.Feed
 	out     *outcome.Outcome
@@ -89,12 +90,12 @@ func (t *Task) Err() error {
 // Start builds and starts the stream of def, replacing (after draining) a running stream of the same
 // name. A definition that does not build is an error and leaves the running stream untouched.
 func (f *Fleet) Start(def *config.Task) error {
-	conf, err := translate.ServeTask(def)
+	pipe, err := translate.Compile(def, true)
 	if err != nil {
 		return err
 	}
-	secrets := translate.Secrets(def)
-	t := &Task{Def: def, done: make(chan struct{})}
+	secrets := pipe.Secrets
+	t := &Task{Def: def, pipe: pipe, done: make(chan struct{})}
 	ready := make(chan struct{})
 	var readyOnce sync.Once
 
@@ -126,7 +127,7 @@ func (f *Fleet) Start(def *config.Task) error {
 		}
 		return os.LookupEnv(k)
 	})
-	if err := b.SetYAML(string(conf)); err != nil {
+	if err := b.SetYAML(string(pipe.Config)); err != nil {
 		return fmt.Errorf("task %s: the generated pipeline is invalid: %w", def.Name, err)
 	}
 	if err := b.SetMetricsYAML(metricsExporter + ": {}"); err != nil {
@@ -244,7 +245,7 @@ func (f *Fleet) StopAll() {
 // plus the destination's batch period, then stops it.
 func (t *Task) stop(log *slog.Logger, timeout time.Duration) {
 	t.out.Drain()
-	wait := timeout + translate.BatchPeriod(t.Def)
+	wait := timeout + t.pipe.BatchPeriod
 	select {
 	case <-t.done:
 	case <-time.After(wait):
