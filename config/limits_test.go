@@ -258,20 +258,3 @@ func TestBoundsAccepted(t *testing.T) {
 		t.Errorf("ESA http at the bounds: %v", err)
 	}
 }
-
-// TestValidateHTTPBatching checks the batching that code may set on an HTTP destination (it has no
-// key in a definition).
-func TestValidateHTTPBatching(t *testing.T) {
-	task, err := Load([]byte(native("destination: {type: http, url: 'http://x'}")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	task.Destination.HTTP.Batching = &Batching{Count: MaxBatchCount + 1, Period: "1ns"}
-	want := Errors{
-		{Path: "destination.batching.count", Msg: "10000001 is above the maximum of 10000000 records"},
-		{Path: "destination.batching.period", Msg: "1ns is below the minimum of 100ms"},
-	}
-	if got := Validate(task); !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %v\nwant %v", got, want)
-	}
-}

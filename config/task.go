@@ -378,11 +378,10 @@ type HTTPDestination struct {
 	// MaxRetry is the number of retries after the first attempt (nil = default 3).
 	MaxRetry *int `yaml:"max_retry,omitempty" json:"max_retry,omitempty"`
 	// Timeout is the per-request timeout in seconds (default 10).
-	Timeout     int       `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	MaxInFlight int       `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
-	Period      string    `yaml:"period,omitempty" json:"period,omitempty"` // flush period, default 5s
-	TLS         *TLS      `yaml:"tls,omitempty" json:"tls,omitempty"`
-	Batching    *Batching `yaml:"-" json:"-"`
+	Timeout     int    `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	MaxInFlight int    `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
+	Period      string `yaml:"period,omitempty" json:"period,omitempty"` // flush period, default 5s
+	TLS         *TLS   `yaml:"tls,omitempty" json:"tls,omitempty"`
 }
 
 // HTTPAuth is ESA's StandardAuthParam.

@@ -786,7 +786,6 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 	v.atMost(p+".timeout", int64(h.Timeout), MaxHTTPTimeout, " seconds")
 	v.atMost(p+".max_in_flight", int64(h.MaxInFlight), MaxInFlightLimit, "")
 	v.period(p+".period", h.Period)
-	v.batching(p+".batching", h.Batching)
 	v.tls(p+".tls", h.TLS)
 }
 

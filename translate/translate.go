@@ -443,9 +443,6 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		}
 		name, maxInFlight = "esa_http", h.MaxInFlight
 		batching = &config.Batching{Period: h.Period}
-		if h.Batching != nil {
-			*batching = *h.Batching
-		}
 		if h.MaxBatchSize > 0 {
 			batching.Count = h.MaxBatchSize
 		}
