@@ -316,7 +316,7 @@ func processors(t *config.Task, cat *config.Category, sec *secrets) []any {
 	if !selectsAtInput(t) {
 		sample := obj("rate", samplingRate(t))
 		sample.setStr("key", t.SampleKey)
-		sample.set("task", t.Name).set("route_invalid", routeInvalid)
+		sample.set("task", t.Name)
 		procs = append(procs, obj("esa_sample", sample))
 		if len(t.Filters) > 0 {
 			procs = append(procs, obj("esa_filter", obj(

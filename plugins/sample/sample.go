@@ -59,10 +59,6 @@ like any other). Messages already flagged with an error pass through untouched.`
 				Default("").
 				Example("ClientRequestID"),
 			record.TaskField(),
-			service.NewBoolField("route_invalid").
-				Description("Accepted for uniformity with `esa_filter` and `esa_fields`, which detect invalid records; esa_sample does not validate records, so it has no effect here.").
-				Default(false).
-				Advanced(),
 		).
 		LintRule(`root = if this.rate != null && (this.rate <= 0 || this.rate > 100) { [ "rate must be in (0, 100]" ] }`).
 		Example("Keep a quarter of the records", "Random sampling at 25 %.", `
@@ -92,10 +88,9 @@ func Register(env *service.Environment) error {
 
 // Config is the plain configuration of a Processor.
 type Config struct {
-	Rate         float64
-	Key          string
-	Task         string
-	RouteInvalid bool
+	Rate float64
+	Key  string
+	Task string
 }
 
 // FromParsed builds a Processor from a parsed esa_sample config.
@@ -108,7 +103,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.Key, err = conf.FieldString("key"); err != nil {
 		return nil, err
 	}
-	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
+	if c.Task, err = conf.FieldString("task"); err != nil {
 		return nil, err
 	}
 	return New(c, res, rand.Uint64(), rand.Uint64())
@@ -134,7 +129,6 @@ func New(c Config, res *service.Resources, seed1, seed2 uint64) (*Processor, err
 	if math.IsNaN(c.Rate) || c.Rate <= 0 || c.Rate > 100 {
 		return nil, fmt.Errorf("%s: rate %v is not in (0, 100]", Name, c.Rate)
 	}
-	_ = c.RouteInvalid // see the route_invalid field doc
 	p := &Processor{
 		all:       c.Rate >= 100,
 		threshold: Threshold(c.Rate),

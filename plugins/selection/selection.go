@@ -60,10 +60,10 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Stage, err
 	if sc.Key, err = c.FieldString("key"); err != nil {
 		return nil, err
 	}
-	if sc.Task, sc.RouteInvalid, err = record.ParseTaskFields(c); err != nil {
+	if fc.Task, fc.RouteInvalid, err = record.ParseTaskFields(c); err != nil {
 		return nil, err
 	}
-	fc.Task, fc.RouteInvalid = sc.Task, sc.RouteInvalid
+	sc.Task = fc.Task
 	if fc.Category, err = c.FieldString("category"); err != nil {
 		return nil, err
 	}
