@@ -3,7 +3,6 @@ package config
 import (
 	"encoding/json"
 	"math"
-	"net/url"
 	"strings"
 )
 
@@ -140,53 +139,8 @@ func exportSecret(v string) string {
 // exportURL returns a URL (or host[:port]) with its user name, password and token-like query values
 // (IsSecretName) shown as exportSecret shows them; the rest is kept byte for byte.
 func exportURL(u string) string {
-	var out strings.Builder
-	rest := u
-	if i := strings.Index(rest, "://"); i >= 0 {
-		out.WriteString(rest[:i+3])
-		rest = rest[i+3:]
-	}
-	// The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2), the user info at its last '@'.
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		user, pass, hasPass := strings.Cut(rest[:at], ":")
-		out.WriteString(exportSecret(user))
-		if hasPass {
-			out.WriteString(":" + exportSecret(pass))
-		}
-		out.WriteByte('@')
-		rest = rest[at+1:]
-	}
-	fragment := ""
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		rest, fragment = rest[:i], rest[i:]
-	}
-	path, query, hasQuery := strings.Cut(rest, "?")
-	out.WriteString(path)
-	if hasQuery {
-		out.WriteByte('?')
-		for j, param := range strings.Split(query, "&") {
-			if j > 0 {
-				out.WriteByte('&')
-			}
-			name, value, hasValue := strings.Cut(param, "=")
-			plain := name
-			if n, err := url.QueryUnescape(name); err == nil {
-				plain = n
-			}
-			out.WriteString(name)
-			if hasValue {
-				if IsSecretName(plain) {
-					value = exportSecret(value)
-				}
-				out.WriteString("=" + value)
-			}
-		}
-	}
-	return out.String() + fragment
+	return MapURLSecrets(u, URLSecrets{User: exportSecret, Password: exportSecret,
+		Query: func(_, v string) string { return exportSecret(v) }})
 }
 
 // exportParams returns HTTP headers or query parameters as ESA's {name: {"StaticValue": v}}, with the

@@ -46,6 +46,67 @@ func RedactURL(s string) string {
 	return scheme + rest
 }
 
+// URLSecrets are the secret parts of a URL that MapURLSecrets rewrites: given each part as written
+// (percent-encoded) they return its replacement.
+type URLSecrets struct {
+	User, Password func(v string) string
+	// Query rewrites the value of a query parameter whose name (decoded) is token-like (IsSecretName).
+	Query func(name, v string) string
+}
+
+// MapURLSecrets returns u (a URL, or host[:port]) with its user name, password and token-like query
+// values replaced by f; every other byte is kept as written. The one place that knows where the
+// secrets of a URL are: the translator makes them references, an export masks them.
+func MapURLSecrets(u string, f URLSecrets) string {
+	var out strings.Builder
+	rest := u
+	if i := strings.Index(rest, "://"); i >= 0 {
+		out.WriteString(rest[:i+3])
+		rest = rest[i+3:]
+	}
+	// The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2), the user info at its last '@'.
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
+		user, pass, hasPass := strings.Cut(rest[:at], ":")
+		out.WriteString(f.User(user))
+		if hasPass {
+			out.WriteString(":" + f.Password(pass))
+		}
+		out.WriteByte('@')
+		rest = rest[at+1:]
+	}
+	fragment := ""
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest, fragment = rest[:i], rest[i:]
+	}
+	path, query, hasQuery := strings.Cut(rest, "?")
+	out.WriteString(path)
+	if hasQuery {
+		out.WriteByte('?')
+		for j, param := range strings.Split(query, "&") {
+			if j > 0 {
+				out.WriteByte('&')
+			}
+			name, value, hasValue := strings.Cut(param, "=")
+			plain := name
+			if n, err := url.QueryUnescape(name); err == nil {
+				plain = n
+			}
+			out.WriteString(name)
+			if hasValue {
+				if IsSecretName(plain) {
+					value = f.Query(plain, value)
+				}
+				out.WriteString("=" + value)
+			}
+		}
+	}
+	return out.String() + fragment
+}
+
 // IsSecretName reports whether an HTTP header or query parameter name is token-like, so that its
 // value is a secret: the translator writes such values as environment references, never literally.
 // The test is a case-insensitive substring match against

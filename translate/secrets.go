@@ -3,7 +3,6 @@ package translate
 import (
 	"bytes"
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -124,53 +123,14 @@ func (s *secrets) url(path, field, u string) any {
 	if u == "" {
 		return ""
 	}
-	var text strings.Builder
-	rest := u
-	if i := strings.Index(rest, "://"); i >= 0 {
-		text.WriteString(rest[:i+3])
-		rest = rest[i+3:]
-	}
-	// The authority ends at the first '/', '?' or '#' (RFC 3986 §3.2), the user info at its last '@'.
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-		user, pass, hasPass := strings.Cut(rest[:at], ":")
-		text.WriteString(s.ref(path+" user", field+"_user", user))
-		if hasPass {
-			text.WriteString(":" + s.ref(path+" password", field+"_password", pass))
-		}
-		text.WriteByte('@')
-		rest = rest[at+1:]
-	}
-	fragment := ""
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		rest, fragment = rest[:i], rest[i:]
-	}
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		text.WriteString(rest[:i+1])
-		for j, param := range strings.Split(rest[i+1:], "&") {
-			if j > 0 {
-				text.WriteByte('&')
-			}
-			name, value, hasValue := strings.Cut(param, "=")
-			plain := name
-			if n, err := url.QueryUnescape(name); err == nil {
-				plain = n
-			}
-			if hasValue && config.IsSecretName(plain) {
-				value = s.ref(path+" query "+plain, field+"_query_"+plain, value)
-			}
-			text.WriteString(name)
-			if hasValue {
-				text.WriteString("=" + value)
-			}
-		}
-	} else {
-		text.WriteString(rest)
-	}
-	return s.scalar(path, text.String()+fragment, u)
+	text := config.MapURLSecrets(u, config.URLSecrets{
+		User:     func(v string) string { return s.ref(path+" user", field+"_user", v) },
+		Password: func(v string) string { return s.ref(path+" password", field+"_password", v) },
+		Query: func(name, v string) string {
+			return s.ref(path+" query "+name, field+"_query_"+name, v)
+		},
+	})
+	return s.scalar(path, text, u)
 }
 
 // params returns the headers or query parameters m at path (kind "header" or "query") with the values
