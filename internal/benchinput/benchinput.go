@@ -6,11 +6,14 @@ package benchinput
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/generate"
@@ -97,4 +100,50 @@ func write(path string, n int, log io.Writer) error {
 		return err
 	}
 	return f.Close()
+}
+
+// GzipBodies reads the first n records of the input file into gzip bodies (fastest level) of per
+// records each: the requests of the ingest benchmarks, compressed before their clock starts.
+func GzipBodies(input string, n, per int) ([][]byte, error) {
+	f, err := os.Open(input)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var bodies [][]byte
+	var raw bytes.Buffer
+	flush := func() {
+		var z bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+		_, _ = zw.Write(raw.Bytes())
+		_ = zw.Close()
+		bodies = append(bodies, z.Bytes())
+		raw.Reset()
+	}
+	for i := 0; i < n && sc.Scan(); i++ {
+		raw.Write(sc.Bytes())
+		raw.WriteByte('\n')
+		if (i+1)%per == 0 {
+			flush()
+		}
+	}
+	if raw.Len() > 0 {
+		flush()
+	}
+	return bodies, sc.Err()
+}
+
+// EnvInt is the positive integer in the environment variable name, or def when it is not set.
+func EnvInt(name string, def int) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive number", name, v)
+	}
+	return n, nil
 }

@@ -1,9 +1,7 @@
 package memory
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,47 +54,17 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive number", name, v)
+	n, err := benchinput.EnvInt(name, def)
+	if err != nil {
+		b.Fatal(err)
 	}
 	return n
 }
 
 // gzipBodies reads the first n records of input into gzip bodies of per records each.
 func gzipBodies(b *testing.B, input string, n, per int) [][]byte {
-	f, err := os.Open(input)
+	bodies, err := benchinput.GzipBodies(input, n, per)
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	var bodies [][]byte
-	var raw bytes.Buffer
-	flush := func() {
-		var z bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
-		_, _ = zw.Write(raw.Bytes())
-		_ = zw.Close()
-		bodies = append(bodies, z.Bytes())
-		raw.Reset()
-	}
-	for i := 0; i < n && sc.Scan(); i++ {
-		raw.Write(sc.Bytes())
-		raw.WriteByte('\n')
-		if (i+1)%per == 0 {
-			flush()
-		}
-	}
-	if raw.Len() > 0 {
-		flush()
-	}
-	if err := sc.Err(); err != nil {
 		b.Fatal(err)
 	}
 	return bodies

@@ -44,9 +44,12 @@ type sink struct {
 	got map[string][]map[string]any // task → records in arrival order
 }
 
-func startSink(t *testing.T) *sink {
+func startSink(t *testing.T) *sink { return startAuthSink(t, "") }
+
+// startAuthSink is startSink with every request's auth_key verified with key ("" verifies nothing).
+func startAuthSink(t *testing.T, key string) *sink {
 	s := &sink{got: map[string][]map[string]any{}}
-	rc := &httpout.Receiver{OnBatch: func(r *http.Request, _ []byte, recs [][]byte) error {
+	rc := &httpout.Receiver{PrivateKey: key, OnBatch: func(r *http.Request, _ []byte, recs [][]byte) error {
 		task := strings.TrimPrefix(r.URL.Path, "/t/")
 		s.mu.Lock()
 		defer s.mu.Unlock()

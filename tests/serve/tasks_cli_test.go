@@ -2,8 +2,6 @@ package serve
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,34 +9,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
 // cliPrivateKey signs the HTTP deliveries of the task created by the CLI: the receiver verifies it, so
 // a delivery proves that the CLI sent the real secret (a Get shows it masked).
 const cliPrivateKey = "cliKey0123456789"
-
-// startAuthSink is startSink with every request's auth_key verified with key.
-func startAuthSink(t *testing.T, key string) *sink {
-	s := &sink{got: map[string][]map[string]any{}}
-	rc := &httpout.Receiver{PrivateKey: key, OnBatch: func(r *http.Request, _ []byte, recs [][]byte) error {
-		task := strings.TrimPrefix(r.URL.Path, "/t/")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, rec := range recs {
-			var m map[string]any
-			if err := json.Unmarshal(rec, &m); err != nil {
-				return err
-			}
-			s.got[task] = append(s.got[task], m)
-		}
-		return nil
-	}}
-	s.srv = httptest.NewServer(rc)
-	t.Cleanup(s.srv.Close)
-	return s
-}
 
 // cli runs `esa-connect tasks ARGS` against a serve with the test's key pair (or env's).
 type cli struct {
