@@ -11,9 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/generate"
@@ -146,4 +149,51 @@ func EnvInt(name string, def int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: want a positive number", name, v)
 	}
 	return n, nil
+}
+
+// PostAll POSTs every body (gzip NDJSON) to url from clients goroutines at once, each request with
+// header and Content-Encoding: gzip, and returns the first failure: a transport error or an answer
+// other than 200.
+func PostAll(url string, bodies [][]byte, clients int, header http.Header) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 5 * time.Minute}
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for failed.Load() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(bodies) {
+					return
+				}
+				req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(bodies[i]))
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				for k, v := range header {
+					req.Header[k] = v
+				}
+				req.Header.Set("Content-Encoding", "gzip")
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Store(fmt.Errorf("answer %d", resp.StatusCode))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err, _ := failed.Load().(error); err != nil {
+		return err
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package memory
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -118,41 +116,11 @@ func runIngest(b *testing.B, bin, mode string, bodies [][]byte, n, clients int) 
 		profiled <- nil
 	}
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 5 * time.Minute}
-	var next atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bodies) {
-					return
-				}
-				req, _ := http.NewRequest(http.MethodPost, "http://"+ingest+"/v1/logs", bytes.NewReader(bodies[i]))
-				req.Header.Set("Content-Encoding", "gzip")
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Store(err.Error())
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Store(fmt.Sprintf("answer %d", resp.StatusCode))
-					return
-				}
-			}
-		}()
+	if err := benchinput.PostAll("http://"+ingest+"/v1/logs", bodies, clients, nil); err != nil {
+		b.Fatalf("a request failed: %v\n%s", err, p.Stderr())
 	}
-	wg.Wait()
 	acked := time.Since(start)
-	if f := failed.Load(); f != nil {
-		b.Fatalf("a request failed: %v\n%s", f, p.Stderr())
-	}
 	select {
 	case <-all:
 	case <-time.After(10 * time.Minute):

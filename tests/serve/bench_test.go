@@ -1,9 +1,7 @@
 package serve
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -101,42 +98,12 @@ func runServeIngest(b *testing.B, bodies [][]byte, n, tasks, clients int) serveR
 			b.Fatal(err)
 		}
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 5 * time.Minute}
-	var next atomic.Int64
-	var failed atomic.Value
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bodies) {
-					return
-				}
-				req, _ := http.NewRequest(http.MethodPost, "http://"+s.addr+sitePath("access"), bytes.NewReader(bodies[i]))
-				req.Header.Set("Content-Encoding", "gzip")
-				req.Header.Set("Authorization", "Bearer "+token)
-				resp, err := client.Do(req)
-				if err != nil {
-					failed.Store(err.Error())
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Store(fmt.Sprintf("answer %d", resp.StatusCode))
-					return
-				}
-			}
-		}()
+	hdr := http.Header{"Authorization": {"Bearer " + token}}
+	if err := benchinput.PostAll("http://"+s.addr+sitePath("access"), bodies, clients, hdr); err != nil {
+		b.Fatalf("a request failed: %v\n%s", err, s.p.Stderr())
 	}
-	wg.Wait()
 	acked := time.Since(start)
-	if f := failed.Load(); f != nil {
-		b.Fatalf("a request failed: %v\n%s", f, s.p.Stderr())
-	}
 	mu.Lock()
 	for i := range tasks {
 		if c := got[fmt.Sprintf("/t/bench%d", i)]; c != n {
