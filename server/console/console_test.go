@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	_ "github.com/redpanda-data/benthos/v4/public/components/io"
+	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins"
@@ -169,6 +169,4 @@ func TestValidateDraft(t *testing.T) {
 	if !strings.Contains(v.Pipeline, "esa_http") || !strings.Contains(v.YAML, "DestUrl: http://127.0.0.1:1/in") {
 		t.Errorf("pipeline or YAML:\n%s\n%s", v.Pipeline, v.YAML)
 	}
-	_ = time.Second
-	_ = url.Values{}
 }
