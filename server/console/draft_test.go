@@ -59,7 +59,7 @@ func TestDeliveryObject(t *testing.T) {
 	obj := deliveryObject(dest, map[string]any{
 		"DestUrl": " https://logs.example.com/in ", "Compress": "gzip", "StandardAuthOn": true,
 		"StandardAuthParam.PrivateKey": "abc123", "StandardAuthParam.ExpiredTime": "300", "StandardAuthParam.UrlPath": "",
-		"HeaderParam": []any{map[string]any{"name": "X-Api-Key", "value": "k1"}, map[string]any{"name": "", "value": ""}},
+		"HeaderParam":  []any{map[string]any{"name": "X-Api-Key", "value": "k1"}, map[string]any{"name": "", "value": ""}},
 		"MaxBatchSize": "", "MaxBatchMB": "2.5", "LogSplit": false, "LogSplitWords": "|", "Unknown": "x",
 	})
 	b, _ := json.Marshal(obj)
