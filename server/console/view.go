@@ -134,7 +134,13 @@ func destinationSummary(t *config.Task) string {
 	case d.HTTP != nil:
 		return config.RedactURL(d.HTTP.URL)
 	case d.Kafka != nil:
-		b := strings.Join(d.Kafka.Brokers, ", ")
+		b := ""
+		if len(d.Kafka.Brokers) > 0 {
+			b = d.Kafka.Brokers[0]
+		}
+		if n := len(d.Kafka.Brokers) - 1; n > 0 {
+			b += fmt.Sprintf(" +%d", n)
+		}
 		return fmt.Sprintf("topic %s at %s", d.Kafka.Topic, b)
 	case d.SLS != nil:
 		return fmt.Sprintf("%s/%s (%s)", d.SLS.Project, d.SLS.Logstore, d.SLS.Region)

@@ -136,22 +136,25 @@
         }
       }
     }
+    // firstInvalid is the first control (in page order) whose field shows a problem.
     firstInvalid() {
+      const bad = [];
       for (const {input, err} of this.reg.values()) {
-        if (err.textContent) return [].concat(input || [])[0] || err;
+        if (err.textContent && err.isConnected) bad.push([].concat(input || [])[0] || err);
       }
-      return this.other && this.other.firstChild;
+      bad.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
+      return bad[0] || (this.other && this.other.firstChild);
     }
   }
 
   // block is a labelled field: label (with ESA's parameter name), control, help and error, registered
   // on form under target.
   function block(form, o) {
-    const id = o.id || nextId('f');
+    const input = o.input || o.control;
+    const id = o.id || (input && input.id) || nextId('f');
     const helpId = id + '-help';
     const errId = id + '-err';
     const err = h('p', {class: 'error', id: errId, 'aria-live': 'polite'});
-    const input = o.input || o.control;
     if (input && !input.id) input.id = id;
     const inputId = input ? input.id : id;
     if (input) input.setAttribute('aria-describedby', (o.help ? helpId + ' ' : '') + errId);
@@ -307,6 +310,13 @@
     }
   }
 
+  // count is a record count cell: the running stream's, or a dash when the task does not run.
+  function count(hl, key, label, name) {
+    if (!hl.running) return h('td', {class: 'num', 'data-label': label, dataset: {count: name}, title: 'counted while the task runs'}, h('span', {class: 'faint'}, '–'));
+    return h('td', {class: 'num', 'data-label': label, dataset: {count: name}},
+      h('span', {class: name === 'failed' && hl[key] ? 'bad' : null}, fmt(hl[key])));
+  }
+
   function taskRow(t, reload) {
     const hl = t.health || {};
     const act = (label, key, fn, cls) => h('button', {type: 'button', class: 'btn btn-link btn-sm' + (cls ? ' ' + cls : ''),
@@ -333,9 +343,9 @@
       h('td', {'data-label': 'Status'}, badge(t), reason ? h('span', {class: 'reason', title: reason}, reason) : null,
         t.problem ? h('span', {class: 'reason'}, t.problem) : null),
       h('td', {'data-label': 'Health', class: 'health-cell'}, healthLines(hl, t)),
-      h('td', {class: 'num', 'data-label': 'In', dataset: {count: 'in'}}, fmt(hl.records_in)),
-      h('td', {class: 'num', 'data-label': 'Delivered', dataset: {count: 'delivered'}}, fmt(hl.records_delivered)),
-      h('td', {class: 'num', 'data-label': 'Failed', dataset: {count: 'failed'}}, h('span', {class: hl.records_failed ? 'bad' : null}, fmt(hl.records_failed))),
+      count(hl, 'records_in', 'In', 'in'),
+      count(hl, 'records_delivered', 'Delivered', 'delivered'),
+      count(hl, 'records_failed', 'Failed', 'failed'),
       h('td', {class: 'actions-cell'}, h('div', {class: 'actions'}, actions)));
   }
 
@@ -414,7 +424,7 @@
     search.addEventListener('input', drawList);
     drawList();
     drawOrder();
-    return h('section', {class: 'section', 'aria-labelledby': 'fields-title'},
+    return h('section', {class: 'section', 'aria-labelledby': 'fields-title', dataset: {target: 'fields'}},
       h('h2', {id: 'fields-title'}, 'Fields', h('span', {class: 'esa-name'}, 'FieldName')),
       h('p', {class: 'muted'}, 'The fields each delivered record keeps, in the order on the right. Search by name or description.'),
       h('div', {class: 'picker-bar'}, search,
@@ -466,13 +476,13 @@
       const type = fieldType(cat, row.field.trim());
       const ops = opsFor(type);
       if (!ops.some((o) => o.name === row.op)) row.op = ops[0].name;
-      return h('select', {id: 'cond-op-' + i, 'aria-label': 'Operator of condition ' + (i + 1), value: row.op}, ops.map((o) => h('option', {value: o.name}, o.label)));
+      return h('select', {id: 'cond-op-' + i, class: 'cond-op', 'aria-label': 'Operator of condition ' + (i + 1), value: row.op}, ops.map((o) => h('option', {value: o.name}, o.label)));
     }
     function drawRows(focus) {
       form.reg.forEach((v, k) => { if (k.startsWith('filters[')) form.reg.delete(k); });
       const rows = d.filters.map((row, i) => {
         const rowErr = h('p', {class: 'error', id: 'cond-err-' + i, 'aria-live': 'polite'});
-        const field = h('input', {id: 'cond-field-' + i, list: listId, value: row.field, placeholder: 'Field', autocomplete: 'off', spellcheck: 'false',
+        const field = h('input', {id: 'cond-field-' + i, class: 'cond-field', list: listId, value: row.field, placeholder: 'Field', autocomplete: 'off', spellcheck: 'false',
           'aria-label': 'Field of condition ' + (i + 1), 'aria-describedby': 'cond-err-' + i});
         let op = opSelect(row, i);
         const value = h('input', {id: 'cond-value-' + i, value: row.value, 'aria-label': 'Value of condition ' + (i + 1), autocomplete: 'off', spellcheck: 'false',
@@ -486,8 +496,13 @@
         const fit = () => {
           const type = fieldType(cat, row.field.trim());
           const o = S.ops[row.op] || {};
-          valueCell.hidden = o.values === 'none';
-          icLabel.hidden = !(o.ignore_case && (type === 'string' || type === 'timestamp' || type === null));
+          // Cells that do not apply keep their place (the rows stay aligned) but are hidden and inert.
+          const noValue = o.values === 'none';
+          valueCell.classList.toggle('invisible', noValue);
+          value.disabled = noValue;
+          const noCase = !(o.ignore_case && (type === 'string' || type === 'timestamp' || type === null));
+          icLabel.classList.toggle('invisible', noCase);
+          ic.disabled = noCase;
           value.placeholder = o.values === 'many' ? 'value, value, …' : (type === 'timestamp' ? '2026-01-01T00:00:00+08:00' : (o.name && o.name.includes('regex') ? 'regular expression (RE2)' : 'value'));
         };
         const wire = (sel) => sel.addEventListener('change', (e) => { row.op = e.target.value; fit(); changed('filters[' + i + ']'); });
@@ -575,14 +590,18 @@
 
   function showCreate(main) {
     document.title = 'Create delivery task · esa-connect console';
+    const resumed = !!(S.wizard && !S.wizard.created && S.wizard.touched.size);
     if (!S.wizard || S.wizard.created) S.wizard = newWizard();
     const W = S.wizard;
+    W.error = null;
     W.form = new Form((p) => p.step < W.step || W.attempted.has(p.step) || (p.step === W.step && W.touched.has(p.target)) ||
       (p.step === W.step && p.target.startsWith('filters[') && W.touched.has(p.target)));
     fill(main, 
       h('div', {class: 'page-head'},
         h('div', null, h('a', {class: 'crumb', href: '#/'}, '← Delivery tasks'), h('h1', {id: 'wizard-title'}, 'Create delivery task'),
           h('p', {class: 'muted'}, 'As in ESA\'s console: every step is checked as you type, with the same validation as the API and esa-connect run.'))),
+      resumed ? h('div', {class: 'callout', id: 'draft-kept'}, 'Your draft of task ', h('strong', null, W.draft.name || '(no name yet)'), ' is kept. ',
+        h('button', {type: 'button', class: 'btn btn-sm', id: 'start-over', onclick: () => { S.wizard = null; route(); }}, 'Start over')) : null,
       h('ol', {class: 'stepper', id: 'stepper', 'aria-label': 'Steps'}),
       h('div', {id: 'wizard-body'}));
     drawWizard();
@@ -743,7 +762,7 @@
             onchange: (e) => { on(e.target.checked); draw(id); }});
           const err = h('p', {class: 'error', id: id + '-err'});
           form.register(target, cb, err);
-          return h('div', {class: 'field'}, h('label', {class: 'check', for: id}, cb, label, h('span', {class: 'esa-name'}, p.name)),
+          return h('div', {class: 'field', dataset: {target}}, h('label', {class: 'check', for: id}, cb, h('span', null, label, h('span', {class: 'esa-name'}, p.name))),
             p.help ? h('p', {class: 'help check-help'}, p.help) : null, err);
         }
         case 'select': {
@@ -837,14 +856,14 @@
     const el = $('#review');
     if (!el || W.step !== 4) return;
     const r = W.result;
-    const key = r ? (r.valid ? r.yaml + r.pipeline : 'invalid:' + r.problems.length) : 'none';
+    const key = r ? (r.valid ? r.yaml + r.pipeline : 'invalid:' + r.problems.length + ':' + W.attempted.has(4)) : 'none';
     if (el.dataset.key === key) return;
     el.dataset.key = key;
     const title = h('h2', {id: 'review-title'}, 'Review');
     if (!r) { fill(el, title, h('p', {class: 'muted'}, 'Checking…')); return; }
     if (!r.valid) {
-      fill(el, title, h('p', {class: 'muted', id: 'review-pending'}, 'The pipeline and the task YAML show here once the task has no problem left (' +
-        r.problems.length + ' now).'));
+      fill(el, title, h('p', {class: 'muted', id: 'review-pending'}, 'The Benthos pipeline and the task YAML appear here once the task is complete' +
+        (W.attempted.has(4) ? ': ' + r.problems.length + ' problem(s) left.' : '.')));
       return;
     }
     const d = W.draft;
@@ -913,7 +932,7 @@
       const first = res.problems[0];
       W.error = null;
       if (first.step !== W.step) goStep(first.step);
-      else { W.form.show(); drawStepper(); }
+      else { W.form.show(); drawStepper(); drawReview(); }
       const el = W.form.firstInvalid();
       if (el && el.focus) el.focus();
       return;
@@ -969,7 +988,9 @@
       h('h3', {id: tokenId + '-title'}, 'Verify bucket ownership'),
       h('ol', null,
         h('li', null, 'Read the challenge object that serve wrote into the bucket:',
-          h('div', {class: 'copy-line'}, h('code', {id: 'challenge-path'}, t.challenge || t.reason), copyButton(() => t.challenge || t.reason, 'challenge object path'))),
+          h('div', {class: 'copy-line'}, h('code', {id: 'challenge-path'}, t.challenge || t.reason), copyButton(() => t.challenge || t.reason, 'challenge object path')),
+          h('p', {class: 'help'}, 'For example ', h('code', null, 'aws s3 cp ' + (t.challenge || 's3://…') + ' -'),
+            t.delivery_type === 'aws3cmpt' ? ' with --endpoint-url of your store' : null, '. The token is good for 7 days.')),
         h('li', null, h('label', {for: tokenId}, 'Paste its content, the ownership token:'),
           h('div', {class: 'token-row'}, input, btn), err)),
       done);
@@ -1181,6 +1202,8 @@
       location.assign('/console/signin');
     });
     window.addEventListener('hashchange', route);
+    // "Create task" while the create flow shows a created task starts a new one.
+    $('#nav-create').addEventListener('click', () => { if (location.hash === '#/create') { S.wizard = null; route(); } });
     route();
   }
 
