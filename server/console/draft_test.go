@@ -236,3 +236,31 @@ func TestTaskFlow(t *testing.T) {
 		t.Errorf("after delete: %d", code)
 	}
 }
+
+// TestAccountTask: an account-level category (Edge Routine) goes through the User actions, without a
+// site.
+func TestAccountTask(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	c := ts.client()
+	c.signIn()
+	cat, _ := config.LookupCategory("edge_routine")
+	d := draft{Name: "er", Category: "edge_routine", SiteID: "7301", Fields: []string{cat.TimeField}, DeliveryType: "local",
+		Delivery: map[string]any{"Path": t.TempDir()}}
+	code, _, b := c.do("POST", "/console/api/tasks", d)
+	if code != 200 || !strings.Contains(string(b), `"scope":"account"`) || strings.Contains(string(b), `"site_id"`) {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	st, _ := ts.api.Store.Get("er")
+	if _, ok := st.Definition["SiteId"]; ok {
+		t.Errorf("an account task has a SiteId: %v", st.Definition)
+	}
+	if code, _, b = c.do("POST", "/console/api/tasks/er/status", map[string]string{"method": "offline"}); code != 200 {
+		t.Errorf("pause: %d %s", code, b)
+	}
+	if code, _, b = c.do("PATCH", "/console/api/tasks/er", draft{Fields: d.Fields, SamplingRate: "10"}); code != 200 || !strings.Contains(string(b), "DiscardRate") {
+		t.Errorf("edit: %d %s", code, b)
+	}
+	if code, _, b = c.do("DELETE", "/console/api/tasks/er", nil); code != 200 {
+		t.Errorf("delete: %d %s", code, b)
+	}
+}

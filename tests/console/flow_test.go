@@ -117,6 +117,11 @@ func (b *browser) create(spec taskSpec) {
 		b.set("#p-"+strings.ReplaceAll(k, ".", "-"), spec.params[k])
 	}
 	b.wait(`document.querySelector('#review pre')`)
+	for _, k := range []string{"SecretKey", "Password", "StandardAuthParam.PrivateKey"} {
+		if v := spec.params[k]; v != "" && strings.Contains(b.text("#review"), v) {
+			b.t.Errorf("the review shows the secret %s", k)
+		}
+	}
 	b.checkLabels("step 4")
 	shot("step4")
 	b.click("#wizard-create")

@@ -7,6 +7,13 @@ document.addEventListener('DOMContentLoaded', () => {
   const error = document.getElementById('signin-error');
   const submit = document.getElementById('signin-submit');
   id.focus();
+  // The secret travels in this request: say so when the connection is not encrypted and leaves the host.
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(location.hostname) || location.hostname.startsWith('127.');
+  if (location.protocol !== 'https:' && !local) {
+    const warn = document.getElementById('signin-insecure');
+    warn.textContent = 'This connection is not encrypted: the AccessKey secret would cross the network in clear. Put esa-connect serve behind HTTPS.';
+    warn.hidden = false;
+  }
   const fail = (msg, field) => {
     error.textContent = msg;
     error.hidden = false;
