@@ -312,7 +312,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimSpace(req.AccessKeyID)
 	if !c.keys.Check(id, req.AccessKeySecret) {
 		c.log.Warn("console: sign-in refused", "access_key_id", config.MaskKeyID(id), "client", client)
-		replyError(w, http.StatusUnauthorized, "InvalidAccessKey", "this AccessKey ID and secret are not a key pair of this serve")
+		replyError(w, http.StatusUnauthorized, "InvalidAccessKey", "wrong AccessKey ID or secret: not a key pair of this serve")
 		return
 	}
 	if _, old, ok := c.current(r); ok {

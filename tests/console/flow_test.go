@@ -290,6 +290,8 @@ func TestConsoleEveryDestination(t *testing.T) {
 	b.waitText(`tr[data-task="web-http"]`, "offline")
 	b.waitText(`tr[data-task="web-http"] button[data-key="resume:web-http"]`, "Resume")
 	b.shot("tasks-paused")
+	b.wait(`document.querySelector('#toast').hidden`)
+	b.view("tasks-1280x800") // docs/console.png
 	if code, _ := s.ingest(t, "access", body); code != 200 {
 		t.Fatalf("ingest while paused: %d", code)
 	}

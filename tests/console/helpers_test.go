@@ -259,6 +259,23 @@ func (b *browser) shot(name string) string {
 	return path
 }
 
+// view saves a screenshot of the viewport only (what a screen of that size shows) as NN-name.png.
+func (b *browser) view(name string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	b.n++
+	path := filepath.Join(b.dir, fmt.Sprintf("%02d-%s.png", b.n, name))
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	return path
+}
+
 // resize changes the viewport.
 func (b *browser) resize(w, h int) {
 	b.t.Helper()

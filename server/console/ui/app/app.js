@@ -1155,7 +1155,7 @@
       : h('section', {class: 'card'}, h('p', {class: 'callout error'}, t.problem || 'This task does not load.'));
     fill(main, head,
       t.status === 'pending_verification' ? ownershipCard(t, () => refresh()) : null,
-      h('div', {class: 'detail'}, h('div', null, editCard, codes), h('div', null, healthCard, settingsCard())));
+      h('div', {class: 'detail'}, h('div', null, editCard, codes), h('div', {class: 'side'}, healthCard, settingsCard())));
     startPolling(refresh);
   }
 

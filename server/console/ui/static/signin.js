@@ -41,7 +41,7 @@ document.addEventListener('DOMContentLoaded', () => {
         const body = await res.json();
         if (body && body.error && body.error.message) msg = body.error.message;
       } catch (e) { /* not JSON */ }
-      if (res.status === 401) msg = 'Wrong AccessKey ID or secret: ' + msg;
+      msg = msg.charAt(0).toUpperCase() + msg.slice(1) + (msg.endsWith('.') ? '' : '.');
       secret.value = '';
       fail(msg, res.status === 401 ? null : secret);
     } catch (e) {
