@@ -89,6 +89,13 @@ func TestSessionRequired(t *testing.T) {
 			t.Errorf("%s %s without a session: %d %s", r[0], r[1], code, b)
 		}
 	}
+	// No escaped path reaches a signed-in page's asset through the public directory.
+	for _, p := range []string{"/console/static/..%2Fapp%2Fapp.js", "/console/static/%2E%2E%2Fapp%2Fapp.js", "/console/static/..%2Findex.html",
+		"/console/static/%2e%2e%2f%2e%2e%2fconsole.go"} {
+		if code, _, b := c.do("GET", p, nil); code == 200 {
+			t.Errorf("GET %s without a session: %d %.60s", p, code, b)
+		}
+	}
 	// A made-up cookie is no session.
 	req, _ := http.NewRequest("GET", ts.srv.URL+"/console/api/tasks", nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: randomToken()})

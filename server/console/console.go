@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -205,14 +206,26 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	c.file(w, "ui/signin.html", "no-store")
 }
 
+// assetName matches the names of the embedded assets; anything else (an escaped "/" or "..") is not
+// one.
+var assetName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+
 // static serves the public assets (those of the sign-in page).
 func (c *Console) static(w http.ResponseWriter, r *http.Request) {
-	c.file(w, path.Join("ui/static", r.PathValue("file")), "no-cache")
+	c.asset(w, "ui/static", r.PathValue("file"))
 }
 
 // appAsset serves the assets of the signed-in page.
 func (c *Console) appAsset(w http.ResponseWriter, r *http.Request, _ *session, _ string) {
-	c.file(w, path.Join("ui/app", r.PathValue("file")), "no-cache")
+	c.asset(w, "ui/app", r.PathValue("file"))
+}
+
+func (c *Console) asset(w http.ResponseWriter, dir, name string) {
+	if !assetName.MatchString(name) || strings.Contains(name, "..") {
+		http.NotFound(w, nil)
+		return
+	}
+	c.file(w, dir+"/"+name, "no-cache")
 }
 
 var contentTypes = map[string]string{

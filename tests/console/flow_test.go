@@ -225,6 +225,7 @@ func TestConsoleEveryDestination(t *testing.T) {
 	b.set("#ownership input", challenge(t, admin, "esa/esa-ownership-web-s3.txt"))
 	b.click("#verify-ownership")
 	b.waitText("#ownership", "Ownership verified")
+	b.waitText("#created-state", "online")
 	b.shot("web-s3-verified")
 	if strings.Contains(b.text("body"), s3test.SecretKey) {
 		t.Error("the page shows the S3 secret key")

@@ -963,14 +963,24 @@
   function createdView(t) {
     const pending = t.status === 'pending_verification';
     const ingest = t.scope === 'site' ? '/v1/sites/' + t.site_id + '/logs/' + t.category : '/v1/logs/' + t.category;
+    const mark = h('span', {class: 'mark' + (pending ? ' pending' : ''), 'aria-hidden': 'true'}, pending ? '…' : '✓');
+    const state = h('p', {id: 'created-state'});
+    const say = (item) => fill(state, badge(item), ' ', item.status === 'pending_verification'
+      ? 'It waits, offline, for the proof that you own the bucket.' : 'It delivers to ' + item.destination_title + ' now.');
+    say(t);
     return h('div', {class: 'card', id: 'created'},
-      h('div', {class: 'created-head'}, h('span', {class: 'mark' + (pending ? ' pending' : ''), 'aria-hidden': 'true'}, pending ? '…' : '✓'),
+      h('div', {class: 'created-head'}, mark,
         h('div', null,
           h('h2', {id: 'created-title', tabindex: '-1'}, 'Task ' + t.name + ' created'),
-          h('p', null, badge(t), ' ', pending ? 'It waits, offline, for the proof that you own the bucket.' : 'It delivers to ' + t.destination_title + ' now.'),
+          state,
           h('p', {class: 'muted'}, 'Records POSTed to serve\'s ingest ', h('code', {id: 'ingest-path'}, 'POST ' + ingest), ' reach every online task of the ' +
             (t.scope === 'site' ? 'site and ' : '') + 'category.'))),
-      pending ? ownershipCard(t, () => {}) : null,
+      pending ? ownershipCard(t, (item) => {
+        Object.assign(t, item);
+        mark.textContent = '✓';
+        mark.classList.remove('pending');
+        say(t);
+      }) : null,
       h('div', {class: 'wizard-actions'},
         h('a', {class: 'btn btn-primary', href: '#/', id: 'to-tasks'}, 'Go to delivery tasks'),
         h('div', {class: 'right'}, h('a', {class: 'btn', href: '#/tasks/' + enc(t.name)}, 'Open task'),
