@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/klauspost/compress/gzip"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -411,4 +412,27 @@ func consumeKafka(t *testing.T, addrs []string, topic string, want int) []*kgo.R
 		cancel()
 	}
 	return out
+}
+
+// TestConsoleKeyboard: the create flow's first step is done with the keyboard alone: the name field
+// has the focus, Tab reaches the categories, the arrow keys choose one, Tab the site, Enter on Next.
+func TestConsoleKeyboard(t *testing.T) {
+	s := startServe(t)
+	b := newBrowser(t, s.base, 1280, 800)
+	b.signIn(keyID, keySecret)
+	b.wait(`document.querySelector('#create-task')`)
+	b.click("#create-task")
+	b.wait(`document.activeElement && document.activeElement.id === 'task-name'`)
+	b.run(chromedp.KeyEvent("by-keyboard\t"))
+	b.wait(`document.activeElement && document.activeElement.id === 'cat-access'`)
+	b.run(chromedp.KeyEvent(kb.ArrowRight))
+	b.wait(`document.activeElement && document.activeElement.id === 'cat-firewall' && document.activeElement.checked`)
+	b.run(chromedp.KeyEvent("\t7301\t\t\t"))
+	b.wait(`document.activeElement && document.activeElement.id === 'wizard-next'`)
+	b.shot("step1-keyboard")
+	b.run(chromedp.KeyEvent("\r"))
+	b.wait(`document.querySelector('#field-list')`)
+	b.waitText("#field-list", "ManagedRuleType") // a field of the firewall log
+	b.wait(`document.activeElement && document.activeElement.id === 'field-search'`)
+	b.shot("step2-keyboard")
 }

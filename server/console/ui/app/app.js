@@ -675,7 +675,7 @@
 
   function step1(W, changed) {
     const d = W.draft;
-    const name = h('input', {id: 'task-name', value: d.name, autocomplete: 'off', spellcheck: 'false', maxlength: '64', class: 'input-narrow',
+    const name = h('input', {id: 'task-name', value: d.name, autocomplete: 'off', spellcheck: 'false', maxlength: '64', class: 'input-narrow', dataset: {autofocus: ''},
       placeholder: 'access-to-http', oninput: (e) => { d.name = e.target.value; changed('name'); }});
     const catErr = h('p', {class: 'error', id: 'category-err'});
     const radios = [];
@@ -1190,7 +1190,7 @@
       if (m) showTask(main, decodeURIComponent(m[1]));
       else showTasks(main);
     }
-    if (!first) main.focus({preventScroll: false});
+    if (!first) (main.querySelector('[data-autofocus]') || main).focus({preventScroll: false});
     first = false;
     window.scrollTo(0, 0);
   }
