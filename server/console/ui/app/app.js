@@ -1062,13 +1062,15 @@
       if (t.status === 'offline') actions.push(h('button', {type: 'button', class: 'btn', id: 'resume-task', onclick: async () => { if (await setStatus(t, 'online')) refresh(); }}, 'Resume'));
       else if (t.status !== 'pending_verification') actions.push(h('button', {type: 'button', class: 'btn', id: 'pause-task', onclick: async () => { if (await setStatus(t, 'offline')) refresh(); }}, 'Pause'));
       actions.push(h('button', {type: 'button', class: 'btn btn-danger', id: 'delete-task', onclick: async () => { if (await deleteTask(t)) location.hash = '#/'; }}, 'Delete'));
-      const keep = document.activeElement && document.activeElement.id;
+      const keep = document.activeElement && head.contains(document.activeElement) ? document.activeElement.id : null;
       fill(head, 
         h('div', null, h('a', {class: 'crumb', href: '#/'}, '← Delivery tasks'),
           h('h1', null, t.name, ' ', badge(t)),
           h('p', {class: 'muted'}, (t.category_title || t.category) + (t.site_id ? ' of site ' + t.site_id : ' (account)') + ' → ' + (t.destination_title || '') + ' ', h('code', null, t.destination))),
         h('div', {class: 'page-actions'}, actions));
-      if (keep && document.getElementById(keep) && !document.activeElement.isConnected) document.getElementById(keep).focus();
+      const again = keep && document.getElementById(keep);
+      if (again) again.focus();
+      else if (keep) { const other = head.querySelector('.page-actions button'); if (other) other.focus(); }
     }
     function drawHealth() {
       const hl = t.health || {};
@@ -1148,7 +1150,7 @@
       if (!rr.ok) return;
       const was = t.status;
       t = Object.assign(t, {status: rr.data.status, reason: rr.data.reason, health: rr.data.health, challenge: rr.data.challenge});
-      drawHead();
+      if (was !== t.status) drawHead();
       drawHealth();
       if (was === 'pending_verification' && t.status !== 'pending_verification') { const o = $('#ownership'); if (o && !o.classList.contains('ok')) o.remove(); }
     }
