@@ -22,6 +22,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/source"
 	"github.com/esa-connect/esa-connect/server/acs3"
 	"github.com/esa-connect/esa-connect/server/api"
+	"github.com/esa-connect/esa-connect/server/console"
 	"github.com/esa-connect/esa-connect/server/fleet"
 	"github.com/esa-connect/esa-connect/server/store"
 )
@@ -46,6 +47,8 @@ func serveCommand() *cli.Command {
                                        them acknowledged the records
   GET  /v1/tasks/{TaskName}/status     a task's status and delivery health
   GET  /metrics                        every task's Prometheus metrics
+  /console/                            the web console (ESA's Create Delivery Task flow, the task list):
+                                       sign in with one of the API's AccessKey pairs (--console=false: off)
 The ingest, status and metrics require Authorization: Bearer $ESA_CONNECT_INGEST_TOKEN when it is set;
 serve refuses to listen on an address that is not loopback without it. Tasks and their status are kept in
 --data (an embedded database, which holds the tasks' credentials: keep the directory private).
@@ -56,11 +59,12 @@ SIGINT/SIGTERM drain every task (partial batches are written) before exiting.`,
 			&cli.StringFlag{Name: "keys-file", Usage: "YAML list of {access_key_id, access_key_secret} pairs accepted besides the environment's (mode 0600)"},
 			&cli.DurationFlag{Name: "disable-after", Value: 24 * time.Hour, Usage: "set a task offline when it delivered nothing for this long while records waited (0: never)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error, none"},
+			&cli.BoolFlag{Name: "console", Value: true, Usage: "serve the web console at /console/ (sign in with an AccessKey pair of the API)"},
 		},
 		Action: func(c *cli.Context) error {
 			code := runServe(c.Context, serveOptions{
 				data: c.String("data"), listen: c.String("listen"), keysFile: c.String("keys-file"),
-				disableAfter: c.Duration("disable-after"), logLevel: c.String("log-level"),
+				disableAfter: c.Duration("disable-after"), logLevel: c.String("log-level"), console: c.Bool("console"),
 			}, c.App.Writer, c.App.ErrWriter)
 			if code != 0 {
 				return cli.Exit("", code)
@@ -74,6 +78,7 @@ type serveOptions struct {
 	data, listen, keysFile string
 	disableAfter           time.Duration
 	logLevel               string
+	console                bool
 }
 
 func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int {
@@ -127,8 +132,15 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int
 		_ = ln.Close()
 		return fail("starting the stored tasks: %v", err)
 	}
+	handler := srv.Handler()
+	if o.console {
+		mux := http.NewServeMux()
+		mux.Handle(console.Prefix, console.New(srv, keys, console.Options{Log: log}))
+		mux.Handle("/", handler)
+		handler = mux
+	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       source.DefaultReadTimeout,
 		IdleTimeout:       2 * time.Minute,
@@ -140,6 +152,9 @@ func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "esa-connect serve: listening at http://%s (data in %s)\n", ln.Addr(), absPath(o.data))
+	if o.console {
+		fmt.Fprintf(stdout, "esa-connect serve: console at http://%s%s (sign in with an AccessKey pair of the API)\n", ln.Addr(), console.Prefix)
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

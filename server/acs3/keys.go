@@ -1,6 +1,8 @@
 package acs3
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +72,19 @@ func (k Keys) Format(f fmt.State, verb rune) {
 func (k Keys) secret(id string) ([]byte, bool) {
 	s, ok := k.secrets[id]
 	return s, ok
+}
+
+// Check reports whether id and secret are one of the AccessKey pairs (a sign-in with a key pair, as
+// the console does). The secrets are compared in constant time, by their SHA-256 digests so that
+// neither their content nor their length shows in the time taken, and an unknown id costs the same
+// comparison as a known one.
+func (k Keys) Check(id, secret string) bool {
+	want, known := k.secrets[id]
+	if !known {
+		want = []byte("\x00 no such AccessKey \x00")
+	}
+	got, exp := sha256.Sum256([]byte(secret)), sha256.Sum256(want)
+	return subtle.ConstantTimeCompare(got[:], exp[:]) == 1 && known && secret != ""
 }
 
 // LoadKeys returns the AccessKey pairs that requests may be signed with: the pair in the environment

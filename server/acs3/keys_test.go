@@ -175,3 +175,35 @@ func TestLoadKeysFileRefused(t *testing.T) {
 }
 
 func hexOf(s string) string { return fmt.Sprintf("%x", s) }
+
+func TestKeysCheck(t *testing.T) {
+	env := envOf(map[string]string{EnvAccessKeyID: "LTAI5tEnv", EnvAccessKeySecret: "env-s3cr3t"})
+	keys, err := LoadKeys(env, writeKeyFile(t, 0o600, "- access_key_id: LTAI5tA\n  access_key_secret: a-s3cr3t\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id, secret string
+		ok         bool
+	}{
+		{"LTAI5tEnv", "env-s3cr3t", true},
+		{"LTAI5tA", "a-s3cr3t", true},
+		{"LTAI5tA", "env-s3cr3t", false},           // another pair's secret
+		{"LTAI5tEnv", "a-s3cr3t", false},           // another pair's secret
+		{"LTAI5tA", "a-s3cr3", false},              // a prefix
+		{"LTAI5tA", "a-s3cr3t ", false},            // a blank more
+		{"LTAI5tA", "A-S3CR3T", false},             // case matters
+		{"LTAI5tA", "", false},                     // no secret
+		{"ltai5ta", "a-s3cr3t", false},             // IDs are case-sensitive
+		{"LTAI5tB", "a-s3cr3t", false},             // an unknown ID
+		{"", "", false},                            // nothing
+		{"", "\x00 no such AccessKey \x00", false}, // the unknown ID's stand-in
+	} {
+		if got := keys.Check(tc.id, tc.secret); got != tc.ok {
+			t.Errorf("Check(%q, %q) = %v, want %v", tc.id, tc.secret, got, tc.ok)
+		}
+	}
+	if (Keys{}).Check("LTAI5tA", "a-s3cr3t") {
+		t.Error("the empty set accepts a pair")
+	}
+}
