@@ -51,7 +51,7 @@ func tasksCommand() *cli.Command {
 	fileSite := "the site of the task when the file gives none (its site_id / SiteId)"
 	return &cli.Command{
 		Name:  "tasks",
-		Usage: "Manage the delivery tasks of a running esa-connect serve (list, get, create, update, pause, resume, delete, import, status)",
+		Usage: "Manage the delivery tasks of a running esa-connect serve (list, get, create, update, pause, resume, delete, import, status, verify)",
 		Description: `Calls ESA's delivery-task API (version 2024-09-10) of esa-connect serve at --endpoint, every
 request signed (ACS3-HMAC-SHA256) by ESA's Go SDK with the key pair in ESA_CONNECT_ACCESS_KEY_ID and
 ESA_CONNECT_ACCESS_KEY_SECRET. status reads GET /v1/tasks/{name}/status with the bearer token in
@@ -101,6 +101,8 @@ Examples:
 				Action: tasksAction(1, 1, "NAME", runTasksDelete)},
 			{Name: "status", Usage: "Print a task's status and delivery health (GET /v1/tasks/{name}/status)", ArgsUsage: "NAME",
 				Flags: tasksFlags(), Action: tasksAction(1, 1, "NAME", runTasksStatus)},
+			{Name: "verify", Usage: "Give an AWS S3 / S3-compatible task waiting for verification the content of its challenge object (POST /v1/tasks/{name}/verify)", ArgsUsage: "NAME TOKEN",
+				Flags: tasksFlags(), Action: tasksAction(2, 2, "NAME TOKEN", runTasksVerify)},
 		},
 	}
 }
@@ -517,40 +519,62 @@ func scopeName(site bool) string {
 // --- status ---
 
 func runTasksStatus(tc *tasksCtx) error {
-	base, _, err := endpointURL(tc.endpoint)
+	body, err := tasksNative(tc, http.MethodGet, "status", nil)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequest(http.MethodGet, base+"/v1/tasks/"+url.PathEscape(tc.args[0])+"/status", nil)
+	return tc.print(body)
+}
+
+func runTasksVerify(tc *tasksCtx) error {
+	req, _ := json.Marshal(map[string]string{"token": tc.args[1]})
+	body, err := tasksNative(tc, http.MethodPost, "verify", req)
 	if err != nil {
 		return err
+	}
+	return tc.print(body)
+}
+
+// tasksNative calls serve's native endpoint /v1/tasks/{name}/<what> with the bearer token of
+// ESA_CONNECT_INGEST_TOKEN and returns its JSON answer.
+func tasksNative(tc *tasksCtx, method, what string, reqBody []byte) (map[string]any, error) {
+	base, _, err := endpointURL(tc.endpoint)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest(method, base+"/v1/tasks/"+url.PathEscape(tc.args[0])+"/"+what, bytes.NewReader(reqBody))
+	if err != nil {
+		return nil, err
+	}
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if tok := os.Getenv(ingestTokenEnv); tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach esa-connect serve at %s: %v", base, err)
+		return nil, fmt.Errorf("cannot reach esa-connect serve at %s: %v", base, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return fmt.Errorf("reading the status of %s: %v", tc.args[0], err)
+		return nil, fmt.Errorf("reading the answer of %s: %v", tc.args[0], err)
 	}
 	var body map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&body); err != nil {
-		return fmt.Errorf("%s answered %s, not a status", base, resp.Status)
+		return nil, fmt.Errorf("%s answered %s, not JSON", base, resp.Status)
 	}
 	if resp.StatusCode != http.StatusOK {
 		msg := str(body["error"])
 		if resp.StatusCode == http.StatusUnauthorized {
 			msg += " (the token is taken from " + ingestTokenEnv + ")"
 		}
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
+		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, msg)
 	}
-	return tc.print(body)
+	return body, nil
 }
 
 // --- output ---

@@ -19,6 +19,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
 	"github.com/esa-connect/esa-connect/tests/servers/s3test"
+	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
 const ownershipSecret = "serve-ownership-secret-0123456789abcdef"
@@ -95,9 +96,11 @@ func TestServeS3Ownership(t *testing.T) {
 	}
 	tok, _ := io.ReadAll(obj.Body)
 	obj.Body.Close()
-	b, _ := json.Marshal(map[string]string{"token": strings.TrimSpace(string(tok))})
-	if code, ans := s.post(t, "/v1/tasks/own/verify", string(b)); code != 200 || !strings.Contains(ans, `"status":"online"`) {
-		t.Fatalf("verify: %d %s", code, ans)
+	// esa-connect tasks verify calls the native endpoint with the bearer token.
+	res := testutil.RunBinary(t, testutil.RunOptions{Env: []string{"ESA_CONNECT_INGEST_TOKEN=" + token}},
+		"tasks", "verify", "--endpoint", s.addr, "--json", "own", strings.TrimSpace(string(tok)))
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, `"status": "online"`) {
+		t.Fatalf("tasks verify: exit %d\n%s", res.ExitCode, res.Output())
 	}
 	if code, ans := s.ingest(t, sitePath("access"), body, token); code != 200 {
 		t.Fatalf("ingest after verification: %d %s", code, ans)

@@ -86,9 +86,16 @@ var listening = regexp.MustCompile(`listening at http://(\S+)`)
 
 func startServe(t testing.TB, dir string, extraEnv ...string) *server {
 	t.Helper()
+	return startServeArgs(t, dir, nil, extraEnv...)
+}
+
+// startServeArgs is startServe with extra command-line arguments.
+func startServeArgs(t testing.TB, dir string, args []string, extraEnv ...string) *server {
+	t.Helper()
 	env := append([]string{"ESA_CONNECT_ACCESS_KEY_ID=" + keyID, "ESA_CONNECT_ACCESS_KEY_SECRET=" + keySecret,
 		"ESA_CONNECT_INGEST_TOKEN=" + token}, extraEnv...)
-	p := testutil.StartBinary(t, testutil.RunOptions{Env: env}, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "warn")
+	args = append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "warn"}, args...)
+	p := testutil.StartBinary(t, testutil.RunOptions{Env: env}, args...)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if m := listening.FindStringSubmatch(p.Stdout()); m != nil {
