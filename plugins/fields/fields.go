@@ -5,7 +5,6 @@ package fields
 import (
 	"context"
 	"fmt"
-	"hash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -298,7 +297,7 @@ type state struct {
 	text       []byte   // a transformed value's text
 	tapped     [][]byte // the batch's delivered records, while the task is tapped
 	sum        []byte
-	macs       map[*transformer]hash.Hash
+	hashes     map[*transformer]*hashCache
 }
 
 // New validates c and builds the processor. res may be nil (no metrics, no logs).

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"net/netip"
 
 	"github.com/esa-connect/esa-connect/config"
@@ -121,22 +122,12 @@ func (p *Processor) appendTransformed(dst []byte, tr *transformer, v record.Valu
 	st.text = appendText(st.text[:0], v)
 	switch tr.kind {
 	case TransformHash:
-		m := st.macs[tr]
-		if m == nil {
-			m = hmac.New(sha256.New, tr.key)
-			if st.macs == nil {
-				st.macs = map[*transformer]hash.Hash{}
-			}
-			st.macs[tr] = m
-		}
-		m.Reset()
-		m.Write(st.text)
-		st.sum = m.Sum(st.sum[:0])
+		sum := st.hashOf(tr, st.text)
 		dst = append(dst, '"')
 		if tr.b64 {
-			dst = base64.RawURLEncoding.AppendEncode(dst, st.sum)
+			dst = base64.RawURLEncoding.AppendEncode(dst, sum)
 		} else {
-			dst = hex.AppendEncode(dst, st.sum)
+			dst = hex.AppendEncode(dst, sum)
 		}
 		return append(dst, '"')
 	default: // truncate_ip
@@ -156,6 +147,51 @@ func (p *Processor) appendTransformed(dst []byte, tr *transformer, v record.Valu
 		dst = pfx.Addr().AppendTo(dst)
 		return append(dst, '"')
 	}
+}
+
+// hashCacheSize is the number of recent values whose digest a state remembers per hash transform:
+// the values of a field repeat (user agents, hosts, paths), and a digest costs several SHA-256 blocks.
+const hashCacheSize = 256
+
+// maxCachedValue is the longest value whose digest is remembered.
+const maxCachedValue = 256
+
+// hashCache remembers the digests of recent values of one hash transform (direct-mapped).
+type hashCache struct {
+	mac  hash.Hash
+	seed maphash.Seed
+	vals [hashCacheSize][]byte
+	sums [hashCacheSize][sha256.Size]byte
+}
+
+// hashOf returns HMAC-SHA256(tr.key, text), from the state's cache when text was seen recently.
+func (st *state) hashOf(tr *transformer, text []byte) []byte {
+	c := st.hashes[tr]
+	if c == nil {
+		c = &hashCache{mac: hmac.New(sha256.New, tr.key), seed: maphash.MakeSeed()}
+		if st.hashes == nil {
+			st.hashes = map[*transformer]*hashCache{}
+		}
+		st.hashes[tr] = c
+	}
+	slot := -1
+	if len(text) <= maxCachedValue {
+		slot = int(maphash.Bytes(c.seed, text) % hashCacheSize)
+		if v := c.vals[slot]; v != nil && string(v) == string(text) {
+			return c.sums[slot][:]
+		}
+	}
+	c.mac.Reset()
+	c.mac.Write(text)
+	var sum [sha256.Size]byte
+	c.mac.Sum(sum[:0])
+	if slot < 0 {
+		st.sum = append(st.sum[:0], sum[:]...)
+		return st.sum
+	}
+	c.vals[slot] = append(c.vals[slot][:0], text...)
+	c.sums[slot] = sum
+	return c.sums[slot][:]
 }
 
 // appendText appends the text of v: a string decoded, any other value's JSON text.

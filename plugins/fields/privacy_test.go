@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -161,5 +162,39 @@ func BenchmarkPrivacy(b *testing.B) {
 			}
 			recordtest.Report(b, n, cpu0)
 		})
+	}
+}
+
+// The digest cache never returns another value's digest: 5,000 distinct values (slots collide) and
+// repeats, each checked against HMAC-SHA256 computed here.
+func TestHashCacheIsExact(t *testing.T) {
+	p, err := New(Config{Category: "access", Fields: []string{"ClientRequestUserAgent"},
+		Transforms: []Transform{{Field: "ClientRequestUserAgent", Kind: TransformHash, Key: hashKey}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		for start := 0; start < 5000; start += 500 {
+			var batch service.MessageBatch
+			var uas []string
+			for i := start; i < start+500; i++ {
+				ua := fmt.Sprintf("agent-%d", i*7919%5000)
+				if i%3 == 0 {
+					ua = strings.Repeat("x", 300) + ua // longer than the cached values
+				}
+				uas = append(uas, ua)
+				batch = append(batch, service.NewMessage([]byte(`{"ClientRequestUserAgent":"`+ua+`"}`)))
+			}
+			out, err := p.ProcessBatch(context.Background(), batch)
+			if err != nil || len(out) != 1 || len(out[0]) != 500 {
+				t.Fatalf("%v %v", out, err)
+			}
+			for i, m := range out[0] {
+				got, _ := m.AsBytes()
+				if want := `{"ClientRequestUserAgent":"` + hmacHex(uas[i]) + `"}`; string(got) != want {
+					t.Fatalf("round %d, value %s: %s", round, uas[i], got)
+				}
+			}
+		}
 	}
 }
