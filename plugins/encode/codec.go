@@ -174,6 +174,7 @@ type ObjectCompressor struct {
 	zstd  *zstd.Encoder
 	in    sync.Pool // *[]byte of cap frame: the records of a frame
 	out   sync.Pool // *[]byte: a compressed frame
+	gzip  sync.Pool // *gzip.Writer of level, closed
 }
 
 // NewObjectCompressor returns the compressor of objects for codec (gzip, zstd, or empty for gzip) at
@@ -238,8 +239,41 @@ func (c *ObjectCompressor) NewWriter(w io.Writer, parallel bool) (io.WriteCloser
 		_ = zw.SetConcurrency(512<<10, 4)
 		return zw, nil
 	default:
-		return gzip.NewWriterLevel(w, c.level)
+		// Reused: a writer's state is about 1 MiB, and objects come and go with their partitions.
+		zw, _ := c.gzip.Get().(*gzip.Writer)
+		if zw == nil {
+			var err error
+			if zw, err = gzip.NewWriterLevel(w, c.level); err != nil {
+				return nil, err
+			}
+		} else {
+			zw.Reset(w)
+		}
+		return &pooledGzip{Writer: zw, pool: &c.gzip}, nil
 	}
+}
+
+// pooledGzip returns its writer to the pool when closed.
+type pooledGzip struct {
+	*gzip.Writer
+	pool *sync.Pool
+}
+
+func (p *pooledGzip) Close() error {
+	if p.Writer == nil {
+		return nil
+	}
+	err := p.Writer.Close()
+	p.pool.Put(p.Writer)
+	p.Writer = nil
+	return err
+}
+
+func (p *pooledGzip) Write(b []byte) (int, error) {
+	if p.Writer == nil {
+		return 0, fmt.Errorf("gzip: write after close")
+	}
+	return p.Writer.Write(b)
 }
 
 // frameWriter gathers records into frames of up to c.frame bytes and writes each compressed.
