@@ -125,12 +125,15 @@ type Assembler struct {
 	open     map[string]*object // being filled, by partition ("" without partitions)
 	parallel *object            // the open object compressed on several cores (gzip), or nil
 	active   int                // objects sealed and not stored yet
-	used     uint64             // counts appends: an object's last use
-	gen      uint64             // counts the times every open object was sealed
-	waiting  int                // writes of generation gen waiting for their objects
-	closed   bool
-	wg       sync.WaitGroup
-	stop     chan struct{}
+	// The records and encoded bytes of the open objects, and of the sealed ones not stored yet.
+	openRecords, openBytes     int
+	sealedRecords, sealedBytes int
+	used                       uint64 // counts appends: an object's last use
+	gen                        uint64 // counts the times every open object was sealed
+	waiting                    int    // writes of generation gen waiting for their objects
+	closed                     bool
+	wg                         sync.WaitGroup
+	stop                       chan struct{}
 }
 
 // object is one object being filled or stored.
@@ -139,6 +142,7 @@ type object struct {
 	file        *os.File
 	zw          io.WriteCloser
 	stream      *encode.Stream
+	records     int // written whole into the compressor (Assembler.openRecords counts them)
 	raw         int
 	first, last time.Time
 	opened      time.Time
@@ -245,6 +249,11 @@ func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error
 			if o.stream.Records() >= a.cfg.Count || o.raw >= a.cfg.Bytes {
 				a.seal(o)
 			}
+			if a.openRecords >= a.cfg.Count || a.openBytes >= a.cfg.Bytes {
+				// The open objects (of several partitions) hold an object's worth of records: what
+				// waits for them to be stored is bounded as without partitions.
+				a.sealAll()
+			}
 		}
 	}
 	gen := a.gen
@@ -324,7 +333,8 @@ func groupByPartition(parts []string, n int) []partGroup {
 
 // objectFor returns the open object of partition part (under mu), opening one when there is none:
 // first closing the object written to longest ago when MaxOpen are open, then waiting while limit
-// objects hold records.
+// objects hold records, or while objects being stored and filled hold `uploads` objects' worth of
+// records or bytes.
 func (a *Assembler) objectFor(part string) (*object, error) {
 	for {
 		if a.closed {
@@ -337,7 +347,8 @@ func (a *Assembler) objectFor(part string) (*object, error) {
 			a.seal(a.leastRecent())
 			continue
 		}
-		if len(a.open)+a.active >= a.limit {
+		if len(a.open)+a.active >= a.limit || a.active > 0 &&
+			(a.sealedRecords+a.openRecords >= a.cfg.Uploads*a.cfg.Count || a.sealedBytes+a.openBytes >= a.cfg.Uploads*a.cfg.Bytes) {
 			a.space.Wait()
 			continue
 		}
@@ -376,6 +387,9 @@ func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
 			return o.err
 		}
 		o.raw += len(a.buf)
+		o.records += k
+		a.openBytes += len(a.buf)
+		a.openRecords += k
 		rest = rest[k:]
 	}
 	a.used++
@@ -499,6 +513,8 @@ func (a *Assembler) openObject(part string) (*object, error) {
 func (a *Assembler) forget(o *object) {
 	if a.open[o.part] == o {
 		delete(a.open, o.part)
+		a.openRecords -= o.records
+		a.openBytes -= o.raw
 	}
 	if a.parallel == o {
 		a.parallel = nil
@@ -509,12 +525,17 @@ func (a *Assembler) forget(o *object) {
 func (a *Assembler) seal(o *object) {
 	a.forget(o)
 	a.active++
+	records, size := o.records, o.raw
+	a.sealedRecords += records
+	a.sealedBytes += size
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		a.store1(o)
 		a.mu.Lock()
 		a.active--
+		a.sealedRecords -= records
+		a.sealedBytes -= size
 		a.space.Broadcast()
 		a.mu.Unlock()
 	}()
