@@ -7,14 +7,17 @@
 // independent frames of up to 4 MiB of records, 1 MiB with 16 partitions open). With a partition
 // (by date, hour and field values), each record goes to the object of its partition: up to
 // `max_open` objects are filled at a time, and a record of another partition first closes the one
-// written to longest ago.
+// written to longest ago. The open objects together hold at most one object's worth of records and
+// bytes (the batching count and byte size): when they reach it they all close, so what waits for the
+// store is what waits without partitions (objects are smaller when records spread over partitions).
 //
 // Why not let Benthos batch whole objects? A Benthos batch holds every record of the object, as it
 // was delivered, until the object is written: 100,000 records and the message of each, hundreds of
 // megabytes. Here a record's bytes go straight into a compressed spool file (in the destination
 // directory, or in a temporary directory for a remote store), and what waits for the upload is only
 // the acknowledgement of its batch. At most `uploads` objects hold records at a time (filling or being
-// stored; with partitions, `max_open` + `uploads` − 1); a batch that would start another waits. The
+// stored; with partitions, `max_open` + `uploads` − 1 objects and `uploads` objects' worth of records);
+// a batch that would start another waits. The
 // open objects are also closed when every write Benthos may have in flight waits for them (small
 // batches, or records spread over many partitions), so that the pipeline never stalls until the
 // period.

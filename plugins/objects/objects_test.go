@@ -501,3 +501,40 @@ func (s *sizeStore) Put(ctx context.Context, o *Object) error {
 	*s.size = o.Size
 	return s.memStore.Put(ctx, o)
 }
+
+// TestOpenObjectsBudget: the open objects of all partitions together hold at most `count` records:
+// when they reach it they all close, and the batch is acknowledged once they are stored.
+func TestOpenObjectsBudget(t *testing.T) {
+	st := newMemStore(t)
+	a := newAssembler(t, st, func(c *Config) {
+		c.Partition = partition(t, []string{"H"}, "hive")
+		c.Count = 10
+	})
+	var recs []string
+	for i := range 9 {
+		recs = append(recs, fmt.Sprintf(`{"H":"%c","i":%d}`, 'a'+i%3, i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Write(ctx, msgs(recs...)) }()
+	waitFor(t, func() bool { a.mu.Lock(); defer a.mu.Unlock(); return a.openRecords == 9 })
+	if n := len(st.keys()); n != 0 {
+		t.Fatalf("%d objects stored before the budget was reached", n)
+	}
+	// The tenth record (of a fourth partition) reaches the budget: all four objects close.
+	if err := a.Write(ctx, msgs(`{"H":"d","i":9}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.keys()); n != 4 {
+		t.Fatalf("%d objects: %v", n, st.keys())
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.openRecords != 0 || a.openBytes != 0 || a.sealedRecords != 0 || a.sealedBytes != 0 || a.active != 0 {
+		t.Errorf("accounting after the stores: open %d/%d sealed %d/%d active %d", a.openRecords, a.openBytes, a.sealedRecords, a.sealedBytes, a.active)
+	}
+}
