@@ -172,7 +172,7 @@ type ObjectCompressor struct {
 	level int
 	frame int
 	zstd  *zstd.Encoder
-	in    sync.Pool // *[]byte of cap frame: the records of a frame
+	in    sync.Pool // *[]byte of cap ≤ frame: the records of a frame
 	out   sync.Pool // *[]byte: a compressed frame
 	gzip  sync.Pool // *gzip.Writer of level, closed
 }
@@ -295,12 +295,19 @@ func (f *frameWriter) Write(p []byte) (int, error) {
 		if f.buf == nil {
 			f.buf, _ = f.c.in.Get().(*[]byte)
 			if f.buf == nil {
-				b := make([]byte, 0, f.c.frame)
+				// Grown as records come: an object of a quiet partition holds little.
+				b := make([]byte, 0, min(f.c.frame, 64<<10))
 				f.buf = &b
 			}
 			f.pending = (*f.buf)[:0]
 		}
 		k := min(len(p), f.c.frame-len(f.pending))
+		if need := len(f.pending) + k; need > cap(f.pending) {
+			// Doubled, up to the frame: the buffer never outgrows it.
+			grown := make([]byte, len(f.pending), min(max(2*cap(f.pending), need), f.c.frame))
+			copy(grown, f.pending)
+			f.pending = grown
+		}
 		f.pending = append(f.pending, p[:k]...)
 		p = p[k:]
 		if len(f.pending) >= f.c.frame {
