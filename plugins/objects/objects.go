@@ -426,14 +426,16 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 	raws = make([][]byte, 0, len(msgs))
 	spans = make([]timeSpan, 0, len(msgs))
 	var dir []byte
-	last := ""
-	// part appends the partition of rec: consecutive records of one partition share its string.
+	seen := map[string]string{}
+	// part appends the partition of rec: the records of one partition share its string.
 	part := func(rec []byte, t time.Time) {
 		dir = p.AppendDir(dir[:0], rec, t)
-		if string(dir) != last {
-			last = string(dir)
+		s, ok := seen[string(dir)]
+		if !ok {
+			s = string(dir)
+			seen[s] = s
 		}
-		parts = append(parts, last)
+		parts = append(parts, s)
 	}
 	for i, m := range msgs {
 		b, err := m.AsBytes()
