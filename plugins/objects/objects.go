@@ -16,7 +16,8 @@
 // megabytes. Here a record's bytes go straight into a compressed spool file (in the destination
 // directory, or in a temporary directory for a remote store), and what waits for the upload is only
 // the acknowledgement of its batch. At most `uploads` objects hold records at a time (filling or being
-// stored; with partitions, `max_open` + `uploads` − 1 objects and `uploads` objects' worth of records);
+// stored; with partitions, `max_open` being filled, 2 × `max_open` + `uploads` − 1 in all, and
+// `uploads` objects' worth of records);
 // a batch that would start another waits. The
 // open objects are also closed when every write Benthos may have in flight waits for them (small
 // batches, or records spread over many partitions), so that the pipeline never stalls until the
@@ -87,7 +88,8 @@ type Config struct {
 	Period       time.Duration
 	// Uploads is how many objects may hold records at a time, the one being filled included (at
 	// least 1): with 1, an object is filled, then stored, then the next one is filled. With
-	// partitions, MaxOpen objects may be filled and Uploads − 1 more stored.
+	// partitions, MaxOpen objects may be filled and MaxOpen + Uploads − 1 more stored, while they
+	// hold at most Uploads objects' worth of records and bytes.
 	Uploads int
 	// Compression is gzip (when empty) or zstd; Level its level (0: the default, 6 for gzip and 3
 	// for zstd; see encode.CheckLevel).
@@ -182,7 +184,13 @@ func New(cfg Config, store Store) (*Assembler, error) {
 	a := &Assembler{cfg: cfg, store: store, enc: enc, comp: comp,
 		namer: encode.NewNamer(cfg.Task, cfg.Path).WithExtension(comp.Extension()),
 		now:   time.Now, stop: make(chan struct{}), open: map[string]*object{}}
-	a.limit = cfg.MaxOpen + cfg.Uploads - 1
+	a.limit = cfg.Uploads
+	if cfg.Partition != nil {
+		// Up to MaxOpen objects being filled and as many more being stored: a record of a new
+		// partition closes the least recently written object without waiting for its store (records
+		// and bytes are bounded by the budget, and a sealed object holds no compressor).
+		a.limit = 2*cfg.MaxOpen + cfg.Uploads - 1
+	}
 	a.sealAt = a.MaxInFlight() - 2
 	a.space = sync.NewCond(&a.mu)
 	go a.tick()
@@ -334,14 +342,19 @@ func groupByPartition(parts []string, n int) []partGroup {
 	return groups
 }
 
-// objectFor returns the open object of partition part (under mu), opening one when there is none:
-// first closing the object written to longest ago when MaxOpen are open, then waiting while limit
-// objects hold records, or while objects being stored and filled hold `uploads` objects' worth of
-// records or bytes.
+// objectFor returns the open object of partition part (under mu), opening one when there is none.
+// It waits while the objects being stored and filled hold `uploads` objects' worth of records or
+// bytes; to open an object it first closes the one written to longest ago when MaxOpen are open, and
+// waits while limit objects hold records.
 func (a *Assembler) objectFor(part string) (*object, error) {
 	for {
 		if a.closed {
 			return nil, fmt.Errorf("%s: closed", a.cfg.Name)
+		}
+		if a.active > 0 && (a.sealedRecords+a.openRecords >= a.cfg.Uploads*a.cfg.Count ||
+			a.sealedBytes+a.openBytes >= a.cfg.Uploads*a.cfg.Bytes) {
+			a.space.Wait()
+			continue
 		}
 		if o := a.open[part]; o != nil {
 			return o, nil
@@ -350,8 +363,7 @@ func (a *Assembler) objectFor(part string) (*object, error) {
 			a.seal(a.leastRecent())
 			continue
 		}
-		if len(a.open)+a.active >= a.limit || a.active > 0 &&
-			(a.sealedRecords+a.openRecords >= a.cfg.Uploads*a.cfg.Count || a.sealedBytes+a.openBytes >= a.cfg.Uploads*a.cfg.Bytes) {
+		if len(a.open)+a.active >= a.limit {
 			a.space.Wait()
 			continue
 		}
@@ -526,17 +538,28 @@ func (a *Assembler) forget(o *object) {
 	}
 }
 
-// seal closes the open object o (under mu) and stores it in the background.
+// seal closes the open object o (under mu) and stores it in the background. A gzip body is finished
+// here (its last block: quick), so that its compressor goes back to the pool before another object
+// takes one; a zstd body (its last frame, up to 4 MiB to compress) in the background.
 func (a *Assembler) seal(o *object) {
 	a.forget(o)
 	a.active++
 	records, size := o.records, o.raw
 	a.sealedRecords += records
 	a.sealedBytes += size
+	start := a.now()
+	var err error
+	finished := a.comp.Codec() == encode.CodecGzip
+	if finished {
+		err = o.finish()
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.store1(o)
+		if !finished {
+			err = o.finish()
+		}
+		a.store1(o, start, err)
 		a.mu.Lock()
 		a.active--
 		a.sealedRecords -= records
@@ -555,24 +578,32 @@ func (a *Assembler) sealAll() {
 	a.waiting = 0
 }
 
+// finish writes the end of o's records and closes its compressor.
+func (o *object) finish() error {
+	tail := o.stream.Finish(nil)
+	o.raw += len(tail)
+	_, err := o.zw.Write(tail)
+	if cerr := o.zw.Close(); err == nil {
+		err = cerr
+	}
+	o.zw = nil
+	return err
+}
+
 // fail ends an object with err without storing it.
 func (o *object) fail(err error) {
-	_ = o.zw.Close()
+	if o.zw != nil {
+		_ = o.zw.Close()
+	}
 	_ = o.file.Close()
 	_ = os.Remove(o.file.Name())
 	o.err = err
 	close(o.done)
 }
 
-// store1 finishes, stores and releases o, and wakes the batches waiting for it.
-func (a *Assembler) store1(o *object) {
-	start := a.now()
-	tail := o.stream.Finish(nil)
-	o.raw += len(tail)
-	_, err := o.zw.Write(tail)
-	if err == nil {
-		err = o.zw.Close()
-	}
+// store1 stores and releases o, whose body was finished at start with err, and wakes the batches
+// waiting for it.
+func (a *Assembler) store1(o *object, start time.Time, err error) {
 	var size int64
 	if err == nil {
 		var st os.FileInfo
