@@ -540,8 +540,9 @@ func isObject(t *config.Task) bool {
 //
 // What waits: for an object store, the acknowledgements of the records of the objects in flight
 // (about 200 bytes a record bundled, 500 a record in its own message; the records themselves are in
-// the spool file) and the compressors of the partitions being filled (about 1 MiB each, and 40 MiB
-// for zstd's best level); for a stream destination, the records of the batches in flight and the one
+// the spool file) and zstd's encoder at its best level (40 MiB; the other encoders and the
+// partitions' compressors, about 1 MiB each, are left to the collector: a higher limit lets the heap
+// grow more than they need); for a stream destination, the records of the batches in flight and the one
 // filling (about 1.5 KiB a record with its message).
 func MemoryLimit(t *config.Task) int64 {
 	const floor = 80 << 20
@@ -554,13 +555,6 @@ func MemoryLimit(t *config.Task) int64 {
 			perRecord = 500
 		}
 		waiting = max(inFlight, 1) * int64(count) * perRecord
-		if p := o.Partition; p != nil {
-			open := int64(p.MaxOpen)
-			if open == 0 {
-				open = config.DefaultPartitionMaxOpen
-			}
-			compressors = open << 20
-		}
 		if o.Compression == "zstd" && o.CompressionLevel >= 10 {
 			compressors += 40 << 20
 		}
