@@ -165,7 +165,7 @@ func appendWriter(w resetWriter, dst, src []byte, name string) ([]byte, error) {
 
 // ObjectCompressor compresses the bodies of objects as they fill: gzip (one member, written by a
 // streaming compressor) or zstd (a sequence of independent frames, RFC 8878 §3.1, each of up to
-// FrameSize bytes of records, compressed by one encoder shared by every object). It is safe for
+// `frame` bytes of records, compressed by one encoder shared by every object). It is safe for
 // concurrent use; each Writer is not.
 type ObjectCompressor struct {
 	codec string
