@@ -59,6 +59,9 @@ destination:
   secret_access_key: "${AWS_SECRET_ACCESS_KEY}"
   batching: {count: 5000, byte_size: 1000000, period: 30s}
   max_in_flight: 4
+  compression: zstd
+  compression_level: 19
+  partition: {by: [date, hour, ClientRequestHost], style: plain, max_open: 8}
 output: {format: csv, timestamp_format: unixms, record_delimiter: "\r\n", batch_prefix: "["}
 dead_letter: {type: local, path: ./dead}
 ownership_token: v1.1764028800.9f86d081.4xPE32w0D8zqnofmAEV9bqilkGGU11AL22cRCrAvfRU
@@ -81,7 +84,9 @@ ownership_token: v1.1764028800.9f86d081.4xPE32w0D8zqnofmAEV9bqilkGGU11AL22cRCrAv
 				TLS: &TLS{Enabled: true}, StartOffset: "earliest"}},
 			Destination: Destination{Type: "s3", S3: &S3Destination{BucketPath: "logs-bucket/esa/access", Region: "us-east-1",
 				ServerSideEncryption: "AES256", AccessKeyID: "${AWS_ACCESS_KEY_ID}", SecretAccessKey: "${AWS_SECRET_ACCESS_KEY}",
-				Batching: &Batching{Count: 5000, ByteSize: 1000000, Period: "30s"}, MaxInFlight: 4}},
+				Batching: &Batching{Count: 5000, ByteSize: 1000000, Period: "30s"}, MaxInFlight: 4,
+				Compression: "zstd", CompressionLevel: 19,
+				Partition: &Partition{By: []string{"date", "hour", "ClientRequestHost"}, Style: "plain", MaxOpen: 8}}},
 			Output:         Output{Format: "csv", TimestampFormat: "unixms", RecordDelimiter: ptr("\r\n"), BatchPrefix: "["},
 			DeadLetter:     &DeadLetter{Type: "local", Path: "./dead"},
 			OwnershipToken: "v1.1764028800.9f86d081.4xPE32w0D8zqnofmAEV9bqilkGGU11AL22cRCrAvfRU",
@@ -102,13 +107,14 @@ fields: [LogTimeStamp, ClientIP, IpFirewall, Status]
 filters: [{field: IpFirewall, op: equals, value: true}, {field: LogTimeStamp, op: ge, value: "2026-01-01T00:00:00+08:00"}]
 source: {type: file, paths: [a.ndjson, "logs/*.ndjson.gz"]}
 destination: {type: oss, bucket: b, region: cn-shanghai, prefix: esa/ipa, aliuid: "123", security_token: "${T}",
-  access_key_id: a, access_key_secret: s}
+  access_key_id: a, access_key_secret: s, compression_level: 9, partition: {by: [Status]}}
 `, Task{Name: "ipa-oss", Category: "tcp_udp_proxy", Fields: []string{"LogTimeStamp", "ClientIP", "IpFirewall", "Status"},
 			SamplingRate: 100, Filters: []Condition{{Field: "IpFirewall", Op: "equals", Values: []any{true}},
 				{Field: "LogTimeStamp", Op: "ge", Values: []any{"2026-01-01T00:00:00+08:00"}}},
 			Source: Source{Type: "file", File: &FileSource{Paths: []string{"a.ndjson", "logs/*.ndjson.gz"}}}, Output: defaultOutput,
 			Destination: Destination{Type: "oss", OSS: &OSSDestination{Bucket: "b", Region: "cn-shanghai", Prefix: "esa/ipa",
-				AliUID: "123", SecurityToken: "${T}", AccessKeyID: "a", AccessKeySecret: "s"}}}},
+				AliUID: "123", SecurityToken: "${T}", AccessKeyID: "a", AccessKeySecret: "s", CompressionLevel: 9,
+				Partition: &Partition{By: []string{"Status"}}}}}},
 		{"native dns to http", `
 name: dns-http
 category: dns
@@ -396,7 +402,23 @@ func TestLoadBad(t *testing.T) {
 		{"s3_compatible endpoint scheme", native("destination: {type: s3_compatible, bucket_path: b, region: r, endpoint: 's3.example.com'}"), "destination.endpoint", "not a URL like https://host", 0},
 		{"malformed env reference", native("destination: {type: s3, bucket_path: b, region: r, access_key_id: a, secret_access_key: '${bad-name}'}"), "destination.secret_access_key", "malformed environment reference", 0},
 		{"http url scheme", native("destination: {type: http, url: 'ftp://x'}"), "destination.url", "must start with http:// or https://", 0},
-		{"http compression", native("destination: {type: http, url: 'http://x', compression: br}"), "destination.compression", `"br" is not one of gzip, zlib, snappy, no`, 0},
+		{"http compression", native("destination: {type: http, url: 'http://x', compression: br}"), "destination.compression", `"br" is not one of gzip, zlib, snappy, zstd, no`, 0},
+		{"http compression level", native("destination: {type: http, url: 'http://x', compression: gzip, compression_level: 10}"), "destination.compression_level", "10 is not a gzip level (1–9)", 0},
+		{"http zstd level", native("destination: {type: http, url: 'http://x', compression: zstd, compression_level: 23}"), "destination.compression_level", "23 is not a zstd level (1–22)", 0},
+		{"http level without codec", native("destination: {type: http, url: 'http://x', compression_level: 3}"), "destination.compression_level", "only gzip, zlib and zstd take a level; compression is no", 0},
+		{"object compression", native("destination: {type: local, path: o, compression: zstandard}"), "destination.compression", `"zstandard" is not one of gzip, zstd`, 0},
+		{"object gzip level", native("destination: {type: s3, bucket_path: b, region: r, compression_level: 12}"), "destination.compression_level", "12 is not a gzip level (1–9)", 0},
+		{"object zstd level", native("destination: {type: oss, bucket: b, region: r, compression: zstd, compression_level: 30}"), "destination.compression_level", "30 is not a zstd level (1–22)", 0},
+		{"partition level typo", native("destination: {type: local, path: o, partition: {by: [date, ClientIp]}}"), "destination.partition.by[1]", `"ClientIp" is not date, hour or one of the task's fields (did you mean "ClientIP"?)`, 0},
+		{"partition date typo", native("destination: {type: local, path: o, partition: {by: [dat]}}"), "destination.partition.by[0]", `(did you mean "date"?)`, 0},
+		{"partition hour alone", native("destination: {type: s3_compatible, bucket_path: b, region: r, endpoint: 'http://h', partition: {by: [hour]}}"), "destination.partition.by[0]", "hour needs date before it", 0},
+		{"partition duplicate", native("destination: {type: local, path: o, partition: {by: [date, date]}}"), "destination.partition.by[1]", "already listed as by[0]", 0},
+		{"partition empty", native("destination: {type: local, path: o, partition: {style: plain}}"), "destination.partition.by", "at least one level", 0},
+		{"partition style", native("destination: {type: local, path: o, partition: {by: [date], style: flat}}"), "destination.partition.style", `"flat" is not one of hive, plain`, 0},
+		{"partition max_open", native("destination: {type: local, path: o, partition: {by: [date], max_open: 1000}}"), "destination.partition.max_open", "1000 is not in 1..256", 0},
+		{"partition timestamp", native("destination: {type: local, path: o, partition: {by: [EdgeStartTimestamp]}}"), "destination.partition.by[0]", "is a timestamp: partition by date and hour instead", 0},
+		{"partition too deep", native("destination: {type: local, path: o, partition: {by: [date, hour, ClientIP, EdgeResponseStatusCode, x]}}"), "destination.partition.by", "5 levels; at most 4", 2},
+		{"partition key typo", native("destination: {type: local, path: o, partition: {by: [date], max_opne: 3}}"), "destination.partition.max_opne", `unknown key (did you mean "max_open"?)`, 0},
 		{"http private key letters only", native("destination: {type: http, url: 'http://x', auth: {private_key: abcdefg, expired_time: 10}}"), "destination.auth.private_key", "at least one of each", 0},
 		{"http private key too short", native("destination: {type: http, url: 'http://x', auth: {private_key: ab1, expired_time: 10}}"), "destination.auth.private_key", "6–18 letters and digits", 0},
 		{"http expired time", native("destination: {type: http, url: 'http://x', auth: {private_key: '${KEY}'}}"), "destination.auth.expired_time", "greater than 0", 0},

@@ -312,6 +312,57 @@ type Batching struct {
 	Period   string `yaml:"period,omitempty" json:"period,omitempty"` // Go duration, e.g. "5s"
 }
 
+// Object compression levels and partitions (the object destinations local, oss, s3, s3_compatible).
+const (
+	// DefaultPartitionMaxOpen is how many partitions may have an object being filled by default;
+	// MaxPartitionMaxOpen the most a task may ask for.
+	DefaultPartitionMaxOpen = 16
+	MaxPartitionMaxOpen     = 256
+	// MaxPartitionLevels is the most levels of a partition.
+	MaxPartitionLevels = 4
+	// PartitionDate and PartitionHour are the partition levels of a record's event time (UTC).
+	PartitionDate = "date"
+	PartitionHour = "hour"
+)
+
+// ObjectOptions are the settings every object destination shares (the fields Compression,
+// CompressionLevel and Partition of LocalDestination, OSSDestination and S3Destination): how objects
+// are compressed and partitioned.
+type ObjectOptions struct {
+	// Compression is gzip (the default) or zstd.
+	Compression string
+	// CompressionLevel is 1–9 for gzip (default 6) or 1–22 for zstd (default 3); 0 is the default.
+	CompressionLevel int
+	// Partition, when set, puts each record under a partition of its event time and field values
+	// instead of the date directory of its object's first record.
+	Partition *Partition
+}
+
+// Objects returns the object options of d, and false when d is not an object destination (local, oss,
+// s3, s3_compatible) or its parameters are missing.
+func (d Destination) Objects() (ObjectOptions, bool) {
+	switch {
+	case d.Type == "local" && d.Local != nil:
+		return ObjectOptions{d.Local.Compression, d.Local.CompressionLevel, d.Local.Partition}, true
+	case d.Type == "oss" && d.OSS != nil:
+		return ObjectOptions{d.OSS.Compression, d.OSS.CompressionLevel, d.OSS.Partition}, true
+	case (d.Type == "s3" || d.Type == "s3_compatible") && d.S3 != nil:
+		return ObjectOptions{d.S3.Compression, d.S3.CompressionLevel, d.S3.Partition}, true
+	}
+	return ObjectOptions{}, false
+}
+
+// Partition lays objects out by partition: <path>/dt=2026-12-06/hour=07/... (hive) or
+// <path>/2026-12-06/07/... (plain).
+type Partition struct {
+	// By are the levels, in order: date, hour (after date) or a delivered top-level field.
+	By []string `yaml:"by" json:"by"`
+	// Style is hive (the default: key=value levels) or plain (values only).
+	Style string `yaml:"style,omitempty" json:"style,omitempty"`
+	// MaxOpen is how many partitions may have an object being filled at a time (default 16).
+	MaxOpen int `yaml:"max_open,omitempty" json:"max_open,omitempty"`
+}
+
 // SLSDestination is ESA's SlsDelivery{SLSProject, SLSLogStore, SLSRegion}.
 type SLSDestination struct {
 	Project         string    `yaml:"project" json:"project"`
@@ -339,6 +390,10 @@ type OSSDestination struct {
 	SecurityToken   string    `yaml:"security_token,omitempty" json:"security_token,omitempty"`
 	MaxInFlight     int       `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
 	Batching        *Batching `yaml:"batching,omitempty" json:"batching,omitempty"`
+	// Compression, CompressionLevel and Partition are the ObjectOptions.
+	Compression      string     `yaml:"compression,omitempty" json:"compression,omitempty"`
+	CompressionLevel int        `yaml:"compression_level,omitempty" json:"compression_level,omitempty"`
+	Partition        *Partition `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // S3Destination is ESA's S3Delivery, for both AWS S3 (type s3, ESA aws3) and S3-compatible stores
@@ -356,18 +411,24 @@ type S3Destination struct {
 	ServerSideEncryption string    `yaml:"server_side_encryption,omitempty" json:"server_side_encryption,omitempty"`
 	MaxInFlight          int       `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
 	Batching             *Batching `yaml:"batching,omitempty" json:"batching,omitempty"`
+	// Compression, CompressionLevel and Partition are the ObjectOptions.
+	Compression      string     `yaml:"compression,omitempty" json:"compression,omitempty"`
+	CompressionLevel int        `yaml:"compression_level,omitempty" json:"compression_level,omitempty"`
+	Partition        *Partition `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // HTTPDestination is ESA's HttpDelivery.
 type HTTPDestination struct {
 	URL string `yaml:"url" json:"url"`
-	// Compression is gzip, zlib, snappy or no (default no).
-	Compression string            `yaml:"compression,omitempty" json:"compression,omitempty"`
-	Auth        *HTTPAuth         `yaml:"auth,omitempty" json:"auth,omitempty"`
-	Headers     map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
-	Query       map[string]string `yaml:"query,omitempty" json:"query,omitempty"`
-	BodyPrefix  string            `yaml:"body_prefix,omitempty" json:"body_prefix,omitempty"`
-	BodySuffix  string            `yaml:"body_suffix,omitempty" json:"body_suffix,omitempty"`
+	// Compression is gzip, zlib, snappy, zstd or no (default no).
+	Compression string `yaml:"compression,omitempty" json:"compression,omitempty"`
+	// CompressionLevel is 1–9 for gzip and zlib, 1–22 for zstd; 0 is the codec's default.
+	CompressionLevel int               `yaml:"compression_level,omitempty" json:"compression_level,omitempty"`
+	Auth             *HTTPAuth         `yaml:"auth,omitempty" json:"auth,omitempty"`
+	Headers          map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Query            map[string]string `yaml:"query,omitempty" json:"query,omitempty"`
+	BodyPrefix       string            `yaml:"body_prefix,omitempty" json:"body_prefix,omitempty"`
+	BodySuffix       string            `yaml:"body_suffix,omitempty" json:"body_suffix,omitempty"`
 	// Split joins records with SplitWords when true (nil = default true).
 	Split      *bool  `yaml:"split,omitempty" json:"split,omitempty"`
 	SplitWords string `yaml:"split_words,omitempty" json:"split_words,omitempty"` // default "\n"
@@ -411,6 +472,10 @@ type KafkaDestination struct {
 type LocalDestination struct {
 	Path     string    `yaml:"path" json:"path"`
 	Batching *Batching `yaml:"batching,omitempty" json:"batching,omitempty"`
+	// Compression, CompressionLevel and Partition are the ObjectOptions.
+	Compression      string     `yaml:"compression,omitempty" json:"compression,omitempty"`
+	CompressionLevel int        `yaml:"compression_level,omitempty" json:"compression_level,omitempty"`
+	Partition        *Partition `yaml:"partition,omitempty" json:"partition,omitempty"`
 }
 
 // SASL is Kafka SASL authentication.

@@ -666,6 +666,7 @@ func (v *validator) destination() {
 		v.secret(p+".security_token", o.SecurityToken)
 		v.atMost(p+".max_in_flight", int64(o.MaxInFlight), MaxInFlightLimit, "")
 		v.batching(p+".batching", o.Batching)
+		v.objectOptions(p)
 	case "s3", "s3_compatible":
 		s := d.S3
 		if s == nil {
@@ -694,6 +695,7 @@ func (v *validator) destination() {
 		v.secret(p+".session_token", s.SessionToken)
 		v.atMost(p+".max_in_flight", int64(s.MaxInFlight), MaxInFlightLimit, "")
 		v.batching(p+".batching", s.Batching)
+		v.objectOptions(p)
 	case "http":
 		v.httpDestination(d.HTTP)
 	case "kafka":
@@ -720,6 +722,91 @@ func (v *validator) destination() {
 		}
 		v.required(p+".path", d.Local.Path)
 		v.batching(p+".batching", d.Local.Batching)
+		v.objectOptions(p)
+	}
+}
+
+// level checks a compression level: 0 (the default), gzip and zlib 1–9, zstd 1–22; other codecs take
+// none.
+func (v *validator) level(path, codec string, level int) {
+	if level == 0 {
+		return
+	}
+	switch codec {
+	case "gzip", "zlib":
+		if level < 1 || level > 9 {
+			v.add(path, "%d is not a %s level (1–9)", level, codec)
+		}
+	case "zstd":
+		if level < 1 || level > 22 {
+			v.add(path, "%d is not a zstd level (1–22)", level)
+		}
+	default:
+		if codec == "" {
+			codec = "no"
+		}
+		v.add(path, "only gzip, zlib and zstd take a level; compression is %s", codec)
+	}
+}
+
+// objectOptions checks the compression and partition of an object destination at path.
+func (v *validator) objectOptions(path string) {
+	o, ok := v.t.Destination.Objects()
+	if !ok {
+		return
+	}
+	v.oneOf(path+".compression", o.Compression, true, "gzip", "zstd")
+	codec := o.Compression
+	if codec == "" {
+		codec = "gzip"
+	}
+	if codec == "gzip" || codec == "zstd" {
+		v.level(path+".compression_level", codec, o.CompressionLevel)
+	}
+	pt := o.Partition
+	if pt == nil {
+		return
+	}
+	pp := path + ".partition"
+	v.oneOf(pp+".style", pt.Style, true, "hive", "plain")
+	if pt.MaxOpen != 0 && (pt.MaxOpen < 1 || pt.MaxOpen > MaxPartitionMaxOpen) {
+		v.add(pp+".max_open", "%d is not in 1..%d (0: the default, %d)", pt.MaxOpen, MaxPartitionMaxOpen, DefaultPartitionMaxOpen)
+	}
+	switch {
+	case len(pt.By) == 0:
+		v.add(pp+".by", "at least one level is required: date, hour or one of the task's fields")
+		return
+	case len(pt.By) > MaxPartitionLevels:
+		v.add(pp+".by", "%d levels; at most %d are allowed", len(pt.By), MaxPartitionLevels)
+	}
+	choices := append([]string{PartitionDate, PartitionHour}, v.t.Fields...)
+	seen := map[string]int{}
+	for i, b := range pt.By {
+		bp := indexPath(pp+".by", i)
+		if j, dup := seen[b]; dup {
+			v.add(bp, "%q is already listed as by[%d]", b, j)
+			continue
+		}
+		seen[b] = i
+		switch {
+		case b == PartitionDate:
+		case b == PartitionHour:
+			if _, ok := seen[PartitionDate]; !ok {
+				v.add(bp, "hour needs date before it (by: [date, hour])")
+			}
+		case b == "":
+			v.add(bp, "empty level")
+		case !slices.Contains(v.t.Fields, b):
+			hint := ""
+			if !v.full() {
+				hint = didYouMean(b, choices)
+			}
+			v.add(bp, "%q is not date, hour or one of the task's fields%s", b, hint)
+		case v.cat != nil:
+			if f, ok := v.cat.Field(b); ok && f.Type == TypeTimestamp {
+				v.add(bp, "%q is a timestamp: partition by date and hour instead", b)
+			}
+		}
 	}
 }
 
@@ -740,7 +827,10 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 				"literally or as ${ENV_VAR} references", ESASecretMask)
 		}
 	}
-	v.oneOf(p+".compression", h.Compression, true, "gzip", "zlib", "snappy", "no")
+	v.oneOf(p+".compression", h.Compression, true, "gzip", "zlib", "snappy", "zstd", "no")
+	if slices.Contains([]string{"", "gzip", "zlib", "snappy", "zstd", "no"}, h.Compression) {
+		v.level(p+".compression_level", h.Compression, h.CompressionLevel)
+	}
 	if a := h.Auth; a != nil {
 		if a.PrivateKey == "" {
 			v.add(p+".auth.private_key", "required")

@@ -15,6 +15,7 @@ package translate
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -370,7 +371,7 @@ func processors(t *config.Task, cat *config.Category, sec *secrets) []any {
 	fields.set("task", t.Name).set("route_invalid", routeInvalid)
 	// An object output gets each batch's records as one message: while they wait for their object to
 	// be stored, a message per batch costs far less memory than a message per record.
-	fields.setIf(isObject(t), "bundle", true)
+	fields.setIf(bundled(t), "bundle", true)
 	procs = append(procs, obj("esa_fields", fields))
 	return procs
 }
@@ -451,6 +452,7 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		}
 		conf.set("url", sec.url("destination.url", "url", h.URL))
 		conf.setStr("compression", h.Compression)
+		conf.setIf(h.CompressionLevel != 0, "compression_level", h.CompressionLevel)
 		if h.Auth != nil {
 			a := obj("private_key", sec.secret("destination.auth.private_key", "auth_private_key", h.Auth.PrivateKey),
 				"expired_time", h.Auth.ExpiredTime)
@@ -491,6 +493,15 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	}
 	if object {
 		conf.set("encoding", encoding(t))
+		o, _ := d.Objects()
+		conf.setStr("compression", o.Compression)
+		conf.setIf(o.CompressionLevel != 0, "compression_level", o.CompressionLevel)
+		if p := o.Partition; p != nil {
+			pc := obj("by", p.By)
+			pc.setStr("style", p.Style)
+			pc.setIf(p.MaxOpen != 0, "max_open", p.MaxOpen)
+			conf.set("partition", pc)
+		}
 	}
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
 	// An object store refuses whole objects only for its configuration (which stops the run), never
@@ -551,6 +562,23 @@ func BatchPeriod(t *config.Task) time.Duration {
 	return p
 }
 
+// bundled reports whether esa_fields bundles each batch's records into one message for t's object
+// output. Not when the objects are partitioned by date or hour and the category's time field is not
+// delivered: only a record's own message carries its event time then (metadata esa_event_time), and
+// each record must go to the partition of its own time.
+func bundled(t *config.Task) bool {
+	o, ok := t.Destination.Objects()
+	if !ok {
+		return false
+	}
+	if p := o.Partition; p != nil && slices.Contains(p.By, config.PartitionDate) {
+		if cat, ok := config.LookupCategory(t.Category); ok && cat.TimeField != "" && !slices.Contains(t.Fields, cat.TimeField) {
+			return false
+		}
+	}
+	return true
+}
+
 // isObject reports whether t's destination stores objects (local, s3, s3_compatible, oss).
 func isObject(t *config.Task) bool {
 	switch t.Destination.Type {
@@ -566,22 +594,32 @@ func isObject(t *config.Task) bool {
 // (at the default settings, under 128 MB resident); it is soft: nothing fails above it.
 //
 // What waits: for an object store, the acknowledgements of the records of the objects in flight
-// (about 200 bytes a record; the records themselves are in the spool file); for a stream destination,
-// the records of the batches in flight and the one filling (about 1.5 KiB a record with its message).
+// (about 200 bytes a record bundled, 500 a record in its own message; the records themselves are in
+// the spool file) and zstd's encoder at its best level (40 MiB; the other encoders and the
+// partitions' compressors, about 1 MiB each, are left to the collector: a higher limit lets the heap
+// grow more than they need); for a stream destination, the records of the batches in flight and the one
+// filling (about 1.5 KiB a record with its message).
 func MemoryLimit(t *config.Task) int64 {
 	const floor = 80 << 20
 	count, _, _ := batchPolicy(batchingOf(t), isObject(t))
 	inFlight := int64(maxInFlightOf(t))
-	var waiting int64
-	if isObject(t) {
-		waiting = max(inFlight, 1) * int64(count) * 200
+	var waiting, compressors int64
+	if o, ok := t.Destination.Objects(); ok {
+		perRecord := int64(200)
+		if !bundled(t) {
+			perRecord = 500
+		}
+		waiting = max(inFlight, 1) * int64(count) * perRecord
+		if o.Compression == "zstd" && o.CompressionLevel >= 10 {
+			compressors += 40 << 20
+		}
 	} else {
 		if inFlight <= 0 {
 			inFlight = 16
 		}
 		waiting = (inFlight + 2) * int64(count) * 1536
 	}
-	return max(floor, 40<<20+waiting*3/2)
+	return max(floor, 40<<20+waiting*3/2+compressors)
 }
 
 // batchingOf is the batching override of t's destination, or nil.

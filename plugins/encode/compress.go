@@ -10,7 +10,7 @@ import (
 	"github.com/klauspost/compress/zlib"
 )
 
-// Compression codecs for HTTP bodies and objects.
+// Compression codecs for HTTP bodies and objects (CodecZstd is in codec.go).
 const (
 	CodecNone   = "no"
 	CodecGzip   = "gzip"
@@ -27,14 +27,16 @@ func ContentEncoding(codec string) string {
 		return "deflate"
 	case CodecSnappy:
 		return "snappy"
+	case CodecZstd:
+		return "zstd"
 	}
 	return ""
 }
 
-// ValidCodec reports whether codec is one of gzip, zlib, snappy, no (or empty, meaning no).
+// ValidCodec reports whether codec is one of gzip, zlib, snappy, zstd, no (or empty, meaning no).
 func ValidCodec(codec string) bool {
 	switch codec {
-	case "", CodecNone, CodecGzip, CodecZlib, CodecSnappy:
+	case "", CodecNone, CodecGzip, CodecZlib, CodecSnappy, CodecZstd:
 		return true
 	}
 	return false
@@ -43,9 +45,13 @@ func ValidCodec(codec string) bool {
 var (
 	gzipPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression); return w }}
 	zlibPool = sync.Pool{New: func() any { w, _ := zlib.NewWriterLevel(nil, zlib.DefaultCompression); return w }}
+
+	zstdOnce    sync.Once
+	zstdDefault *Compressor
 )
 
-// Compress appends src compressed with codec to dst. Snappy is the block format (no framing).
+// Compress appends src compressed with codec at its default level to dst. Snappy is the block format
+// (no framing); zstd one frame. For another level, use a Compressor.
 func Compress(codec string, dst, src []byte) ([]byte, error) {
 	switch codec {
 	case "", CodecNone:
@@ -84,6 +90,9 @@ func Compress(codec string, dst, src []byte) ([]byte, error) {
 			return nil, fmt.Errorf("zlib: %w", err)
 		}
 		return buf.Bytes(), nil
+	case CodecZstd:
+		zstdOnce.Do(func() { zstdDefault, _ = NewCompressor(CodecZstd, 0) })
+		return zstdDefault.Append(dst, src)
 	}
-	return nil, fmt.Errorf("unknown compression %q (want gzip, zlib, snappy or no)", codec)
+	return nil, fmt.Errorf("unknown compression %q (want gzip, zlib, snappy, zstd or no)", codec)
 }

@@ -77,7 +77,7 @@ func TestEncodeFormats(t *testing.T) {
 
 func TestCompressRoundTrip(t *testing.T) {
 	src := bytes.Repeat([]byte(`{"ClientIP":"10.0.0.1","EdgeResponseStatusCode":200}`+"\n"), 500)
-	for _, codec := range []string{CodecNone, CodecGzip, CodecZlib, CodecSnappy} {
+	for _, codec := range []string{CodecNone, CodecGzip, CodecZlib, CodecSnappy, CodecZstd} {
 		t.Run(codec, func(t *testing.T) {
 			out, err := Compress(codec, []byte("keep:"), src)
 			if err != nil {
@@ -114,6 +114,8 @@ func TestCompressRoundTrip(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+			case CodecZstd:
+				got = unzstd(t, out)
 			}
 			if !bytes.Equal(got, src) {
 				t.Fatal("round trip differs")
@@ -126,7 +128,7 @@ func TestCompressRoundTrip(t *testing.T) {
 	if _, err := Compress("brotli", nil, src); err == nil {
 		t.Error("unknown codec accepted")
 	}
-	for codec, want := range map[string]string{CodecGzip: "gzip", CodecZlib: "deflate", CodecSnappy: "snappy", CodecNone: ""} {
+	for codec, want := range map[string]string{CodecGzip: "gzip", CodecZlib: "deflate", CodecSnappy: "snappy", CodecZstd: "zstd", CodecNone: ""} {
 		if got := ContentEncoding(codec); got != want {
 			t.Errorf("ContentEncoding(%s) = %q, want %q", codec, got, want)
 		}

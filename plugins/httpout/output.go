@@ -32,7 +32,9 @@ import (
 type Config struct {
 	URL         string
 	Compression string
-	Format      string
+	// CompressionLevel is the gzip/zlib (1–9) or zstd (1–22) level; 0 is the codec's default.
+	CompressionLevel int
+	Format           string
 	// PrivateKey empty means no server authentication.
 	PrivateKey  string
 	ExpiredTime time.Duration
@@ -68,6 +70,7 @@ type output struct {
 	log         *service.Logger
 
 	enc       *encode.Encoder
+	comp      *encode.Compressor
 	signer    *authkey.Signer
 	endpoint  *url.URL // without query
 	baseQuery string   // encoded static query (URL query + query map), may be empty
@@ -160,6 +163,9 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	if c.MaxInFlight, err = conf.FieldInt("max_in_flight"); err != nil {
 		return c, pol, err
 	}
+	if c.CompressionLevel, err = conf.FieldInt("compression_level"); err != nil {
+		return c, pol, err
+	}
 	pol, err = encode.StreamBatching(conf)
 	return c, pol, err
 }
@@ -178,7 +184,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("url: has no host"))
 	}
 	if !encode.ValidCodec(c.Compression) {
-		errs = append(errs, fmt.Errorf("compression: unknown %q (want gzip, zlib, snappy or no)", c.Compression))
+		errs = append(errs, fmt.Errorf("compression: unknown %q (want gzip, zlib, snappy, zstd or no)", c.Compression))
+	} else if err := encode.CheckLevel(c.Compression, c.CompressionLevel); err != nil {
+		errs = append(errs, fmt.Errorf("compression_level: %w", err))
 	}
 	if len(c.Headers) > MaxHeaders {
 		errs = append(errs, fmt.Errorf("headers: %d given, at most %d allowed", len(c.Headers), MaxHeaders))
@@ -295,6 +303,10 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("esa_http: %w", err)
 	}
+	comp, err := encode.NewCompressor(c.Compression, c.CompressionLevel)
+	if err != nil {
+		return nil, fmt.Errorf("esa_http: %w", err)
+	}
 	u, _ := url.Parse(c.URL)
 	q := u.Query()
 	for k, v := range c.Query {
@@ -306,6 +318,7 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		cfg:         c,
 		maxInFlight: c.MaxInFlight,
 		enc:         enc,
+		comp:        comp,
 		endpoint:    &endpoint,
 		baseQuery:   q.Encode(),
 		redacted:    config.RedactURL(c.URL),
@@ -465,7 +478,7 @@ func (o *output) writeChunk(ctx context.Context, recs [][]byte, size int) error 
 	*rawBuf = raw
 	body := raw
 	if o.cfg.Compression != encode.CodecNone {
-		if body, err = encode.Compress(o.cfg.Compression, (*compBuf)[:0], raw); err != nil {
+		if body, err = o.comp.Append((*compBuf)[:0], raw); err != nil {
 			return &encode.Permanent{Err: fmt.Errorf("esa_http: compressing batch: %w", err)}
 		}
 		*compBuf = body

@@ -128,6 +128,9 @@ func TestValidation(t *testing.T) {
 		{"missing CA file", "url: https://h/x\ntls: {ca_file: /nonexistent/ca.pem}", "tls.ca_file"},
 		{"retries", "url: http://h/x\nmax_retry: -1", "max_retry"},
 		{"in flight", "url: http://h/x\nmax_in_flight: 0", "max_in_flight"},
+		{"gzip level", "url: http://h/x\ncompression: gzip\ncompression_level: 10", "compression_level: 10 is not a gzip level (1–9)"},
+		{"zstd level", "url: http://h/x\ncompression: zstd\ncompression_level: 23", "compression_level: 23 is not a zstd level (1–22)"},
+		{"snappy level", "url: http://h/x\ncompression: snappy\ncompression_level: 3", "only gzip, zlib and zstd take a level"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

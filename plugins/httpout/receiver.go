@@ -2,6 +2,7 @@ package httpout
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/esa-connect/esa-connect/plugins/authkey"
 )
@@ -22,7 +24,7 @@ const DefaultMaxBodyBytes = 256 << 20
 
 // Receiver is an http.Handler that accepts deliveries of the esa_http output (and of ESA itself): it
 // verifies the auth_key (when PrivateKey is set), decompresses the body by its Content-Encoding (gzip,
-// deflate = zlib, snappy = block format, or none), strips the body prefix and suffix, splits the
+// deflate = zlib, snappy = block format, zstd, or none), strips the body prefix and suffix, splits the
 // records and hands them on. It answers 200 when the records were taken, 403 with the reason when the
 // signature is missing, malformed, expired or wrong, 415 for an unknown encoding, 400 for a body that
 // cannot be decoded or lacks the configured prefix/suffix, and 500 when OnBatch or Out fails.
@@ -198,7 +200,7 @@ func (rc *Receiver) reject(w http.ResponseWriter, status int, format string, arg
 }
 
 // Decompress decodes body by its Content-Encoding value: "" or "identity" (as is), "gzip", "deflate"
-// (zlib) or "snappy" (block format). The result is bounded by limit bytes. On error it also returns
+// (zlib), "snappy" (block format) or "zstd" (one or more frames). The result is bounded by limit bytes. On error it also returns
 // the HTTP status a receiver should answer (415 for an unknown encoding, 400 for a corrupt body, 413
 // for one too large).
 func Decompress(contentEncoding string, body []byte, limit int64) ([]byte, int, error) {
@@ -230,9 +232,22 @@ func Decompress(contentEncoding string, body []byte, limit int64) ([]byte, int, 
 			return nil, http.StatusBadRequest, fmt.Errorf("snappy (block) body: %w", err)
 		}
 		return out, http.StatusOK, nil
+	case "zstd":
+		// The window a frame may ask for is bounded too (the decoder allocates it): 64 MiB at most.
+		zr, err := zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(uint64(max(min(limit, 64<<20), zstd.MinWindowSize))))
+		if err != nil {
+			return nil, http.StatusBadRequest, fmt.Errorf("zstd body: %w", err)
+		}
+		out, status, err := readLimited(zr.IOReadCloser(), limit, "zstd")
+		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
+			// A frame that declares more than the limit (or a larger window) is refused unread.
+			status = http.StatusRequestEntityTooLarge
+		}
+		return out, status, err
 	}
 	return nil, http.StatusUnsupportedMediaType,
-		fmt.Errorf("unsupported Content-Encoding %q (want gzip, deflate, snappy or none)", truncate(contentEncoding, 40))
+		fmt.Errorf("unsupported Content-Encoding %q (want gzip, deflate, snappy, zstd or none)", truncate(contentEncoding, 40))
 }
 
 func readLimited(r io.ReadCloser, limit int64, name string) ([]byte, int, error) {

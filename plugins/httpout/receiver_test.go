@@ -47,7 +47,7 @@ func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l
 
 func TestReceiverDecodesEveryEncoding(t *testing.T) {
 	plain := []byte("[{\"a\":1},{\"a\":2},{\"a\":3}]")
-	for _, codec := range []string{"no", "gzip", "zlib", "snappy"} {
+	for _, codec := range []string{"no", "gzip", "zlib", "snappy", "zstd"} {
 		t.Run(codec, func(t *testing.T) {
 			out := &lockedBuf{}
 			rc := &httpout.Receiver{BodyPrefix: "[", BodySuffix: "]", SplitWords: ",", Out: out}
@@ -94,6 +94,7 @@ func TestReceiverRejects(t *testing.T) {
 		{"unknown encoding", "/accesslog/post" + good, "br", "<{}>", 415, "unsupported Content-Encoding"},
 		{"corrupt gzip", "/accesslog/post" + good, "gzip", "not gzip", 400, "gzip body"},
 		{"corrupt snappy", "/accesslog/post" + good, "snappy", "\xff\xff\xff\xff\xff", 400, "snappy"},
+		{"corrupt zstd", "/accesslog/post" + good, "zstd", "not zstd", 400, "zstd body"},
 		{"missing prefix", "/accesslog/post" + good, "", "{}>", 400, "prefix"},
 		{"missing suffix", "/accesslog/post" + good, "", "<{}", 400, "suffix"},
 	}
@@ -145,5 +146,25 @@ func TestReceiverSplitModes(t *testing.T) {
 				t.Fatalf("got %q want %q", out.String(), c.want)
 			}
 		})
+	}
+}
+
+// TestReceiverZstdBounded: a zstd body that decodes to more than MaxBodyBytes is refused (413), and a
+// body of several frames decodes whole.
+func TestReceiverZstdBounded(t *testing.T) {
+	rc := &httpout.Receiver{MaxBodyBytes: 4096}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	big, err := encode.Compress(encode.CodecZstd, nil, bytes.Repeat([]byte("{\"a\":1}\n"), 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := post(t, srv.URL, "zstd", big); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("8,000 bytes in 4,096: %d %s", code, msg)
+	}
+	one, _ := encode.Compress(encode.CodecZstd, nil, []byte("{\"a\":1}\n{\"a\":2}\n"))
+	two, _ := encode.Compress(encode.CodecZstd, one, []byte("{\"a\":3}\n"))
+	if code, msg := post(t, srv.URL, "zstd", two); code != 200 || !strings.Contains(msg, "ok 3 records") {
+		t.Fatalf("two frames: %d %s", code, msg)
 	}
 }

@@ -31,7 +31,7 @@ func outputSpec() *service.ConfigSpec {
 Each batch becomes one POST request whose body is `+"`body_prefix`"+`, the records joined by
 `+"`split_words`"+` (also after the last record when `+"`last_split`"+`), and `+"`body_suffix`"+`,
 compressed with `+"`compression`"+` and sent with the matching `+"`Content-Encoding`"+` (gzip,
-deflate for zlib, snappy for the snappy block format). `+"`Content-Type`"+` follows `+"`format`"+`
+deflate for zlib, snappy for the snappy block format, zstd: one Zstandard frame). `+"`Content-Type`"+` follows `+"`format`"+`
 unless a static header sets it. Any 2xx acknowledges the batch.
 
 ### Server authentication
@@ -55,9 +55,12 @@ the values of query parameters.
 		Fields(
 			service.NewStringField("url").
 				Description("The URL records are POSTed to (ESA DestUrl). Must start with `http://` or `https://`. Its query string is kept."),
-			service.NewStringEnumField("compression", encode.CodecGzip, encode.CodecZlib, encode.CodecSnappy, encode.CodecNone).
-				Description("Body compression (ESA Compress): `gzip`, `zlib` (Content-Encoding: deflate), `snappy` (block format) or `no`.").
+			service.NewStringEnumField("compression", encode.CodecGzip, encode.CodecZlib, encode.CodecSnappy, encode.CodecZstd, encode.CodecNone).
+				Description("Body compression (ESA Compress): `gzip`, `zlib` (Content-Encoding: deflate), `snappy` (block format), `zstd` (Content-Encoding: zstd) or `no`.").
 				Default(encode.CodecNone),
+			service.NewIntField("compression_level").
+				Description("The level of `gzip` and `zlib` (1 fastest … 9 smallest) or `zstd` (1 … 22, as the zstd command numbers them; the encoder has four levels: 1–2 fastest, 3–5 default, 6–9 better, 10–22 best). 0: the codec's default (gzip/zlib: the library's, about 5; zstd: 3).").
+				Default(0).Advanced(),
 			service.NewStringEnumField("format", encode.FormatNDJSON, encode.FormatCSV, encode.FormatTSV).
 				Description("Record format of the body; also sets Content-Type (`application/x-ndjson`, `text/csv`, `text/tab-separated-values`). CSV and TSV start each body with a header line.").
 				Default(encode.FormatNDJSON),

@@ -1,6 +1,7 @@
-// Package local provides the esa_local output: objects laid out as docs/destinations.md#object-layout
-// says (gzip-compressed encoded batches named <YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz)
-// written to a local directory, for the embedded default, on-premises archives and dead letters.
+// Package local provides the esa_local output: objects laid out as docs/destinations.md#object-layout says (gzip- or zstd-compressed encoded
+// batches named <YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz, or under their partition's
+// directory) written to a local directory, for the embedded default, on-premises archives and dead
+// letters.
 package local
 
 import (
@@ -27,7 +28,7 @@ func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Local").
-		Summary("Writes log records to a local directory as gzip objects named like ESA's object-storage deliveries.").
+		Summary("Writes log records to a local directory as gzip (or zstd) objects named like ESA's object-storage deliveries.").
 		Description(`Records are gathered into objects of `+"`batching.count`"+` records, `+"`batching.byte_size`"+` encoded
 bytes or `+"`batching.period`"+` after the first record, whichever comes first (100,000 / 64 MiB / 60 s by
 default; a flush marker writes the object at once). Each object is one file
@@ -35,7 +36,11 @@ default; a flush marker writes the object at once). Each object is one file
 earliest event time in the object, `+"`first`"+` and `+"`last`"+` the earliest and latest event times in UTC
 (`+"`20260101T000000Z`"+`), read from `+"`time_field`"+` (else the `+"`esa_event_time`"+` metadata, else the time of
 writing), `+"`seq`"+` a counter and `+"`rand`"+` 8 random hex digits, so names never collide. The body is the gzip
-of the encoded records (NDJSON by default).
+of the encoded records (NDJSON by default); with `+"`compression: zstd`"+` it is zstd and the name ends `+"`.log.zst`"+`.
+
+With `+"`partition`"+` each record goes to an object of its partition instead, `+"`<path>/<partition>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+`,
+for example `+"`dt=2026-12-06/hour=07/`"+` (`+"`by: [date, hour]`"+`) or `+"`SecAction=deny/`"+` (`+"`by: [SecAction]`"+`), from the record's
+own event time and field values: a batch spanning partitions becomes one object per partition.
 
 Records are encoded and compressed into a hidden temporary file in the directory as they arrive (memory
 does not grow with the object's size); when the object is complete the file is synced to disk and renamed,
@@ -43,7 +48,7 @@ so readers never see a partial file. The records are acknowledged only after tha
 created as needed. A directory that cannot be created or written stops the run with an error (a
 configuration error, not a delivery failure); other errors (for example a full disk) fail the object's
 records, and the input delivers them again.`).
-		Fields(
+		Fields(append(append([]*service.ConfigField{
 			service.NewStringField("path").
 				Description("The directory objects are written under (created if missing)."),
 			service.NewStringField("task").
@@ -53,17 +58,28 @@ records, and the input delivers them again.`).
 				Description("The record field holding its event time (the category's time field, e.g. `EdgeStartTimestamp`).").
 				Default(""),
 			encode.EncodingField(),
+		}, objects.ObjectFields()...),
 			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight).
 				Description("How many objects are written at a time (while the next one is filled)."),
 			service.NewBatchPolicyField("batching").
 				Description("When a file is written: after `count` records, `byte_size` bytes or `period`, whichever comes first. Zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s."),
-		).
+		)...).
 		Example("Daily archive", "Access logs into ./archive/<date>/.", `
 output:
   esa_local:
     path: ./archive
     task: access-archive
     time_field: EdgeStartTimestamp
+`).
+		Example("Hourly partitions, zstd", "Access logs into ./archive/dt=<date>/hour=<hour>/ as zstd.", `
+output:
+  esa_local:
+    path: ./archive
+    task: access-archive
+    time_field: EdgeStartTimestamp
+    compression: zstd
+    partition:
+      by: [date, hour]
 `).
 		Example("Small, frequent files", "A file every 1,000 records or 5 seconds.", `
 output:

@@ -1,14 +1,27 @@
 // Package objects is the write path of the object outputs (esa_local, esa_s3_verified, esa_oss): it
 // assembles objects of up to 100,000 records / 64 MiB / 60 s out of the small batches the pipeline
 // hands over, encoding and compressing each batch into the object as it arrives, and acknowledges a
-// batch only once the object holding it was stored.
+// batch only once every object holding its records was stored.
+//
+// Objects are gzip (one member; on several cores while one object is filled) or zstd (a sequence of
+// independent frames of up to 4 MiB of records, 1 MiB with 16 partitions open). With a partition
+// (by date, hour and field values), each record goes to the object of its partition: up to
+// `max_open` objects are filled at a time, and a record of another partition first closes the one
+// written to longest ago. The open objects together hold at most one object's worth of records and
+// bytes (the batching count and byte size): when they reach it they all close, so what waits for the
+// store is what waits without partitions (objects are smaller when records spread over partitions).
 //
 // Why not let Benthos batch whole objects? A Benthos batch holds every record of the object, as it
 // was delivered, until the object is written: 100,000 records and the message of each, hundreds of
 // megabytes. Here a record's bytes go straight into a compressed spool file (in the destination
 // directory, or in a temporary directory for a remote store), and what waits for the upload is only
 // the acknowledgement of its batch. At most `uploads` objects hold records at a time (filling or being
-// stored); a batch that would start another waits.
+// stored; with partitions, `max_open` being filled, 2 × `max_open` + `uploads` − 1 in all, and
+// `uploads` objects' worth of records);
+// a batch that would start another waits. The
+// open objects are also closed when every write Benthos may have in flight waits for them (small
+// batches, or records spread over many partitions), so that the pipeline never stalls until the
+// period.
 package objects
 
 import (
@@ -16,25 +29,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
 
-	"github.com/klauspost/pgzip"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // Object is one assembled object, ready to store: its compressed body waits in a spool file.
 type Object struct {
-	// Key is the object's name (docs/destinations.md#object-layout, under the store's path).
+	// Key is the object's name (docs/destinations.md#object-layout, or its partition's directory, under the store's
+	// path).
 	Key string
 	// Body is the spool file holding the compressed body, from offset 0; Size bytes.
 	Body *os.File
 	Size int64
-	// ContentType and ContentEncoding (always gzip) describe the body.
+	// ContentType and ContentEncoding (gzip or zstd) describe the body.
 	ContentType, ContentEncoding string
 	// Records and RawBytes are the records in the object and their encoded size before compression.
 	Records, RawBytes int
@@ -72,10 +87,20 @@ type Config struct {
 	Count, Bytes int
 	Period       time.Duration
 	// Uploads is how many objects may hold records at a time, the one being filled included (at
-	// least 1): with 1, an object is filled, then stored, then the next one is filled.
+	// least 1): with 1, an object is filled, then stored, then the next one is filled. With
+	// partitions, MaxOpen objects may be filled and MaxOpen + Uploads − 1 more stored, while they
+	// hold at most Uploads objects' worth of records and bytes.
 	Uploads int
-	// Level is the gzip level (0: the default, 6).
-	Level int
+	// Compression is gzip (when empty) or zstd; Level its level (0: the default, 6 for gzip and 3
+	// for zstd; see encode.CheckLevel).
+	Compression string
+	Level       int
+	// Partition, when set, files each record under the partition of its event time and fields
+	// (the key's directory instead of the date of the object's first record).
+	Partition *Partitioner
+	// MaxOpen is how many partitions may have an object being filled at a time (0: DefaultMaxOpen;
+	// always 1 without Partition).
+	MaxOpen int
 	// Backoff paces the retries of a failed Put.
 	Backoff encode.Backoff
 	// Metrics counts deliveries, failures and retries.
@@ -92,27 +117,41 @@ type Assembler struct {
 	cfg   Config
 	store Store
 	enc   *encode.Encoder
+	comp  *encode.ObjectCompressor
 	namer *encode.Namer
 	now   func() time.Time
+	// limit is how many objects may hold records at a time (being filled or stored); sealAt how many
+	// writes may wait for the open objects before they are all closed.
+	limit, sealAt int
 
-	mu     sync.Mutex
-	buf    []byte     // encoding scratch (under mu)
-	space  *sync.Cond // an upload finished, or the assembler closed
-	cur    *object    // being filled, or nil
-	active int        // objects sealed and not stored yet
-	closed bool
-	wg     sync.WaitGroup
-	stop   chan struct{}
+	mu       sync.Mutex
+	buf      []byte             // encoding scratch (under mu)
+	space    *sync.Cond         // an upload finished, or the assembler closed
+	open     map[string]*object // being filled, by partition ("" without partitions)
+	parallel *object            // the open object compressed on several cores (gzip), or nil
+	active   int                // objects sealed and not stored yet
+	// The records and encoded bytes of the open objects, and of the sealed ones not stored yet.
+	openRecords, openBytes     int
+	sealedRecords, sealedBytes int
+	used                       uint64 // counts appends: an object's last use
+	gen                        uint64 // counts the times every open object was sealed
+	waiting                    int    // writes of generation gen waiting for their objects
+	closed                     bool
+	wg                         sync.WaitGroup
+	stop                       chan struct{}
 }
 
 // object is one object being filled or stored.
 type object struct {
+	part        string // the partition directory
 	file        *os.File
-	zw          *pgzip.Writer
+	zw          io.WriteCloser
 	stream      *encode.Stream
+	records     int // written whole into the compressor (Assembler.openRecords counts them)
 	raw         int
 	first, last time.Time
 	opened      time.Time
+	used        uint64
 	done        chan struct{}
 	err         error
 }
@@ -128,11 +167,31 @@ func New(cfg Config, store Store) (*Assembler, error) {
 		return nil, fmt.Errorf("%s: object policy %d records / %d bytes / %s: every limit must be positive", cfg.Name, cfg.Count, cfg.Bytes, cfg.Period)
 	}
 	cfg.Uploads = max(cfg.Uploads, 1)
-	if cfg.Level == 0 {
-		cfg.Level = 6
+	switch {
+	case cfg.Partition == nil:
+		cfg.MaxOpen = 1
+	case cfg.MaxOpen == 0:
+		cfg.MaxOpen = DefaultMaxOpen
+	case cfg.MaxOpen < 1 || cfg.MaxOpen > MaxMaxOpen:
+		return nil, fmt.Errorf("%s: partition.max_open: %d is not in 1..%d", cfg.Name, cfg.MaxOpen, MaxMaxOpen)
 	}
-	a := &Assembler{cfg: cfg, store: store, enc: enc, namer: encode.NewNamer(cfg.Task, cfg.Path),
-		now: time.Now, stop: make(chan struct{})}
+	// zstd frames: 16 MiB of records wait uncompressed at most, 1–4 MiB an open object.
+	frame := min(max((16<<20)/cfg.MaxOpen, 1<<20), 4<<20)
+	comp, err := encode.NewObjectCompressor(cfg.Compression, cfg.Level, frame)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
+	}
+	a := &Assembler{cfg: cfg, store: store, enc: enc, comp: comp,
+		namer: encode.NewNamer(cfg.Task, cfg.Path).WithExtension(comp.Extension()),
+		now:   time.Now, stop: make(chan struct{}), open: map[string]*object{}}
+	a.limit = cfg.Uploads
+	if cfg.Partition != nil {
+		// Up to MaxOpen objects being filled and as many more being stored: a record of a new
+		// partition closes the least recently written object without waiting for its store (records
+		// and bytes are bounded by the budget, and a sealed object holds no compressor).
+		a.limit = 2*cfg.MaxOpen + cfg.Uploads - 1
+	}
+	a.sealAt = a.MaxInFlight() - 2
 	a.space = sync.NewCond(&a.mu)
 	go a.tick()
 	return a, nil
@@ -156,53 +215,77 @@ func (a *Assembler) MaxInFlight() int {
 	return a.cfg.Uploads*perObject + 2
 }
 
-// Write adds the records of batch (flush markers excepted) to the object being filled and returns once
-// that object was stored: nil when it was, the error otherwise (a retryable one: a permanent refusal
-// stops the run through Config.Outcome). A flush marker in batch closes the object at once. The
-// messages' contents are released once encoded.
+// Write adds the records of batch (flush markers excepted) to the objects being filled — each record
+// to the object of its partition — and returns once those objects were stored: nil when they all
+// were, the first error otherwise (a retryable one: a permanent refusal stops the run through
+// Config.Outcome). A flush marker in batch closes every open object at once. The messages' contents
+// are released once encoded.
 func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error {
 	recs := encode.WithoutMarkers(batch)
 	flush := len(recs) < len(batch)
-	// Records and event times are read outside the lock.
-	raws, spans, err := a.records(recs)
+	// Records, event times and partitions are read outside the lock.
+	raws, spans, parts, err := a.records(recs)
 	if err != nil {
 		return err
 	}
+	groups := groupByPartition(parts, len(raws))
 
 	a.mu.Lock()
 	// The objects that take a part of the batch: all of them must be stored before it is.
 	var objs []*object
-	for len(raws) > 0 {
-		for a.cur == nil && a.active >= a.cfg.Uploads && !a.closed {
-			a.space.Wait()
+	for _, g := range groups {
+		rs, ss := raws, spans
+		if g.idx != nil {
+			rs, ss = make([][]byte, len(g.idx)), make([]timeSpan, len(g.idx))
+			for j, i := range g.idx {
+				rs[j], ss[j] = raws[i], spans[i]
+			}
 		}
-		if a.closed {
-			a.mu.Unlock()
-			return fmt.Errorf("%s: closed", a.cfg.Name)
-		}
-		if a.cur == nil {
-			if err := a.open(); err != nil {
+		for len(rs) > 0 {
+			o, err := a.objectFor(g.part)
+			if err != nil {
 				a.mu.Unlock()
 				return err
 			}
-		}
-		o := a.cur
-		// As many records as the object's count allows (its byte size is checked after).
-		n := min(len(raws), a.cfg.Count-o.stream.Records())
-		if err := a.append(o, raws[:n], spans[:n]); err != nil {
-			a.mu.Unlock()
-			return err
-		}
-		objs = append(objs, o)
-		raws, spans = raws[n:], spans[n:]
-		if o.stream.Records() >= a.cfg.Count || o.raw >= a.cfg.Bytes || flush && len(raws) == 0 {
-			a.seal()
+			// As many records as the object's count allows (its byte size is checked after).
+			n := min(len(rs), a.cfg.Count-o.stream.Records())
+			if err := a.append(o, rs[:n], ss[:n]); err != nil {
+				a.mu.Unlock()
+				return err
+			}
+			if len(objs) == 0 || objs[len(objs)-1] != o {
+				objs = append(objs, o)
+			}
+			rs, ss = rs[n:], ss[n:]
+			if o.stream.Records() >= a.cfg.Count || o.raw >= a.cfg.Bytes {
+				a.seal(o)
+			}
+			if a.openRecords >= a.cfg.Count || a.openBytes >= a.cfg.Bytes {
+				// The open objects (of several partitions) hold an object's worth of records: what
+				// waits for them to be stored is bounded as without partitions.
+				a.sealAll()
+			}
 		}
 	}
-	if flush && a.cur != nil {
-		a.seal()
+	gen := a.gen
+	if len(objs) > 0 {
+		a.waiting++
+	}
+	if flush || a.waiting >= a.sealAt {
+		// A flush marker; or every write Benthos may have in flight would soon wait for the open
+		// objects, which would then wait for their period: close them all.
+		a.sealAll()
 	}
 	a.mu.Unlock()
+	if len(objs) > 0 {
+		defer func() {
+			a.mu.Lock()
+			if a.gen == gen {
+				a.waiting--
+			}
+			a.mu.Unlock()
+		}()
+	}
 	// The records are in the spool files; their messages need not keep them.
 	for _, m := range recs {
 		m.SetBytes(nil)
@@ -223,6 +306,82 @@ func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error
 // timeSpan is the earliest and latest event time of a record (a bundle's for each of its records).
 type timeSpan struct{ first, last time.Time }
 
+// partGroup is the records of one partition in a batch: idx are their indexes (nil: every record).
+type partGroup struct {
+	part string
+	idx  []int
+}
+
+// groupByPartition groups the records by partition, in the order each partition first appears and
+// each record's order kept; parts nil (no partitions) or a single partition give one group of all.
+func groupByPartition(parts []string, n int) []partGroup {
+	if len(parts) == 0 {
+		return []partGroup{{}}
+	}
+	single := true
+	for _, p := range parts[1:] {
+		if p != parts[0] {
+			single = false
+			break
+		}
+	}
+	if single {
+		return []partGroup{{part: parts[0]}}
+	}
+	index := map[string]int{}
+	var groups []partGroup
+	for i, p := range parts[:n] {
+		k, ok := index[p]
+		if !ok {
+			k = len(groups)
+			index[p] = k
+			groups = append(groups, partGroup{part: p})
+		}
+		groups[k].idx = append(groups[k].idx, i)
+	}
+	return groups
+}
+
+// objectFor returns the open object of partition part (under mu), opening one when there is none.
+// It waits while the objects being stored and filled hold `uploads` objects' worth of records or
+// bytes; to open an object it first closes the one written to longest ago when MaxOpen are open, and
+// waits while limit objects hold records.
+func (a *Assembler) objectFor(part string) (*object, error) {
+	for {
+		if a.closed {
+			return nil, fmt.Errorf("%s: closed", a.cfg.Name)
+		}
+		if a.active > 0 && (a.sealedRecords+a.openRecords >= a.cfg.Uploads*a.cfg.Count ||
+			a.sealedBytes+a.openBytes >= a.cfg.Uploads*a.cfg.Bytes) {
+			a.space.Wait()
+			continue
+		}
+		if o := a.open[part]; o != nil {
+			return o, nil
+		}
+		if len(a.open) >= a.cfg.MaxOpen {
+			a.seal(a.leastRecent())
+			continue
+		}
+		if len(a.open)+a.active >= a.limit {
+			a.space.Wait()
+			continue
+		}
+		return a.openObject(part)
+	}
+}
+
+// leastRecent is the open object written to longest ago (under mu; at least one is open).
+func (a *Assembler) leastRecent() *object {
+	var lru *object
+	for _, o := range a.open {
+		if lru == nil || o.used < lru.used {
+			lru = o
+		}
+	}
+	return lru
+}
+
 // append encodes raws into o (under mu). On a write error the object is failed (every batch in it).
 func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
 	fresh := o.stream.Records() == 0
@@ -238,13 +397,18 @@ func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
 			_, err = o.zw.Write(a.buf)
 		}
 		if err != nil {
-			a.cur = nil
+			a.forget(o)
 			o.fail(fmt.Errorf("%s: writing to the spool file %s: %w", a.cfg.Name, o.file.Name(), err))
 			return o.err
 		}
 		o.raw += len(a.buf)
+		o.records += k
+		a.openBytes += len(a.buf)
+		a.openRecords += k
 		rest = rest[k:]
 	}
+	a.used++
+	o.used = a.used
 	for i, sp := range spans {
 		if fresh && i == 0 || sp.first.Before(o.first) {
 			o.first = sp.first
@@ -264,15 +428,31 @@ const encodeChunk = 256 << 10
 
 // records returns the records of msgs — a bundle (metadata encode.MetaRecords: its records one per
 // line, its event times in metadata) gives all of its records — with the event time span of each
-// (time_field, else metadata, else now; a bundle's records each get the bundle's span).
-func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []timeSpan, err error) {
+// (time_field, else metadata, else now; a bundle's records each get the bundle's span) and, with
+// partitions, the partition directory of each (nil without). With partitions, each record of a
+// bundle gets its own time from time_field; a record without it gets the bundle's span, and the
+// partition of the bundle's earliest time.
+func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []timeSpan, parts []string, err error) {
 	now := a.now()
+	p := a.cfg.Partition
 	raws = make([][]byte, 0, len(msgs))
 	spans = make([]timeSpan, 0, len(msgs))
+	var dir []byte
+	seen := map[string]string{}
+	// part appends the partition of rec: the records of one partition share its string.
+	part := func(rec []byte, t time.Time) {
+		dir = p.AppendDir(dir[:0], rec, t)
+		s, ok := seen[string(dir)]
+		if !ok {
+			s = string(dir)
+			seen[s] = s
+		}
+		parts = append(parts, s)
+	}
 	for i, m := range msgs {
 		b, err := m.AsBytes()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: record %d: %w", a.cfg.Name, i, err)
+			return nil, nil, nil, fmt.Errorf("%s: record %d: %w", a.cfg.Name, i, err)
 		}
 		if _, ok := m.MetaGetMut(encode.MetaRecords); ok {
 			sp := timeSpan{metaTime(m, encode.MetaFirstTime, now), metaTime(m, encode.MetaLastTime, now)}
@@ -284,15 +464,29 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 					b = nil
 				}
 				raws = append(raws, line)
-				spans = append(spans, sp)
+				if p == nil {
+					spans = append(spans, sp)
+					continue
+				}
+				lsp := sp
+				if a.cfg.TimeField != "" {
+					if t, ok := record.EventTime(line, a.cfg.TimeField); ok {
+						lsp = timeSpan{t, t}
+					}
+				}
+				spans = append(spans, lsp)
+				part(line, lsp.first)
 			}
 			continue
 		}
 		t := encode.MessageTime(m, a.cfg.TimeField, now)
 		raws = append(raws, b)
 		spans = append(spans, timeSpan{t, t})
+		if p != nil {
+			part(b, t)
+		}
 	}
-	return raws, spans, nil
+	return raws, spans, parts, nil
 }
 
 // metaTime reads an RFC 3339 time from metadata key of m, else now.
@@ -305,62 +499,111 @@ func metaTime(m *service.Message, key string, now time.Time) time.Time {
 	return now
 }
 
-// open starts a new object (under mu).
-func (a *Assembler) open() error {
+// openObject starts a new object of partition part (under mu).
+func (a *Assembler) openObject(part string) (*object, error) {
 	f, err := a.store.Spool()
 	if err != nil {
 		err = fmt.Errorf("%s: creating a spool file: %w", a.cfg.Name, err)
 		if errors.Is(err, os.ErrPermission) {
 			a.cfg.Outcome.Fatal(err)
 		}
-		return err
+		return nil, err
 	}
-	zw, err := pgzip.NewWriterLevel(f, a.cfg.Level)
+	// One open object at a time compresses gzip on several cores (a few MiB); the others on one
+	// (about 1 MiB each).
+	parallel := a.parallel == nil
+	zw, err := a.comp.NewWriter(f, parallel)
 	if err != nil {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
-		return err
+		return nil, err
 	}
-	// Blocks of 512 KiB, two per CPU in flight: a few MiB whatever the object's size.
-	_ = zw.SetConcurrency(512<<10, 4)
-	a.cur = &object{file: f, zw: zw, stream: a.enc.NewStream(), opened: a.now(), done: make(chan struct{})}
-	return nil
+	o := &object{part: part, file: f, zw: zw, stream: a.enc.NewStream(), opened: a.now(), done: make(chan struct{})}
+	if parallel {
+		a.parallel = o
+	}
+	a.open[part] = o
+	return o, nil
 }
 
-// seal closes the object being filled (under mu) and stores it in the background.
-func (a *Assembler) seal() {
-	o := a.cur
-	a.cur = nil
+// forget removes o from the open objects (under mu).
+func (a *Assembler) forget(o *object) {
+	if a.open[o.part] == o {
+		delete(a.open, o.part)
+		a.openRecords -= o.records
+		a.openBytes -= o.raw
+	}
+	if a.parallel == o {
+		a.parallel = nil
+	}
+}
+
+// seal closes the open object o (under mu) and stores it in the background. A gzip body is finished
+// here (its last block: quick), so that its compressor goes back to the pool before another object
+// takes one; a zstd body (its last frame, up to 4 MiB to compress) in the background.
+func (a *Assembler) seal(o *object) {
+	a.forget(o)
 	a.active++
+	records, size := o.records, o.raw
+	a.sealedRecords += records
+	a.sealedBytes += size
+	start := a.now()
+	var err error
+	finished := a.comp.Codec() == encode.CodecGzip
+	if finished {
+		err = o.finish()
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.store1(o)
+		if !finished {
+			err = o.finish()
+		}
+		a.store1(o, start, err)
 		a.mu.Lock()
 		a.active--
+		a.sealedRecords -= records
+		a.sealedBytes -= size
 		a.space.Broadcast()
 		a.mu.Unlock()
 	}()
 }
 
+// sealAll closes every open object (under mu) and starts a new generation of waiting writes.
+func (a *Assembler) sealAll() {
+	for _, o := range a.open {
+		a.seal(o)
+	}
+	a.gen++
+	a.waiting = 0
+}
+
+// finish writes the end of o's records and closes its compressor.
+func (o *object) finish() error {
+	tail := o.stream.Finish(nil)
+	o.raw += len(tail)
+	_, err := o.zw.Write(tail)
+	if cerr := o.zw.Close(); err == nil {
+		err = cerr
+	}
+	o.zw = nil
+	return err
+}
+
 // fail ends an object with err without storing it.
 func (o *object) fail(err error) {
-	_ = o.zw.Close()
+	if o.zw != nil {
+		_ = o.zw.Close()
+	}
 	_ = o.file.Close()
 	_ = os.Remove(o.file.Name())
 	o.err = err
 	close(o.done)
 }
 
-// store1 finishes, stores and releases o, and wakes the batches waiting for it.
-func (a *Assembler) store1(o *object) {
-	start := a.now()
-	tail := o.stream.Finish(nil)
-	o.raw += len(tail)
-	_, err := o.zw.Write(tail)
-	if err == nil {
-		err = o.zw.Close()
-	}
+// store1 stores and releases o, whose body was finished at start with err, and wakes the batches
+// waiting for it.
+func (a *Assembler) store1(o *object, start time.Time, err error) {
 	var size int64
 	if err == nil {
 		var st os.FileInfo
@@ -374,8 +617,12 @@ func (a *Assembler) store1(o *object) {
 		o.fail(ferr)
 		return
 	}
-	obj := &Object{Key: a.namer.Key(o.first, o.last), Body: o.file, Size: size,
-		ContentType: a.enc.Options().ContentType(), ContentEncoding: "gzip",
+	key := a.namer.Key(o.first, o.last)
+	if a.cfg.Partition != nil {
+		key = a.namer.KeyIn(o.part, o.first, o.last)
+	}
+	obj := &Object{Key: key, Body: o.file, Size: size,
+		ContentType: a.enc.Options().ContentType(), ContentEncoding: a.comp.ContentEncoding(),
 		Records: o.stream.Records(), RawBytes: o.raw}
 	where := a.store.Describe(obj.Key)
 	ctx := context.Background()
@@ -413,7 +660,7 @@ func (a *Assembler) store1(o *object) {
 	close(o.done)
 }
 
-// tick closes the object being filled once its period has passed.
+// tick closes each object being filled once its period has passed.
 func (a *Assembler) tick() {
 	every := min(a.cfg.Period/4, time.Second)
 	t := time.NewTicker(max(every, time.Millisecond))
@@ -424,15 +671,18 @@ func (a *Assembler) tick() {
 			return
 		case <-t.C:
 			a.mu.Lock()
-			if a.cur != nil && a.now().Sub(a.cur.opened) >= a.cfg.Period {
-				a.seal()
+			now := a.now()
+			for _, o := range a.open {
+				if now.Sub(o.opened) >= a.cfg.Period {
+					a.seal(o)
+				}
 			}
 			a.mu.Unlock()
 		}
 	}
 }
 
-// Close stores the object being filled, waits for the objects being stored (until ctx ends) and
+// Close stores the objects being filled, waits for the objects being stored (until ctx ends) and
 // stops the period goroutine.
 func (a *Assembler) Close(ctx context.Context) error {
 	a.mu.Lock()
@@ -441,9 +691,7 @@ func (a *Assembler) Close(ctx context.Context) error {
 		return nil
 	}
 	a.closed = true
-	if a.cur != nil {
-		a.seal()
-	}
+	a.sealAll()
 	a.space.Broadcast()
 	a.mu.Unlock()
 	close(a.stop)
@@ -485,8 +733,9 @@ func Policy(conf *service.ParsedConfig) (count, bytes int, period time.Duration,
 }
 
 // FromParsed builds the assembler of an object output from its config: `task`, `time_field`,
-// `encoding`, `batching` (the object policy), `max_in_flight` (objects stored at a time) and
-// `max_retries` when the output has it. name starts error messages; path is the directory or key
+// `encoding`, `batching` (the object policy), `max_in_flight` (objects stored at a time),
+// `compression`, `compression_level`, `partition` (ObjectFields) and `max_retries` when the output has
+// it. name starts error messages; path is the directory or key
 // prefix of the objects.
 func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path string, store Store) (*Assembler, error) {
 	cfg := Config{Name: name, Path: path, Log: res.Logger(), Outcome: outcome.From(res)}
@@ -506,6 +755,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 	if cfg.Uploads, err = conf.FieldMaxInFlight(); err != nil {
 		return nil, err
 	}
+	if err := compressionFromParsed(conf, &cfg); err != nil {
+		return nil, err
+	}
 	if conf.Contains("max_retries") {
 		mr, err := conf.FieldInt("max_retries")
 		if err != nil {
@@ -515,6 +767,73 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 	}
 	cfg.Metrics = encode.NewMetrics(res, cfg.Task)
 	return New(cfg, store)
+}
+
+// ObjectFields are the fields of every object output that shape the objects: compression,
+// compression_level and partition (by, style, max_open).
+func ObjectFields() []*service.ConfigField {
+	return []*service.ConfigField{
+		service.NewStringEnumField("compression", encode.CodecGzip, encode.CodecZstd).
+			Description("How objects are compressed: `gzip` (`.log.gz`, `Content-Encoding: gzip`) or `zstd` (`.log.zst`, `Content-Encoding: zstd`: a sequence of Zstandard frames of up to 4 MiB of records each, 1 MiB with 16 partitions open, which any zstd reader reads as one stream).").
+			Default(encode.CodecGzip),
+		service.NewIntField("compression_level").
+			Description("The level: gzip 1 (fastest) … 9 (smallest), default 6; zstd 1 … 22 as the zstd command numbers them, default 3, mapped to the encoder's four levels (1–2 fastest, 3–5 default, 6–9 better, 10–22 best; best holds about 35 MiB of memory). 0: the default.").
+			Default(0),
+		service.NewObjectField("partition",
+			service.NewStringListField("by").
+				Description("The levels of the partition directory, in order: `date` (the UTC date of the record's event time), `hour` (its UTC hour; after `date`) or the name of a delivered top-level field (its value, escaped for keys: bytes other than letters, digits, `-`, `_` and `.` as `%XX`; missing, null or empty as `__HIVE_DEFAULT_PARTITION__` in the hive style, `-` in the plain one). Empty: no partitions, objects go under the date of their first record.").
+				Default([]any{}),
+			service.NewStringEnumField("style", StyleHive, StylePlain).
+				Description("`hive`: `dt=2026-12-06/hour=07/SecAction=deny`; `plain`: `2026-12-06/07/deny`.").
+				Default(StyleHive),
+			service.NewIntField("max_open").
+				Description("How many partitions may have an object being filled at a time (each holds a spool file and about 1 MiB of memory); a record of another partition first closes the object written to longest ago.").
+				Default(DefaultMaxOpen),
+		).Description("Partitioned keys: each record goes to an object of its partition, `<path>/<partition>/<task>_<first>_<last>_<seq>_<rand>.log.gz`, taken from its own event time (`time_field`; else the receive time) and field values, so a batch spanning partitions becomes one object per partition."),
+	}
+}
+
+// compressionFromParsed reads ObjectFields into cfg.
+func compressionFromParsed(conf *service.ParsedConfig, cfg *Config) error {
+	var err error
+	if conf.Contains("compression") {
+		if cfg.Compression, err = conf.FieldString("compression"); err != nil {
+			return err
+		}
+	}
+	if conf.Contains("compression_level") {
+		if cfg.Level, err = conf.FieldInt("compression_level"); err != nil {
+			return err
+		}
+		codec := cfg.Compression
+		if codec == "" {
+			codec = encode.CodecGzip
+		}
+		if err := encode.CheckLevel(codec, cfg.Level); err != nil {
+			return fmt.Errorf("compression_level: %w", err)
+		}
+	}
+	if !conf.Contains("partition") {
+		return nil
+	}
+	by, err := conf.FieldStringList("partition", "by")
+	if err != nil || len(by) == 0 {
+		return err
+	}
+	style, err := conf.FieldString("partition", "style")
+	if err != nil {
+		return err
+	}
+	if cfg.Partition, err = NewPartitioner(by, style); err != nil {
+		return err
+	}
+	if cfg.MaxOpen, err = conf.FieldInt("partition", "max_open"); err != nil {
+		return err
+	}
+	if cfg.MaxOpen < 1 || cfg.MaxOpen > MaxMaxOpen {
+		return fmt.Errorf("partition.max_open: %d is not in 1..%d", cfg.MaxOpen, MaxMaxOpen)
+	}
+	return nil
 }
 
 // Register registers an object output on env: newOutput builds it and its assembler, whose batch
@@ -540,13 +859,13 @@ func TempSpool(dir, task string) (*os.File, error) {
 }
 
 // StoreFields are the fields esa_s3_verified and esa_oss share after their connection fields: task,
-// time_field, encoding, multipart (partMin describes the store's minimum part size), max_retries,
-// timeout, spool_dir, max_in_flight and batching.
+// time_field, encoding, the ObjectFields, multipart (partMin describes the store's minimum part size),
+// max_retries, timeout, spool_dir, max_in_flight and batching.
 func StoreFields(partMin string, timeout *service.ConfigField) []*service.ConfigField {
-	return []*service.ConfigField{
+	return append(append([]*service.ConfigField{
 		service.NewStringField("task").Description("The task name, used in object names and metric labels."),
-		service.NewStringField("time_field").Description("The record field holding the event time (for object names); missing or unparsable: the receive time.").Default(""),
-		encode.EncodingField(),
+		service.NewStringField("time_field").Description("The record field holding the event time (for object names and partitions); missing or unparsable: the receive time.").Default(""),
+		encode.EncodingField()}, ObjectFields()...),
 		service.NewObjectField("multipart",
 			service.NewIntField("part_size").Description("Objects larger than this many bytes are uploaded in parts of this size (minimum "+partMin+").").Default(8*1024*1024),
 			service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
@@ -556,7 +875,7 @@ func StoreFields(partMin string, timeout *service.ConfigField) []*service.Config
 		service.NewStringField("spool_dir").Description("Where objects are compressed while they fill, until uploaded (a few MiB each). Empty: the system's temporary directory. Avoid a RAM-backed one (tmpfs) on small machines.").Default("").Advanced(),
 		service.NewOutputMaxInFlightField().Default(1).Description("How many objects may hold records at a time, the one being filled included: with 1 an object is filled, then uploaded, then the next one is filled; more overlap uploads with filling. Each object in flight keeps its records' acknowledgements in memory until it is uploaded (about 250 bytes a record: 25 MB for 100,000 records)."),
 		service.NewBatchPolicyField("batching").Description("When an object is complete: after `count` records, `byte_size` encoded bytes or `period` after its first record, whichever comes first; zero values take the object-storage defaults: 100,000 records, 64 MiB, 60 s. Records are compressed into the object as they come, so memory does not grow with these."),
-	}
+	)
 }
 
 // SetRetryDelays sets the first and the longest delay between retries of a failed Put (tests make

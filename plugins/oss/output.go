@@ -1,5 +1,5 @@
-// Package oss is the esa_oss output: delivery to Alibaba Cloud OSS (ESA OssDelivery) as gzip objects
-// laid out as docs/destinations.md#object-layout describes, on aliyun-oss-go-sdk.
+// Package oss is the esa_oss output: delivery to Alibaba Cloud OSS (ESA OssDelivery) as
+// gzip or zstd objects laid out as docs/destinations.md#object-layout describes (or by partition), on aliyun-oss-go-sdk.
 package oss
 
 import (
@@ -33,10 +33,12 @@ func spec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
-		Summary("Delivers records to an Alibaba Cloud OSS bucket as gzip objects named by date (ESA OssDelivery).").
+		Summary("Delivers records to an Alibaba Cloud OSS bucket as gzip (or zstd) objects named by date or partition (ESA OssDelivery).").
 		Description(`
 Each batch becomes one object `+"`<prefix>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (docs/destinations.md#object-layout): gzip of
-NDJSON (or CSV/TSV) with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+`. Objects larger than
+NDJSON (or CSV/TSV) with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+` (`+"`compression: zstd`"+`: `+"`.log.zst`"+`,
+`+"`Content-Encoding: zstd`"+`). With `+"`partition`"+`, each record goes to an object under its partition instead
+(`+"`<prefix>/dt=2026-12-06/hour=07/…`"+`). Objects larger than
 `+"`multipart.part_size`"+` are uploaded in parts; a failed multipart upload is aborted.
 
 Credentials: `+"`access_key_id`"+` / `+"`access_key_secret`"+` (and `+"`security_token`"+` for STS), else the environment variables

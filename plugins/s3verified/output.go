@@ -30,10 +30,12 @@ func spec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
-		Summary("Delivers records to AWS S3 or an S3-compatible store as gzip objects named by date (ESA S3Delivery), after verifying ownership of the bucket.").
+		Summary("Delivers records to AWS S3 or an S3-compatible store as gzip (or zstd) objects named by date or partition (ESA S3Delivery), after verifying ownership of the bucket.").
 		Description(`
 Each batch becomes one object `+"`<path>/<YYYYMMDD>/<task>_<first>_<last>_<seq>_<rand>.log.gz`"+` (docs/destinations.md#object-layout): gzip of
-NDJSON (or CSV/TSV), with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+`. Objects larger than
+NDJSON (or CSV/TSV), with `+"`Content-Type`"+` and `+"`Content-Encoding: gzip`"+` (`+"`compression: zstd`"+`: `+"`.log.zst`"+`,
+`+"`Content-Encoding: zstd`"+`). With `+"`partition`"+`, each record goes to an object under its partition instead
+(`+"`<path>/dt=2026-12-06/hour=07/…`"+`). Objects larger than
 `+"`multipart.part_size`"+` go as multipart uploads; a failed multipart upload is aborted.
 
 ### Ownership verification

@@ -42,13 +42,14 @@ func readLines(t *testing.T, path string) []string {
 	return lines
 }
 
-// TestReceiveCommand: the receive subcommand verifies signatures, decodes every codec, strips the
+// TestReceiveCommand: the receive subcommand verifies signatures, decodes every codec (zstd too), strips the
 // body prefix/suffix, splits by the words and appends the records to its file.
 func TestReceiveCommand(t *testing.T) {
 	addr, out, proc := startReceive(t, "aliyuncdn1234", "--path", "/accesslog/post",
 		"--body-prefix", "[", "--body-suffix", "]", "--split-words", `\n`)
 	const per = 100
-	for i, codec := range []string{"no", "gzip", "zlib", "snappy"} {
+	codecs := []string{"no", "gzip", "zlib", "snappy", "zstd"}
+	for i, codec := range codecs {
 		p := startPipeline(t, `
 esa_http:
   url: http://`+addr+`/accesslog/post
@@ -88,15 +89,15 @@ esa_http:
 	if res.ExitCode != 0 {
 		t.Fatalf("receive exited %d: %s", res.ExitCode, res.Output())
 	}
-	if !strings.Contains(res.Stderr, "8 requests, 400 records accepted, 1 rejected") {
+	if !strings.Contains(res.Stderr, "10 requests, 500 records accepted, 1 rejected") {
 		t.Errorf("summary missing: %s", res.Stderr)
 	}
 	if strings.Contains(res.Output(), "aliyuncdn1234") {
 		t.Error("receive printed the private key")
 	}
 	lines := readLines(t, out)
-	if len(lines) != 4*per {
-		t.Fatalf("%d records in the file, want %d", len(lines), 4*per)
+	if len(lines) != len(codecs)*per {
+		t.Fatalf("%d records in the file, want %d", len(lines), len(codecs)*per)
 	}
 	seen := map[string]bool{}
 	for _, l := range lines {
@@ -106,7 +107,7 @@ esa_http:
 		}
 		seen[v.ID] = true
 	}
-	for i := range 4 * per {
+	for i := range len(codecs) * per {
 		if !seen["r"+itoa(i)] {
 			t.Errorf("record r%d missing", i)
 		}

@@ -1,13 +1,19 @@
 package httpdelivery
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
@@ -64,7 +70,7 @@ func TestByteExactBodies(t *testing.T) {
 		{name: "csv", yaml: "format: csv",
 			wantBody: "id,n\na,1\nb,2\nc,3\n", wantContentType: "text/csv", wantOut: "id,n\na,1\nb,2\nc,3\n"},
 	}
-	for _, codec := range []string{"no", "gzip", "zlib", "snappy"} {
+	for _, codec := range []string{"no", "gzip", "zlib", "snappy", "zstd"} {
 		for _, auth := range []bool{false, true} {
 			for _, l := range layouts {
 				name := fmt.Sprintf("%s/auth=%v/%s", codec, auth, l.name)
@@ -197,4 +203,105 @@ esa_http:
 			}
 		})
 	}
+}
+
+// TestCompressionLevels: esa_http honours compression_level. The same records sent at gzip level 1 and
+// 9 (and zstd 1 and 19) give different bodies, the faster level's larger, and every body decodes with
+// an independent reader (Go's compress/gzip; the zstd command when installed) to the same records,
+// which the Receiver accepts.
+func TestCompressionLevels(t *testing.T) {
+	var recs [][]byte
+	for i := range 2000 {
+		recs = append(recs, fmt.Appendf(nil, `{"id":"r%d","host":"h%d.example.com","path":"/p/%d","status":%d,"ua":"Mozilla/5.0 (%d)"}`,
+			i, i%13, i*7919%5000, 200+i%5*100, i%17))
+	}
+	want := string(bytes.Join(recs, []byte("\n"))) + "\n"
+	raw := map[string][]byte{}
+	for _, c := range []struct {
+		codec string
+		level int
+	}{{"gzip", 1}, {"gzip", 9}, {"zstd", 1}, {"zstd", 19}} {
+		name := fmt.Sprintf("%s-%d", c.codec, c.level)
+		var mu sync.Mutex
+		var bodies [][]byte
+		var encodings []string
+		rc := &httpout.Receiver{}
+		// The raw body is kept before the Receiver decodes it.
+		srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, b)
+			encodings = append(encodings, r.Header.Get("Content-Encoding"))
+			mu.Unlock()
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			rc.ServeHTTP(w, r)
+		}))
+		p := startPipeline(t, fmt.Sprintf(`
+esa_http:
+  url: %s/in
+  compression: %s
+  compression_level: %d
+  batching: {count: 2000, period: 1h}
+`, srv.URL, c.codec, c.level))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := p.send(ctx, recordtest.Batch(recs)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cancel()
+		mu.Lock()
+		if len(bodies) != 1 || encodings[0] != c.codec {
+			t.Fatalf("%s: %d requests, Content-Encoding %v", name, len(bodies), encodings)
+		}
+		raw[name] = bodies[0]
+		mu.Unlock()
+		var got []byte
+		if c.codec == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(raw[name]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ = io.ReadAll(zr)
+		} else {
+			got = unzstd(t, name, raw[name])
+		}
+		if string(got) != want {
+			t.Fatalf("%s: decodes to %d bytes, want the %d sent", name, len(got), len(want))
+		}
+		if s := rc.Stats(); s.Records != 2000 || s.Rejected != 0 {
+			t.Fatalf("%s: receiver %+v", name, s)
+		}
+	}
+	for _, pair := range [][2]string{{"gzip-1", "gzip-9"}, {"zstd-1", "zstd-19"}} {
+		a, b := raw[pair[0]], raw[pair[1]]
+		if bytes.Equal(a, b) || len(a) <= len(b) {
+			t.Errorf("%s: %d bytes, %s: %d bytes: the level is not honoured", pair[0], len(a), pair[1], len(b))
+		}
+	}
+}
+
+// unzstd decodes a zstd body with the zstd command (an independent implementation) when installed,
+// else with klauspost's decoder.
+func unzstd(t *testing.T, name string, raw []byte) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("zstd"); err == nil {
+		cmd := exec.Command("zstd", "-d", "-c", "-q")
+		cmd.Stdin = bytes.NewReader(raw)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
+		}
+		return out.Bytes()
+	}
+	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	body, err := d.DecodeAll(raw, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return body
 }

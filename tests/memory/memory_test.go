@@ -11,6 +11,9 @@
 //
 //	go test -run '^$' -bench PeakRSS -benchtime 1x -timeout 60m ./tests/memory/
 //
+// Besides the default layout, local-part (gzip) and s3_compatible-part (zstd) partition the objects by
+// date, hour and ClientRequestHost (hive style: ten partitions being filled at a time).
+//
 // ESA_MEMBENCH_RECORDS changes the number of records (e.g. 5000000 to check that memory is flat in
 // the input size); -bench 'PeakRSS/local' picks destinations. Each sub-benchmark reports peak-MB (the
 // process's maximum resident set), records/s (input records per wall second) and delivered.
@@ -151,6 +154,9 @@ func destinations() []destination {
 		{"local", func(b *testing.B, _ string) string {
 			return fmt.Sprintf("destination: {type: local, path: %q}\n", b.TempDir())
 		}},
+		{"local-part", func(b *testing.B, _ string) string {
+			return fmt.Sprintf("destination:\n  type: local\n  path: %q\n%s", b.TempDir(), partitioned)
+		}},
 		{"http", func(b *testing.B, _ string) string {
 			var recs atomic.Int64
 			rc := &httpout.Receiver{OnBatch: func(_ *http.Request, _ []byte, r [][]byte) error {
@@ -169,27 +175,9 @@ func destinations() []destination {
 			b.Cleanup(c.Close)
 			return fmt.Sprintf("destination: {type: kafka, topic: esa, brokers: [%q]}\n", c.ListenAddrs()[0])
 		}},
-		{"s3_compatible", func(b *testing.B, task string) string {
-			srv := s3test.Start(b)
-			c, err := s3verified.NewClient(context.Background(), s3verified.Config{BucketPath: "x", Endpoint: srv.URL,
-				ForcePathStyle: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
-				b.Fatal(err)
-			}
-			token := config.OwnershipToken(ownershipSecret, "logs", "esa", task, time.Now().Unix(), "6d656d62")
-			return fmt.Sprintf(`destination:
-  type: s3_compatible
-  bucket_path: logs/esa
-  endpoint: %s
-  region: us-east-1
-  force_path_style: true
-  access_key_id: %s
-  secret_access_key: %s
-ownership_token: %s
-`, srv.URL, s3test.AccessKey, s3test.SecretKey, token)
+		{"s3_compatible", s3Compatible},
+		{"s3_compatible-part", func(b *testing.B, task string) string {
+			return s3Compatible(b, task) + "  compression: zstd\n" + partitioned
 		}},
 		{"oss", func(b *testing.B, _ string) string {
 			srv := osstest.Start(b)
@@ -205,4 +193,33 @@ ownership_token: %s
 				srv.Endpoint)
 		}},
 	}
+}
+
+// partitioned are the destination lines of the partitioned tasks.
+const partitioned = "  partition: {by: [date, hour, ClientRequestHost]}\n"
+
+// s3Compatible starts versitygw with a bucket and returns the destination lines of an S3-compatible
+// task (and its ownership token).
+func s3Compatible(b *testing.B, task string) string {
+	srv := s3test.Start(b)
+	c, err := s3verified.NewClient(context.Background(), s3verified.Config{BucketPath: "x", Endpoint: srv.URL,
+		ForcePathStyle: true, AccessKeyID: s3test.AccessKey, SecretAccessKey: s3test.SecretKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("logs")}); err != nil {
+		b.Fatal(err)
+	}
+	token := config.OwnershipToken(ownershipSecret, "logs", "esa", task, time.Now().Unix(), "6d656d62")
+	// The destination block comes last: the partitioned task adds its lines to it.
+	return fmt.Sprintf(`ownership_token: %s
+destination:
+  type: s3_compatible
+  bucket_path: logs/esa
+  endpoint: %s
+  region: us-east-1
+  force_path_style: true
+  access_key_id: %s
+  secret_access_key: %s
+`, token, srv.URL, s3test.AccessKey, s3test.SecretKey)
 }

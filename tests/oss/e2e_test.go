@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/esa-connect/esa-connect/tests/servers/osstest"
 	"github.com/esa-connect/esa-connect/tests/testutil"
@@ -248,4 +250,100 @@ func TestRunOSSWrongSecret(t *testing.T) {
 			t.Fatal("an object was stored with a wrong secret")
 		}
 	}
+}
+
+// unzstd decodes a zstd body with the zstd command (an independent implementation) when installed,
+// else with klauspost's decoder.
+func unzstd(t *testing.T, name string, raw []byte) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("zstd"); err == nil {
+		cmd := exec.Command("zstd", "-d", "-c", "-q")
+		cmd.Stdin = bytes.NewReader(raw)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
+		}
+		return out.Bytes()
+	}
+	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	body, err := d.DecodeAll(raw, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return body
+}
+
+var partKeyRE = regexp.MustCompile(`^esa/oss/(dt=\d{4}-\d{2}-\d{2}/hour=\d{2})/e2e-oss-part_(\d{8}T\d{6}Z)_(\d{8}T\d{6}Z)_\d+_[0-9a-f]{8}\.log\.zst$`)
+
+var tsRE = regexp.MustCompile(`"EdgeStartTimestamp":"([^"]+)"`)
+
+// TestRunOSSPartitionedZstd: hive partitions by date and hour, zstd objects with Content-Encoding
+// zstd: the input's batches span a UTC midnight, so each becomes objects in both days' partitions, and
+// every record is in the partition of its own time.
+func TestRunOSSPartitionedZstd(t *testing.T) {
+	s := osstest.Start(t)
+	s.CreateBucket("logs")
+	dir := t.TempDir()
+	in, want := input(t, dir, 3000)
+	p := filepath.Join(dir, "task.yaml")
+	if err := os.WriteFile(p, []byte(task("e2e-oss-part", in, s.Addr, `  access_key_id: ${E2E_OSS_KEY}
+  access_key_secret: ${E2E_OSS_SECRET}
+  compression: zstd
+  compression_level: 5
+  partition: {by: [date, hour]}
+  batching: {count: 450}
+`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: env("E2E_OSS_KEY="+osstest.AccessKeyID, "E2E_OSS_SECRET="+osstest.AccessKeySecret), Timeout: 2 * time.Minute}, "run", p)
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %d\n%s", res.ExitCode, res.Output())
+	}
+	var objs [][][]byte
+	dirs := map[string]int{}
+	for _, o := range s.Objects("logs", "esa/oss/") {
+		m := partKeyRE.FindStringSubmatch(o.Key)
+		if m == nil {
+			t.Fatalf("key %q is not <prefix>/dt=<date>/hour=<hour>/<task>_<first>_<last>_<seq>_<rand>.log.zst", o.Key)
+		}
+		if o.ContentType != "application/x-ndjson" || o.ContentEncoding != "zstd" {
+			t.Errorf("%s: Content-Type %q, Content-Encoding %q", o.Key, o.ContentType, o.ContentEncoding)
+		}
+		dirs[m[1]]++
+		raw := unzstd(t, o.Key, o.Body)
+		if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+			t.Fatalf("%s: empty or no final newline", o.Key)
+		}
+		recs := bytes.Split(raw[:len(raw)-1], []byte("\n"))
+		var first, last time.Time
+		for i, r := range recs {
+			ts, err := time.Parse(time.RFC3339, string(tsRE.FindSubmatch(r)[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ts.UTC().Format("dt=2006-01-02/hour=15"); got != m[1] {
+				t.Errorf("%s holds a record of %s", o.Key, got)
+			}
+			if i == 0 || ts.Before(first) {
+				first = ts
+			}
+			if i == 0 || ts.After(last) {
+				last = ts
+			}
+		}
+		if m[2] != first.UTC().Format("20060102T150405Z") || m[3] != last.UTC().Format("20060102T150405Z") {
+			t.Errorf("%s: its records span %s–%s", o.Key, first.UTC(), last.UTC())
+		}
+		objs = append(objs, recs)
+	}
+	if len(dirs) != 2 || dirs["dt=2026-11-24/hour=23"] < 2 || dirs["dt=2026-11-25/hour=00"] < 2 {
+		t.Fatalf("partitions %v: want several objects in each hour around midnight", dirs)
+	}
+	check(t, objs, want)
 }

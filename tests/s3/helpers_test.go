@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
@@ -263,4 +265,68 @@ func baseEnv(extra ...string) []string {
 		"ESA_OWNERSHIP_SECRET=" + ownershipSecret,
 		"HTTP_PROXY=", "http_proxy=", "NO_PROXY=", "no_proxy=",
 	}, extra...)
+}
+
+// rawObject is an object as stored: its compressed body.
+type rawObject struct {
+	Key, ContentType, ContentEncoding string
+	Body                              []byte
+}
+
+// rawObjects lists every object under prefix (except ownership files) and reads each as it is stored.
+func rawObjects(t *testing.T, c *s3.Client, bucket, prefix string) []rawObject {
+	t.Helper()
+	ctx := context.Background()
+	var out []rawObject
+	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			if strings.Contains(aws.ToString(o.Key), "esa-ownership-") {
+				continue
+			}
+			g, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(g.Body)
+			g.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, rawObject{Key: aws.ToString(o.Key), ContentType: aws.ToString(g.ContentType),
+				ContentEncoding: aws.ToString(g.ContentEncoding), Body: body})
+		}
+	}
+	return out
+}
+
+// unzstd decodes a zstd body with the zstd command (an independent implementation) when installed,
+// else with klauspost's decoder.
+func unzstd(t *testing.T, name string, raw []byte) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("zstd"); err == nil {
+		cmd := exec.Command("zstd", "-d", "-c", "-q")
+		cmd.Stdin = bytes.NewReader(raw)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
+		}
+		return out.Bytes()
+	}
+	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	body, err := d.DecodeAll(raw, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return body
 }
