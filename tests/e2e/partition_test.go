@@ -9,14 +9,11 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
@@ -94,27 +91,7 @@ func decompress(t *testing.T, name string, raw []byte) []byte {
 		}
 		return body
 	}
-	if _, err := exec.LookPath("zstd"); err == nil {
-		cmd := exec.Command("zstd", "-d", "-c", "-q")
-		cmd.Stdin = bytes.NewReader(raw)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
-		}
-		return out.Bytes()
-	}
-	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
-	d, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	body, err := d.DecodeAll(raw, nil)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return body
+	return testutil.Unzstd(t, name, raw)
 }
 
 // partitionInput writes n access records whose event times are spread over 23:58–00:02 UTC across the

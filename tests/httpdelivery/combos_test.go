@@ -7,17 +7,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
 // capture is a Receiver.OnBatch that keeps each request's decoded body and headers.
@@ -279,29 +277,5 @@ esa_http:
 	}
 }
 
-// unzstd decodes a zstd body with the zstd command (an independent implementation) when installed,
-// else with klauspost's decoder.
-func unzstd(t *testing.T, name string, raw []byte) []byte {
-	t.Helper()
-	if _, err := exec.LookPath("zstd"); err == nil {
-		cmd := exec.Command("zstd", "-d", "-c", "-q")
-		cmd.Stdin = bytes.NewReader(raw)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
-		}
-		return out.Bytes()
-	}
-	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
-	d, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	body, err := d.DecodeAll(raw, nil)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return body
-}
+// unzstd decodes a zstd body (testutil.Unzstd).
+func unzstd(t *testing.T, name string, raw []byte) []byte { return testutil.Unzstd(t, name, raw) }

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/esa-connect/esa-connect/tests/servers/osstest"
 	"github.com/esa-connect/esa-connect/tests/testutil"
@@ -252,32 +250,8 @@ func TestRunOSSWrongSecret(t *testing.T) {
 	}
 }
 
-// unzstd decodes a zstd body with the zstd command (an independent implementation) when installed,
-// else with klauspost's decoder.
-func unzstd(t *testing.T, name string, raw []byte) []byte {
-	t.Helper()
-	if _, err := exec.LookPath("zstd"); err == nil {
-		cmd := exec.Command("zstd", "-d", "-c", "-q")
-		cmd.Stdin = bytes.NewReader(raw)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
-		}
-		return out.Bytes()
-	}
-	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
-	d, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	body, err := d.DecodeAll(raw, nil)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return body
-}
+// unzstd decodes a zstd body (testutil.Unzstd).
+func unzstd(t *testing.T, name string, raw []byte) []byte { return testutil.Unzstd(t, name, raw) }
 
 var partKeyRE = regexp.MustCompile(`^esa/oss/(dt=\d{4}-\d{2}-\d{2}/hour=\d{2})/e2e-oss-part_(\d{8}T\d{6}Z)_(\d{8}T\d{6}Z)_\d+_[0-9a-f]{8}\.log\.zst$`)
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -20,11 +19,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/s3verified"
 	"github.com/esa-connect/esa-connect/tests/servers/s3test"
+	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
 // ownershipSecret is the ESA_OWNERSHIP_SECRET of the tests; no output may ever contain it.
@@ -304,29 +303,5 @@ func rawObjects(t *testing.T, c *s3.Client, bucket, prefix string) []rawObject {
 	return out
 }
 
-// unzstd decodes a zstd body with the zstd command (an independent implementation) when installed,
-// else with klauspost's decoder.
-func unzstd(t *testing.T, name string, raw []byte) []byte {
-	t.Helper()
-	if _, err := exec.LookPath("zstd"); err == nil {
-		cmd := exec.Command("zstd", "-d", "-c", "-q")
-		cmd.Stdin = bytes.NewReader(raw)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
-		}
-		return out.Bytes()
-	}
-	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
-	d, err := zstd.NewReader(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	body, err := d.DecodeAll(raw, nil)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return body
-}
+// unzstd decodes a zstd body (testutil.Unzstd).
+func unzstd(t *testing.T, name string, raw []byte) []byte { return testutil.Unzstd(t, name, raw) }

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 var (
@@ -300,4 +302,32 @@ func processEnv(extra []string) []string {
 		}
 	}
 	return append(env, "ESA_HTTP_ADDRESS=127.0.0.1:0")
+}
+
+// Unzstd decodes a zstd body or object with the zstd command (an independent implementation, which
+// `go tool task test-zstd` installs) when it is installed, else with klauspost's decoder; name names
+// it in failures.
+func Unzstd(t testing.TB, name string, raw []byte) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("zstd"); err == nil {
+		cmd := exec.Command("zstd", "-d", "-c", "-q")
+		cmd.Stdin = bytes.NewReader(raw)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s: zstd -d: %v: %s", name, err, errOut.String())
+		}
+		return out.Bytes()
+	}
+	t.Logf("the zstd command is not installed: %s decoded with klauspost's decoder", name)
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	body, err := d.DecodeAll(raw, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return body
 }
