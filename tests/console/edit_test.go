@@ -20,7 +20,7 @@ func TestConsoleEditTask(t *testing.T) {
 	b.wait(`document.querySelector('#create-task')`)
 	b.create(taskSpec{name: "edit-me", site: fmt.Sprint(site), fields: []string{"EdgeStartTimestamp", "ClientRequestID", "ClientIP"},
 		filters: []filterSpec{{"ClientRequestMethod", "equals", "GET"}}, dest: "http",
-		params: map[string]string{"DestUrl": sk.url("edit-me")}})
+		params: map[string]string{"DestUrl": sk.URL("edit-me")}})
 	b.waitText("#created", "Task edit-me created")
 
 	b.run(chromedp.Navigate(s.base + "/console/#/tasks/edit-me"))
@@ -56,12 +56,12 @@ func TestConsoleEditTask(t *testing.T) {
 	b.shot("task-saved")
 
 	// The new settings deliver: 2 fields, about a quarter of 400 records.
-	before := len(sk.records("edit-me"))
+	before := len(sk.Records("edit-me"))
 	body, _ = records("f", 400)
 	if code, ans := s.ingest(t, "access", body); code != 200 {
 		t.Fatalf("ingest after the edit: %d %s", code, ans)
 	}
-	got := sk.records("edit-me")[before:]
+	got := sk.Records("edit-me")[before:]
 	if len(got) < 50 || len(got) > 150 {
 		t.Errorf("%d of 400 records delivered at 25 %%", len(got))
 	}
@@ -112,7 +112,7 @@ func TestConsoleEditTask(t *testing.T) {
 	b.shot("step3-narrow")
 	b.click("#wizard-next")
 	b.wait(`document.querySelector('#p-DestUrl')`)
-	b.set("#p-DestUrl", sk.url("narrow"))
+	b.set("#p-DestUrl", sk.URL("narrow"))
 	b.wait(`document.querySelector('#review pre')`)
 	b.shot("step4-narrow")
 	if o := b.overflow(); len(o) > 0 {

@@ -200,7 +200,7 @@ func TestConsoleEveryDestination(t *testing.T) {
 	// HTTP, every step on screen: three fields in a chosen order, a filter, the receiver.
 	b.create(taskSpec{name: "web-http", site: siteID, fields: []string{"ClientRequestID", "ClientIP", "EdgeResponseStatusCode"},
 		up: "EdgeResponseStatusCode", filters: []filterSpec{{"EdgeResponseStatusCode", "equals", "200"}},
-		dest: "http", params: map[string]string{"DestUrl": sk.url("web-http")}, shots: true})
+		dest: "http", params: map[string]string{"DestUrl": sk.URL("web-http")}, shots: true})
 	b.waitText("#created", "Task web-http created")
 	b.shot("web-http-created")
 
@@ -254,7 +254,7 @@ func TestConsoleEveryDestination(t *testing.T) {
 	if code, ans := s.ingest(t, "access", body); code != 200 {
 		t.Fatalf("ingest: %d %s", code, ans)
 	}
-	got := sk.records("web-http")
+	got := sk.Records("web-http")
 	if len(got) != 20 {
 		t.Fatalf("the HTTP receiver got %d records, want the 20 with status 200", len(got))
 	}
@@ -297,7 +297,7 @@ func TestConsoleEveryDestination(t *testing.T) {
 	if code, _ := s.ingest(t, "access", body); code != 200 {
 		t.Fatalf("ingest while paused: %d", code)
 	}
-	if n := len(sk.records("web-http")); n != 20 {
+	if n := len(sk.Records("web-http")); n != 20 {
 		t.Errorf("a paused task received records: %d", n)
 	}
 	// The local task wrote every record of both requests.

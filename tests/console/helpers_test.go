@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
@@ -137,39 +135,10 @@ func records(prefix string, n int) ([]byte, []string) {
 }
 
 // sink is an HTTP receiver of deliveries; each task posts to /t/<task>.
-type sink struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got map[string][]map[string]any
-}
+// sink receives HTTP deliveries: task t delivers to sk.URL(t) (testutil.Sink).
+type sink = testutil.Sink
 
-func startSink(t *testing.T) *sink {
-	s := &sink{got: map[string][]map[string]any{}}
-	rc := &httpout.Receiver{OnBatch: func(r *http.Request, _ []byte, recs [][]byte) error {
-		task := strings.TrimPrefix(r.URL.Path, "/t/")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, rec := range recs {
-			var m map[string]any
-			if err := json.Unmarshal(rec, &m); err != nil {
-				return err
-			}
-			s.got[task] = append(s.got[task], m)
-		}
-		return nil
-	}}
-	s.srv = httptest.NewServer(rc)
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *sink) url(task string) string { return s.srv.URL + "/t/" + task }
-
-func (s *sink) records(task string) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]map[string]any(nil), s.got[task]...)
-}
+func startSink(t *testing.T) *sink { return testutil.StartSink(t, "") }
 
 // browser is a headless Chromium tab with a window of w×h.
 type browser struct {

@@ -228,7 +228,7 @@ func TestServeUpdateDestinationAndStatus(t *testing.T) {
 	sk := startSink(t)
 	s := startServe(t, t.TempDir())
 	cl := s.client(t, keyID, keySecret)
-	if _, err := cl.CreateSiteDeliveryTask(httpTask("move", "ClientRequestID", sk.url("move"))); err != nil {
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("move", "ClientRequestID", sk.URL("move"))); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -241,7 +241,7 @@ func TestServeUpdateDestinationAndStatus(t *testing.T) {
 	if code, ans := s.ingest(t, sitePath("access"), body, token); code != 200 {
 		t.Fatalf("ingest: %d %s", code, ans)
 	}
-	if n := len(sk.records("move")); n != 0 {
+	if n := len(sk.Records("move")); n != 0 {
 		t.Fatalf("the old destination received %d records after the update", n)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "move_*.log.gz"))
@@ -255,14 +255,14 @@ func TestServeUpdateDestinationAndStatus(t *testing.T) {
 
 	_, err = callAction(cl, "CreateSiteDeliveryTask", map[string]any{"SiteId": site, "TaskName": "paused2",
 		"BusinessType": "access", "FieldName": "ClientRequestID", "DeliveryType": "http", "Status": "offline",
-		"HttpDelivery": `{"DestUrl":"` + sk.url("paused2") + `"}`})
+		"HttpDelivery": `{"DestUrl":"` + sk.URL("paused2") + `"}`})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h := s.status(t, "paused2"); h["status"] != "offline" || h["running"] != false {
 		t.Fatalf("a task created with Status offline: %v", h)
 	}
-	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(sk.records("paused2")) != 0 {
+	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(sk.Records("paused2")) != 0 {
 		t.Fatalf("a task created offline received records")
 	}
 }

@@ -38,7 +38,7 @@ func TestServeHealthAndDisable(t *testing.T) {
 	defer failing.Close()
 	s := startServeArgs(t, t.TempDir(), []string{"--disable-after", "3s"})
 	cl := s.client(t, keyID, keySecret)
-	if _, err := cl.CreateSiteDeliveryTask(httpTask("up", "ClientRequestID", sk.url("up"))); err != nil {
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("up", "ClientRequestID", sk.URL("up"))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cl.CreateSiteDeliveryTask(httpTask("down", "ClientRequestID", failing.URL+"/in")); err != nil {

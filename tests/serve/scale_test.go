@@ -24,7 +24,7 @@ func TestServeReplicasShareAKafkaTask(t *testing.T) {
 	var replicas []*server
 	for i := range 2 {
 		s := startServe(t, t.TempDir())
-		req := httpTask("shared", "ClientRequestID", sk.url(fmt.Sprintf("r%d", i)))
+		req := httpTask("shared", "ClientRequestID", sk.URL(fmt.Sprintf("r%d", i)))
 		src := map[string]any{"type": "kafka", "brokers": c.ListenAddrs(), "topics": []string{"edge"}, "group": "esa-shared"}
 		if _, err := createWith(s.client(t, keyID, keySecret), req, map[string]any{"source": src}); err != nil {
 			t.Fatalf("replica %d: %v", i, err)
@@ -65,7 +65,7 @@ func TestServeReplicasShareAKafkaTask(t *testing.T) {
 	for {
 		seen := map[string]int{}
 		for i := range replicas {
-			for _, id := range ids(sk.records(fmt.Sprintf("r%d", i))) {
+			for _, id := range ids(sk.Records(fmt.Sprintf("r%d", i))) {
 				seen[id]++
 			}
 		}
@@ -78,7 +78,7 @@ func TestServeReplicasShareAKafkaTask(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	for i := range replicas {
-		if n := len(sk.records(fmt.Sprintf("r%d", i))); n == 0 {
+		if n := len(sk.Records(fmt.Sprintf("r%d", i))); n == 0 {
 			t.Errorf("replica %d delivered nothing: the group's partitions were not shared", i)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,7 +25,6 @@ import (
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/alibabacloud-go/tea/tea"
 
-	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
@@ -37,43 +35,13 @@ const (
 	site      = int64(7301)
 )
 
-// sink receives HTTP deliveries; each task posts to /t/<task>.
-type sink struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got map[string][]map[string]any // task → records in arrival order
-}
+// sink receives HTTP deliveries: task t delivers to sk.URL(t) (testutil.Sink).
+type sink = testutil.Sink
 
-func startSink(t *testing.T) *sink { return startAuthSink(t, "") }
+func startSink(t *testing.T) *sink { return testutil.StartSink(t, "") }
 
-// startAuthSink is startSink with every request's auth_key verified with key ("" verifies nothing).
-func startAuthSink(t *testing.T, key string) *sink {
-	s := &sink{got: map[string][]map[string]any{}}
-	rc := &httpout.Receiver{PrivateKey: key, OnBatch: func(r *http.Request, _ []byte, recs [][]byte) error {
-		task := strings.TrimPrefix(r.URL.Path, "/t/")
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, rec := range recs {
-			var m map[string]any
-			if err := json.Unmarshal(rec, &m); err != nil {
-				return err
-			}
-			s.got[task] = append(s.got[task], m)
-		}
-		return nil
-	}}
-	s.srv = httptest.NewServer(rc)
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *sink) url(task string) string { return s.srv.URL + "/t/" + task }
-
-func (s *sink) records(task string) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]map[string]any(nil), s.got[task]...)
-}
+// startAuthSink is startSink with every request's auth_key verified with key.
+func startAuthSink(t *testing.T, key string) *sink { return testutil.StartSink(t, key) }
 
 // server is a running esa-connect serve.
 type server struct {
@@ -223,7 +191,7 @@ func TestServeLifecycle(t *testing.T) {
 	s := startServe(t, t.TempDir())
 	cl := s.client(t, keyID, keySecret)
 
-	created, err := cl.CreateSiteDeliveryTask(httpTask("life", "EdgeStartTimestamp,ClientRequestID,ClientIP", sk.url("life")))
+	created, err := cl.CreateSiteDeliveryTask(httpTask("life", "EdgeStartTimestamp,ClientRequestID,ClientIP", sk.URL("life")))
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -235,7 +203,7 @@ func TestServeLifecycle(t *testing.T) {
 	if code, ans := s.ingest(t, sitePath("access"), body, token); code != 200 || !strings.Contains(ans, `"accepted":300`) {
 		t.Fatalf("ingest: %d %s", code, ans)
 	}
-	got := sk.records("life")
+	got := sk.Records("life")
 	if strings.Join(ids(got), ",") != strings.Join(want, ",") {
 		t.Fatalf("delivered %d records, want the 300 sent in order", len(got))
 	}
@@ -267,7 +235,7 @@ func TestServeLifecycle(t *testing.T) {
 	if code, ans := s.ingest(t, sitePath("access"), body, token); code != 200 {
 		t.Fatalf("ingest while paused: %d %s", code, ans)
 	}
-	if n := len(sk.records("life")); n != 300 {
+	if n := len(sk.Records("life")); n != 300 {
 		t.Fatalf("a paused task received records: %d", n)
 	}
 	if h := s.status(t, "life"); h["status"] != "offline" {
@@ -286,7 +254,7 @@ func TestServeLifecycle(t *testing.T) {
 	if code, ans := s.ingest(t, sitePath("dcdn_log_access_l1"), body, token); code != 200 {
 		t.Fatalf("ingest after update: %d %s", code, ans)
 	}
-	got = sk.records("life")[300:]
+	got = sk.Records("life")[300:]
 	if strings.Join(ids(got), ",") != strings.Join(want, ",") {
 		t.Fatalf("after resume+update delivered %v, want %v", ids(got), want)
 	}
@@ -307,7 +275,7 @@ func TestServeLifecycle(t *testing.T) {
 		t.Fatalf("get after delete: code %q", c)
 	}
 	body, _ = records("gone", 5)
-	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(sk.records("life")) != 320 {
+	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(sk.Records("life")) != 320 {
 		t.Fatalf("a deleted task received records")
 	}
 
@@ -351,10 +319,10 @@ func TestServeRefusals(t *testing.T) {
 		t.Fatalf("a refused task was created: %v %v", err, l)
 	}
 
-	if _, err := cl.CreateSiteDeliveryTask(httpTask("dup", "ClientIP", sk.url("dup"))); err != nil {
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("dup", "ClientIP", sk.URL("dup"))); err != nil {
 		t.Fatal(err)
 	}
-	_, err = cl.CreateSiteDeliveryTask(httpTask("dup", "ClientRequestID", sk.url("dup")))
+	_, err = cl.CreateSiteDeliveryTask(httpTask("dup", "ClientRequestID", sk.URL("dup")))
 	if c := sdkCode(err); !strings.Contains(c, "Duplicate") {
 		t.Errorf("duplicate name: code %q", c)
 	}
@@ -369,7 +337,7 @@ func TestServeRefusals(t *testing.T) {
 	if code, _ := s.ingest(t, "/v1/sites/7301/logs/nosuch", body, token); code != 404 {
 		t.Errorf("ingest of an unknown category: %d", code)
 	}
-	if len(sk.records("dup")) != 0 {
+	if len(sk.Records("dup")) != 0 {
 		t.Errorf("refused requests delivered records")
 	}
 
@@ -389,14 +357,14 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 	s := startServe(t, dir)
 	cl := s.client(t, keyID, keySecret)
 	for _, name := range []string{"kept", "paused"} {
-		if _, err := cl.CreateSiteDeliveryTask(httpTask(name, "ClientRequestID", sk.url(name))); err != nil {
+		if _, err := cl.CreateSiteDeliveryTask(httpTask(name, "ClientRequestID", sk.URL(name))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := cl.UpdateSiteDeliveryTaskStatus(new(esa.UpdateSiteDeliveryTaskStatusRequest).SetSiteId(site).SetTaskName("paused").SetMethod("offline")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cl.CreateSiteDeliveryTask(httpTask("last", "ClientRequestID", sk.url("last"))); err != nil {
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("last", "ClientRequestID", sk.URL("last"))); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.p.Signal(syscall.SIGKILL); err != nil {
@@ -422,11 +390,11 @@ func TestServeSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("ingest after restart: %d %s", code, ans)
 	}
 	for _, name := range []string{"kept", "last"} {
-		if got := ids(sk.records(name)); strings.Join(got, ",") != strings.Join(want, ",") {
+		if got := ids(sk.Records(name)); strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s received %v after the restart", name, got)
 		}
 	}
-	if n := len(sk.records("paused")); n != 0 {
+	if n := len(sk.Records("paused")); n != 0 {
 		t.Errorf("the paused task received %d records after the restart", n)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "serve.db")); err != nil || st.Mode().Perm() != 0o600 {
@@ -443,12 +411,12 @@ func TestServeFanOut(t *testing.T) {
 	const tasks, clients, perClient = 50, 20, 200
 	for i := range tasks {
 		name := fmt.Sprintf("fan%02d", i)
-		if _, err := cl.CreateSiteDeliveryTask(httpTask(name, "ClientRequestID", sk.url(name))); err != nil {
+		if _, err := cl.CreateSiteDeliveryTask(httpTask(name, "ClientRequestID", sk.URL(name))); err != nil {
 			t.Fatalf("create %s: %v", name, err)
 		}
 	}
 	// A task of another site receives nothing.
-	other := httpTask("other-site", "ClientRequestID", sk.url("other-site")).SetSiteId(site + 1)
+	other := httpTask("other-site", "ClientRequestID", sk.URL("other-site")).SetSiteId(site + 1)
 	if _, err := cl.CreateSiteDeliveryTask(other); err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +441,7 @@ func TestServeFanOut(t *testing.T) {
 	wg.Wait()
 	for i := range tasks {
 		name := fmt.Sprintf("fan%02d", i)
-		got := ids(sk.records(name))
+		got := ids(sk.Records(name))
 		seen := map[string]bool{}
 		for _, id := range got {
 			seen[id] = true
@@ -482,7 +450,7 @@ func TestServeFanOut(t *testing.T) {
 			t.Errorf("%s received %d distinct records of %d", name, len(seen), len(want))
 		}
 	}
-	if n := len(sk.records("other-site")); n != 0 {
+	if n := len(sk.Records("other-site")); n != 0 {
 		t.Errorf("a task of another site received %d records", n)
 	}
 }
@@ -493,7 +461,7 @@ func TestServeCustomLog(t *testing.T) {
 	sk := startSink(t)
 	s := startServe(t, t.TempDir())
 	cl := s.client(t, keyID, keySecret)
-	if _, err := cl.CreateSiteDeliveryTask(httpTask("custom", "ClientRequestID", sk.url("custom"))); err != nil {
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("custom", "ClientRequestID", sk.URL("custom"))); err != nil {
 		t.Fatal(err)
 	}
 	g, err := cl.GetSiteCustomLog(new(esa.GetSiteCustomLogRequest).SetSiteId(site))
@@ -518,7 +486,7 @@ func TestServeCustomLog(t *testing.T) {
 	if code, ans := s.ingest(t, sitePath("access"), []byte(rec), token); code != 200 {
 		t.Fatalf("ingest: %d %s", code, ans)
 	}
-	got := sk.records("custom")
+	got := sk.Records("custom")
 	if len(got) != 1 {
 		t.Fatalf("received %d records", len(got))
 	}

@@ -17,7 +17,7 @@ func TestServeTap(t *testing.T) {
 	sk := startSink(t)
 	s := startServe(t, t.TempDir())
 	cl := s.client(t, keyID, keySecret)
-	if _, err := cl.CreateSiteDeliveryTask(httpTask("tapped", "ClientRequestID,EdgeResponseStatusCode", sk.url("tapped"))); err != nil {
+	if _, err := cl.CreateSiteDeliveryTask(httpTask("tapped", "ClientRequestID,EdgeResponseStatusCode", sk.URL("tapped"))); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.Get("http://" + s.addr + "/v1/tasks/tapped/tap")
@@ -60,7 +60,7 @@ func TestServeTap(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("the tap saw %v, want %v", got, want)
 	}
-	if n := len(sk.records("tapped")); n != 20 {
+	if n := len(sk.Records("tapped")); n != 20 {
 		t.Fatalf("the destination received %d records, want 20: the tap must not take them", n)
 	}
 

@@ -106,7 +106,7 @@ filters:
   - {field: EdgeResponseStatusCode, op: ge, value: 201}
 destination:
   type: http
-  url: `+sk.url("cli-http")+`
+  url: `+sk.URL("cli-http")+`
   auth: {private_key: `+cliPrivateKey+`, expired_time: 300}
   max_retry: 2
 `)
@@ -155,7 +155,7 @@ destination:
 	if code, ans := s.ingest(t, sitePath("access"), body, token); code != 200 {
 		t.Fatalf("ingest: %d %s", code, ans)
 	}
-	delivered := sk.records("cli-http")
+	delivered := sk.Records("cli-http")
 	if n := len(delivered); n < 60 || n > 140 { // 200 pass the filter; about half are sampled
 		t.Fatalf("delivered %d of the 200 that pass the filter at 50 %%", n)
 	}
@@ -184,7 +184,7 @@ destination:
 		t.Errorf("tasks status after pause")
 	}
 	body, _ = records("paused", 30)
-	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(sk.records("cli-http")) != len(delivered) {
+	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(sk.Records("cli-http")) != len(delivered) {
 		t.Fatalf("a paused task received records")
 	}
 	if out := c.ok("resume", siteFlag, "cli-http"); strings.TrimSpace(out) != "task cli-http: online" {
@@ -199,7 +199,7 @@ site_id: 7301
 fields: [ClientRequestID, ClientIP]
 destination:
   type: http
-  url: `+sk.url("cli-http")+`
+  url: `+sk.URL("cli-http")+`
   auth: {private_key: `+cliPrivateKey+`, expired_time: 300}
 `)
 	if out := c.ok("update", "cli-http", updated); !strings.Contains(out, "updated task cli-http") {
@@ -209,7 +209,7 @@ destination:
 	if code, ans := s.ingest(t, sitePath("access"), body, token); code != 200 {
 		t.Fatalf("ingest after update: %d %s", code, ans)
 	}
-	after := sk.records("cli-http")[len(delivered):]
+	after := sk.Records("cli-http")[len(delivered):]
 	if strings.Join(ids(after), ",") != strings.Join(want, ",") {
 		t.Fatalf("after the update delivered %v, want all of %v", ids(after), want)
 	}
@@ -231,7 +231,7 @@ DiscardRate: 0
 FieldList: ClientRequestID
 FilterRules: '[]'
 Status: offline
-SinkConfig: {DestUrl: "`+plain.url("imported")+`", StandardAuthOn: false, MaxRetry: 1}
+SinkConfig: {DestUrl: "`+plain.URL("imported")+`", StandardAuthOn: false, MaxRetry: 1}
 RequestId: 0B7E2F4A-0000-4000-8000-000000000000
 Health: {status: online, records_in: 12}
 `)
@@ -243,12 +243,12 @@ Health: {status: online, records_in: 12}
 		t.Errorf("list after import: %v", rows)
 	}
 	body, _ = records("i", 5)
-	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(plain.records("imported")) != 0 {
+	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(plain.Records("imported")) != 0 {
 		t.Errorf("the imported offline task received records")
 	}
 	c.ok("resume", "imported", siteFlag)
-	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(plain.records("imported")) != 5 {
-		t.Errorf("the resumed imported task received %d records", len(plain.records("imported")))
+	if code, _ := s.ingest(t, sitePath("access"), body, token); code != 200 || len(plain.Records("imported")) != 5 {
+		t.Errorf("the resumed imported task received %d records", len(plain.Records("imported")))
 	}
 
 	// delete: refused without --yes off a terminal; done with it.
