@@ -52,3 +52,16 @@ func TestNullSamplingRate(t *testing.T) {
 		t.Fatalf("%v %v", err, task)
 	}
 }
+
+func TestValidateCustomFields(t *testing.T) {
+	errs := ValidateCustomFields(&CustomFields{RequestHeaders: []string{"x-ok", "bad;name"}, Cookies: []string{"a", "a"}})
+	got := errs.Error()
+	for _, want := range []string{`request_headers[1]: "bad;name"`, `cookies[1]: "a" is already listed`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in %s", want, got)
+		}
+	}
+	if errs := ValidateCustomFields(&CustomFields{RequestHeaders: []string{"user-agent"}}); len(errs) != 0 {
+		t.Fatalf("valid custom fields refused: %v", errs)
+	}
+}

@@ -217,7 +217,7 @@ func (v *validator) retry() {
 		return
 	}
 	for i, s := range r.OnStatus {
-		if !validRetryStatus(s) {
+		if !ValidRetryStatus(s) {
 			v.add(indexPath("retry.on_status", i), "%q is not an HTTP status (100–599) or a class (1xx–5xx)", s)
 		}
 	}
@@ -235,8 +235,9 @@ func (v *validator) retry() {
 	}
 }
 
-// validRetryStatus reports whether s is a status code (100–599) or a class (1xx–5xx).
-func validRetryStatus(s string) bool {
+// ValidRetryStatus reports whether s is an HTTP status code (100–599) or a class (1xx–5xx), as
+// retry.on_status takes them.
+func ValidRetryStatus(s string) bool {
 	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
 		return true
 	}
@@ -354,6 +355,18 @@ func (v *validator) sampling() {
 			v.add("sample_key", "%q is not a field of category %s%s", k, v.cat.Name, didYouMean(k, v.cat.FieldNames()))
 		}
 	}
+}
+
+// ValidateCustomFields checks the custom fields of an access-log site (the headers and cookies that
+// ESA's CreateSiteCustomLog sets) as a task's custom_fields are checked, with problems at
+// request_headers[i], response_headers[i] and cookies[i].
+func ValidateCustomFields(cf *CustomFields) Errors {
+	cat, _ := LookupCategory("access")
+	v := &validator{t: &Task{CustomFields: cf}, cat: cat, max: MaxProblems, report: func(path string) (string, bool) {
+		return strings.TrimPrefix(path, "custom_fields."), true
+	}}
+	v.customFields()
+	return v.errs
 }
 
 func (v *validator) customFields() {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/config"
 )
 
 // RetryPolicy is a task's retry rules for its destination (the task's `retry`): which answers are
@@ -26,15 +28,6 @@ type RetryPolicy struct {
 
 // DefaultRetryStatuses are the statuses retried when a policy lists none.
 var DefaultRetryStatuses = []string{"408", "429", "5xx"}
-
-// ValidRetryStatus reports whether s is a status code (100–599) or a class (1xx–5xx).
-func ValidRetryStatus(s string) bool {
-	if len(s) == 3 && s[1:] == "xx" && s[0] >= '1' && s[0] <= '5' {
-		return true
-	}
-	n, err := strconv.Atoi(s)
-	return err == nil && n >= 100 && n <= 599 && strconv.Itoa(n) == s
-}
 
 // Retries reports whether the policy retries an answer with status.
 func (p RetryPolicy) Retries(status int) bool {
@@ -76,7 +69,7 @@ func RetryFromParsed(conf *service.ParsedConfig) (RetryPolicy, error) {
 		return p, err
 	}
 	for _, s := range p.OnStatus {
-		if !ValidRetryStatus(s) {
+		if !config.ValidRetryStatus(s) {
 			return p, fmt.Errorf("retry.on_status: %q is not a status (100–599) or a class (1xx–5xx)", s)
 		}
 	}

@@ -255,7 +255,7 @@ func (s *Server) Health(name string) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	return s.health(st, nil), nil
+	return s.health(st), nil
 }
 
 // VerifyOwnership gives a task waiting for verification its ownership token (as POST /v1/tasks/{name}/verify).
@@ -264,7 +264,7 @@ func (s *Server) VerifyOwnership(name, token string) (Health, *Error) {
 }
 
 // health reports a stored task's status and, when it runs, its counts and health.
-func (s *Server) health(st *store.Task, _ *config.Task) Health {
+func (s *Server) health(st *store.Task) Health {
 	h := Health{Status: st.Status, Reason: st.Reason}
 	rt, ok := s.Fleet.Get(st.Name)
 	if !ok {
@@ -304,7 +304,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		source.ReplyError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	source.Reply(w, http.StatusOK, s.health(st, nil))
+	source.Reply(w, http.StatusOK, s.health(st))
 }
 
 // Watch sets offline, every minute until ctx ends, the online tasks that delivered nothing for
@@ -354,9 +354,6 @@ func (s *Server) Watch(ctx context.Context) {
 		}
 	}
 }
-
-func jsonMarshal(v any) ([]byte, error)   { return json.Marshal(v) }
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // toMap turns a struct into the map of its JSON form.
 func toMap(v any) map[string]any {
@@ -426,5 +423,5 @@ func (s *Server) verifyToken(name, token string) (Health, *Error) {
 		s.Fleet.Stop(name)
 		return Health{}, storeError(err)
 	}
-	return s.health(updated, nil), nil
+	return s.health(updated), nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -165,7 +166,7 @@ func (s *Server) runnable(st *store.Task) (*config.Task, *apiError) {
 // withCustomLog gives an access-log task that selects no custom fields its site's custom log fields.
 func (s *Server) withCustomLog(t *config.Task) {
 	if t.Category == "access" && t.SiteID != 0 && t.CustomFields == nil {
-		if c, err := s.Store.CustomLog(t.SiteID); err == nil {
+		if c, err := s.Store.CustomLog(t.SiteID); err == nil && len(c.RequestHeaders)+len(c.ResponseHeaders)+len(c.Cookies) > 0 {
 			t.CustomFields = &config.CustomFields{RequestHeaders: c.RequestHeaders, ResponseHeaders: c.ResponseHeaders, Cookies: c.Cookies}
 		}
 	}
@@ -204,7 +205,7 @@ func (s *Server) getTask(p params) (map[string]any, *apiError) {
 	v := config.ExportESA(t)
 	v.Status = esaStatus(st.Status)
 	out := toMap(v)
-	out["Health"] = s.health(st, t)
+	out["Health"] = s.health(st)
 	if p.user {
 		delete(out, "SiteId")
 	}
@@ -434,7 +435,7 @@ func headerList(p params, key string) []string {
 	}
 	var out []string
 	if strings.HasPrefix(v, "[") {
-		if err := jsonUnmarshal([]byte(v), &out); err == nil {
+		if err := json.Unmarshal([]byte(v), &out); err == nil {
 			return out
 		}
 	}
@@ -454,16 +455,15 @@ func (s *Server) putCustomLog(create bool) action {
 		}
 		c := &store.CustomLog{SiteID: site, RequestHeaders: headerList(p, "RequestHeaders"),
 			ResponseHeaders: headerList(p, "ResponseHeaders"), Cookies: headerList(p, "Cookies")}
-		// Validate as an access-log task's custom_fields would be.
-		probe := map[string]string{"TaskName": "custom-log-check", "BusinessType": "access", "SiteId": strconv.FormatInt(site, 10),
-			"FieldName": "ClientIP", "DeliveryType": "http", "HttpDelivery": `{"DestUrl":"http://127.0.0.1/"}`}
-		cf, _ := jsonMarshal(config.CustomFields{RequestHeaders: c.RequestHeaders, ResponseHeaders: c.ResponseHeaders, Cookies: c.Cookies})
-		probe["custom_fields"] = string(cf)
-		if _, aerr := load(probe); aerr != nil {
-			aerr.Message = strings.ReplaceAll(aerr.Message, "custom_fields.request_headers", "RequestHeaders")
-			aerr.Message = strings.ReplaceAll(aerr.Message, "custom_fields.response_headers", "ResponseHeaders")
-			aerr.Message = strings.ReplaceAll(aerr.Message, "custom_fields.cookies", "Cookies")
-			return nil, aerr
+		cf := &config.CustomFields{RequestHeaders: c.RequestHeaders, ResponseHeaders: c.ResponseHeaders, Cookies: c.Cookies}
+		if len(cf.RequestHeaders)+len(cf.ResponseHeaders)+len(cf.Cookies) > 0 {
+			if errs := config.ValidateCustomFields(cf); len(errs) > 0 {
+				msg := errs.Error()
+				for _, r := range [][2]string{{"request_headers", "RequestHeaders"}, {"response_headers", "ResponseHeaders"}, {"cookies", "Cookies"}} {
+					msg = strings.ReplaceAll(msg, r[0], r[1])
+				}
+				return nil, invalid("%s", strings.ReplaceAll(msg, "\n", "; "))
+			}
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
