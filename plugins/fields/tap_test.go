@@ -64,19 +64,7 @@ func BenchmarkTap(b *testing.B) {
 					}
 				}()
 			}
-			batch := recordtest.Batch(recs)
-			work := make(service.MessageBatch, len(batch))
-			b.ReportAllocs()
-			n := 0
-			cpu0 := recordtest.CPUTime()
-			for b.Loop() {
-				resetBatch(work, batch, recs)
-				if _, err := p.ProcessBatch(context.Background(), work); err != nil {
-					b.Fatal(err)
-				}
-				n += len(recs)
-			}
-			recordtest.Report(b, n, cpu0)
+			benchProcess(b, p, recordtest.Batch(recs), recs)
 		})
 	}
 }
