@@ -118,45 +118,24 @@ type object struct {
 // each.
 func readObjects(t *testing.T, c *s3.Client, bucket, prefix string) []object {
 	t.Helper()
-	ctx := context.Background()
 	var out []object
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	for _, ro := range rawObjects(t, c, bucket, prefix) {
+		zr, err := gzip.NewReader(bytes.NewReader(ro.Body))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s is not gzip: %v", ro.Key, err)
 		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			if strings.Contains(key, "esa-ownership-") {
-				continue
-			}
-			g, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, err := io.ReadAll(g.Body)
-			g.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			zr, err := gzip.NewReader(bytes.NewReader(body))
-			if err != nil {
-				t.Fatalf("%s is not gzip: %v", key, err)
-			}
-			raw, err := io.ReadAll(zr)
-			if err != nil {
-				t.Fatalf("%s: gunzip: %v", key, err)
-			}
-			if len(raw) == 0 || raw[len(raw)-1] != '\n' {
-				t.Fatalf("%s: NDJSON does not end with a newline", key)
-			}
-			obj := object{Key: key, ContentType: aws.ToString(g.ContentType), ContentEncoding: aws.ToString(g.ContentEncoding), SSE: string(g.ServerSideEncryption)}
-			for _, line := range bytes.Split(raw[:len(raw)-1], []byte("\n")) {
-				obj.Records = append(obj.Records, line)
-			}
-			out = append(out, obj)
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("%s: gunzip: %v", ro.Key, err)
 		}
+		if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+			t.Fatalf("%s: NDJSON does not end with a newline", ro.Key)
+		}
+		obj := object{Key: ro.Key, ContentType: ro.ContentType, ContentEncoding: ro.ContentEncoding, SSE: ro.SSE}
+		for _, line := range bytes.Split(raw[:len(raw)-1], []byte("\n")) {
+			obj.Records = append(obj.Records, line)
+		}
+		out = append(out, obj)
 	}
 	return out
 }
@@ -268,8 +247,8 @@ func baseEnv(extra ...string) []string {
 
 // rawObject is an object as stored: its compressed body.
 type rawObject struct {
-	Key, ContentType, ContentEncoding string
-	Body                              []byte
+	Key, ContentType, ContentEncoding, SSE string
+	Body                                   []byte
 }
 
 // rawObjects lists every object under prefix (except ownership files) and reads each as it is stored.
@@ -297,7 +276,7 @@ func rawObjects(t *testing.T, c *s3.Client, bucket, prefix string) []rawObject {
 				t.Fatal(err)
 			}
 			out = append(out, rawObject{Key: aws.ToString(o.Key), ContentType: aws.ToString(g.ContentType),
-				ContentEncoding: aws.ToString(g.ContentEncoding), Body: body})
+				ContentEncoding: aws.ToString(g.ContentEncoding), SSE: string(g.ServerSideEncryption), Body: body})
 		}
 	}
 	return out
