@@ -155,6 +155,8 @@ type Buffer struct {
 	done    chan struct{} // closed when the committer ended
 	senders sync.WaitGroup
 
+	values, scratch, raws buffers // stored values being written, records being encoded, records decoded
+
 	damagedRecords atomic.Int64 // records lost to damage (metric MetricDamaged)
 
 	mu        sync.Mutex
@@ -187,7 +189,8 @@ const hotMax = 16 << 20
 // cost as much as storing it. What waits longer, or does not fit in hotMax, is read from disk.
 type hotBatch struct {
 	msgs service.MessageBatch
-	raw  int64
+	raw  int64 // the records' bytes
+	size int   // the stored value's bytes
 }
 
 // batch is a stored batch being delivered.
@@ -202,12 +205,8 @@ type batch struct {
 type delivery struct {
 	n   int     // records delivered
 	idx []int   // their indexes in the stored batch (nil: all)
-	raw *[]byte // the decoded records, back to rawPool when the delivery resolves
+	raw *[]byte // the decoded records, back to Buffer.raws when the delivery resolves
 }
-
-// rawPool holds the buffers that batches are decoded into. A buffer returns to it when its delivery
-// is acknowledged: the outputs are done with the records then (the next delivery decodes them again).
-var rawPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // deletion is a delivered batch to delete.
 type deletion struct {
@@ -219,7 +218,7 @@ type deletion struct {
 type write struct {
 	seq   uint64
 	value []byte
-	buf   *[]byte // value's buffer, back to bufPool once committed
+	buf   *[]byte // value's buffer, back to Buffer.values once committed
 	n     int
 	ack   service.AckFunc
 	msgs  service.MessageBatch // the input's messages, kept in hot once committed
@@ -242,7 +241,7 @@ func Open(c Config, res *service.Resources) (*Buffer, error) {
 	}
 	b := &Buffer{c: c, file: filepath.Join(c.Dir, c.Task+".buffer"), out: outcome.From(res),
 		finished: map[uint64]bool{}, batches: map[uint64]*batch{}, hot: map[uint64]hotBatch{},
-		writes: make(chan *write, 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		writes: make(chan *write, 64), values: newBuffers(8), scratch: newBuffers(2), raws: newBuffers(8), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1}}
 	b.cond = sync.NewCond(&b.mu)
 	if res != nil {
@@ -509,10 +508,10 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 			flags &^= flagUnique
 		}
 	}
-	scratch, vbuf := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
+	scratch, vbuf := b.scratch.get(), b.values.get()
 	value := encodeBatch(*vbuf, raw, flags, time.Now(), scratch)
 	*vbuf = value
-	bufPool.Put(scratch)
+	b.scratch.put(scratch)
 	need := int64(len(value))
 	b.mu.Lock()
 	for b.size+need > b.c.MaxBytes && !b.closed {
@@ -550,7 +549,7 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 		return nil
 	case <-ctx.Done():
 		// Never written: give the reservation back and let the readers step over the key.
-		bufPool.Put(vbuf)
+		b.values.put(vbuf)
 		b.mu.Lock()
 		b.size -= need
 		b.finishLocked(w.seq)
@@ -643,7 +642,7 @@ func (b *Buffer) apply(group []*write, dels []deletion) {
 		} else {
 			b.records += int64(w.n)
 			if b.hotBytes+w.raw <= hotMax && !b.closed {
-				b.hot[w.seq] = hotBatch{msgs: w.msgs, raw: w.raw}
+				b.hot[w.seq] = hotBatch{msgs: w.msgs, raw: w.raw, size: len(w.value)}
 				b.hotBytes += w.raw
 			}
 		}
@@ -670,12 +669,9 @@ func (b *Buffer) apply(group []*write, dels []deletion) {
 	}
 	for _, w := range group {
 		_ = w.ack(context.Background(), err)
-		bufPool.Put(w.buf)
+		b.values.put(w.buf)
 	}
 }
-
-// bufPool holds the buffers of stored values and of records being encoded.
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 
 // ReadBatch hands out the next stored batch: a due redelivery first, else the next one written. It
 // returns service.ErrEndOfBuffer once the input ended and everything was delivered, or — when the
@@ -775,7 +771,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 	var flags byte
 	var derr error
 	size, n := 0, 0
-	rawBuf := rawPool.Get().(*[]byte)
+	rawBuf := b.raws.get()
 	_ = b.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucket).Get(keyOf(seq))
 		if v == nil {
@@ -788,7 +784,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 		return nil
 	})
 	if recs == nil {
-		rawPool.Put(rawBuf)
+		b.raws.put(rawBuf)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -843,9 +839,7 @@ func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *delivery) {
 		return nil, nil
 	}
 	st.attempts++
-	var size int
-	_ = b.db.View(func(tx *bolt.Tx) error { size = len(tx.Bucket(bucket).Get(keyOf(seq))); return nil })
-	st.size, st.records = size, len(h.msgs)
+	st.size, st.records = h.size, len(h.msgs)
 	d := &delivery{n: len(h.msgs)}
 	st.cur = d
 	b.handed++
@@ -862,7 +856,7 @@ func (b *Buffer) resolve(seq uint64, d *delivery, err error) {
 		retry, permanent = encode.Failures(err, d, d.n)
 	}
 	if d.raw != nil {
-		rawPool.Put(d.raw)
+		b.raws.put(d.raw)
 		d.raw = nil
 	}
 	b.mu.Lock()

@@ -140,3 +140,34 @@ func seqOf(k []byte) uint64 {
 	}
 	return binary.BigEndian.Uint64(k)
 }
+
+// buffers is a bounded free list of byte buffers. Unlike a sync.Pool it keeps its buffers through
+// garbage collections: a batch of about a megabyte is encoded every few milliseconds, and a pool that
+// every collection empties would have most of them allocated again (and more collections).
+type buffers chan *[]byte
+
+// maxKept bounds the capacity of a buffer kept for reuse.
+const maxKept = 16 << 20
+
+func newBuffers(n int) buffers { return make(buffers, n) }
+
+// get returns a kept buffer, or a new empty one.
+func (l buffers) get() *[]byte {
+	select {
+	case p := <-l:
+		return p
+	default:
+		return new([]byte)
+	}
+}
+
+// put keeps p for reuse unless the list is full or p is too large to keep.
+func (l buffers) put(p *[]byte) {
+	if cap(*p) > maxKept {
+		return
+	}
+	select {
+	case l <- p:
+	default:
+	}
+}

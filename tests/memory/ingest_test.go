@@ -27,7 +27,8 @@ import (
 //
 // ESA_INGEST_RECORDS sets the number of records (default 300,000) and ESA_INGEST_CLIENTS the number of
 // clients (default 4); ESA_INGEST_CPUPROFILE=DIR writes a CPU profile of esa-connect while the
-// clients send (DIR/ingest-<mode>.pprof, from its /debug/pprof). Reported: records/s acknowledged (200 answers), records/s delivered (the
+// clients send (DIR/ingest-<mode>.pprof, from its /debug/pprof) and its allocations over the whole run
+// (DIR/ingest-<mode>-allocs.pprof). Reported: records/s acknowledged (200 answers), records/s delivered (the
 // destination received them all), peak-MB (the process's peak RSS) and records/cpu-s (records per
 // second of esa-connect's own CPU time: the clients and the receiver share the machine's cores).
 func BenchmarkIngest(b *testing.B) {
@@ -130,6 +131,11 @@ func runIngest(b *testing.B, bin, mode string, bodies [][]byte, n, clients int) 
 	if err := <-profiled; err != nil {
 		b.Fatal(err)
 	}
+	if profDir != "" {
+		if err := saveProfile("http://"+admin+"/debug/pprof/allocs", filepath.Join(profDir, "ingest-"+mode+"-allocs.pprof")); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		b.Fatal(err)
 	}
@@ -148,7 +154,12 @@ func runIngest(b *testing.B, bin, mode string, bodies [][]byte, n, clients int) 
 
 // cpuProfile saves a 2 s CPU profile of the process serving addr's /debug/pprof.
 func cpuProfile(addr, path string) error {
-	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=2")
+	return saveProfile("http://"+addr+"/debug/pprof/profile?seconds=2", path)
+}
+
+// saveProfile saves the profile served at url to path.
+func saveProfile(url, path string) error {
+	resp, err := http.Get(url)
 	if err != nil {
 		return err
 	}
