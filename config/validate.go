@@ -768,12 +768,20 @@ func (v *validator) objectOptions(path string) {
 	if !ok {
 		return
 	}
-	v.oneOf(path+".compression", o.Compression, true, "gzip", "zstd")
 	codec := o.Compression
-	if codec == "" {
-		codec = "gzip"
+	if v.t.Output.Format == FormatParquet {
+		// The codec of the Parquet file's pages (docs/destinations.md#parquet).
+		v.oneOf(path+".compression", o.Compression, true, ParquetCodecs...)
+		if codec == "" {
+			codec = "snappy"
+		}
+	} else {
+		v.oneOf(path+".compression", o.Compression, true, "gzip", "zstd")
+		if codec == "" {
+			codec = "gzip"
+		}
 	}
-	if codec == "gzip" || codec == "zstd" {
+	if codec == "gzip" || codec == "zstd" || codec == "snappy" || codec == "no" {
 		v.level(path+".compression_level", codec, o.CompressionLevel)
 	}
 	pt := o.Partition
@@ -920,7 +928,8 @@ func sortedKeys(m map[string]string) []string {
 
 func (v *validator) output() {
 	o := v.t.Output
-	v.oneOf("output.format", o.Format, true, "ndjson", "csv", "tsv")
+	v.oneOf("output.format", o.Format, true, "ndjson", "csv", "tsv", FormatParquet)
+	v.parquetOutput()
 	v.oneOf("output.timestamp_format", o.TimestampFormat, true, "rfc3339", "rfc3339ms", "unix", "unixms", "unixnano")
 }
 

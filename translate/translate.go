@@ -493,6 +493,7 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	}
 	if object {
 		conf.set("encoding", encoding(t))
+		conf.setIf(format(t) == config.FormatParquet, "parquet", parquetSpec(t, cat))
 		o, _ := d.Objects()
 		conf.setStr("compression", o.Compression)
 		conf.setIf(o.CompressionLevel != 0, "compression_level", o.CompressionLevel)
@@ -613,6 +614,10 @@ func MemoryLimit(t *config.Task) int64 {
 		if o.Compression == "zstd" && o.CompressionLevel >= 10 {
 			compressors += 40 << 20
 		}
+		if t.Output.Format == config.FormatParquet {
+			// Each open object's row group waits in memory until written (32 MiB of records in all).
+			compressors += 40 << 20
+		}
 	} else {
 		if inFlight <= 0 {
 			inFlight = 16
@@ -708,6 +713,9 @@ func format(t *config.Task) string {
 func encoding(t *config.Task) *omap {
 	o := t.Output
 	e := obj("format", format(t))
+	if format(t) == config.FormatParquet {
+		return e // the columns are in the output's parquet field
+	}
 	if f := format(t); f == "csv" || f == "tsv" {
 		cols := append([]string(nil), t.Fields...)
 		if t.CustomFields != nil {

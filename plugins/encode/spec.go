@@ -7,8 +7,8 @@ import (
 // EncodingField is the `encoding` object field shared by the object outputs and esa_local.
 func EncodingField() *service.ConfigField {
 	return service.NewObjectField("encoding",
-		service.NewStringEnumField("format", FormatNDJSON, FormatCSV, FormatTSV).
-			Description("Record format: one JSON object per line, or CSV/TSV with a header line first.").
+		service.NewStringEnumField("format", FormatNDJSON, FormatCSV, FormatTSV, "parquet").
+			Description("Record format: one JSON object per line, or CSV/TSV with a header line first; or `parquet` for the object outputs (Parquet files, see their `parquet` field).").
 			Default(FormatNDJSON),
 		service.NewStringListField("fields").
 			Description("CSV/TSV columns in order. Empty: the keys of the first record of each batch.").

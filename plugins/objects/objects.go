@@ -95,6 +95,9 @@ type Config struct {
 	// for zstd; see encode.CheckLevel).
 	Compression string
 	Level       int
+	// Body, when set, writes the objects instead of Encoding and Compression: it gets the records as
+	// NDJSON (Parquet, see BodyFromParsed).
+	Body Body
 	// Partition, when set, files each record under the partition of its event time and fields
 	// (the key's directory instead of the date of the object's first record).
 	Partition *Partitioner
@@ -117,7 +120,7 @@ type Assembler struct {
 	cfg   Config
 	store Store
 	enc   *encode.Encoder
-	comp  *encode.ObjectCompressor
+	comp  Body
 	namer *encode.Namer
 	now   func() time.Time
 	// limit is how many objects may hold records at a time (being filled or stored); sealAt how many
@@ -159,6 +162,9 @@ type object struct {
 // New returns an assembler storing objects in store. It starts a goroutine that closes an object once
 // its period has passed; Close stops it.
 func New(cfg Config, store Store) (*Assembler, error) {
+	if cfg.Body != nil {
+		cfg.Encoding = encode.DefaultOptions() // the body takes NDJSON
+	}
 	enc, err := encode.NewEncoder(cfg.Encoding)
 	if err != nil {
 		return nil, err
@@ -177,9 +183,11 @@ func New(cfg Config, store Store) (*Assembler, error) {
 	}
 	// zstd frames: 16 MiB of records wait uncompressed at most, 1–4 MiB an open object.
 	frame := min(max((16<<20)/cfg.MaxOpen, 1<<20), 4<<20)
-	comp, err := encode.NewObjectCompressor(cfg.Compression, cfg.Level, frame)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
+	comp := cfg.Body
+	if comp == nil {
+		if comp, err = encode.NewObjectCompressor(cfg.Compression, cfg.Level, frame); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Name, err)
+		}
 	}
 	a := &Assembler{cfg: cfg, store: store, enc: enc, comp: comp,
 		namer: encode.NewNamer(cfg.Task, cfg.Path).WithExtension(comp.Extension()),
@@ -549,7 +557,7 @@ func (a *Assembler) seal(o *object) {
 	a.sealedBytes += size
 	start := a.now()
 	var err error
-	finished := a.comp.Codec() == encode.CodecGzip
+	finished := a.cfg.Body == nil && a.comp.Codec() == encode.CodecGzip
 	if finished {
 		err = o.finish()
 	}
@@ -622,7 +630,7 @@ func (a *Assembler) store1(o *object, start time.Time, err error) {
 		key = a.namer.KeyIn(o.part, o.first, o.last)
 	}
 	obj := &Object{Key: key, Body: o.file, Size: size,
-		ContentType: a.enc.Options().ContentType(), ContentEncoding: a.comp.ContentEncoding(),
+		ContentType: contentType(a.comp, a.enc), ContentEncoding: a.comp.ContentEncoding(),
 		Records: o.stream.Records(), RawBytes: o.raw}
 	where := a.store.Describe(obj.Key)
 	ctx := context.Background()
@@ -746,8 +754,10 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 	if cfg.TimeField, err = conf.FieldString("time_field"); err != nil {
 		return nil, err
 	}
-	if cfg.Encoding, err = encode.OptionsFromParsed(conf); err != nil {
-		return nil, fmt.Errorf("encoding: %w", err)
+	if !IsParquet(conf) {
+		if cfg.Encoding, err = encode.OptionsFromParsed(conf); err != nil {
+			return nil, fmt.Errorf("encoding: %w", err)
+		}
 	}
 	if cfg.Count, cfg.Bytes, cfg.Period, err = Policy(conf); err != nil {
 		return nil, err
@@ -766,6 +776,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 		cfg.Backoff = encode.Backoff{MaxRetries: mr}
 	}
 	cfg.Metrics = encode.NewMetrics(res, cfg.Task)
+	if cfg.Body, err = BodyFromParsed(conf, res, cfg); err != nil {
+		return nil, err
+	}
 	return New(cfg, store)
 }
 
@@ -773,9 +786,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 // compression_level and partition (by, style, max_open).
 func ObjectFields() []*service.ConfigField {
 	return []*service.ConfigField{
-		service.NewStringEnumField("compression", encode.CodecGzip, encode.CodecZstd).
-			Description("How objects are compressed: `gzip` (`.log.gz`, `Content-Encoding: gzip`) or `zstd` (`.log.zst`, `Content-Encoding: zstd`: a sequence of Zstandard frames of up to 4 MiB of records each, 1 MiB with 16 partitions open, which any zstd reader reads as one stream).").
-			Default(encode.CodecGzip),
+		service.NewStringEnumField("compression", encode.CodecGzip, encode.CodecZstd, encode.CodecSnappy, encode.CodecNone).
+			Description("How objects are compressed: `gzip` (`.log.gz`, `Content-Encoding: gzip`) or `zstd` (`.log.zst`, `Content-Encoding: zstd`: a sequence of Zstandard frames of up to 4 MiB of records each, 1 MiB with 16 partitions open, which any zstd reader reads as one stream). With `encoding.format: parquet`, the codec of the file's pages: `snappy`, `zstd`, `gzip` or `no` (`.parquet`, no Content-Encoding). Empty: gzip, snappy for Parquet.").
+			Default(""),
 		service.NewIntField("compression_level").
 			Description("The level: gzip 1 (fastest) … 9 (smallest), default 6; zstd 1 … 22 as the zstd command numbers them, default 3, mapped to the encoder's four levels (1–2 fastest, 3–5 default, 6–9 better, 10–22 best; best holds about 35 MiB of memory). 0: the default.").
 			Default(0),
@@ -790,6 +803,7 @@ func ObjectFields() []*service.ConfigField {
 				Description("How many partitions may have an object being filled at a time (each holds a spool file and about 1 MiB of memory); a record of another partition first closes the object written to longest ago.").
 				Default(DefaultMaxOpen),
 		).Description("Partitioned keys: each record goes to an object of its partition, `<path>/<partition>/<task>_<first>_<last>_<seq>_<rand>.log.gz`, taken from its own event time (`time_field`; else the receive time) and field values, so a batch spanning partitions becomes one object per partition."),
+		parquetField(),
 	}
 }
 
@@ -809,7 +823,7 @@ func compressionFromParsed(conf *service.ParsedConfig, cfg *Config) error {
 		if codec == "" {
 			codec = encode.CodecGzip
 		}
-		if err := encode.CheckLevel(codec, cfg.Level); err != nil {
+		if err := encode.CheckLevel(codec, cfg.Level); err != nil && !IsParquet(conf) {
 			return fmt.Errorf("compression_level: %w", err)
 		}
 	}

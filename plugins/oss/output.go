@@ -319,7 +319,10 @@ func (o *output) Put(ctx context.Context, obj *objects.Object) error {
 }
 
 func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj *objects.Object) error {
-	opts := []alioss.Option{alioss.ContentType(obj.ContentType), alioss.ContentEncoding(obj.ContentEncoding), alioss.WithContext(ctx)}
+	opts := []alioss.Option{alioss.ContentType(obj.ContentType), alioss.WithContext(ctx)}
+	if obj.ContentEncoding != "" { // none for Parquet: compressed inside
+		opts = append(opts, alioss.ContentEncoding(obj.ContentEncoding))
+	}
 	if obj.Size <= o.partSize {
 		return b.PutObject(obj.Key, io.NewSectionReader(obj.Body, 0, obj.Size), opts...)
 	}

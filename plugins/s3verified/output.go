@@ -288,6 +288,9 @@ func (o *output) Put(ctx context.Context, obj *objects.Object) error {
 		ContentType:     aws.String(obj.ContentType),
 		ContentEncoding: aws.String(obj.ContentEncoding),
 	}
+	if obj.ContentEncoding == "" {
+		in.ContentEncoding = nil // Parquet: compressed inside
+	}
 	if o.cfg.ServerSideEncryption != "" {
 		in.ServerSideEncryption = types.ServerSideEncryption(o.cfg.ServerSideEncryption)
 	}
