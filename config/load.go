@@ -271,9 +271,6 @@ func (d *decoder) typeOf(n *yaml.Node, path string) (string, bool) {
 	return "", true
 }
 
-// destinationTypes are the destination types, in documentation order.
-var destinationTypes = []string{"sls", "oss", "s3", "s3_compatible", "http", "kafka", "local"}
-
 // sourceTypes are the source types, in documentation order.
 var sourceTypes = []string{"http", "kafka", "file", "stdin", "generate", "benthos"}
 
@@ -284,29 +281,11 @@ func (d *decoder) nativeDestination(n *yaml.Node, path string, dst *Destination)
 		return
 	}
 	dst.Type = typ
-	var target any
-	switch typ {
-	case "sls":
-		dst.SLS = &SLSDestination{}
-		target = dst.SLS
-	case "oss":
-		dst.OSS = &OSSDestination{}
-		target = dst.OSS
-	case "s3", "s3_compatible":
-		dst.S3 = &S3Destination{}
-		target = dst.S3
-	case "http":
-		dst.HTTP = &HTTPDestination{}
-		target = dst.HTTP
-	case "kafka":
-		dst.Kafka = &KafkaDestination{}
-		target = dst.Kafka
-	case "local":
-		dst.Local = &LocalDestination{}
-		target = dst.Local
-	default:
+	k, ok := dst.Kind()
+	if !ok {
 		return // Validate reports the type; the other keys cannot be checked without it
 	}
+	target := k.newParams(dst)
 	d.structInto(n, path, reflect.ValueOf(target).Elem(), []string{"type"})
 }
 

@@ -338,20 +338,6 @@ type ObjectOptions struct {
 	Partition *Partition
 }
 
-// Objects returns the object options of d, and false when d is not an object destination (local, oss,
-// s3, s3_compatible) or its parameters are missing.
-func (d Destination) Objects() (ObjectOptions, bool) {
-	switch {
-	case d.Type == "local" && d.Local != nil:
-		return ObjectOptions{d.Local.Compression, d.Local.CompressionLevel, d.Local.Partition}, true
-	case d.Type == "oss" && d.OSS != nil:
-		return ObjectOptions{d.OSS.Compression, d.OSS.CompressionLevel, d.OSS.Partition}, true
-	case (d.Type == "s3" || d.Type == "s3_compatible") && d.S3 != nil:
-		return ObjectOptions{d.S3.Compression, d.S3.CompressionLevel, d.S3.Partition}, true
-	}
-	return ObjectOptions{}, false
-}
-
 // Partition lays objects out by partition: <path>/dt=2026-12-06/hour=07/... (hive) or
 // <path>/2026-12-06/07/... (plain).
 type Partition struct {

@@ -376,122 +376,42 @@ func processors(t *config.Task, cat *config.Category, sec *secrets) []any {
 	return procs
 }
 
+// output is how one destination type becomes a Benthos output: its component name and the fields
+// of its own parameters (the shared ones, batching, max_in_flight, encoding and the rest, are added
+// by destination from the destination's kind).
+type output struct {
+	// name is the Benthos output component.
+	name string
+	// fill adds the destination's own fields to conf; missing parameters are checked by destination.
+	fill func(t *config.Task, conf *omap, sec *secrets)
+}
+
+// outputs are the translations of the destination types (config.DestinationKinds: a test checks that
+// every kind has one).
+var outputs = map[string]output{
+	"local":         {"esa_local", localOutput},
+	"s3":            {"esa_s3_verified", s3Output},
+	"s3_compatible": {"esa_s3_verified", s3Output},
+	"oss":           {"esa_oss", ossOutput},
+	"sls":           {"esa_sls", slsOutput},
+	"http":          {"esa_http", httpOutput},
+	"kafka":         {"esa_kafka", kafkaOutput},
+}
+
 // destination is the labelled Benthos output of the task's destination.
 func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 	d := t.Destination
-	missing := func() (*omap, error) {
-		return nil, fmt.Errorf("translate: task %q: destination parameters of type %q are not set", t.Name, d.Type)
-	}
-	var name string
-	conf := &omap{}
-	var batching *config.Batching
-	maxInFlight := 0
-	object := false
-	switch d.Type {
-	case "local":
-		if d.Local == nil {
-			return missing()
-		}
-		name, object, batching = "esa_local", true, d.Local.Batching
-		conf.set("path", d.Local.Path)
-	case "s3", "s3_compatible":
-		s := d.S3
-		if s == nil {
-			return missing()
-		}
-		name, object, batching, maxInFlight = "esa_s3_verified", true, s.Batching, s.MaxInFlight
-		conf.set("bucket_path", s.BucketPath)
-		conf.setStr("region", s.Region)
-		conf.setIf(s.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", s.Endpoint))
-		sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", s.AccessKeyID)
-		sec.set(conf, "secret_access_key", "destination.secret_access_key", "secret_access_key", s.SecretAccessKey)
-		sec.set(conf, "session_token", "destination.session_token", "session_token", s.SessionToken)
-		conf.setIf(s.ForcePathStyle, "force_path_style", true)
-		conf.setStr("server_side_encryption", s.ServerSideEncryption)
-		conf.setStr("ownership_token", t.OwnershipToken)
-		conf.set("compatible", d.Type == "s3_compatible")
-	case "oss":
-		o := d.OSS
-		if o == nil {
-			return missing()
-		}
-		name, object, batching, maxInFlight = "esa_oss", true, o.Batching, o.MaxInFlight
-		conf.set("bucket", o.Bucket)
-		conf.setStr("region", o.Region)
-		conf.setIf(o.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", o.Endpoint))
-		conf.setStr("prefix", o.Prefix)
-		sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", o.AccessKeyID)
-		sec.set(conf, "access_key_secret", "destination.access_key_secret", "access_key_secret", o.AccessKeySecret)
-		sec.set(conf, "security_token", "destination.security_token", "security_token", o.SecurityToken)
-	case "sls":
-		s := d.SLS
-		if s == nil {
-			return missing()
-		}
-		name, batching, maxInFlight = "esa_sls", s.Batching, s.MaxInFlight
-		conf.set("project", s.Project).set("logstore", s.Logstore)
-		conf.setStr("region", s.Region)
-		conf.setIf(s.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", s.Endpoint))
-		sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", s.AccessKeyID)
-		sec.set(conf, "access_key_secret", "destination.access_key_secret", "access_key_secret", s.AccessKeySecret)
-		sec.set(conf, "security_token", "destination.security_token", "security_token", s.SecurityToken)
-		conf.setStr("topic", s.Topic)
-		conf.setStr("source", s.LogSource)
-	case "http":
-		h := d.HTTP
-		if h == nil {
-			return missing()
-		}
-		name, maxInFlight = "esa_http", h.MaxInFlight
-		batching = &config.Batching{Period: h.Period}
-		if h.MaxBatchSize > 0 {
-			batching.Count = h.MaxBatchSize
-		}
-		if h.MaxBatchMB > 0 {
-			batching.ByteSize = int(h.MaxBatchMB * (1 << 20))
-		}
-		conf.set("url", sec.url("destination.url", "url", h.URL))
-		conf.setStr("compression", h.Compression)
-		conf.setIf(h.CompressionLevel != 0, "compression_level", h.CompressionLevel)
-		if h.Auth != nil {
-			a := obj("private_key", sec.secret("destination.auth.private_key", "auth_private_key", h.Auth.PrivateKey),
-				"expired_time", h.Auth.ExpiredTime)
-			a.setStr("url_path", h.Auth.URLPath)
-			conf.set("auth", a)
-		}
-		conf.setIf(len(h.Headers) > 0, "headers", sec.params("destination.headers", "header", h.Headers))
-		conf.setIf(len(h.Query) > 0, "query", sec.params("destination.query", "query", h.Query))
-		conf.setStr("body_prefix", h.BodyPrefix)
-		conf.setStr("body_suffix", h.BodySuffix)
-		conf.setIf(h.Split != nil, "split", h.Split)
-		conf.setStr("split_words", h.SplitWords)
-		conf.setIf(h.LastSplit != nil, "last_split", h.LastSplit)
-		conf.set("format", format(t))
-		conf.setIf(h.MaxRetry != nil, "max_retry", h.MaxRetry)
-		conf.setIf(h.Timeout > 0, "timeout", fmt.Sprintf("%ds", h.Timeout))
-		if h.TLS != nil {
-			conf.set("tls", tls(h.TLS))
-		}
-	case "kafka":
-		k := d.Kafka
-		if k == nil {
-			return missing()
-		}
-		name, batching, maxInFlight = "esa_kafka", k.Batching, k.MaxInFlight
-		conf.set("topic", k.Topic).set("brokers", k.Brokers)
-		conf.setStr("compression", k.Compression)
-		if k.SASL != nil {
-			conf.set("sasl", sasl(k.SASL, "destination.sasl", "sasl_password", sec))
-		}
-		if k.TLS != nil {
-			conf.set("tls", tls(k.TLS))
-		}
-		conf.setStr("balancer", k.Balancer)
-		conf.setStr("key_field", k.KeyField)
-	default:
+	kind, known := d.Kind()
+	out, ok := outputs[d.Type]
+	if !known || !ok {
 		return nil, fmt.Errorf("translate: task %q: unknown destination type %q", t.Name, d.Type)
 	}
-	if object {
+	if !d.HasParams() {
+		return nil, fmt.Errorf("translate: task %q: destination parameters of type %q are not set", t.Name, d.Type)
+	}
+	conf := &omap{}
+	out.fill(t, conf, sec)
+	if kind.Object {
 		conf.set("encoding", encoding(t))
 		o, _ := d.Objects()
 		conf.setStr("compression", o.Compression)
@@ -506,14 +426,103 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
 	// An object store refuses whole objects only for its configuration (which stops the run), never
 	// for the records in them: only the stream destinations hand records to the dead letter.
-	conf.setIf(t.DeadLetter != nil && !object, "dead_letter", DeadLetterResource)
+	conf.setIf(t.DeadLetter != nil && !kind.Object, "dead_letter", DeadLetterResource)
+	maxInFlight := d.MaxInFlight()
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
 	if rp := retryPolicy(t); rp != nil {
 		conf.set("retry", rp)
 	}
-	count, size, period := batchPolicy(batching, object)
-	conf.set("batching", obj("count", count, "byte_size", size, "period", period))
-	return obj("label", "destination", name, conf), nil
+	b := d.BatchPolicy()
+	conf.set("batching", obj("count", b.Count, "byte_size", b.ByteSize, "period", b.Period))
+	return obj("label", "destination", out.name, conf), nil
+}
+
+// localOutput fills esa_local.
+func localOutput(t *config.Task, conf *omap, _ *secrets) {
+	conf.set("path", t.Destination.Local.Path)
+}
+
+// s3Output fills esa_s3_verified, for s3 and s3_compatible.
+func s3Output(t *config.Task, conf *omap, sec *secrets) {
+	s := t.Destination.S3
+	conf.set("bucket_path", s.BucketPath)
+	conf.setStr("region", s.Region)
+	conf.setIf(s.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", s.Endpoint))
+	sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", s.AccessKeyID)
+	sec.set(conf, "secret_access_key", "destination.secret_access_key", "secret_access_key", s.SecretAccessKey)
+	sec.set(conf, "session_token", "destination.session_token", "session_token", s.SessionToken)
+	conf.setIf(s.ForcePathStyle, "force_path_style", true)
+	conf.setStr("server_side_encryption", s.ServerSideEncryption)
+	conf.setStr("ownership_token", t.OwnershipToken)
+	conf.set("compatible", t.Destination.Type == "s3_compatible")
+}
+
+// ossOutput fills esa_oss.
+func ossOutput(t *config.Task, conf *omap, sec *secrets) {
+	o := t.Destination.OSS
+	conf.set("bucket", o.Bucket)
+	conf.setStr("region", o.Region)
+	conf.setIf(o.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", o.Endpoint))
+	conf.setStr("prefix", o.Prefix)
+	sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", o.AccessKeyID)
+	sec.set(conf, "access_key_secret", "destination.access_key_secret", "access_key_secret", o.AccessKeySecret)
+	sec.set(conf, "security_token", "destination.security_token", "security_token", o.SecurityToken)
+}
+
+// slsOutput fills esa_sls.
+func slsOutput(t *config.Task, conf *omap, sec *secrets) {
+	s := t.Destination.SLS
+	conf.set("project", s.Project).set("logstore", s.Logstore)
+	conf.setStr("region", s.Region)
+	conf.setIf(s.Endpoint != "", "endpoint", sec.url("destination.endpoint", "endpoint", s.Endpoint))
+	sec.set(conf, "access_key_id", "destination.access_key_id", "access_key_id", s.AccessKeyID)
+	sec.set(conf, "access_key_secret", "destination.access_key_secret", "access_key_secret", s.AccessKeySecret)
+	sec.set(conf, "security_token", "destination.security_token", "security_token", s.SecurityToken)
+	conf.setStr("topic", s.Topic)
+	conf.setStr("source", s.LogSource)
+}
+
+// httpOutput fills esa_http (its batching comes from max_batch_size, max_batch_mb and period:
+// config.Destination.BatchPolicy).
+func httpOutput(t *config.Task, conf *omap, sec *secrets) {
+	h := t.Destination.HTTP
+	conf.set("url", sec.url("destination.url", "url", h.URL))
+	conf.setStr("compression", h.Compression)
+	conf.setIf(h.CompressionLevel != 0, "compression_level", h.CompressionLevel)
+	if h.Auth != nil {
+		a := obj("private_key", sec.secret("destination.auth.private_key", "auth_private_key", h.Auth.PrivateKey),
+			"expired_time", h.Auth.ExpiredTime)
+		a.setStr("url_path", h.Auth.URLPath)
+		conf.set("auth", a)
+	}
+	conf.setIf(len(h.Headers) > 0, "headers", sec.params("destination.headers", "header", h.Headers))
+	conf.setIf(len(h.Query) > 0, "query", sec.params("destination.query", "query", h.Query))
+	conf.setStr("body_prefix", h.BodyPrefix)
+	conf.setStr("body_suffix", h.BodySuffix)
+	conf.setIf(h.Split != nil, "split", h.Split)
+	conf.setStr("split_words", h.SplitWords)
+	conf.setIf(h.LastSplit != nil, "last_split", h.LastSplit)
+	conf.set("format", format(t))
+	conf.setIf(h.MaxRetry != nil, "max_retry", h.MaxRetry)
+	conf.setIf(h.Timeout > 0, "timeout", fmt.Sprintf("%ds", h.Timeout))
+	if h.TLS != nil {
+		conf.set("tls", tls(h.TLS))
+	}
+}
+
+// kafkaOutput fills the esa_kafka output.
+func kafkaOutput(t *config.Task, conf *omap, sec *secrets) {
+	k := t.Destination.Kafka
+	conf.set("topic", k.Topic).set("brokers", k.Brokers)
+	conf.setStr("compression", k.Compression)
+	if k.SASL != nil {
+		conf.set("sasl", sasl(k.SASL, "destination.sasl", "sasl_password", sec))
+	}
+	if k.TLS != nil {
+		conf.set("tls", tls(k.TLS))
+	}
+	conf.setStr("balancer", k.Balancer)
+	conf.setStr("key_field", k.KeyField)
 }
 
 // retryPolicy is the `retry` field of the esa_* outputs for t's retry policy (nil for none).
@@ -554,8 +563,7 @@ func describeDestination(t *config.Task) string {
 // BatchPeriod is the batch period of t's destination output as translated: how long a partial batch
 // may wait before it is written.
 func BatchPeriod(t *config.Task) time.Duration {
-	_, _, period := batchPolicy(batchingOf(t), isObject(t))
-	p, err := time.ParseDuration(period)
+	p, err := time.ParseDuration(t.Destination.BatchPolicy().Period)
 	if err != nil {
 		return 0
 	}
@@ -579,15 +587,6 @@ func bundled(t *config.Task) bool {
 	return true
 }
 
-// isObject reports whether t's destination stores objects (local, s3, s3_compatible, oss).
-func isObject(t *config.Task) bool {
-	switch t.Destination.Type {
-	case "local", "s3", "s3_compatible", "oss":
-		return true
-	}
-	return false
-}
-
 // MemoryLimit is the Go soft memory limit (debug.SetMemoryLimit) that `esa-connect run` sets for t:
 // 80 MiB, or more when t's destination holds more records while they wait for it. With the limit the
 // garbage collector works harder as the heap nears it, so the process stays near what it really uses
@@ -601,8 +600,8 @@ func isObject(t *config.Task) bool {
 // filling (about 1.5 KiB a record with its message).
 func MemoryLimit(t *config.Task) int64 {
 	const floor = 80 << 20
-	count, _, _ := batchPolicy(batchingOf(t), isObject(t))
-	inFlight := int64(maxInFlightOf(t))
+	count := t.Destination.BatchPolicy().Count
+	inFlight := int64(t.Destination.MaxInFlight())
 	var waiting, compressors int64
 	if o, ok := t.Destination.Objects(); ok {
 		perRecord := int64(200)
@@ -615,85 +614,23 @@ func MemoryLimit(t *config.Task) int64 {
 		}
 	} else {
 		if inFlight <= 0 {
-			inFlight = 16
+			inFlight = streamInFlight()
 		}
 		waiting = (inFlight + 2) * int64(count) * 1536
 	}
 	return max(floor, 40<<20+waiting*3/2+compressors)
 }
 
-// batchingOf is the batching override of t's destination, or nil.
-func batchingOf(t *config.Task) *config.Batching {
-	switch d := t.Destination; d.Type {
-	case "local":
-		if d.Local != nil {
-			return d.Local.Batching
-		}
-	case "s3", "s3_compatible":
-		if d.S3 != nil {
-			return d.S3.Batching
-		}
-	case "oss":
-		if d.OSS != nil {
-			return d.OSS.Batching
-		}
-	case "sls":
-		if d.SLS != nil {
-			return d.SLS.Batching
-		}
-	case "kafka":
-		if d.Kafka != nil {
-			return d.Kafka.Batching
-		}
-	case "http":
-		if h := d.HTTP; h != nil {
-			b := config.Batching{Count: h.MaxBatchSize, ByteSize: int(h.MaxBatchMB * (1 << 20)), Period: h.Period}
-			return &b
+// streamInFlight is the largest default max_in_flight of the stream destinations (Kafka's 16): the
+// batches MemoryLimit expects in flight when a stream destination's task sets none.
+func streamInFlight() int64 {
+	n := 0
+	for _, k := range config.DestinationKinds() {
+		if !k.Object {
+			n = max(n, k.DefaultMaxInFlight)
 		}
 	}
-	return nil
-}
-
-// maxInFlightOf is the max_in_flight that t sets, or 0.
-func maxInFlightOf(t *config.Task) int {
-	switch d := t.Destination; {
-	case d.S3 != nil:
-		return d.S3.MaxInFlight
-	case d.OSS != nil:
-		return d.OSS.MaxInFlight
-	case d.SLS != nil:
-		return d.SLS.MaxInFlight
-	case d.Kafka != nil:
-		return d.Kafka.MaxInFlight
-	case d.HTTP != nil:
-		return d.HTTP.MaxInFlight
-	}
-	return 0
-}
-
-// batchPolicy is the Benthos batch policy: the defaults of docs/destinations.md#batching, overridden
-// field by field. (The esa_* outputs add the flush-marker check themselves, see docs/internals.md.)
-func batchPolicy(b *config.Batching, object bool) (count, size int, period string) {
-	if object {
-		return overrideBatch(b, config.DefaultObjectBatchCount, config.DefaultObjectBatchBytes, config.DefaultObjectBatchPeriod)
-	}
-	return overrideBatch(b, config.DefaultStreamBatchCount, config.DefaultStreamBatchBytes, config.DefaultStreamBatchPeriod)
-}
-
-// overrideBatch returns the defaults with the task's non-zero batching values in their place.
-func overrideBatch(b *config.Batching, count, size int, period string) (int, int, string) {
-	if b != nil {
-		if b.Count > 0 {
-			count = b.Count
-		}
-		if b.ByteSize > 0 {
-			size = b.ByteSize
-		}
-		if b.Period != "" {
-			period = b.Period
-		}
-	}
-	return count, size, period
+	return int64(n)
 }
 
 // format is the task's record format (default ndjson).
