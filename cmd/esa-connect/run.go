@@ -64,7 +64,7 @@ func runTaskData(ctx context.Context, name string, data []byte, opts runOptions,
 // configuration error. It returns the exit code: 0 only when every record was delivered, dropped on
 // purpose or dead-lettered.
 func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stderr io.Writer) int {
-	pipe, err := translate.Compile(t, false)
+	pipe, err := translate.Compile(t, translate.ForRun)
 	if err != nil {
 		fmt.Fprintf(stderr, "esa-connect: %v\n", err)
 		return 1
