@@ -350,7 +350,7 @@ func applyDefaults(t *Task, defaultRate bool) {
 			t.Source.HTTP.Address = DefaultIngestAddress
 		}
 		if t.Source.HTTP.Path == "" {
-			t.Source.HTTP.Path = "/v1/logs"
+			t.Source.HTTP.Path = DefaultIngestPath
 		}
 	case "kafka":
 		if k := t.Source.Kafka; k != nil {

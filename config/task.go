@@ -221,6 +221,8 @@ type Source struct {
 const (
 	// DefaultIngestAddress is the HTTP ingest source's address when none is given: loopback only.
 	DefaultIngestAddress = "127.0.0.1:4196"
+	// DefaultIngestPath is the HTTP ingest source's path when none is given.
+	DefaultIngestPath = "/v1/logs"
 	// MinBearerToken is the shortest bearer token the ingest accepts written literally (a reference
 	// to an environment variable is not measured).
 	MinBearerToken = 16
@@ -229,7 +231,7 @@ const (
 // HTTPSource is the NDJSON ingest endpoint.
 type HTTPSource struct {
 	Address string `yaml:"address,omitempty" json:"address,omitempty"` // default 127.0.0.1:4196
-	Path    string `yaml:"path,omitempty" json:"path,omitempty"`       // default /v1/logs
+	Path    string `yaml:"path,omitempty" json:"path,omitempty"`       // default DefaultIngestPath
 	// TLS serves HTTPS (and, with a client CA, requires client certificates).
 	TLS *IngestTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
 	// Auth authenticates every request.

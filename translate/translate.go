@@ -29,7 +29,7 @@ import (
 // readiness).
 const (
 	DefaultHTTPSourceAddress = config.DefaultIngestAddress
-	DefaultHTTPSourcePath    = "/v1/logs"
+	DefaultHTTPSourcePath    = config.DefaultIngestPath
 	// HTTPAddressEnv overrides the address of the HTTP server (/metrics, /ready) of a task: the
 	// Benthos HTTP server of a translated config, and the server of `esa-connect run`.
 	HTTPAddressEnv = "ESA_HTTP_ADDRESS"
@@ -231,11 +231,10 @@ func buildWith(t *config.Task, served bool) (*omap, *secrets, error) {
 func input(t *config.Task, cat *config.Category, sec *secrets) (*omap, error) {
 	s := t.Source
 	switch s.Type {
-	case "", "http":
-		conf := obj("address", DefaultHTTPSourceAddress, "path", DefaultHTTPSourcePath)
-		if h := s.HTTP; h != nil {
-			conf.setStr("address", h.Address)
-			conf.setStr("path", h.Path)
+	case "http":
+		conf := &omap{}
+		if h := s.HTTP; h != nil { // Load sets it, with its address and path
+			conf.set("address", h.Address).set("path", h.Path)
 			if tl := h.TLS; tl != nil {
 				c := obj("cert_file", tl.CertFile, "key_file", tl.KeyFile)
 				c.setStr("client_ca_file", tl.ClientCAFile)
@@ -306,17 +305,9 @@ const selectField = "select"
 // source goes through the esa_sample and esa_filter processors instead.
 func selectsAtInput(t *config.Task) bool { return t.Source.Type != "benthos" }
 
-// samplingRate is the task's sampling rate with its default.
-func samplingRate(t *config.Task) float64 {
-	if t.SamplingRate == 0 {
-		return 100
-	}
-	return t.SamplingRate
-}
-
 // selection is the `select` object of the esa_* inputs: sampling, then the filter.
 func selection(t *config.Task, cat *config.Category) *omap {
-	sel := obj("rate", samplingRate(t))
+	sel := obj("rate", t.SamplingRate)
 	sel.setStr("key", t.SampleKey)
 	if len(t.Filters) > 0 {
 		sel.set("category", cat.Name).set("conditions", t.Filters)
@@ -330,7 +321,7 @@ func processors(t *config.Task, cat *config.Category, sec *secrets) []any {
 	routeInvalid := t.DeadLetter != nil
 	var procs []any
 	if !selectsAtInput(t) {
-		sample := obj("rate", samplingRate(t))
+		sample := obj("rate", t.SamplingRate)
 		sample.setStr("key", t.SampleKey)
 		sample.set("task", t.Name)
 		procs = append(procs, obj("esa_sample", sample))
@@ -517,7 +508,7 @@ func httpOutput(t *config.Task, conf *omap, sec *secrets) {
 	conf.setIf(h.Split != nil, "split", h.Split)
 	conf.setStr("split_words", h.SplitWords)
 	conf.setIf(h.LastSplit != nil, "last_split", h.LastSplit)
-	conf.set("format", format(t))
+	conf.set("format", t.Output.Format)
 	conf.setIf(h.MaxRetry != nil, "max_retry", h.MaxRetry)
 	conf.setIf(h.Timeout > 0, "timeout", fmt.Sprintf("%ds", h.Timeout))
 	if h.TLS != nil {
@@ -648,19 +639,11 @@ func streamInFlight() int64 {
 	return int64(n)
 }
 
-// format is the task's record format (default ndjson).
-func format(t *config.Task) string {
-	if t.Output.Format == "" {
-		return "ndjson"
-	}
-	return t.Output.Format
-}
-
 // encoding is the `encoding` object of the object outputs and esa_local.
 func encoding(t *config.Task) *omap {
 	o := t.Output
-	e := obj("format", format(t))
-	if f := format(t); f == "csv" || f == "tsv" {
+	e := obj("format", o.Format)
+	if o.Format == "csv" || o.Format == "tsv" {
 		cols := append([]string(nil), t.Fields...)
 		if t.CustomFields != nil {
 			cols = append(cols, "CustomFields")
