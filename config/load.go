@@ -361,15 +361,15 @@ func applyDefaults(t *Task, defaultRate bool) {
 		}
 	}
 	if t.Output.Format == "" {
-		t.Output.Format = "ndjson"
+		t.Output.Format = OutputFormats()[0]
 	}
 	if t.Output.TimestampFormat == "" {
-		t.Output.TimestampFormat = "rfc3339"
+		t.Output.TimestampFormat = TimestampFormats()[0]
 	}
 	if k := t.Destination.Kafka; k != nil {
 		k.Balancer = strings.TrimPrefix(k.Balancer, "kafka.")
 		if k.Balancer == "" {
-			k.Balancer = "LeastBytes"
+			k.Balancer = DefaultKafkaBalancer
 		}
 		normaliseSASL(k.SASL)
 	}

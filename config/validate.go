@@ -592,7 +592,7 @@ func (v *validator) sasl(path string, s *SASL) {
 	if s == nil {
 		return
 	}
-	v.oneOf(joinPath(path, "mechanism"), s.Mechanism, false, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+	v.oneOf(joinPath(path, "mechanism"), s.Mechanism, false, SASLMechanisms()...)
 	v.required(joinPath(path, "username"), s.Username)
 	if v.required(joinPath(path, "password"), s.Password) {
 		v.secret(joinPath(path, "password"), s.Password)
@@ -725,10 +725,10 @@ func (k *KafkaDestination) check(v *validator, _ string) {
 	const p = "destination"
 	v.required(p+".topic", k.Topic)
 	v.brokers(p+".brokers", k.Brokers)
-	v.oneOf(p+".compression", k.Compression, true, "gzip", "snappy", "lz4", "zstd", "no")
+	v.oneOf(p+".compression", k.Compression, true, KafkaCompressions()...)
 	v.sasl(p+".sasl", k.SASL)
 	v.tls(p+".tls", k.TLS)
-	v.oneOf(p+".balancer", k.Balancer, true, "LeastBytes", "Hash", "RoundRobin", "CRC32Balancer", "Murmur2Balancer")
+	v.oneOf(p+".balancer", k.Balancer, true, KafkaBalancers()...)
 	if k.KeyField != "" && !slices.Contains(v.t.Fields, k.KeyField) {
 		v.add(p+".key_field", "%q is not one of the delivered fields%s", k.KeyField, didYouMean(k.KeyField, v.t.Fields))
 	}
@@ -773,12 +773,12 @@ func (v *validator) objectOptions(path string) {
 	if !ok {
 		return
 	}
-	v.oneOf(path+".compression", o.Compression, true, "gzip", "zstd")
+	v.oneOf(path+".compression", o.Compression, true, ObjectCompressions()...)
 	codec := o.Compression
 	if codec == "" {
-		codec = "gzip"
+		codec = ObjectCompressions()[0]
 	}
-	if codec == "gzip" || codec == "zstd" {
+	if slices.Contains(ObjectCompressions(), codec) {
 		v.level(path+".compression_level", codec, o.CompressionLevel)
 	}
 	pt := o.Partition
@@ -841,8 +841,8 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 				"literally or as ${ENV_VAR} references", ESASecretMask)
 		}
 	}
-	v.oneOf(p+".compression", h.Compression, true, "gzip", "zlib", "snappy", "zstd", "no")
-	if slices.Contains([]string{"", "gzip", "zlib", "snappy", "zstd", "no"}, h.Compression) {
+	v.oneOf(p+".compression", h.Compression, true, HTTPCompressions()...)
+	if h.Compression == "" || slices.Contains(HTTPCompressions(), h.Compression) {
 		v.level(p+".compression_level", h.Compression, h.CompressionLevel)
 	}
 	if a := h.Auth; a != nil {
@@ -921,8 +921,8 @@ func sortedKeys(m map[string]string) []string {
 
 func (v *validator) output() {
 	o := v.t.Output
-	v.oneOf("output.format", o.Format, true, "ndjson", "csv", "tsv")
-	v.oneOf("output.timestamp_format", o.TimestampFormat, true, "rfc3339", "rfc3339ms", "unix", "unixms", "unixnano")
+	v.oneOf("output.format", o.Format, true, OutputFormats()...)
+	v.oneOf("output.timestamp_format", o.TimestampFormat, true, TimestampFormats()...)
 }
 
 func (v *validator) deadLetter() {
