@@ -46,49 +46,6 @@ import (
 //     by Validate at its path: the export does not carry the secret, which the task file must give,
 //     literally or as an ${ENV_VAR} reference.
 
-// esaDelivery describes one DeliveryType.
-type esaDelivery struct {
-	key, native string
-}
-
-// esaDeliveryTypes maps ESA's DeliveryType to the key of its delivery object and the destination
-// type. local is esa-connect's own: ESA's create requests have no delivery object for it, and only the
-// SinkConfig of an export (ExportESA) carries one.
-var esaDeliveryTypes = map[string]esaDelivery{
-	"sls":      {"SlsDelivery", "sls"},
-	"oss":      {"OssDelivery", "oss"},
-	"aws3":     {"S3Delivery", "s3"},
-	"aws3cmpt": {"S3Delivery", "s3_compatible"},
-	"http":     {"HttpDelivery", "http"},
-	"kafka":    {"KafkaDelivery", "kafka"},
-	"local":    {"", "local"},
-}
-
-var esaDeliveryTypeNames = []string{"sls", "oss", "aws3", "aws3cmpt", "http", "kafka", "local"}
-
-// esaMembers maps the native destination keys to ESA's member names (of the delivery object and of
-// an export's SinkConfig), per destination type.
-var esaMembers = map[string][][2]string{
-	"sls":           {{"project", "SLSProject"}, {"logstore", "SLSLogStore"}, {"region", "SLSRegion"}},
-	"oss":           {{"bucket", "BucketName"}, {"region", "Region"}, {"prefix", "PrefixPath"}, {"aliuid", "Aliuid"}},
-	"s3":            esaS3Members,
-	"s3_compatible": esaS3Members,
-	"http": {{"url", "DestUrl"}, {"compression", "Compress"}, {"auth", "StandardAuthParam"},
-		{"auth.private_key", "StandardAuthParam.PrivateKey"}, {"auth.expired_time", "StandardAuthParam.ExpiredTime"},
-		{"auth.url_path", "StandardAuthParam.UrlPath"}, {"headers", "HeaderParam"}, {"query", "QueryParam"},
-		{"body_prefix", "LogBodyPrefix"}, {"body_suffix", "LogBodySuffix"}, {"split", "LogSplit"},
-		{"split_words", "LogSplitWords"}, {"last_split", "LastLogSplit"}, {"max_batch_size", "MaxBatchSize"},
-		{"max_batch_mb", "MaxBatchMB"}, {"max_retry", "MaxRetry"}, {"timeout", "TransformTimeout"}},
-	"kafka": {{"topic", "Topic"}, {"brokers", "Brokers"}, {"compression", "Compress"},
-		{"sasl", "UserAuth"}, {"sasl.mechanism", "MachanismType"}, {"sasl.username", "UserName"},
-		{"sasl.password", "Password"}, {"balancer", "Balancer"}},
-	"local": {{"path", "Path"}},
-}
-
-var esaS3Members = [][2]string{{"bucket_path", "BucketPath"}, {"region", "Region"}, {"endpoint", "Endpoint"},
-	{"access_key_id", "AccessKey"}, {"secret_access_key", "SecretKey"},
-	{"server_side_encryption", "ServerSideEncryption"}}
-
 // esaExtensionKeys are the native keys accepted in the ESA shape.
 var esaExtensionKeys = []string{"source", "output", "dead_letter", "buffer", "ownership_token", "sample_key", "custom_fields",
 	"transforms", "log4shell_guard"}
@@ -171,9 +128,9 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	if deliveryType == "" {
 		return t // Validate reports DeliveryType: required
 	}
-	dt, ok := esaDeliveryTypes[deliveryType]
+	dt, ok := lookupESADeliveryType(deliveryType)
 	if !ok {
-		hint := didYouMean(deliveryType, esaDeliveryTypeNames)
+		hint := didYouMean(deliveryType, esaDeliveryTypeNames())
 		switch deliveryType {
 		case "s3":
 			hint = ` (ESA calls AWS S3 "aws3")`
@@ -181,12 +138,12 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 			hint = ` (ESA calls S3-compatible storage "aws3cmpt")`
 		}
 		d.errorf("DeliveryType", "%q is not a delivery type (one of %s)%s", deliveryType,
-			strings.Join(esaDeliveryTypeNames, ", "), hint)
+			strings.Join(esaDeliveryTypeNames(), ", "), hint)
 		return t
 	}
 	for key := range deliveries {
-		if key != dt.key {
-			takes := dt.key
+		if key != dt.ESAObject {
+			takes := dt.ESAObject
 			if takes == "" {
 				takes = "SinkConfig"
 			}
@@ -195,17 +152,17 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	}
 	// The destination is the create request's delivery object, or the SinkConfig of an export, which
 	// holds the same members.
-	from, n := dt.key, deliveries[dt.key]
-	if _, given := deliveries[dt.key]; given && sinkGiven {
+	from, n := dt.ESAObject, deliveries[dt.ESAObject]
+	if _, given := deliveries[dt.ESAObject]; given && sinkGiven {
 		d.errorf("SinkConfig", "give %s (as CreateSiteDeliveryTask takes it) or SinkConfig (as GetSiteDeliveryTask "+
-			"returns it), not both", dt.key)
+			"returns it), not both", dt.ESAObject)
 		// The delivery object is decoded and checked still.
-	} else if sinkGiven || dt.key == "" {
+	} else if sinkGiven || dt.ESAObject == "" {
 		from, n = "SinkConfig", sinkConfig
 	}
-	t.Destination.Type = dt.native
+	t.Destination.Type = dt.Type
 	d.alias("destination", from)
-	for _, m := range esaMembers[dt.native] {
+	for _, m := range dt.esaMembers {
 		d.alias("destination."+m[0], from+"."+m[1])
 	}
 	given := sinkGiven
@@ -215,33 +172,17 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	n = d.embedded(n, from)
 	if n == nil {
 		switch {
-		case !given && dt.key == "":
+		case !given && dt.ESAObject == "":
 			d.errorf("SinkConfig", "required with DeliveryType %s (ESA has no %s delivery: only the export of an "+
 				"esa-connect task has one)", deliveryType, deliveryType)
 		case !given:
-			d.errorf(dt.key, "required with DeliveryType %s (or SinkConfig, as GetSiteDeliveryTask returns it)", deliveryType)
+			d.errorf(dt.ESAObject, "required with DeliveryType %s (or SinkConfig, as GetSiteDeliveryTask returns it)", deliveryType)
 		case !d.hasErrorAt(from):
 			d.errorf(from, "must not be empty")
 		}
 		return t
 	}
-	switch dt.native {
-	case "sls":
-		t.Destination.SLS = d.esaSLS(n, from)
-	case "oss":
-		t.Destination.OSS = d.esaOSS(n, from)
-	case "s3", "s3_compatible":
-		t.Destination.S3 = d.esaS3(n, from, dt.native == "s3_compatible")
-	case "http":
-		t.Destination.HTTP = d.esaHTTP(n, from)
-	case "kafka":
-		t.Destination.Kafka = d.esaKafka(n, from)
-	case "local":
-		t.Destination.Local = &LocalDestination{}
-		d.mapping(n, from, []string{"Path"}, func(_ string, v *yaml.Node, p string) {
-			t.Destination.Local.Path = d.str(v, p)
-		})
-	}
+	dt.decodeESA(d, &t.Destination, n, from)
 	return t
 }
 
@@ -348,6 +289,15 @@ func (d *decoder) esaS3(n *yaml.Node, path string, compatible bool) *S3Destinati
 	})
 	s.BucketPath = joinBucketPath(s.BucketPath, prefix)
 	return s
+}
+
+// esaLocal decodes the SinkConfig {"Path": dir} of an exported local destination.
+func (d *decoder) esaLocal(n *yaml.Node, path string) *LocalDestination {
+	l := &LocalDestination{}
+	d.mapping(n, path, []string{"Path"}, func(_ string, v *yaml.Node, p string) {
+		l.Path = d.str(v, p)
+	})
+	return l
 }
 
 // joinBucketPath appends ESA's PrefixPath to BucketPath unless BucketPath already ends with it.

@@ -116,13 +116,11 @@ func ExportESA(t *Task) ESATask {
 	return e
 }
 
-// esaDeliveryTypeOf returns ESA's DeliveryType of a destination type (the type itself when ESA has
-// no name for it: local).
+// esaDeliveryTypeOf returns ESA's DeliveryType of a destination type (the type itself when
+// esa-connect does not know it).
 func esaDeliveryTypeOf(native string) string {
-	for _, name := range esaDeliveryTypeNames {
-		if esaDeliveryTypes[name].native == native {
-			return name
-		}
+	if k, ok := LookupDestinationKind(native); ok {
+		return k.ESAType
 	}
 	return native
 }
@@ -183,74 +181,82 @@ func (s sink) float(key string, v float64) {
 // exportSink returns the SinkConfig of a destination (see ESATask.SinkConfig).
 func exportSink(d *Destination) map[string]any {
 	s := sink{}
-	switch {
-	case d.Type == "sls" && d.SLS != nil:
-		s.str("SLSProject", d.SLS.Project)
-		s.str("SLSLogStore", d.SLS.Logstore)
-		s.str("SLSRegion", d.SLS.Region)
-	case d.Type == "oss" && d.OSS != nil:
-		s.str("BucketName", d.OSS.Bucket)
-		s.str("Region", d.OSS.Region)
-		s.str("PrefixPath", d.OSS.Prefix)
-		s.str("Aliuid", d.OSS.AliUID)
-	case (d.Type == "s3" || d.Type == "s3_compatible") && d.S3 != nil:
-		o := d.S3
-		s.str("BucketPath", o.BucketPath)
-		s.str("Region", o.Region)
-		s.str("Endpoint", exportURL(o.Endpoint))
-		s.str("AccessKey", exportSecret(o.AccessKeyID))
-		s.str("SecretKey", exportSecret(o.SecretAccessKey))
-		s["S3Cmpt"] = d.Type == "s3_compatible"
-		s["ServerSideEncryption"] = o.ServerSideEncryption == "AES256"
-	case d.Type == "http" && d.HTTP != nil:
-		h := d.HTTP
-		s.str("DestUrl", exportURL(h.URL))
-		s.str("Compress", h.Compression)
-		s["StandardAuthOn"] = h.Auth != nil
-		if a := h.Auth; a != nil {
-			p := sink{}
-			p.str("PrivateKey", exportSecret(a.PrivateKey))
-			p.int("ExpiredTime", a.ExpiredTime)
-			p.str("UrlPath", a.URLPath)
-			s["StandardAuthParam"] = map[string]any(p)
-		}
-		if hp := exportParams(h.Headers); hp != nil {
-			s["HeaderParam"] = hp
-		}
-		if qp := exportParams(h.Query); qp != nil {
-			s["QueryParam"] = qp
-		}
-		s.str("LogBodyPrefix", h.BodyPrefix)
-		s.str("LogBodySuffix", h.BodySuffix)
-		if h.Split != nil {
-			s["LogSplit"] = *h.Split
-		}
-		s.str("LogSplitWords", h.SplitWords)
-		if h.LastSplit != nil {
-			s["LastLogSplit"] = *h.LastSplit
-		}
-		s.int("MaxBatchSize", int64(h.MaxBatchSize))
-		s.float("MaxBatchMB", h.MaxBatchMB)
-		if h.MaxRetry != nil {
-			s["MaxRetry"] = *h.MaxRetry
-		}
-		s.int("TransformTimeout", int64(h.Timeout))
-	case d.Type == "kafka" && d.Kafka != nil:
-		k := d.Kafka
-		s.str("Topic", k.Topic)
-		s["Brokers"] = append([]string{}, k.Brokers...)
-		s.str("Compress", k.Compression)
-		s["UserAuth"] = k.SASL != nil
-		if a := k.SASL; a != nil {
-			s.str("MachanismType", a.Mechanism)
-			s.str("UserName", a.Username)
-			s.str("Password", exportSecret(a.Password))
-		}
-		if k.Balancer != "" {
-			s["Balancer"] = "kafka." + k.Balancer // ESA's spelling (kafka.LeastBytes)
-		}
-	case d.Type == "local" && d.Local != nil:
-		s.str("Path", d.Local.Path)
+	if p := d.params(); p != nil {
+		p.exportESA(s, d.Type)
 	}
 	return s
 }
+
+func (o *SLSDestination) exportESA(s sink, _ string) {
+	s.str("SLSProject", o.Project)
+	s.str("SLSLogStore", o.Logstore)
+	s.str("SLSRegion", o.Region)
+}
+
+func (o *OSSDestination) exportESA(s sink, _ string) {
+	s.str("BucketName", o.Bucket)
+	s.str("Region", o.Region)
+	s.str("PrefixPath", o.Prefix)
+	s.str("Aliuid", o.AliUID)
+}
+
+func (o *S3Destination) exportESA(s sink, typ string) {
+	s.str("BucketPath", o.BucketPath)
+	s.str("Region", o.Region)
+	s.str("Endpoint", exportURL(o.Endpoint))
+	s.str("AccessKey", exportSecret(o.AccessKeyID))
+	s.str("SecretKey", exportSecret(o.SecretAccessKey))
+	s["S3Cmpt"] = typ == "s3_compatible"
+	s["ServerSideEncryption"] = o.ServerSideEncryption == "AES256"
+}
+
+func (h *HTTPDestination) exportESA(s sink, _ string) {
+	s.str("DestUrl", exportURL(h.URL))
+	s.str("Compress", h.Compression)
+	s["StandardAuthOn"] = h.Auth != nil
+	if a := h.Auth; a != nil {
+		p := sink{}
+		p.str("PrivateKey", exportSecret(a.PrivateKey))
+		p.int("ExpiredTime", a.ExpiredTime)
+		p.str("UrlPath", a.URLPath)
+		s["StandardAuthParam"] = map[string]any(p)
+	}
+	if hp := exportParams(h.Headers); hp != nil {
+		s["HeaderParam"] = hp
+	}
+	if qp := exportParams(h.Query); qp != nil {
+		s["QueryParam"] = qp
+	}
+	s.str("LogBodyPrefix", h.BodyPrefix)
+	s.str("LogBodySuffix", h.BodySuffix)
+	if h.Split != nil {
+		s["LogSplit"] = *h.Split
+	}
+	s.str("LogSplitWords", h.SplitWords)
+	if h.LastSplit != nil {
+		s["LastLogSplit"] = *h.LastSplit
+	}
+	s.int("MaxBatchSize", int64(h.MaxBatchSize))
+	s.float("MaxBatchMB", h.MaxBatchMB)
+	if h.MaxRetry != nil {
+		s["MaxRetry"] = *h.MaxRetry
+	}
+	s.int("TransformTimeout", int64(h.Timeout))
+}
+
+func (k *KafkaDestination) exportESA(s sink, _ string) {
+	s.str("Topic", k.Topic)
+	s["Brokers"] = append([]string{}, k.Brokers...)
+	s.str("Compress", k.Compression)
+	s["UserAuth"] = k.SASL != nil
+	if a := k.SASL; a != nil {
+		s.str("MachanismType", a.Mechanism)
+		s.str("UserName", a.Username)
+		s.str("Password", exportSecret(a.Password))
+	}
+	if k.Balancer != "" {
+		s["Balancer"] = "kafka." + k.Balancer // ESA's spelling (kafka.LeastBytes)
+	}
+}
+
+func (l *LocalDestination) exportESA(s sink, _ string) { s.str("Path", l.Path) }

@@ -271,9 +271,6 @@ func (d *decoder) typeOf(n *yaml.Node, path string) (string, bool) {
 	return "", true
 }
 
-// destinationTypes are the destination types, in documentation order.
-var destinationTypes = []string{"sls", "oss", "s3", "s3_compatible", "http", "kafka", "local"}
-
 // sourceTypes are the source types, in documentation order.
 var sourceTypes = []string{"http", "kafka", "file", "stdin", "generate", "benthos"}
 
@@ -284,29 +281,11 @@ func (d *decoder) nativeDestination(n *yaml.Node, path string, dst *Destination)
 		return
 	}
 	dst.Type = typ
-	var target any
-	switch typ {
-	case "sls":
-		dst.SLS = &SLSDestination{}
-		target = dst.SLS
-	case "oss":
-		dst.OSS = &OSSDestination{}
-		target = dst.OSS
-	case "s3", "s3_compatible":
-		dst.S3 = &S3Destination{}
-		target = dst.S3
-	case "http":
-		dst.HTTP = &HTTPDestination{}
-		target = dst.HTTP
-	case "kafka":
-		dst.Kafka = &KafkaDestination{}
-		target = dst.Kafka
-	case "local":
-		dst.Local = &LocalDestination{}
-		target = dst.Local
-	default:
+	k, ok := dst.Kind()
+	if !ok {
 		return // Validate reports the type; the other keys cannot be checked without it
 	}
+	target := k.newParams(dst)
 	d.structInto(n, path, reflect.ValueOf(target).Elem(), []string{"type"})
 }
 
@@ -371,7 +350,7 @@ func applyDefaults(t *Task, defaultRate bool) {
 			t.Source.HTTP.Address = DefaultIngestAddress
 		}
 		if t.Source.HTTP.Path == "" {
-			t.Source.HTTP.Path = "/v1/logs"
+			t.Source.HTTP.Path = DefaultIngestPath
 		}
 	case "kafka":
 		if k := t.Source.Kafka; k != nil {
@@ -382,15 +361,15 @@ func applyDefaults(t *Task, defaultRate bool) {
 		}
 	}
 	if t.Output.Format == "" {
-		t.Output.Format = "ndjson"
+		t.Output.Format = OutputFormats()[0]
 	}
 	if t.Output.TimestampFormat == "" {
-		t.Output.TimestampFormat = "rfc3339"
+		t.Output.TimestampFormat = TimestampFormats()[0]
 	}
 	if k := t.Destination.Kafka; k != nil {
 		k.Balancer = strings.TrimPrefix(k.Balancer, "kafka.")
 		if k.Balancer == "" {
-			k.Balancer = "LeastBytes"
+			k.Balancer = DefaultKafkaBalancer
 		}
 		normaliseSASL(k.SASL)
 	}

@@ -221,6 +221,8 @@ type Source struct {
 const (
 	// DefaultIngestAddress is the HTTP ingest source's address when none is given: loopback only.
 	DefaultIngestAddress = "127.0.0.1:4196"
+	// DefaultIngestPath is the HTTP ingest source's path when none is given.
+	DefaultIngestPath = "/v1/logs"
 	// MinBearerToken is the shortest bearer token the ingest accepts written literally (a reference
 	// to an environment variable is not measured).
 	MinBearerToken = 16
@@ -229,7 +231,7 @@ const (
 // HTTPSource is the NDJSON ingest endpoint.
 type HTTPSource struct {
 	Address string `yaml:"address,omitempty" json:"address,omitempty"` // default 127.0.0.1:4196
-	Path    string `yaml:"path,omitempty" json:"path,omitempty"`       // default /v1/logs
+	Path    string `yaml:"path,omitempty" json:"path,omitempty"`       // default DefaultIngestPath
 	// TLS serves HTTPS (and, with a client CA, requires client certificates).
 	TLS *IngestTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
 	// Auth authenticates every request.
@@ -336,20 +338,6 @@ type ObjectOptions struct {
 	// Partition, when set, puts each record under a partition of its event time and field values
 	// instead of the date directory of its object's first record.
 	Partition *Partition
-}
-
-// Objects returns the object options of d, and false when d is not an object destination (local, oss,
-// s3, s3_compatible) or its parameters are missing.
-func (d Destination) Objects() (ObjectOptions, bool) {
-	switch {
-	case d.Type == "local" && d.Local != nil:
-		return ObjectOptions{d.Local.Compression, d.Local.CompressionLevel, d.Local.Partition}, true
-	case d.Type == "oss" && d.OSS != nil:
-		return ObjectOptions{d.OSS.Compression, d.OSS.CompressionLevel, d.OSS.Partition}, true
-	case (d.Type == "s3" || d.Type == "s3_compatible") && d.S3 != nil:
-		return ObjectOptions{d.S3.Compression, d.S3.CompressionLevel, d.S3.Partition}, true
-	}
-	return ObjectOptions{}, false
 }
 
 // Partition lays objects out by partition: <path>/dt=2026-12-06/hour=07/... (hive) or

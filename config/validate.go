@@ -195,7 +195,7 @@ func (v *validator) task() {
 	v.output()
 	v.deadLetter()
 	v.buffer()
-	if t.OwnershipToken != "" && t.Destination.Type != "s3" && t.Destination.Type != "s3_compatible" && t.Destination.Type != "" {
+	if k, _ := t.Destination.Kind(); t.OwnershipToken != "" && t.Destination.Type != "" && !k.Ownership {
 		v.add("ownership_token", "only the s3 and s3_compatible destinations use an ownership token")
 	}
 }
@@ -206,11 +206,14 @@ func (v *validator) retry() {
 	if r == nil {
 		return
 	}
-	switch typ := v.t.Destination.Type; typ {
-	case "http", "":
-	case "sls":
+	typ := v.t.Destination.Type
+	k, _ := v.t.Destination.Kind() // an unknown type retries nothing
+	switch {
+	case typ == "" || k.Retry == RetryAll:
+	case k.Retry == RetryTiming:
 		if len(r.OnStatus) > 0 {
-			v.add("retry.on_status", "applies to the http destination; sls retries by SLS's error codes (max_elapsed and max_backoff apply)")
+			v.add("retry.on_status", "applies to the http destination; %s retries by %s's error codes (max_elapsed and max_backoff apply)",
+				typ, strings.ToUpper(typ))
 		}
 	default:
 		v.add("retry", "applies to the http and sls destinations; %s retries by its own rules", typ)
@@ -589,7 +592,7 @@ func (v *validator) sasl(path string, s *SASL) {
 	if s == nil {
 		return
 	}
-	v.oneOf(joinPath(path, "mechanism"), s.Mechanism, false, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+	v.oneOf(joinPath(path, "mechanism"), s.Mechanism, false, SASLMechanisms()...)
 	v.required(joinPath(path, "username"), s.Username)
 	if v.required(joinPath(path, "password"), s.Password) {
 		v.secret(joinPath(path, "password"), s.Password)
@@ -644,99 +647,101 @@ func (v *validator) endpointURL(path, s string) {
 }
 
 func (v *validator) destination() {
-	d := v.t.Destination
-	v.oneOf("destination.type", d.Type, false, destinationTypes...)
+	d := &v.t.Destination
+	v.oneOf("destination.type", d.Type, false, destinationTypes()...)
+	if _, ok := d.Kind(); !ok {
+		return // reported by oneOf
+	}
+	params := d.params()
+	if params == nil {
+		v.add("destination", "the %s parameters are missing", d.Type)
+		return
+	}
+	params.check(v, d.Type)
+}
+
+// check validates an sls destination.
+func (s *SLSDestination) check(v *validator, _ string) {
 	const p = "destination"
-	missing := func() { v.add(p, "the %s parameters are missing", d.Type) }
-	switch d.Type {
-	case "sls":
-		s := d.SLS
-		if s == nil {
-			missing()
-			return
+	v.required(p+".project", s.Project)
+	v.required(p+".logstore", s.Logstore)
+	if s.Region == "" && s.Endpoint == "" {
+		v.add(p+".region", "required (or endpoint)")
+	}
+	v.credentials(p+".access_key_id", s.AccessKeyID, p+".access_key_secret", s.AccessKeySecret)
+	v.secret(p+".security_token", s.SecurityToken)
+	v.atMost(p+".max_in_flight", int64(s.MaxInFlight), MaxInFlightLimit, "")
+	v.batching(p+".batching", s.Batching)
+}
+
+// check validates an oss destination.
+func (o *OSSDestination) check(v *validator, _ string) {
+	const p = "destination"
+	v.required(p+".bucket", o.Bucket)
+	v.required(p+".region", o.Region)
+	if strings.HasPrefix(o.Prefix, "/") {
+		v.add(p+".prefix", "%q must not start with /", o.Prefix)
+	}
+	v.credentials(p+".access_key_id", o.AccessKeyID, p+".access_key_secret", o.AccessKeySecret)
+	v.secret(p+".security_token", o.SecurityToken)
+	v.atMost(p+".max_in_flight", int64(o.MaxInFlight), MaxInFlightLimit, "")
+	v.batching(p+".batching", o.Batching)
+	v.objectOptions(p)
+}
+
+// check validates an s3 or s3_compatible (typ) destination.
+func (s *S3Destination) check(v *validator, typ string) {
+	const p = "destination"
+	if v.required(p+".bucket_path", s.BucketPath) {
+		if bucket, _, _ := strings.Cut(s.BucketPath, "/"); bucket == "" {
+			v.add(p+".bucket_path", "%q: write bucket[/path] without a leading /", s.BucketPath)
 		}
-		v.required(p+".project", s.Project)
-		v.required(p+".logstore", s.Logstore)
-		if s.Region == "" && s.Endpoint == "" {
-			v.add(p+".region", "required (or endpoint)")
-		}
-		v.credentials(p+".access_key_id", s.AccessKeyID, p+".access_key_secret", s.AccessKeySecret)
-		v.secret(p+".security_token", s.SecurityToken)
-		v.atMost(p+".max_in_flight", int64(s.MaxInFlight), MaxInFlightLimit, "")
-		v.batching(p+".batching", s.Batching)
-	case "oss":
-		o := d.OSS
-		if o == nil {
-			missing()
-			return
-		}
-		v.required(p+".bucket", o.Bucket)
-		v.required(p+".region", o.Region)
-		if strings.HasPrefix(o.Prefix, "/") {
-			v.add(p+".prefix", "%q must not start with /", o.Prefix)
-		}
-		v.credentials(p+".access_key_id", o.AccessKeyID, p+".access_key_secret", o.AccessKeySecret)
-		v.secret(p+".security_token", o.SecurityToken)
-		v.atMost(p+".max_in_flight", int64(o.MaxInFlight), MaxInFlightLimit, "")
-		v.batching(p+".batching", o.Batching)
-		v.objectOptions(p)
-	case "s3", "s3_compatible":
-		s := d.S3
-		if s == nil {
-			missing()
-			return
-		}
-		if v.required(p+".bucket_path", s.BucketPath) {
-			if bucket, _, _ := strings.Cut(s.BucketPath, "/"); bucket == "" {
-				v.add(p+".bucket_path", "%q: write bucket[/path] without a leading /", s.BucketPath)
-			}
-		}
-		if s.Region == "" && (d.Type == "s3" || RegionFromEndpoint(s.Endpoint) == "") {
-			// An S3-compatible endpoint that names its region (oss-cn-hangzhou.aliyuncs.com, see
-			// docs/task.md#s3-and-s3_compatible) gives the region; anything else needs it.
-			v.required(p+".region", s.Region)
-		}
-		if d.Type == "s3_compatible" {
-			if v.required(p+".endpoint", s.Endpoint) {
-				v.endpointURL(p+".endpoint", s.Endpoint)
-			}
-		} else if s.Endpoint != "" {
+	}
+	if s.Region == "" && (typ == "s3" || RegionFromEndpoint(s.Endpoint) == "") {
+		// An S3-compatible endpoint that names its region (oss-cn-hangzhou.aliyuncs.com, see
+		// docs/task.md#s3-and-s3_compatible) gives the region; anything else needs it.
+		v.required(p+".region", s.Region)
+	}
+	if typ == "s3_compatible" {
+		if v.required(p+".endpoint", s.Endpoint) {
 			v.endpointURL(p+".endpoint", s.Endpoint)
 		}
-		v.oneOf(p+".server_side_encryption", s.ServerSideEncryption, true, "AES256")
-		v.credentials(p+".access_key_id", s.AccessKeyID, p+".secret_access_key", s.SecretAccessKey)
-		v.secret(p+".session_token", s.SessionToken)
-		v.atMost(p+".max_in_flight", int64(s.MaxInFlight), MaxInFlightLimit, "")
-		v.batching(p+".batching", s.Batching)
-		v.objectOptions(p)
-	case "http":
-		v.httpDestination(d.HTTP)
-	case "kafka":
-		k := d.Kafka
-		if k == nil {
-			missing()
-			return
-		}
-		v.required(p+".topic", k.Topic)
-		v.brokers(p+".brokers", k.Brokers)
-		v.oneOf(p+".compression", k.Compression, true, "gzip", "snappy", "lz4", "zstd", "no")
-		v.sasl(p+".sasl", k.SASL)
-		v.tls(p+".tls", k.TLS)
-		v.oneOf(p+".balancer", k.Balancer, true, "LeastBytes", "Hash", "RoundRobin", "CRC32Balancer", "Murmur2Balancer")
-		if k.KeyField != "" && !slices.Contains(v.t.Fields, k.KeyField) {
-			v.add(p+".key_field", "%q is not one of the delivered fields%s", k.KeyField, didYouMean(k.KeyField, v.t.Fields))
-		}
-		v.atMost(p+".max_in_flight", int64(k.MaxInFlight), MaxInFlightLimit, "")
-		v.batching(p+".batching", k.Batching)
-	case "local":
-		if d.Local == nil {
-			missing()
-			return
-		}
-		v.required(p+".path", d.Local.Path)
-		v.batching(p+".batching", d.Local.Batching)
-		v.objectOptions(p)
+	} else if s.Endpoint != "" {
+		v.endpointURL(p+".endpoint", s.Endpoint)
 	}
+	v.oneOf(p+".server_side_encryption", s.ServerSideEncryption, true, "AES256")
+	v.credentials(p+".access_key_id", s.AccessKeyID, p+".secret_access_key", s.SecretAccessKey)
+	v.secret(p+".session_token", s.SessionToken)
+	v.atMost(p+".max_in_flight", int64(s.MaxInFlight), MaxInFlightLimit, "")
+	v.batching(p+".batching", s.Batching)
+	v.objectOptions(p)
+}
+
+// check validates an http destination.
+func (h *HTTPDestination) check(v *validator, _ string) { v.httpDestination(h) }
+
+// check validates a kafka destination.
+func (k *KafkaDestination) check(v *validator, _ string) {
+	const p = "destination"
+	v.required(p+".topic", k.Topic)
+	v.brokers(p+".brokers", k.Brokers)
+	v.oneOf(p+".compression", k.Compression, true, KafkaCompressions()...)
+	v.sasl(p+".sasl", k.SASL)
+	v.tls(p+".tls", k.TLS)
+	v.oneOf(p+".balancer", k.Balancer, true, KafkaBalancers()...)
+	if k.KeyField != "" && !slices.Contains(v.t.Fields, k.KeyField) {
+		v.add(p+".key_field", "%q is not one of the delivered fields%s", k.KeyField, didYouMean(k.KeyField, v.t.Fields))
+	}
+	v.atMost(p+".max_in_flight", int64(k.MaxInFlight), MaxInFlightLimit, "")
+	v.batching(p+".batching", k.Batching)
+}
+
+// check validates a local destination.
+func (l *LocalDestination) check(v *validator, _ string) {
+	const p = "destination"
+	v.required(p+".path", l.Path)
+	v.batching(p+".batching", l.Batching)
+	v.objectOptions(p)
 }
 
 // level checks a compression level: 0 (the default), gzip and zlib 1–9, zstd 1–22; other codecs take
@@ -768,20 +773,16 @@ func (v *validator) objectOptions(path string) {
 	if !ok {
 		return
 	}
-	codec := o.Compression
+	codecs := ObjectCompressions()
 	if v.t.Output.Format == FormatParquet {
-		// The codec of the Parquet file's pages (docs/destinations.md#parquet).
-		v.oneOf(path+".compression", o.Compression, true, ParquetCodecs...)
-		if codec == "" {
-			codec = "snappy"
-		}
-	} else {
-		v.oneOf(path+".compression", o.Compression, true, "gzip", "zstd")
-		if codec == "" {
-			codec = "gzip"
-		}
+		codecs = ParquetCompressions() // the codec of the Parquet file's pages (docs/destinations.md#parquet)
 	}
-	if codec == "gzip" || codec == "zstd" || codec == "snappy" || codec == "no" {
+	v.oneOf(path+".compression", o.Compression, true, codecs...)
+	codec := o.Compression
+	if codec == "" {
+		codec = codecs[0]
+	}
+	if slices.Contains(codecs, codec) {
 		v.level(path+".compression_level", codec, o.CompressionLevel)
 	}
 	pt := o.Partition
@@ -833,10 +834,6 @@ func (v *validator) objectOptions(path string) {
 
 func (v *validator) httpDestination(h *HTTPDestination) {
 	const p = "destination"
-	if h == nil {
-		v.add(p, "the http parameters are missing")
-		return
-	}
 	if v.required(p+".url", h.URL) {
 		if !strings.HasPrefix(h.URL, "http://") && !strings.HasPrefix(h.URL, "https://") {
 			v.add(p+".url", "must start with http:// or https://")
@@ -848,8 +845,8 @@ func (v *validator) httpDestination(h *HTTPDestination) {
 				"literally or as ${ENV_VAR} references", ESASecretMask)
 		}
 	}
-	v.oneOf(p+".compression", h.Compression, true, "gzip", "zlib", "snappy", "zstd", "no")
-	if slices.Contains([]string{"", "gzip", "zlib", "snappy", "zstd", "no"}, h.Compression) {
+	v.oneOf(p+".compression", h.Compression, true, HTTPCompressions()...)
+	if h.Compression == "" || slices.Contains(HTTPCompressions(), h.Compression) {
 		v.level(p+".compression_level", h.Compression, h.CompressionLevel)
 	}
 	if a := h.Auth; a != nil {
@@ -928,9 +925,9 @@ func sortedKeys(m map[string]string) []string {
 
 func (v *validator) output() {
 	o := v.t.Output
-	v.oneOf("output.format", o.Format, true, "ndjson", "csv", "tsv", FormatParquet)
+	v.oneOf("output.format", o.Format, true, OutputFormats()...)
 	v.parquetOutput()
-	v.oneOf("output.timestamp_format", o.TimestampFormat, true, "rfc3339", "rfc3339ms", "unix", "unixms", "unixnano")
+	v.oneOf("output.timestamp_format", o.TimestampFormat, true, TimestampFormats()...)
 }
 
 func (v *validator) deadLetter() {

@@ -22,6 +22,10 @@ import (
 )
 
 // outputField translates task and returns the value of key in the config of its output component.
+
+// stdin is the source of the tasks built here (Load would give the http source).
+var stdin = config.Source{Type: "stdin"}
+
 func outputField(t *testing.T, task *config.Task, component, key string) (any, []byte) {
 	t.Helper()
 	conf, err := translate.Task(task)
@@ -45,7 +49,7 @@ func outputField(t *testing.T, task *config.Task, component, key string) (any, [
 // references, named after the field and the part, whose values are the parts as written.
 func TestURLSecrets(t *testing.T) {
 	httpTask := func(u string) *config.Task {
-		return &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"},
+		return &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"}, Source: stdin,
 			Destination: config.Destination{Type: "http", HTTP: &config.HTTPDestination{URL: u}}}
 	}
 	cases := []struct {
@@ -74,17 +78,17 @@ func TestURLSecrets(t *testing.T) {
 			map[string]string{"ESA_T_URL_QUERY_TOKEN": "a-1", "ESA_T_URL_QUERY_TOKEN_2": "b-2", "ESA_T_URL_QUERY_TOKEN_3": "c-3", "ESA_T_URL_QUERY_SIG": "d-4"}},
 		{"references pass through", httpTask("https://${U}:${P}@h.example.com/in?token=${T}"), "esa_http", "url",
 			"https://${U}:${P}@h.example.com/in?token=${T}", map[string]string{}},
-		{"oss endpoint", &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"},
+		{"oss endpoint", &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"}, Source: stdin,
 			Destination: config.Destination{Type: "oss", OSS: &config.OSSDestination{Bucket: "b", Region: "cn-hangzhou",
 				Endpoint: "https://ak-5e:pw-6f@oss-cn-hangzhou.aliyuncs.com"}}}, "esa_oss", "endpoint",
 			"https://${ESA_T_ENDPOINT_USER}:${ESA_T_ENDPOINT_PASSWORD}@oss-cn-hangzhou.aliyuncs.com",
 			map[string]string{"ESA_T_ENDPOINT_USER": "ak-5e", "ESA_T_ENDPOINT_PASSWORD": "pw-6f"}},
-		{"sls endpoint host:port", &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"},
+		{"sls endpoint host:port", &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"}, Source: stdin,
 			Destination: config.Destination{Type: "sls", SLS: &config.SLSDestination{Project: "p", Logstore: "l",
 				Endpoint: "ak-5e:pw-6f@127.0.0.1:8080"}}}, "esa_sls", "endpoint",
 			"${ESA_T_ENDPOINT_USER}:${ESA_T_ENDPOINT_PASSWORD}@127.0.0.1:8080",
 			map[string]string{"ESA_T_ENDPOINT_USER": "ak-5e", "ESA_T_ENDPOINT_PASSWORD": "pw-6f"}},
-		{"s3 endpoint query", &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"},
+		{"s3 endpoint query", &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"}, Source: stdin,
 			Destination: config.Destination{Type: "s3_compatible", S3: &config.S3Destination{BucketPath: "b", Region: "r",
 				Endpoint: "http://127.0.0.1:9000?X-Amz-Security-Token=st-8a"}}}, "esa_s3_verified", "endpoint",
 			"http://127.0.0.1:9000?X-Amz-Security-Token=${ESA_T_ENDPOINT_QUERY_X_AMZ_SECURITY_TOKEN}",
@@ -115,7 +119,7 @@ func TestURLSecrets(t *testing.T) {
 // TestHeaderAndQuerySecrets: token-like header and query names (config.IsSecretName) get references
 // named HEADER_<NAME> and QUERY_<NAME>; other values stay as written.
 func TestHeaderAndQuerySecrets(t *testing.T) {
-	task := &config.Task{Name: "edge-logs", Category: "access", Fields: []string{"ClientIP"},
+	task := &config.Task{Name: "edge-logs", Category: "access", Fields: []string{"ClientIP"}, Source: stdin,
 		Destination: config.Destination{Type: "http", HTTP: &config.HTTPDestination{URL: "https://h.example.com/in",
 			Headers: map[string]string{"Authorization": "Basic dXA6cHc=", "Proxy-Authorization": "Bearer px-1",
 				"Set-Cookie": "sid=c-2", "x-apikey": "k-3", "X-Source": "esa", "Content-Type": "text/plain"},
@@ -164,7 +168,7 @@ func TestHeaderAndQuerySecrets(t *testing.T) {
 // secret; when the task references it after translate chose it, translation fails and says why.
 func TestSecretNameClashes(t *testing.T) {
 	task := func(u string, headers, query map[string]string) *config.Task {
-		return &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"},
+		return &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"}, Source: stdin,
 			Destination: config.Destination{Type: "http", HTTP: &config.HTTPDestination{URL: u, Headers: headers, Query: query}}}
 	}
 	// The URL comes first: its reference is seen before the header's literal, which takes _2.
@@ -191,7 +195,7 @@ func TestSecretNameClashes(t *testing.T) {
 // TestUnwritableSecret: a secret that no YAML style can carry through Benthos's textual substitution
 // (a leading space with both quote characters) fails the translation, naming the field, not the value.
 func TestUnwritableSecret(t *testing.T) {
-	task := &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"},
+	task := &config.Task{Name: "t", Category: "access", Fields: []string{"ClientIP"}, Source: stdin,
 		Destination: config.Destination{Type: "http", HTTP: &config.HTTPDestination{URL: "https://h.example.com/",
 			Headers: map[string]string{"X-Token": ` a'b"c`}}}}
 	_, err := translate.Task(task)

@@ -64,7 +64,7 @@ func runTaskData(ctx context.Context, name string, data []byte, opts runOptions,
 // configuration error. It returns the exit code: 0 only when every record was delivered, dropped on
 // purpose or dead-lettered.
 func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stderr io.Writer) int {
-	pipe, err := translate.Compile(t, false)
+	pipe, err := translate.Compile(t, translate.ForRun)
 	if err != nil {
 		fmt.Fprintf(stderr, "esa-connect: %v\n", err)
 		return 1
@@ -131,7 +131,7 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 	if t.Destination.Type == "local" && t.Destination.Local != nil {
 		localDir = absPath(t.Destination.Local.Path)
 	}
-	fmt.Fprintf(stdout, "esa-connect: running task %s (%s): %s source → %s destination", t.Name, t.Category, sourceType(t), t.Destination.Type)
+	fmt.Fprintf(stdout, "esa-connect: running task %s (%s): %s source → %s destination", t.Name, t.Category, t.Source.Type, t.Destination.Type)
 	if localDir != "" {
 		fmt.Fprintf(stdout, " %s", localDir)
 	}
@@ -232,14 +232,6 @@ func runTask(ctx context.Context, t *config.Task, opts runOptions, stdout, stder
 		}
 	}
 	return code
-}
-
-// sourceType is the task's source type with its default.
-func sourceType(t *config.Task) string {
-	if t.Source.Type == "" {
-		return "http"
-	}
-	return t.Source.Type
 }
 
 // parseLevel maps a Benthos-style log level to slog; "none"/"off" silences the logs.

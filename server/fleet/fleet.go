@@ -90,7 +90,7 @@ func (t *Task) Err() error {
 // Start builds and starts the stream of def, replacing (after draining) a running stream of the same
 // name. A definition that does not build is an error and leaves the running stream untouched.
 func (f *Fleet) Start(def *config.Task) error {
-	pipe, err := translate.Compile(def, true)
+	pipe, err := translate.Compile(def, translate.ForServe)
 	if err != nil {
 		return err
 	}
