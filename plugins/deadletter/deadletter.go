@@ -18,6 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
@@ -167,7 +169,7 @@ func (o *output) Connect(context.Context) error {
 
 // WriteBatch writes the records of batch (flush markers are dropped) and counts them.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	recs := encode.WithoutMarkers(batch)
+	recs := pipeline.WithoutMarkers(batch)
 	if len(recs) == 0 {
 		return nil
 	}
@@ -189,7 +191,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	}
 	reasons := map[string]int64{}
 	for _, m := range batch {
-		if !encode.IsFlushMarker(m) {
+		if !pipeline.IsFlushMarker(m) {
 			reasons[Reason(m)]++
 		}
 	}
@@ -387,7 +389,7 @@ func NewRouter(conf *service.ParsedConfig, res *service.Resources) (*Router, err
 // is returned as a *service.BatchError on batch that names exactly those records, so that only they
 // are nacked and redelivered.
 func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write func(context.Context, service.MessageBatch) error) error {
-	recs := encode.WithoutMarkers(batch)
+	recs := pipeline.WithoutMarkers(batch)
 	if len(recs) == 0 {
 		return nil
 	}
@@ -458,7 +460,7 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 		}
 	} else {
 		for i, m := range batch {
-			if !encode.IsFlushMarker(m) {
+			if !pipeline.IsFlushMarker(m) {
 				pos = append(pos, i)
 			}
 		}

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/dustin/go-humanize"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	bolt "go.etcd.io/bbolt"
@@ -485,7 +487,7 @@ func (b *Buffer) gauges() {
 // WriteBatch stores batch and acknowledges it to the input once it is on disk. Flush markers are not
 // stored: one is handed to the pipeline once the batches written before it were.
 func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack service.AckFunc) error {
-	recs := encode.WithoutMarkers(msgs)
+	recs := pipeline.WithoutMarkers(msgs)
 	marker := len(recs) < len(msgs)
 	if len(recs) == 0 {
 		if marker {
@@ -687,7 +689,7 @@ func (b *Buffer) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 			return nil, nil, err
 		}
 		if marker {
-			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+			return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		}
 		if msgs, d := b.load(seq); d != nil {
 			var once sync.Once

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	bolt "go.etcd.io/bbolt"
 
@@ -67,7 +69,7 @@ func read(t *testing.T, b *Buffer) (service.MessageBatch, [][]byte, service.AckF
 		if err != nil {
 			t.Fatalf("ReadBatch: %v", err)
 		}
-		msgs = encode.WithoutMarkers(msgs)
+		msgs = pipeline.WithoutMarkers(msgs)
 		if len(msgs) == 0 {
 			continue
 		}
@@ -104,7 +106,7 @@ func endOfBuffer(t *testing.T, b *Buffer) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(encode.WithoutMarkers(msgs)); n > 0 {
+		if n := len(pipeline.WithoutMarkers(msgs)); n > 0 {
 			t.Fatalf("a batch of %d records, want the end of the buffer", n)
 		}
 	}
@@ -331,7 +333,7 @@ func TestFlushMarkers(t *testing.T) {
 	b := open(t, t.TempDir())
 	defer b.Close(context.Background())
 	recs := records(2, "m")
-	in := append(batchOf(recs), encode.NewFlushMarker())
+	in := append(batchOf(recs), pipeline.NewFlushMarker())
 	acked := make(chan error, 1)
 	if err := b.WriteBatch(context.Background(), in, func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
 		t.Fatal(err)
@@ -339,11 +341,11 @@ func TestFlushMarkers(t *testing.T) {
 	<-acked
 	ctx := context.Background()
 	msgs, _, _ := b.ReadBatch(ctx)
-	if len(msgs) != 2 || encode.IsFlushMarker(msgs[0]) {
+	if len(msgs) != 2 || pipeline.IsFlushMarker(msgs[0]) {
 		t.Fatalf("first read: %d messages, want the 2 records", len(msgs))
 	}
 	msgs, _, _ = b.ReadBatch(ctx)
-	if len(msgs) != 1 || !encode.IsFlushMarker(msgs[0]) {
+	if len(msgs) != 1 || !pipeline.IsFlushMarker(msgs[0]) {
 		t.Fatalf("second read: %d messages, want a flush marker", len(msgs))
 	}
 }

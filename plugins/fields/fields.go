@@ -10,10 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/tap"
 )
@@ -107,7 +108,7 @@ pass through untouched.`).
 				Description("Rewrite `${` to `x{` in every delivered string (also when escaped as `\\u0024{`): the lookup syntax of CVE-2021-44228 never reaches a consumer.").
 				Default(false),
 			service.NewBoolField("bundle").
-				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+encode.MetaRecords+"` (their number) and `"+encode.MetaFirstTime+"` / `"+encode.MetaLastTime+"` (their earliest and latest event time, RFC 3339). A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
+				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+pipeline.MetaRecords+"` (their number) and `"+pipeline.MetaFirstTime+"` / `"+pipeline.MetaLastTime+"` (their earliest and latest event time, RFC 3339). A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
 				Default(false).Advanced(),
 		).
 		Example("Four access-log fields", "The fields of ESA's console example.", `
@@ -608,7 +609,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		rec, err := msg.AsBytes()
-		if err == nil && len(rec) == 0 && encode.IsFlushMarker(msg) {
+		if err == nil && len(rec) == 0 && pipeline.IsFlushMarker(msg) {
 			if p.bundle {
 				markers = append(markers, msg)
 				continue
@@ -656,7 +657,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		msg.SetBytes(buf[start:len(buf):len(buf)])
 		if !t.IsZero() {
 			st.scratch = t.AppendFormat(st.scratch[:0], time.RFC3339Nano)
-			msg.MetaSet(encode.MetaEventTime, string(st.scratch))
+			msg.MetaSet(pipeline.MetaEventTime, string(st.scratch))
 		}
 		kept = append(kept, msg)
 	}
@@ -671,9 +672,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	if p.bundle {
 		if written > 0 {
 			b := service.NewMessage(buf)
-			b.MetaSetMut(encode.MetaRecords, int64(written))
-			b.MetaSetMut(encode.MetaFirstTime, first.Format(time.RFC3339Nano))
-			b.MetaSetMut(encode.MetaLastTime, last.Format(time.RFC3339Nano))
+			b.MetaSetMut(pipeline.MetaRecords, int64(written))
+			b.MetaSetMut(pipeline.MetaFirstTime, first.Format(time.RFC3339Nano))
+			b.MetaSetMut(pipeline.MetaLastTime, last.Format(time.RFC3339Nano))
 			kept = append([]*service.Message{b}, kept...)
 		}
 		kept = append(kept, markers...)

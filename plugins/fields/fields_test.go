@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
@@ -302,10 +303,10 @@ func TestStreamVectorAndMetadata(t *testing.T) {
 	if len(outs) != 2 || outs[0].Content != vectorOutput {
 		t.Fatalf("outputs %+v", outs)
 	}
-	if got := outs[0].Meta[encode.MetaEventTime]; got != "2026-11-25T08:00:00+08:00" {
+	if got := outs[0].Meta[pipeline.MetaEventTime]; got != "2026-11-25T08:00:00+08:00" {
 		t.Errorf("esa_event_time = %q", got)
 	}
-	if _, ok := outs[1].Meta[encode.MetaEventTime]; ok {
+	if _, ok := outs[1].Meta[pipeline.MetaEventTime]; ok {
 		t.Error("esa_event_time set for a record without a time")
 	}
 }
@@ -367,8 +368,8 @@ func TestFlushMarkers(t *testing.T) {
 - esa_fields:
     category: access
     fields: [ClientIP]
-`, service.MessageBatch{encode.NewFlushMarker(), service.NewMessage([]byte(`{"ClientIP":"x"}`))})
-	if len(outs) != 2 || outs[0].Content != "" || outs[0].Meta[encode.MetaFlush] != "1" || outs[1].Content != `{"ClientIP":"x"}` {
+`, service.MessageBatch{pipeline.NewFlushMarker(), service.NewMessage([]byte(`{"ClientIP":"x"}`))})
+	if len(outs) != 2 || outs[0].Content != "" || outs[0].Meta[pipeline.MetaFlush] != "1" || outs[1].Content != `{"ClientIP":"x"}` {
 		t.Fatalf("outputs %+v", outs)
 	}
 	if got := m.Get(record.MetricInvalid); got != 0 {
@@ -395,7 +396,7 @@ func TestCheckedRecords(t *testing.T) {
 			var s []string
 			for _, m := range out[0] {
 				b, _ := m.AsBytes()
-				et, _ := m.MetaGet(encode.MetaEventTime)
+				et, _ := m.MetaGet(pipeline.MetaEventTime)
 				s = append(s, string(b)+" "+et)
 			}
 			return s

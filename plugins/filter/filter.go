@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -233,7 +234,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		rec, err := msg.AsBytes()
-		if err == nil && len(rec) == 0 && encode.IsFlushMarker(msg) {
+		if err == nil && len(rec) == 0 && pipeline.IsFlushMarker(msg) {
 			kept = append(kept, msg) // flush marker: untouched, uncounted
 			continue
 		}

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
@@ -284,7 +285,7 @@ func TestErroredPassThrough(t *testing.T) {
 
 // TestFlushMarkers checks a flush marker passes untouched and is neither filtered nor counted invalid.
 func TestFlushMarkers(t *testing.T) {
-	marker := encode.NewFlushMarker()
+	marker := pipeline.NewFlushMarker()
 	outs, m := recordtest.RunMessages(t, Register, `
 - esa_filter:
     category: access
@@ -292,7 +293,7 @@ func TestFlushMarkers(t *testing.T) {
     conditions:
       - {field: ClientIP, op: exists}
 `, service.MessageBatch{service.NewMessage([]byte(`{"ClientIP":"-"}`)), marker})
-	if len(outs) != 1 || outs[0].Content != "" || outs[0].Meta[encode.MetaFlush] != "1" || outs[0].Err != nil {
+	if len(outs) != 1 || outs[0].Content != "" || outs[0].Meta[pipeline.MetaFlush] != "1" || outs[0].Err != nil {
 		t.Fatalf("outputs %+v", outs)
 	}
 	if got := m.Get(record.MetricInvalid); got != 0 {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -293,7 +295,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 				return nil, nil, service.ErrEndOfInput
 			}
 			in.drained = true
-			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+			return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		default:
 		}
 		// Poll in short slices so that redeliveries are not held up by an idle topic.

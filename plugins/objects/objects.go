@@ -34,6 +34,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
@@ -203,7 +205,7 @@ const smallBatchBytes = 1 << 20
 // BatchPolicy is the Benthos batch policy of an object output: small batches (at most 1,000 messages,
 // 1 MiB or 200 ms) that Write adds to the object being filled, and the flush-marker check.
 func (a *Assembler) BatchPolicy() service.BatchPolicy {
-	return encode.WithFlushCheck(service.BatchPolicy{Count: min(1000, a.cfg.Count), ByteSize: smallBatchBytes, Period: "200ms"})
+	return pipeline.WithFlushCheck(service.BatchPolicy{Count: min(1000, a.cfg.Count), ByteSize: smallBatchBytes, Period: "200ms"})
 }
 
 // MaxInFlight is the Benthos max_in_flight of an object output: enough Write calls for the batches of
@@ -221,7 +223,7 @@ func (a *Assembler) MaxInFlight() int {
 // Config.Outcome). A flush marker in batch closes every open object at once. The messages' contents
 // are released once encoded.
 func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error {
-	recs := encode.WithoutMarkers(batch)
+	recs := pipeline.WithoutMarkers(batch)
 	flush := len(recs) < len(batch)
 	// Records, event times and partitions are read outside the lock.
 	raws, spans, parts, err := a.records(recs)
@@ -426,7 +428,7 @@ func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
 // encodeChunk is about how many bytes of records are encoded at a time.
 const encodeChunk = 256 << 10
 
-// records returns the records of msgs — a bundle (metadata encode.MetaRecords: its records one per
+// records returns the records of msgs — a bundle (metadata pipeline.MetaRecords: its records one per
 // line, its event times in metadata) gives all of its records — with the event time span of each
 // (time_field, else metadata, else now; a bundle's records each get the bundle's span) and, with
 // partitions, the partition directory of each (nil without). With partitions, each record of a
@@ -454,8 +456,8 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: record %d: %w", a.cfg.Name, i, err)
 		}
-		if _, ok := m.MetaGetMut(encode.MetaRecords); ok {
-			sp := timeSpan{metaTime(m, encode.MetaFirstTime, now), metaTime(m, encode.MetaLastTime, now)}
+		if _, ok := m.MetaGetMut(pipeline.MetaRecords); ok {
+			sp := timeSpan{metaTime(m, pipeline.MetaFirstTime, now), metaTime(m, pipeline.MetaLastTime, now)}
 			for len(b) > 0 {
 				line := b
 				if j := bytes.IndexByte(b, '\n'); j >= 0 {
@@ -479,7 +481,7 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 			}
 			continue
 		}
-		t := encode.MessageTime(m, a.cfg.TimeField, now)
+		t := pipeline.MessageTime(m, a.cfg.TimeField, now)
 		raws = append(raws, b)
 		spans = append(spans, timeSpan{t, t})
 		if p != nil {

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/tests/servers/s3test"
@@ -569,14 +570,14 @@ func TestFlushMarkersAreNotRecords(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.WriteBatch(ctx, service.MessageBatch{encode.NewFlushMarker()}); err != nil {
+	if err := o.WriteBatch(ctx, service.MessageBatch{pipeline.NewFlushMarker()}); err != nil {
 		t.Fatal(err)
 	}
 	if ks := e.keys(t, "esa/access/2026"); len(ks) != 0 {
 		t.Fatalf("a marker-only batch wrote %v", ks)
 	}
 	recs := recordtest.PaddedRecords(3, 3)
-	if err := o.WriteBatch(ctx, append(recordtest.Batch(recs), encode.NewFlushMarker())); err != nil {
+	if err := o.WriteBatch(ctx, append(recordtest.Batch(recs), pipeline.NewFlushMarker())); err != nil {
 		t.Fatal(err)
 	}
 	ks := e.keys(t, "esa/access/2026")

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
@@ -189,7 +191,7 @@ func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, no
 		return fmt.Errorf("%s: record %d: %w", componentName, index, err)
 	}
 	if !haveTime {
-		t = encode.MessageTime(msg, "", now)
+		t = pipeline.MessageTime(msg, "", now)
 	}
 	sec, nsec := logTime(t)
 	logSize := 1 + varintLen(uint64(sec)) + contents

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -132,7 +134,7 @@ func TestBuildGroupsContentsAndTime(t *testing.T) {
 	o := testOutput(t, func(c *Config) { c.TimeField = "T"; c.Topic = "top"; c.Source = "src" })
 	now := time.Unix(1700000000, 5).UTC()
 	meta := service.NewMessage([]byte(`{"a":"b"}`))
-	meta.MetaSetMut(metaEventTime, "2026-03-04T05:06:07.000000009Z")
+	meta.MetaSetMut(pipeline.MetaEventTime, "2026-03-04T05:06:07.000000009Z")
 	batch := service.MessageBatch{
 		service.NewMessage([]byte(`{"T":"2026-01-02T03:04:05.123456789+08:00","s":"x\"y\u00e9\\n","i":-12,"f":1.5e3,"b":true,"z":null,"CustomFields":{"request_headers":{"x":"1"}}}`)),
 		service.NewMessage([]byte(`{"T":1767323045123,"k":"v"}`)),

@@ -36,7 +36,6 @@ const (
 	envSecurityToken     = "ALIBABA_CLOUD_SECURITY_TOKEN"
 	defaultEndpointFmt   = "%s.log.aliyuncs.com"
 	componentName        = "esa_sls"
-	metaEventTime        = "esa_event_time"
 	maxErrorMessageBytes = 512
 	maxCachedKeys        = 4096
 )

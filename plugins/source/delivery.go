@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
@@ -48,7 +50,7 @@ type tracker struct {
 	backoff encode.Backoff
 	out     *outcome.Outcome
 	log     *service.Logger
-	markers bool // send flush markers (encode.NewFlushMarker) at the end of the input
+	markers bool // send flush markers (pipeline.NewFlushMarker) at the end of the input
 
 	mu          sync.Mutex
 	srcDone     bool
@@ -123,7 +125,7 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 			}
 			if srcDone && t.markers {
 				// Nothing follows a redelivery at the end of the input: flush it at once.
-				b = append(b, encode.NewFlushMarker())
+				b = append(b, pipeline.NewFlushMarker())
 			}
 			return b, ack, nil
 		}
@@ -144,7 +146,7 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 		}
 		select {
 		case <-remark:
-			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+			return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		case c, ok := <-src:
 			t.mu.Lock()
 			if !ok {
@@ -155,7 +157,7 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 				}
 				// Everything was read: flush the outputs' partial batches now rather than after
 				// their batch period, so the input can end as soon as they are delivered.
-				return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+				return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 			}
 			t.pending++
 			t.pendingRecs += c.replay.len()

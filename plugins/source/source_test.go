@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/klauspost/compress/gzip"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -48,7 +50,7 @@ func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 	defer c.mu.Unlock()
 	// Like every output, drop flush markers; count them to check that inputs send them.
 	if n := len(b); n > 0 {
-		b = encode.WithoutMarkers(b)
+		b = pipeline.WithoutMarkers(b)
 		c.markers += n - len(b)
 	}
 	if len(b) == 0 {

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/generate"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -43,7 +44,7 @@ func Batch(recs [][]byte) service.MessageBatch {
 // Object is Batch followed by a flush marker: written to an object output, it becomes one object at
 // once instead of waiting for the output's batch policy.
 func Object(recs [][]byte) service.MessageBatch {
-	return append(Batch(recs), encode.NewFlushMarker())
+	return append(Batch(recs), pipeline.NewFlushMarker())
 }
 
 // Fields20 are the 20 access fields the esa_fields and record benchmarks select.
