@@ -18,11 +18,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -384,7 +385,7 @@ func NewRouter(conf *service.ParsedConfig, res *service.Resources) (*Router, err
 }
 
 // Write calls write with batch minus its flush markers (not at all when only markers are left) and
-// resolves what write reports: records that failed with an *encode.Permanent error go to the dead
+// resolves what write reports: records that failed with an *delivery.Permanent error go to the dead
 // letter, and count as done once it took them; every other failure (or a dead letter that failed too)
 // is returned as a *service.BatchError on batch that names exactly those records, so that only they
 // are nacked and redelivered.
@@ -422,11 +423,11 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 		var dead service.MessageBatch
 		var deadIdx []int
 		for i, e := range errs {
-			if e != nil && encode.IsPermanent(e) {
+			if e != nil && delivery.IsPermanent(e) {
 				m := recs[i]
 				m.MetaSetMut(MetaError, e.Error())
 				reason := ReasonRejected
-				var pe *encode.Permanent
+				var pe *delivery.Permanent
 				if errors.As(e, &pe) && pe.Reason != "" {
 					reason = pe.Reason
 				}
@@ -469,7 +470,7 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 	// when there is one, so that such an input redelivers rather than gives up.
 	headline := -1
 	for i, e := range errs {
-		if e != nil && (headline < 0 || encode.IsPermanent(errs[headline]) && !encode.IsPermanent(e)) {
+		if e != nil && (headline < 0 || delivery.IsPermanent(errs[headline]) && !delivery.IsPermanent(e)) {
 			headline = i
 		}
 	}
@@ -485,7 +486,7 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 	return out
 }
 
-// retryable hides the *encode.Permanent inside an error: a record the dead letter did not take is
+// retryable hides the *delivery.Permanent inside an error: a record the dead letter did not take is
 // retried, not given up on.
 type retryable struct{ err error }
 

@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/dustin/go-humanize"
@@ -29,7 +31,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -178,7 +179,7 @@ type Buffer struct {
 	ended     bool // the input ended (EndOfInput)
 	draining  bool
 	closed    bool
-	backoff   encode.Backoff
+	backoff   delivery.Backoff
 }
 
 // hotMax bounds the records kept in memory for their first delivery (see hotBatch).
@@ -194,14 +195,14 @@ type hotBatch struct {
 
 // batch is a stored batch being delivered.
 type batch struct {
-	size, records int       // of the stored value
-	attempts      int       // deliveries so far
-	idx           []int     // the records still to deliver (nil: all)
-	cur           *delivery // the delivery in flight, if any
+	size, records int      // of the stored value
+	attempts      int      // deliveries so far
+	idx           []int    // the records still to deliver (nil: all)
+	cur           *handout // the delivery in flight, if any
 }
 
-// delivery is one hand-out of a batch; its pointer tags the records (encode.TagRecords).
-type delivery struct {
+// handout is one hand-out of a batch; its pointer tags the records (delivery.TagRecords).
+type handout struct {
 	n   int     // records delivered
 	idx []int   // their indexes in the stored batch (nil: all)
 	raw *[]byte // the decoded records, back to rawPool when the delivery resolves
@@ -245,7 +246,7 @@ func Open(c Config, res *service.Resources) (*Buffer, error) {
 	b := &Buffer{c: c, file: filepath.Join(c.Dir, c.Task+".buffer"), out: outcome.From(res),
 		finished: map[uint64]bool{}, batches: map[uint64]*batch{}, hot: map[uint64]hotBatch{},
 		writes: make(chan *write, 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1}}
+		backoff: delivery.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1}}
 	b.cond = sync.NewCond(&b.mu)
 	if res != nil {
 		b.log = res.Logger()
@@ -769,7 +770,7 @@ func (b *Buffer) waitFor(ctx context.Context, d time.Duration) (timedOut bool) {
 
 // load reads batch seq and makes the messages of its next delivery; d is nil when the batch is gone
 // (its commit failed) or damaged (it is then deleted and counted).
-func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
+func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *handout) {
 	if msgs, d = b.loadHot(seq); d != nil {
 		return msgs, d
 	}
@@ -815,7 +816,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 		}
 		recs = sub
 	}
-	d = &delivery{n: len(recs), idx: st.idx, raw: rawBuf}
+	d = &handout{n: len(recs), idx: st.idx, raw: rawBuf}
 	st.cur = d
 	b.handed++
 	msgs = make(service.MessageBatch, len(recs))
@@ -826,12 +827,12 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 		// The records were valid when stored, and the CRC says they have not changed since.
 		record.MarkChecked(msgs, flags&flagUnique != 0)
 	}
-	encode.TagRecords(d, msgs)
+	delivery.TagRecords(d, msgs)
 	return msgs, d
 }
 
 // loadHot makes the first delivery of batch seq from the input's messages when they are kept (hot).
-func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *delivery) {
+func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *handout) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	h, ok := b.hot[seq]
@@ -848,20 +849,20 @@ func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *delivery) {
 	var size int
 	_ = b.db.View(func(tx *bolt.Tx) error { size = len(tx.Bucket(bucket).Get(keyOf(seq))); return nil })
 	st.size, st.records = size, len(h.msgs)
-	d := &delivery{n: len(h.msgs)}
+	d := &handout{n: len(h.msgs)}
 	st.cur = d
 	b.handed++
 	msgs := make(service.MessageBatch, len(h.msgs))
 	copy(msgs, h.msgs)
-	encode.TagRecords(d, msgs)
+	delivery.TagRecords(d, msgs)
 	return msgs, d
 }
 
 // resolve handles the acknowledgement of delivery d of batch seq.
-func (b *Buffer) resolve(seq uint64, d *delivery, err error) {
+func (b *Buffer) resolve(seq uint64, d *handout, err error) {
 	var retry, permanent []int
 	if err != nil {
-		retry, permanent = encode.Failures(err, d, d.n)
+		retry, permanent = delivery.Failures(err, d, d.n)
 	}
 	if d.raw != nil {
 		rawPool.Put(d.raw)

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/generate"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -32,7 +33,7 @@ func open(t *testing.T, dir string, mutate ...func(*Config)) *Buffer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.backoff = encode.Backoff{Initial: time.Millisecond, Max: time.Millisecond, MaxRetries: -1}
+	b.backoff = delivery.Backoff{Initial: time.Millisecond, Max: time.Millisecond, MaxRetries: -1}
 	return b
 }
 
@@ -161,7 +162,7 @@ func TestPartialNack(t *testing.T) {
 	berr := service.NewBatchError(msgs, errors.New("some failed")).
 		Failed(1, errors.New("timeout")).
 		Failed(4, errors.New("timeout")).
-		Failed(5, &encode.Permanent{Err: errors.New("rejected")})
+		Failed(5, &delivery.Permanent{Err: errors.New("rejected")})
 	_ = ack(context.Background(), berr)
 	msgs, got, ack := read(t, b)
 	same(t, got, [][]byte{recs[1], recs[4]})

@@ -6,6 +6,8 @@ package httpout
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
@@ -128,7 +130,7 @@ the values of query parameters.
 			service.NewStringField("task").
 				Description("The task name, the `task` label of the metrics.").Default(""),
 			deadletter.Field(),
-			encode.RetryField(),
+			delivery.RetryField(),
 			service.NewStringField("time_field").
 				Description("The category's time field (accepted for symmetry with the other outputs; HTTP bodies carry records as they are).").
 				Default("").Advanced(),

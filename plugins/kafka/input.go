@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -81,7 +83,7 @@ type input struct {
 
 	res     *service.Resources
 	log     *service.Logger
-	backoff encode.Backoff
+	backoff delivery.Backoff
 	stage   *selection.Stage // sampling and the filter, applied to records as they are polled
 
 	clMu sync.RWMutex
@@ -167,7 +169,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		retries: make(chan *pending, 64),
 		closed:  make(chan struct{}),
 		drain:   outcome.From(res).DrainCh(),
-		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
+		backoff: delivery.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 	}
 	rawTopics, err := conf.FieldStringList("topics")
 	if err != nil {
@@ -420,7 +422,7 @@ func (in *input) deliver(p *pending) (service.MessageBatch, service.AckFunc, err
 
 func (in *input) ack(p *pending, err error) {
 	if err != nil {
-		if !encode.IsPermanent(err) {
+		if !delivery.IsPermanent(err) {
 			p.attempts++
 			delay := in.backoff.Delay(p.attempts)
 			in.log.Warnf("esa_kafka input: batch of %d records was not delivered (%v); redelivering in %s", p.values.Len(), err, delay.Round(time.Millisecond))

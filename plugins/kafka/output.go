@@ -8,13 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -96,7 +97,7 @@ type output struct {
 	log *service.Logger
 	dl  *deadletter.Router
 
-	metrics *encode.Metrics
+	metrics *delivery.Metrics
 
 	mu sync.RWMutex
 	cl *kgo.Client
@@ -150,12 +151,12 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, ser
 	if err != nil {
 		return nil, policy, 0, err
 	}
-	if policy, err = encode.StreamBatching(conf); err != nil {
+	if policy, err = delivery.StreamBatching(conf); err != nil {
 		return nil, policy, 0, err
 	}
 	o.maxBuffered = max(10000, maxInFlight*policy.Count)
 
-	o.metrics = encode.NewMetrics(res, o.task)
+	o.metrics = delivery.NewMetrics(res, o.task)
 	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
 		return nil, policy, 0, err
 	}
@@ -343,7 +344,7 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 func (o *output) wrapErr(err error) error {
 	err = fmt.Errorf("esa_kafka: produce to topic %q on %s: %w", o.topic, o.conn.describe(), redactErr(err, o.conn.password))
 	if permanentProduceErr(err) {
-		return &encode.Permanent{Err: err}
+		return &delivery.Permanent{Err: err}
 	}
 	return err
 }

@@ -8,13 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
@@ -111,7 +112,7 @@ balancer: RoundRobin
 		if err != nil {
 			b, _ := m.AsBytes()
 			failed[string(b)] = true
-			if !encode.IsPermanent(err) || !errors.Is(err, kerr.InvalidRecord) {
+			if !delivery.IsPermanent(err) || !errors.Is(err, kerr.InvalidRecord) {
 				t.Errorf("failure of %s: want a permanent INVALID_RECORD error, got %v", b, err)
 			}
 			if !strings.Contains(err.Error(), `esa_kafka: produce to topic "part"`) {

@@ -34,6 +34,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -63,7 +65,7 @@ type Store interface {
 	// for a local directory (so that Put can rename it), or in a temporary directory.
 	Spool() (*os.File, error)
 	// Put stores o (reading o.Body from its start; it may be called again after a failure). It
-	// returns an *encode.Permanent error for a failure no retry can fix.
+	// returns an *delivery.Permanent error for a failure no retry can fix.
 	Put(ctx context.Context, o *Object) error
 	// Describe names a key in messages (for example s3://bucket/key).
 	Describe(key string) string
@@ -104,9 +106,9 @@ type Config struct {
 	// always 1 without Partition).
 	MaxOpen int
 	// Backoff paces the retries of a failed Put.
-	Backoff encode.Backoff
+	Backoff delivery.Backoff
 	// Metrics counts deliveries, failures and retries.
-	Metrics *encode.Metrics
+	Metrics *delivery.Metrics
 	// Log receives a warning per retry.
 	Log *service.Logger
 	// Outcome gets a fatal error when the store refuses an object permanently (a configuration
@@ -647,7 +649,7 @@ func (a *Assembler) store1(o *object, start time.Time, err error) {
 	if err != nil {
 		err = fmt.Errorf("%s: writing %s (%d records): %w", a.cfg.Name, where, obj.Records, err)
 		a.cfg.Metrics.Failed(obj.Records, err)
-		if encode.IsPermanent(err) {
+		if delivery.IsPermanent(err) {
 			// A store that refuses a whole object does so for its configuration (credentials,
 			// permissions, the bucket), not for the records in it: stop the run, and leave the
 			// records unacknowledged rather than give them up.
@@ -716,20 +718,20 @@ func Policy(conf *service.ParsedConfig) (count, bytes int, period time.Duration,
 	}
 	count, bytes = pol.Count, pol.ByteSize
 	if count <= 0 {
-		count = encode.ObjectBatchCount
+		count = delivery.ObjectBatchCount
 	}
 	if bytes <= 0 {
-		bytes = encode.ObjectBatchBytes
+		bytes = delivery.ObjectBatchBytes
 	}
 	p := pol.Period
 	if p == "" {
-		p = encode.ObjectBatchPeriod
+		p = delivery.ObjectBatchPeriod
 	}
 	if period, err = time.ParseDuration(p); err != nil {
 		return 0, 0, 0, fmt.Errorf("batching.period: %w", err)
 	}
-	if period < encode.MinBatchPeriod {
-		return 0, 0, 0, fmt.Errorf("batching.period: %s is below the minimum of %s", p, encode.MinBatchPeriod)
+	if period < delivery.MinBatchPeriod {
+		return 0, 0, 0, fmt.Errorf("batching.period: %s is below the minimum of %s", p, delivery.MinBatchPeriod)
 	}
 	return count, bytes, period, nil
 }
@@ -765,9 +767,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 		if err != nil {
 			return nil, err
 		}
-		cfg.Backoff = encode.Backoff{MaxRetries: mr}
+		cfg.Backoff = delivery.Backoff{MaxRetries: mr}
 	}
-	cfg.Metrics = encode.NewMetrics(res, cfg.Task)
+	cfg.Metrics = delivery.NewMetrics(res, cfg.Task)
 	return New(cfg, store)
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/klauspost/compress/gzip"
@@ -182,7 +184,7 @@ func (s *memStore) get(key string) stored {
 func newAssembler(t *testing.T, store Store, mod func(*Config)) *Assembler {
 	t.Helper()
 	cfg := Config{Name: "test", Task: "tk", Path: "logs/esa", TimeField: "T", Encoding: encode.DefaultOptions(),
-		Count: 100000, Bytes: 64 << 20, Period: time.Hour, Uploads: 1, Metrics: encode.NewMetrics(nil, "tk")}
+		Count: 100000, Bytes: 64 << 20, Period: time.Hour, Uploads: 1, Metrics: delivery.NewMetrics(nil, "tk")}
 	if mod != nil {
 		mod(&cfg)
 	}

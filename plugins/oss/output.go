@@ -14,11 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -287,7 +288,7 @@ func classify(err error) error {
 	if err == nil || retryable(err) {
 		return err
 	}
-	return &encode.Permanent{Err: err}
+	return &delivery.Permanent{Err: err}
 }
 
 // WriteBatch adds batch to the object being filled and returns once that object is uploaded.

@@ -7,11 +7,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
@@ -145,11 +146,11 @@ func (o *output) buildGroups(batch service.MessageBatch, now time.Time) ([]*grou
 	for i, msg := range batch {
 		raw, err := msg.AsBytes()
 		if err != nil {
-			bad = append(bad, badRecord{i, &encode.Permanent{Err: fmt.Errorf("%s: record %d: %w", componentName, i, err)}})
+			bad = append(bad, badRecord{i, &delivery.Permanent{Err: fmt.Errorf("%s: record %d: %w", componentName, i, err)}})
 			continue
 		}
 		if err := b.add(i, msg, raw, timeField, now); err != nil {
-			bad = append(bad, badRecord{i, &encode.Permanent{Err: err}})
+			bad = append(bad, badRecord{i, &delivery.Permanent{Err: err}})
 		}
 	}
 	b.flush()

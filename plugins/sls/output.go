@@ -13,12 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
@@ -32,7 +33,7 @@ type Config struct {
 	MaxRetries                          int
 	// Retry is the task's retry policy (its max_elapsed and max_backoff; SLS's error codes decide
 	// what is retried).
-	Retry       encode.RetryPolicy
+	Retry       delivery.RetryPolicy
 	Timeout     time.Duration
 	MaxInFlight int
 }
@@ -60,7 +61,7 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	if err != nil {
 		return c, pol, fmt.Errorf("%s: %w", componentName, err)
 	}
-	if c.Retry, err = encode.RetryFromParsed(conf); err != nil {
+	if c.Retry, err = delivery.RetryFromParsed(conf); err != nil {
 		return c, pol, fmt.Errorf("%s: %w", componentName, err)
 	}
 	if c.MaxRetries, err = conf.FieldInt("max_retries"); err != nil {
@@ -72,7 +73,7 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	if c.MaxInFlight, err = conf.FieldMaxInFlight(); err != nil {
 		return c, pol, fmt.Errorf("%s: %w", componentName, err)
 	}
-	if pol, err = encode.StreamBatching(conf); err != nil {
+	if pol, err = delivery.StreamBatching(conf); err != nil {
 		return c, pol, fmt.Errorf("%s: batching: %w", componentName, err)
 	}
 	c.applyEnv(os.Getenv)
@@ -195,7 +196,7 @@ type output struct {
 	display  string // endpoint host, for messages
 	client   slssdk.ClientInterface
 	tr       *http.Transport
-	backoff  encode.Backoff
+	backoff  delivery.Backoff
 	log      *service.Logger
 	outcome  *outcome.Outcome
 	now      func() time.Time
@@ -204,7 +205,7 @@ type output struct {
 	keyMu    sync.RWMutex
 	keys     map[string]*string // interned content keys (raw JSON key → decoded), shared by all batches
 
-	metrics *encode.Metrics
+	metrics *delivery.Metrics
 	dl      *deadletter.Router
 
 	wireBytes, rawBytes atomic.Int64 // of accepted PutLogs calls, counted by the transport
@@ -218,7 +219,7 @@ func newOutput(c Config, mgr *service.Resources) (*output, error) {
 	sdkRetriesOff.Do(func() { slssdk.RetryOnServerErrorEnabled = false })
 
 	o := &output{c: c, display: display, now: time.Now,
-		backoff: encode.Backoff{MaxRetries: c.MaxRetries, Max: c.Retry.MaxBackoff, MaxElapsed: c.Retry.MaxElapsed}}
+		backoff: delivery.Backoff{MaxRetries: c.MaxRetries, Max: c.Retry.MaxBackoff, MaxElapsed: c.Retry.MaxElapsed}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 2 * c.MaxInFlight
 	tr.MaxIdleConnsPerHost = 2 * c.MaxInFlight
@@ -245,7 +246,7 @@ func newOutput(c Config, mgr *service.Resources) (*output, error) {
 		o.log = mgr.Logger()
 	}
 	o.outcome = outcome.From(mgr)
-	o.metrics = encode.NewMetrics(mgr, c.Task)
+	o.metrics = delivery.NewMetrics(mgr, c.Task)
 	return o, nil
 }
 
@@ -398,7 +399,7 @@ func (o *output) put(ctx context.Context, g *group) error {
 	return err
 }
 
-// classify wraps a PutLogs error: retryable errors as they are, others as *encode.Permanent.
+// classify wraps a PutLogs error: retryable errors as they are, others as *delivery.Permanent.
 func (o *output) classify(g *group, err error) error {
 	if err == nil {
 		return nil
@@ -415,7 +416,7 @@ func (o *output) classify(g *group, err error) error {
 	if retryable(se) {
 		return e
 	}
-	return &encode.Permanent{Err: e}
+	return &delivery.Permanent{Err: e}
 }
 
 // asSLSError extracts the SDK's error.

@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/generate"
 )
 
@@ -148,7 +149,7 @@ func TestBuildGroupsContentsAndTime(t *testing.T) {
 	if len(groups) != 1 {
 		t.Fatalf("groups: %d", len(groups))
 	}
-	if len(bad) != 2 || bad[0].index != 4 || bad[1].index != 5 || !encode.IsPermanent(bad[0].err) {
+	if len(bad) != 2 || bad[0].index != 4 || bad[1].index != 5 || !delivery.IsPermanent(bad[0].err) {
 		t.Fatalf("bad records: %+v", bad)
 	}
 	g := groups[0]
@@ -284,14 +285,14 @@ func TestRetryable(t *testing.T) {
 			t.Errorf("%s: retryable %v", c.e.Code, got)
 		}
 		err := o.classify(g, &e)
-		if encode.IsPermanent(err) == c.want {
-			t.Errorf("%s: classified permanent=%v", c.e.Code, encode.IsPermanent(err))
+		if delivery.IsPermanent(err) == c.want {
+			t.Errorf("%s: classified permanent=%v", c.e.Code, delivery.IsPermanent(err))
 		}
 		if !strings.Contains(err.Error(), c.e.Code) || !strings.HasPrefix(err.Error(), "esa_sls: PutLogs p/l") {
 			t.Errorf("error text %q", err)
 		}
 	}
-	if err := o.classify(g, errors.New("boom")); encode.IsPermanent(err) {
+	if err := o.classify(g, errors.New("boom")); delivery.IsPermanent(err) {
 		t.Errorf("unknown errors are retried: %v", err)
 	}
 }

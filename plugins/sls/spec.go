@@ -18,10 +18,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
 // Batch defaults (docs/destinations.md#batching) and the SLS PutLogs limits.
@@ -109,7 +110,7 @@ HTTP and a host name uses HTTPS.`).
 				Default(DefaultTimeout.String()).Advanced(),
 			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight),
 			deadletter.Field(),
-			encode.RetryField(),
+			delivery.RetryField(),
 			service.NewBatchPolicyField("batching").
 				Description("When a batch is sent: after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default: 1000 records, 5 MiB, 5 s. A batch larger than the SLS limits is split into several PutLogs calls."),
 		).

@@ -7,11 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
@@ -40,14 +41,14 @@ type batch struct {
 
 // tracker gives at-least-once delivery to inputs whose source cannot replay (files, stdin, the
 // generator): it hands out batches read from a producer channel and, when a batch is nacked, redelivers
-// after an encode.Backoff delay (until shutdown) the records that failed with a retryable error — only
+// after an delivery.Backoff delay (until shutdown) the records that failed with a retryable error — only
 // those, when the nack names records (a *service.BatchError), else the whole batch — and counts the
 // records that failed permanently as undelivered in the stream's outcome. It reports the end of input
 // only after the producer finished and every batch it handed out has resolved.
 type tracker struct {
 	name    string
 	src     <-chan batch // selected batches (see startSelection)
-	backoff encode.Backoff
+	backoff delivery.Backoff
 	out     *outcome.Outcome
 	log     *service.Logger
 	markers bool // send flush markers (pipeline.NewFlushMarker) at the end of the input
@@ -87,7 +88,7 @@ func newTracker(name string, src <-chan chunk, conf *service.ParsedConfig, res *
 		markers: markers,
 		name:    name,
 		src:     startSelection(stage, src, runtime.GOMAXPROCS(0), batchSize),
-		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
+		backoff: delivery.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 		out:     outcome.From(res),
 		log:     res.Logger(),
 		changed: make(chan struct{}, 1),
@@ -201,7 +202,7 @@ func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc, bo
 			record.MarkChecked(msgs, true)
 		}
 	}
-	encode.TagRecords(a, msgs)
+	delivery.TagRecords(a, msgs)
 	var once sync.Once
 	return msgs, func(_ context.Context, err error) error {
 		once.Do(func() { t.resolve(a, err) })
@@ -213,7 +214,7 @@ func (t *tracker) resolve(a *attempt, err error) {
 	n := a.b.replay.len()
 	var retry, permanent []int
 	if err != nil {
-		retry, permanent = encode.Failures(err, a, n)
+		retry, permanent = delivery.Failures(err, a, n)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

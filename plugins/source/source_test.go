@@ -13,13 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/klauspost/compress/gzip"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -302,7 +303,7 @@ func TestFileInputPermanentNack(t *testing.T) {
 	col := &collector{fail: func(_ int, b service.MessageBatch) error {
 		p, _ := b[0].AsBytes()
 		if string(p) == `{"n":10}` {
-			return fmt.Errorf("esa_test: PUT: %w", &encode.Permanent{Err: errors.New("403 Forbidden")})
+			return fmt.Errorf("esa_test: PUT: %w", &delivery.Permanent{Err: errors.New("403 Forbidden")})
 		}
 		return nil
 	}}
