@@ -25,7 +25,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 const (
@@ -54,7 +53,7 @@ func Reason(m *service.Message) string {
 			return s
 		}
 	}
-	if v, ok := m.MetaGet(record.MetaInvalidReason); ok && v != "" {
+	if v, ok := m.MetaGet(pipeline.MetaInvalidReason); ok && v != "" {
 		return v
 	}
 	return "unknown"

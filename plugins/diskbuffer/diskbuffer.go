@@ -32,7 +32,6 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // Name is the component name.
@@ -506,7 +505,7 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 		if raw[i], err = m.AsBytes(); err != nil {
 			return err
 		}
-		if ok, unique := record.Checked(m, raw[i]); !ok {
+		if ok, unique := pipeline.Checked(m, raw[i]); !ok {
 			flags &^= flagChecked | flagUnique
 		} else if !unique {
 			flags &^= flagUnique
@@ -825,7 +824,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *handout) {
 	}
 	if flags&flagChecked != 0 {
 		// The records were valid when stored, and the CRC says they have not changed since.
-		record.MarkChecked(msgs, flags&flagUnique != 0)
+		pipeline.MarkChecked(msgs, flags&flagUnique != 0)
 	}
 	delivery.TagRecords(d, msgs)
 	return msgs, d

@@ -20,7 +20,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/esa-connect/esa-connect/plugins/generate"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 func open(t *testing.T, dir string, mutate ...func(*Config)) *Buffer {
@@ -413,9 +412,9 @@ func TestCheckedMarksKept(t *testing.T) {
 	b := open(t, dir)
 	recs := records(3, "v")
 	marked := batchOf(recs)
-	record.MarkChecked(marked, true)
+	pipeline.MarkChecked(marked, true)
 	mixed := batchOf(recs)
-	record.MarkChecked(mixed[:2], true)
+	pipeline.MarkChecked(mixed[:2], true)
 	for _, in := range []service.MessageBatch{marked, mixed} {
 		acked := make(chan error, 1)
 		if err := b.WriteBatch(context.Background(), in, func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
@@ -429,7 +428,7 @@ func TestCheckedMarksKept(t *testing.T) {
 	for i, want := range []bool{true, false} {
 		msgs, got, ack := read(t, b)
 		for j, m := range msgs {
-			if ok, unique := record.Checked(m, got[j]); ok != want || unique != want {
+			if ok, unique := pipeline.Checked(m, got[j]); ok != want || unique != want {
 				t.Fatalf("batch %d record %d: checked %v unique %v, want %v", i, j, ok, unique, want)
 			}
 		}

@@ -88,8 +88,8 @@ pass through untouched.`).
 			service.NewStringEnumField("timestamp_format", TimeRFC3339, TimeRFC3339ms, TimeUnix, TimeUnixMs, TimeUnixNano).
 				Description("How timestamp fields are written: `rfc3339` as received, `rfc3339ms`, or Unix seconds / milliseconds / nanoseconds as JSON numbers.").
 				Default(TimeRFC3339),
-			record.TaskField(),
-			record.RouteInvalidField(),
+			pipeline.TaskField(),
+			pipeline.RouteInvalidField(),
 			service.NewObjectListField("transforms",
 				service.NewStringField("field").Description("A delivered string field."),
 				service.NewObjectField("hash",
@@ -182,7 +182,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.TimestampFormat, err = conf.FieldString("timestamp_format"); err != nil {
 		return nil, err
 	}
-	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
+	if c.Task, c.RouteInvalid, err = pipeline.ParseTaskFields(conf); err != nil {
 		return nil, err
 	}
 	if c.Bundle, err = conf.FieldBool("bundle"); err != nil {
@@ -280,7 +280,7 @@ type Processor struct {
 	bundle     bool
 	guard      bool // log4shell_guard
 
-	invalid    *record.InvalidHandler
+	invalid    *pipeline.InvalidHandler
 	typeErrors *service.MetricCounter
 	tap        *tap.Hub     // watchers of the delivered records (esa-connect tap)
 	pool       sync.Pool    // *state
@@ -395,7 +395,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 		p.eventSlot = p.sel.Index(cat.TimeField)
 	}
 	p.bundle = c.Bundle
-	p.invalid = record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid)
+	p.invalid = pipeline.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid)
 	p.tap = tap.From(res)
 	if res != nil {
 		p.typeErrors = res.Metrics().NewCounter(MetricTypeErrors, "task", "field")
@@ -436,7 +436,7 @@ func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 }
 
 // transform is Transform with the state of the calling goroutine. checked says an earlier
-// component validated rec (record.Checked), unique that its top-level names are distinct.
+// component validated rec (pipeline.Checked), unique that its top-level names are distinct.
 func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, ix record.Index) ([]byte, time.Time, error) {
 	var err error
 	switch {
@@ -624,10 +624,10 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		start := len(buf)
 		var t time.Time
 		if err == nil {
-			checked, unique, ix := record.CheckedIndex(msg, rec)
+			checked, unique, ix := pipeline.CheckedIndex(msg, rec)
 			buf, t, err = p.transform(buf, rec, st, checked, unique, ix)
 			if checked {
-				record.Release(msg)
+				pipeline.Release(msg)
 			}
 		}
 		if err != nil {

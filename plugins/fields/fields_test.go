@@ -266,7 +266,7 @@ func TestBadRecordsInStream(t *testing.T) {
 		want[b.reason]++
 	}
 	for reason, n := range want {
-		if got := m.Get(record.MetricInvalid, "task", "bad", "reason", reason); got != n {
+		if got := m.Get(pipeline.MetricInvalid, "task", "bad", "reason", reason); got != n {
 			t.Errorf("reason %s: %d, want %d (%v)", reason, got, n, m.All())
 		}
 	}
@@ -282,7 +282,7 @@ func TestBadRecordsInStream(t *testing.T) {
 		t.Fatalf("route_invalid: %d outputs, want %d", len(outs), len(inputs))
 	}
 	for i, b := range badRecords {
-		if outs[i].Err == nil || outs[i].Meta[record.MetaInvalidReason] != b.reason || outs[i].Content != b.rec {
+		if outs[i].Err == nil || outs[i].Meta[pipeline.MetaInvalidReason] != b.reason || outs[i].Content != b.rec {
 			t.Errorf("%s: routed output %.80q err=%v meta=%v", b.name, outs[i].Content, outs[i].Err, outs[i].Meta)
 		}
 	}
@@ -372,7 +372,7 @@ func TestFlushMarkers(t *testing.T) {
 	if len(outs) != 2 || outs[0].Content != "" || outs[0].Meta[pipeline.MetaFlush] != "1" || outs[1].Content != `{"ClientIP":"x"}` {
 		t.Fatalf("outputs %+v", outs)
 	}
-	if got := m.Get(record.MetricInvalid); got != 0 {
+	if got := m.Get(pipeline.MetricInvalid); got != 0 {
 		t.Errorf("marker counted invalid: %v", m.All())
 	}
 }
@@ -481,7 +481,7 @@ func throughFilter(t *testing.T, field string, batch service.MessageBatch) (serv
 	indexed := 0
 	for _, m := range out[0] {
 		b, _ := m.AsBytes()
-		if _, _, ix := record.CheckedIndex(m, b); ix.Valid() {
+		if _, _, ix := pipeline.CheckedIndex(m, b); ix.Valid() {
 			indexed++
 		}
 	}

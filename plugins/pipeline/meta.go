@@ -23,6 +23,10 @@ const (
 	MetaLastTime  = "esa_last_time"
 )
 
+// MetaInvalidReason is the metadata key an esa_* processor with route_invalid: true sets on an
+// invalid record (one of the record.Reason constants) before passing it on flagged with an error.
+const MetaInvalidReason = "esa_invalid_reason"
+
 // MessageTime returns the event time of a delivered record: the timeField of its body, else the
 // esa_event_time metadata, else now (the receive time).
 func MessageTime(msg *service.Message, timeField string, now time.Time) time.Time {

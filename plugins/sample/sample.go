@@ -59,7 +59,7 @@ like any other). Messages already flagged with an error pass through untouched.`
 				Description("Optional top-level field whose value decides deterministically (e.g. `ClientRequestID`). Empty: random per record.").
 				Default("").
 				Example("ClientRequestID"),
-			record.TaskField(),
+			pipeline.TaskField(),
 		).
 		LintRule(`root = if this.rate != null && (this.rate <= 0 || this.rate > 100) { [ "rate must be in (0, 100]" ] }`).
 		Example("Keep a quarter of the records", "Random sampling at 25 %.", `

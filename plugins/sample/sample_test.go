@@ -12,7 +12,6 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
@@ -181,7 +180,7 @@ func TestStreamMetrics(t *testing.T) {
 	if got := m.Get(MetricIn, "task", "t1"); got != 5 {
 		t.Errorf("in = %d, want 5 (%v)", got, m.All())
 	}
-	if got := m.Get(record.MetricInvalid); got != 0 {
+	if got := m.Get(pipeline.MetricInvalid); got != 0 {
 		t.Errorf("esa_sample counted invalid records: %v", m.All())
 	}
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
@@ -23,7 +22,7 @@ import (
 type chunk struct {
 	recs [][]byte
 	// checked: the records are known valid with distinct top-level names (the generator's are, by
-	// construction); their messages carry record.MarkChecked so the esa_* processors skip validation.
+	// construction); their messages carry pipeline.MarkChecked so the esa_* processors skip validation.
 	checked bool
 	// file and spans, for records read from a plain file: where each record is, so that a redelivery
 	// reads it there again instead of keeping it in memory.
@@ -199,7 +198,7 @@ func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc, bo
 			msgs[i] = service.NewMessage(r)
 		}
 		if a.b.checked {
-			record.MarkChecked(msgs, true)
+			pipeline.MarkChecked(msgs, true)
 		}
 	}
 	delivery.TagRecords(a, msgs)

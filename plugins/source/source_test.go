@@ -22,7 +22,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // testEnv is an environment with our inputs plus inproc (for consumer funcs) and drop.
@@ -42,7 +41,7 @@ type collector struct {
 	batches []int
 	calls   int
 	markers int
-	checked []bool // record.Checked of each record
+	checked []bool // pipeline.Checked of each record
 	fail    func(call int, b service.MessageBatch) error
 }
 
@@ -70,7 +69,7 @@ func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 			return err
 		}
 		c.recs = append(c.recs, string(p))
-		ok, _ := record.Checked(m, p)
+		ok, _ := pipeline.Checked(m, p)
 		c.checked = append(c.checked, ok)
 	}
 	return nil

@@ -13,7 +13,6 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/generate"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // AccessRecords returns n realistic access-log records from plugins/generate (seeded, fixed clock).
@@ -53,11 +52,11 @@ var Fields20 = []string{"EdgeStartTimestamp", "ClientRequestID", "ClientIP", "Cl
 	"EdgeResponseTime", "EdgeCacheStatus", "ClientCountryCode", "ClientSSLProtocol", "OriginResponseStatusCode",
 	"EdgeResponseCompressionRatio", "ClientSrcPort", "SecAction", "EdgeServerIP", "ClientRequestReferer"}
 
-// GeneratedBatch wraps records in messages marked as esa_generate marks its own (record.MarkChecked:
+// GeneratedBatch wraps records in messages marked as esa_generate marks its own (pipeline.MarkChecked:
 // valid, distinct names), so the esa_* processors look fields up without validating again.
 func GeneratedBatch(recs [][]byte) service.MessageBatch {
 	b := Batch(recs)
-	record.MarkChecked(b, true)
+	pipeline.MarkChecked(b, true)
 	return b
 }
 
