@@ -128,15 +128,12 @@ func (c Config) credentials() (id, secret, token, source string) {
 }
 
 type output struct {
-	cfg      Config
-	task     string
-	partSize int64
-	partConc int
-	asm      *objects.Assembler
-	spoolDir string
-	timeout  time.Duration
-	log      *service.Logger
-	out      *outcome.Outcome
+	cfg  Config
+	task string
+	up   objects.Upload // multipart, timeout, spool_dir
+	asm  *objects.Assembler
+	log  *service.Logger
+	out  *outcome.Outcome
 
 	mu     sync.RWMutex
 	bucket *alioss.Bucket
@@ -171,22 +168,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		return nil, errors.New("access_key_secret: must be set with access_key_id")
 	}
 	o.cfg = c
-	ps, err := conf.FieldInt("multipart", "part_size")
-	if err != nil {
-		return nil, err
-	}
-	if ps < minPartSize {
-		return nil, fmt.Errorf("multipart.part_size: %d is below the OSS minimum of %d bytes", ps, minPartSize)
-	}
-	o.partSize = int64(ps)
-	if o.partConc, err = conf.FieldInt("multipart", "concurrency"); err != nil {
-		return nil, err
-	}
-	o.partConc = max(o.partConc, 1)
-	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
-		return nil, err
-	}
-	if o.spoolDir, err = conf.FieldString("spool_dir"); err != nil {
+	if o.up, err = objects.UploadFromParsed(conf, "OSS", minPartSize); err != nil {
 		return nil, err
 	}
 	if o.asm, err = objects.FromParsed(conf, res, Name, c.Prefix, o); err != nil {
@@ -215,7 +197,7 @@ func (o *output) Connect(ctx context.Context) error {
 	if id == "" || secret == "" {
 		return o.fatal(errors.New("no credentials: set access_key_id and access_key_secret, or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"))
 	}
-	secs := int64(o.timeout / time.Second)
+	secs := int64(o.up.Timeout / time.Second)
 	opts := []alioss.ClientOption{alioss.Timeout(min(secs, 30), max(secs, 1))}
 	if token != "" {
 		opts = append(opts, alioss.SecurityToken(token))
@@ -303,7 +285,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 }
 
 // Spool implements objects.Store: a temporary file in spool_dir.
-func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.spoolDir, o.task) }
+func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.up.SpoolDir, o.task) }
 
 // Describe implements objects.Store.
 func (o *output) Describe(key string) string { return o.objectURL(key) }
@@ -321,7 +303,7 @@ func (o *output) Put(ctx context.Context, obj *objects.Object) error {
 
 func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj *objects.Object) error {
 	opts := []alioss.Option{alioss.ContentType(obj.ContentType), alioss.ContentEncoding(obj.ContentEncoding), alioss.WithContext(ctx)}
-	if obj.Size <= o.partSize {
+	if obj.Size <= o.up.PartSize {
 		return b.PutObject(obj.Key, io.NewSectionReader(obj.Body, 0, obj.Size), opts...)
 	}
 	imur, err := b.InitiateMultipartUpload(obj.Key, opts...)
@@ -348,7 +330,7 @@ func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj *objects.Obje
 }
 
 func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.InitiateMultipartUploadResult, body io.ReaderAt, size int64) ([]alioss.UploadPart, error) {
-	n := int((size + o.partSize - 1) / o.partSize)
+	n := int((size + o.up.PartSize - 1) / o.up.PartSize)
 	parts := make([]alioss.UploadPart, n)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -358,13 +340,13 @@ func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.
 		firstErr error
 		next     = make(chan int)
 	)
-	for w := 0; w < min(o.partConc, n); w++ {
+	for w := 0; w < min(o.up.PartConcurrency, n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				lo := int64(i) * o.partSize
-				hi := min(lo+o.partSize, size)
+				lo := int64(i) * o.up.PartSize
+				hi := min(lo+o.up.PartSize, size)
 				p, err := b.UploadPart(imur, io.NewSectionReader(body, lo, hi-lo), hi-lo, i+1, alioss.WithContext(ctx))
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("UploadPart %d: %w", i+1, err); cancel() })
