@@ -106,7 +106,7 @@ output_resources:
 // Register registers the esa_dead_letter output on env.
 func Register(env *service.Environment) error {
 	return env.RegisterBatchOutput(Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-		o, mif, err := newOutput(conf, res)
+		o, mif, err := fromParsed(conf, res)
 		return o, service.BatchPolicy{}, mif, err
 	})
 }
@@ -121,7 +121,8 @@ type output struct {
 	destination string
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, int, error) {
+// fromParsed builds an esa_dead_letter output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, int, error) {
 	task, err := conf.FieldString("task")
 	if err != nil {
 		return nil, 0, err

@@ -270,25 +270,26 @@ func (c *Config) EncoderOptions() encode.Options {
 	return o
 }
 
-func newOutput(conf *service.ParsedConfig, mgr *service.Resources) (*output, error) {
+// fromParsed builds an esa_http output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	c, pol, err := parseConfig(conf)
 	if err != nil {
 		return nil, fmt.Errorf("esa_http: %w", err)
 	}
-	o, err := newFromConfig(c, mgr)
+	o, err := newOutput(c, res)
 	if err != nil {
 		return nil, err
 	}
-	if o.dl, err = deadletter.NewRouter(conf, mgr); err != nil {
+	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
 		return nil, fmt.Errorf("esa_http: %w", err)
 	}
 	o.policy = pol
 	return o, nil
 }
 
-// newFromConfig builds an esa_http output from a Config (used by Register's constructor; mgr may be nil in
+// newOutput builds an esa_http output from a Config (used by fromParsed; mgr may be nil in
 // tests, then metrics and logs are discarded).
-func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
+func newOutput(c Config, mgr *service.Resources) (*output, error) {
 	if c.Compression == "" {
 		c.Compression = encode.CodecNone
 	}

@@ -25,11 +25,11 @@ import (
 func parseOutput(t *testing.T, yaml string) (*output, error) {
 	t.Helper()
 	env := service.NewEmptyEnvironment()
-	conf, err := outputSpec().ParseYAML(yaml, env)
+	conf, err := ConfigSpec().ParseYAML(yaml, env)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	return newOutput(conf, nil)
+	return fromParsed(conf, nil)
 }
 
 func mustOutput(t *testing.T, yaml string) *output {

@@ -24,7 +24,11 @@ const (
 	errorBodyBytes = 512
 )
 
-func outputSpec() *service.ConfigSpec {
+// Name is the component name.
+const Name = "esa_http"
+
+// ConfigSpec is the esa_http configuration specification.
+func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Network").
@@ -167,9 +171,9 @@ output:
 
 // Register registers the esa_http output on env.
 func Register(env *service.Environment) error {
-	return env.RegisterBatchOutput("esa_http", outputSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			o, err := newOutput(conf, mgr)
+	return env.RegisterBatchOutput(Name, ConfigSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			o, err := fromParsed(conf, res)
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}

@@ -20,7 +20,8 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
-func inputSpec() *service.ConfigSpec {
+// InputSpec is the esa_kafka input configuration specification.
+func InputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -148,15 +149,8 @@ type recordMeta struct {
 	key       []byte
 }
 
-func newInputFromConfig(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
-	in, err := newInput(conf, res)
-	if err != nil {
-		return nil, fmt.Errorf("esa_kafka input: %w", err)
-	}
-	return in, nil
-}
-
-func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
+// inputFromParsed builds an esa_kafka input from its parsed config (InputSpec).
+func inputFromParsed(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
 	conn, err := parseConnConfig(conf)
 	if err != nil {
 		return nil, err

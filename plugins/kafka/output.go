@@ -20,7 +20,8 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
-func outputSpec() *service.ConfigSpec {
+// OutputSpec is the esa_kafka output configuration specification.
+func OutputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -103,15 +104,8 @@ type output struct {
 	cl *kgo.Client
 }
 
-func newOutputFromConfig(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-	o, policy, maxInFlight, err := newOutput(conf, res)
-	if err != nil {
-		return nil, policy, 0, fmt.Errorf("esa_kafka: %w", err)
-	}
-	return o, policy, maxInFlight, nil
-}
-
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, int, error) {
+// outputFromParsed builds an esa_kafka output from its parsed config (OutputSpec).
+func outputFromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, int, error) {
 	var policy service.BatchPolicy
 	conn, err := parseConnConfig(conf)
 	if err != nil {

@@ -21,12 +21,12 @@ import (
 
 func newTestOutput(t testing.TB, yaml string) (*output, *service.Resources) {
 	t.Helper()
-	conf, err := outputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
+	conf, err := OutputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := service.MockResources()
-	o, _, _, err := newOutput(conf, res)
+	o, _, _, err := outputFromParsed(conf, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,9 +231,9 @@ func TestOutputConfigErrors(t *testing.T) {
 	}
 	cases["topic: t\nbrokers: ["+strings.Join(brokers51, ",")+"]\n"] = "at most 50"
 	for yaml, want := range cases {
-		conf, err := outputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
+		conf, err := OutputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 		if err == nil {
-			_, _, _, err = newOutput(conf, service.MockResources())
+			_, _, _, err = outputFromParsed(conf, service.MockResources())
 		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %q: error %v, want it to mention %q", yaml, err, want)
@@ -241,11 +241,11 @@ func TestOutputConfigErrors(t *testing.T) {
 	}
 	// kafka.-prefixed balancers, the "none" alias and 50 brokers are fine.
 	brokers50 := strings.Join(brokers51[:50], ",")
-	conf, err := outputSpec().ParseYAML("topic: t\nbrokers: ["+brokers50+"]\nbalancer: kafka.CRC32Balancer\ncompression: none\n", service.NewEmptyEnvironment())
+	conf, err := OutputSpec().ParseYAML("topic: t\nbrokers: ["+brokers50+"]\nbalancer: kafka.CRC32Balancer\ncompression: none\n", service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, policy, inFlight, err := newOutput(conf, service.MockResources())
+	o, policy, inFlight, err := outputFromParsed(conf, service.MockResources())
 	if err != nil {
 		t.Fatal(err)
 	}

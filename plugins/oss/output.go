@@ -30,7 +30,8 @@ const Name = "esa_oss"
 // minPartSize is OSS's smallest part (except the last).
 const minPartSize = 100 * 1024
 
-func spec() *service.ConfigSpec {
+// ConfigSpec is the esa_oss configuration specification.
+func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -75,8 +76,8 @@ output:
 
 // Register registers esa_oss on env.
 func Register(env *service.Environment) error {
-	return objects.Register(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
-		o, err := newOutput(conf, res)
+	return objects.Register(env, Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
+		o, err := fromParsed(conf, res)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -139,7 +140,8 @@ type output struct {
 	bucket *alioss.Bucket
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+// fromParsed builds an esa_oss output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	var c Config
 	o := &output{log: res.Logger(), out: outcome.From(res)}
 	var err error

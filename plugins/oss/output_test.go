@@ -49,12 +49,12 @@ func TestEndpointURL(t *testing.T) {
 
 func newTestOutput(t *testing.T, yaml string) (*output, *service.Resources) {
 	t.Helper()
-	pc, err := spec().ParseYAML(yaml, service.NewEmptyEnvironment())
+	pc, err := ConfigSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := service.MockResources()
-	o, err := newOutput(pc, res)
+	o, err := fromParsed(pc, res)
 	if err != nil {
 		t.Fatal(err)
 	}

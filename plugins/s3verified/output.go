@@ -25,7 +25,8 @@ import (
 // Name is the component name.
 const Name = "esa_s3_verified"
 
-func spec() *service.ConfigSpec {
+// ConfigSpec is the esa_s3_verified configuration specification.
+func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -88,8 +89,8 @@ output:
 
 // Register registers esa_s3_verified on env.
 func Register(env *service.Environment) error {
-	return objects.Register(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
-		o, err := newOutput(conf, res)
+	return objects.Register(env, Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
+		o, err := fromParsed(conf, res)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -112,7 +113,8 @@ type output struct {
 	uploader *manager.Uploader
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+// fromParsed builds an esa_s3_verified output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	var c Config
 	var err error
 	str := func(name string, dst *string) {

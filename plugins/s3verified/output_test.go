@@ -142,12 +142,12 @@ ownership_secret: %s
 task: access-to-s3
 time_field: EdgeStartTimestamp
 `, e.bucket, e.proxy.URL, s3test.AccessKey, s3test.SecretKey, testSecret) + extra
-	pc, err := spec().ParseYAML(yaml, service.NewEmptyEnvironment())
+	pc, err := ConfigSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := service.MockResources()
-	o, err := newOutput(pc, res)
+	o, err := fromParsed(pc, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,12 +303,12 @@ func TestConnectRejections(t *testing.T) {
 	})
 
 	t.Run("server down is not fatal", func(t *testing.T) {
-		pc, err := spec().ParseYAML(fmt.Sprintf("bucket_path: logs\nendpoint: http://127.0.0.1:1\nforce_path_style: true\naccess_key_id: a\nsecret_access_key: b\nownership_token: %s\nownership_secret: x\ntask: t\n", tok), service.NewEmptyEnvironment())
+		pc, err := ConfigSpec().ParseYAML(fmt.Sprintf("bucket_path: logs\nendpoint: http://127.0.0.1:1\nforce_path_style: true\naccess_key_id: a\nsecret_access_key: b\nownership_token: %s\nownership_secret: x\ntask: t\n", tok), service.NewEmptyEnvironment())
 		if err != nil {
 			t.Fatal(err)
 		}
 		res := service.MockResources()
-		o, err := newOutput(pc, res)
+		o, err := fromParsed(pc, res)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -485,11 +485,11 @@ func TestRetryThenNack(t *testing.T) {
 
 func TestOwnershipSecretDefaultFromEnvironment(t *testing.T) {
 	t.Setenv("ESA_OWNERSHIP_SECRET", "from-the-environment")
-	pc, err := spec().ParseYAML("bucket_path: b/p\ntask: t\n", service.NewEmptyEnvironment())
+	pc, err := ConfigSpec().ParseYAML("bucket_path: b/p\ntask: t\n", service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := newOutput(pc, service.MockResources())
+	o, err := fromParsed(pc, service.MockResources())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,7 @@ func (o *output) buildGroups(batch service.MessageBatch, now time.Time) ([]*grou
 	for i, msg := range batch {
 		raw, err := msg.AsBytes()
 		if err != nil {
-			bad = append(bad, badRecord{i, &delivery.Permanent{Err: fmt.Errorf("%s: record %d: %w", componentName, i, err)}})
+			bad = append(bad, badRecord{i, &delivery.Permanent{Err: fmt.Errorf("%s: record %d: %w", Name, i, err)}})
 			continue
 		}
 		if err := b.add(i, msg, raw, timeField, now); err != nil {
@@ -189,7 +189,7 @@ func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, no
 		return true
 	})
 	if err != nil {
-		return fmt.Errorf("%s: record %d: %w", componentName, index, err)
+		return fmt.Errorf("%s: record %d: %w", Name, index, err)
 	}
 	if !haveTime {
 		t = pipeline.MessageTime(msg, "", now)
@@ -201,7 +201,7 @@ func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, no
 	}
 	need := fieldLen(logSize)
 	if b.header+need > MaxRawBytesPerPut {
-		return fmt.Errorf("%s: record %d: %d bytes as an SLS log, more than the %d bytes one PutLogs call may carry", componentName, index, need, MaxRawBytesPerPut)
+		return fmt.Errorf("%s: record %d: %d bytes as an SLS log, more than the %d bytes one PutLogs call may carry", Name, index, need, MaxRawBytesPerPut)
 	}
 	if len(b.indexes) > 0 && (len(b.indexes)+1 > MaxLogsPerPut || len(b.buf)+b.header+need > MaxRawBytesPerPut) {
 		b.flush()

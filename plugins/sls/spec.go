@@ -36,10 +36,12 @@ const (
 	envAccessKeySecret   = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 	envSecurityToken     = "ALIBABA_CLOUD_SECURITY_TOKEN"
 	defaultEndpointFmt   = "%s.log.aliyuncs.com"
-	componentName        = "esa_sls"
 	maxErrorMessageBytes = 512
 	maxCachedKeys        = 4096
 )
+
+// Name is the component name.
+const Name = "esa_sls"
 
 // ConfigSpec is the esa_sls configuration specification.
 func ConfigSpec() *service.ConfigSpec {
@@ -134,19 +136,29 @@ output:
 
 // Register registers the esa_sls output on env.
 func Register(env *service.Environment) error {
-	return env.RegisterBatchOutput(componentName, ConfigSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			c, pol, err := parseConfig(conf)
+	return env.RegisterBatchOutput(Name, ConfigSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			o, pol, err := fromParsed(conf, res)
 			if err != nil {
 				return nil, pol, 0, err
 			}
-			o, err := newOutput(c, mgr)
-			if err != nil {
-				return nil, pol, 0, err
-			}
-			if o.dl, err = deadletter.NewRouter(conf, mgr); err != nil {
-				return nil, pol, 0, fmt.Errorf("%s: %w", componentName, err)
-			}
-			return o, pol, c.MaxInFlight, nil
+			return o, pol, o.c.MaxInFlight, nil
 		})
+}
+
+// fromParsed builds an esa_sls output from its parsed config (ConfigSpec) and returns its batch
+// policy.
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, error) {
+	c, pol, err := parseConfig(conf)
+	if err != nil {
+		return nil, pol, err
+	}
+	o, err := newOutput(c, res)
+	if err != nil {
+		return nil, pol, err
+	}
+	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
+		return nil, pol, fmt.Errorf("%s: %w", Name, err)
+	}
+	return o, pol, nil
 }
