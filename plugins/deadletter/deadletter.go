@@ -18,11 +18,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 const (
@@ -51,7 +53,7 @@ func Reason(m *service.Message) string {
 			return s
 		}
 	}
-	if v, ok := m.MetaGet(record.MetaInvalidReason); ok && v != "" {
+	if v, ok := m.MetaGet(pipeline.MetaInvalidReason); ok && v != "" {
 		return v
 	}
 	return "unknown"
@@ -104,7 +106,7 @@ output_resources:
 // Register registers the esa_dead_letter output on env.
 func Register(env *service.Environment) error {
 	return env.RegisterBatchOutput(Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-		o, mif, err := newOutput(conf, res)
+		o, mif, err := fromParsed(conf, res)
 		return o, service.BatchPolicy{}, mif, err
 	})
 }
@@ -119,7 +121,8 @@ type output struct {
 	destination string
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, int, error) {
+// fromParsed builds an esa_dead_letter output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, int, error) {
 	task, err := conf.FieldString("task")
 	if err != nil {
 		return nil, 0, err
@@ -167,7 +170,7 @@ func (o *output) Connect(context.Context) error {
 
 // WriteBatch writes the records of batch (flush markers are dropped) and counts them.
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
-	recs := encode.WithoutMarkers(batch)
+	recs := pipeline.WithoutMarkers(batch)
 	if len(recs) == 0 {
 		return nil
 	}
@@ -189,7 +192,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 	}
 	reasons := map[string]int64{}
 	for _, m := range batch {
-		if !encode.IsFlushMarker(m) {
+		if !pipeline.IsFlushMarker(m) {
 			reasons[Reason(m)]++
 		}
 	}
@@ -382,12 +385,12 @@ func NewRouter(conf *service.ParsedConfig, res *service.Resources) (*Router, err
 }
 
 // Write calls write with batch minus its flush markers (not at all when only markers are left) and
-// resolves what write reports: records that failed with an *encode.Permanent error go to the dead
+// resolves what write reports: records that failed with an *delivery.Permanent error go to the dead
 // letter, and count as done once it took them; every other failure (or a dead letter that failed too)
 // is returned as a *service.BatchError on batch that names exactly those records, so that only they
 // are nacked and redelivered.
 func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write func(context.Context, service.MessageBatch) error) error {
-	recs := encode.WithoutMarkers(batch)
+	recs := pipeline.WithoutMarkers(batch)
 	if len(recs) == 0 {
 		return nil
 	}
@@ -420,11 +423,11 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 		var dead service.MessageBatch
 		var deadIdx []int
 		for i, e := range errs {
-			if e != nil && encode.IsPermanent(e) {
+			if e != nil && delivery.IsPermanent(e) {
 				m := recs[i]
 				m.MetaSetMut(MetaError, e.Error())
 				reason := ReasonRejected
-				var pe *encode.Permanent
+				var pe *delivery.Permanent
 				if errors.As(e, &pe) && pe.Reason != "" {
 					reason = pe.Reason
 				}
@@ -458,7 +461,7 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 		}
 	} else {
 		for i, m := range batch {
-			if !encode.IsFlushMarker(m) {
+			if !pipeline.IsFlushMarker(m) {
 				pos = append(pos, i)
 			}
 		}
@@ -467,7 +470,7 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 	// when there is one, so that such an input redelivers rather than gives up.
 	headline := -1
 	for i, e := range errs {
-		if e != nil && (headline < 0 || encode.IsPermanent(errs[headline]) && !encode.IsPermanent(e)) {
+		if e != nil && (headline < 0 || delivery.IsPermanent(errs[headline]) && !delivery.IsPermanent(e)) {
 			headline = i
 		}
 	}
@@ -483,7 +486,7 @@ func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write fu
 	return out
 }
 
-// retryable hides the *encode.Permanent inside an error: a record the dead letter did not take is
+// retryable hides the *delivery.Permanent inside an error: a record the dead letter did not take is
 // retried, not given up on.
 type retryable struct{ err error }
 

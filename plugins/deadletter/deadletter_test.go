@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/source"
 )
@@ -52,7 +53,7 @@ func (p *picky) WriteBatch(ctx context.Context, batch service.MessageBatch) erro
 			p.attempts[rec]++
 			switch {
 			case strings.Contains(rec, "perm"):
-				fail(i, &encode.Permanent{Err: fmt.Errorf("400 Bad Request: %s", rec)})
+				fail(i, &delivery.Permanent{Err: fmt.Errorf("400 Bad Request: %s", rec)})
 			case strings.Contains(rec, "flaky") && p.attempts[rec] <= 2:
 				fail(i, errors.New("503 Service Unavailable"))
 			default:
@@ -273,7 +274,7 @@ output_resources:
 	if err == nil {
 		t.Fatal("a record neither the destination nor the dead letter took was acknowledged")
 	}
-	if encode.IsPermanent(err) || !strings.Contains(err.Error(), "dead letter is full") {
+	if delivery.IsPermanent(err) || !strings.Contains(err.Error(), "dead letter is full") {
 		t.Errorf("want a retryable error naming the dead letter's failure, got %v", err)
 	}
 }

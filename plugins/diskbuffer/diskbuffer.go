@@ -22,14 +22,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/dustin/go-humanize"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // Name is the component name.
@@ -178,7 +180,7 @@ type Buffer struct {
 	ended     bool // the input ended (EndOfInput)
 	draining  bool
 	closed    bool
-	backoff   encode.Backoff
+	backoff   delivery.Backoff
 }
 
 // hotMax bounds the records kept in memory for their first delivery (see hotBatch).
@@ -195,14 +197,14 @@ type hotBatch struct {
 
 // batch is a stored batch being delivered.
 type batch struct {
-	size, records int       // of the stored value
-	attempts      int       // deliveries so far
-	idx           []int     // the records still to deliver (nil: all)
-	cur           *delivery // the delivery in flight, if any
+	size, records int      // of the stored value
+	attempts      int      // deliveries so far
+	idx           []int    // the records still to deliver (nil: all)
+	cur           *handout // the delivery in flight, if any
 }
 
-// delivery is one hand-out of a batch; its pointer tags the records (encode.TagRecords).
-type delivery struct {
+// handout is one hand-out of a batch; its pointer tags the records (delivery.TagRecords).
+type handout struct {
 	n   int     // records delivered
 	idx []int   // their indexes in the stored batch (nil: all)
 	raw *[]byte // the decoded records, back to Buffer.raws when the delivery resolves
@@ -242,7 +244,7 @@ func Open(c Config, res *service.Resources) (*Buffer, error) {
 	b := &Buffer{c: c, file: filepath.Join(c.Dir, c.Task+".buffer"), out: outcome.From(res),
 		finished: map[uint64]bool{}, batches: map[uint64]*batch{}, hot: map[uint64]hotBatch{},
 		writes: make(chan *write, 64), values: newBuffers(8), scratch: newBuffers(2), raws: newBuffers(8), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1}}
+		backoff: delivery.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1}}
 	b.cond = sync.NewCond(&b.mu)
 	if res != nil {
 		b.log = res.Logger()
@@ -484,7 +486,7 @@ func (b *Buffer) gauges() {
 // WriteBatch stores batch and acknowledges it to the input once it is on disk. Flush markers are not
 // stored: one is handed to the pipeline once the batches written before it were.
 func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack service.AckFunc) error {
-	recs := encode.WithoutMarkers(msgs)
+	recs := pipeline.WithoutMarkers(msgs)
 	marker := len(recs) < len(msgs)
 	if len(recs) == 0 {
 		if marker {
@@ -502,7 +504,7 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 		if raw[i], err = m.AsBytes(); err != nil {
 			return err
 		}
-		if ok, unique := record.Checked(m, raw[i]); !ok {
+		if ok, unique := pipeline.Checked(m, raw[i]); !ok {
 			flags &^= flagChecked | flagUnique
 		} else if !unique {
 			flags &^= flagUnique
@@ -683,7 +685,7 @@ func (b *Buffer) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 			return nil, nil, err
 		}
 		if marker {
-			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+			return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		}
 		if msgs, d := b.load(seq); d != nil {
 			var once sync.Once
@@ -763,7 +765,7 @@ func (b *Buffer) waitFor(ctx context.Context, d time.Duration) (timedOut bool) {
 
 // load reads batch seq and makes the messages of its next delivery; d is nil when the batch is gone
 // (its commit failed) or damaged (it is then deleted and counted).
-func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
+func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *handout) {
 	if msgs, d = b.loadHot(seq); d != nil {
 		return msgs, d
 	}
@@ -809,7 +811,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 		}
 		recs = sub
 	}
-	d = &delivery{n: len(recs), idx: st.idx, raw: rawBuf}
+	d = &handout{n: len(recs), idx: st.idx, raw: rawBuf}
 	st.cur = d
 	b.handed++
 	msgs = make(service.MessageBatch, len(recs))
@@ -818,14 +820,14 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *delivery) {
 	}
 	if flags&flagChecked != 0 {
 		// The records were valid when stored, and the CRC says they have not changed since.
-		record.MarkChecked(msgs, flags&flagUnique != 0)
+		pipeline.MarkChecked(msgs, flags&flagUnique != 0)
 	}
-	encode.TagRecords(d, msgs)
+	delivery.TagRecords(d, msgs)
 	return msgs, d
 }
 
 // loadHot makes the first delivery of batch seq from the input's messages when they are kept (hot).
-func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *delivery) {
+func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *handout) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	h, ok := b.hot[seq]
@@ -840,20 +842,20 @@ func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *delivery) {
 	}
 	st.attempts++
 	st.size, st.records = h.size, len(h.msgs)
-	d := &delivery{n: len(h.msgs)}
+	d := &handout{n: len(h.msgs)}
 	st.cur = d
 	b.handed++
 	msgs := make(service.MessageBatch, len(h.msgs))
 	copy(msgs, h.msgs)
-	encode.TagRecords(d, msgs)
+	delivery.TagRecords(d, msgs)
 	return msgs, d
 }
 
 // resolve handles the acknowledgement of delivery d of batch seq.
-func (b *Buffer) resolve(seq uint64, d *delivery, err error) {
+func (b *Buffer) resolve(seq uint64, d *handout, err error) {
 	var retry, permanent []int
 	if err != nil {
-		retry, permanent = encode.Failures(err, d, d.n)
+		retry, permanent = delivery.Failures(err, d, d.n)
 	}
 	if d.raw != nil {
 		b.raws.put(d.raw)

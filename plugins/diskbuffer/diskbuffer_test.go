@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/generate"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 func open(t *testing.T, dir string, mutate ...func(*Config)) *Buffer {
@@ -30,7 +32,7 @@ func open(t *testing.T, dir string, mutate ...func(*Config)) *Buffer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.backoff = encode.Backoff{Initial: time.Millisecond, Max: time.Millisecond, MaxRetries: -1}
+	b.backoff = delivery.Backoff{Initial: time.Millisecond, Max: time.Millisecond, MaxRetries: -1}
 	return b
 }
 
@@ -67,7 +69,7 @@ func read(t *testing.T, b *Buffer) (service.MessageBatch, [][]byte, service.AckF
 		if err != nil {
 			t.Fatalf("ReadBatch: %v", err)
 		}
-		msgs = encode.WithoutMarkers(msgs)
+		msgs = pipeline.WithoutMarkers(msgs)
 		if len(msgs) == 0 {
 			continue
 		}
@@ -104,7 +106,7 @@ func endOfBuffer(t *testing.T, b *Buffer) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(encode.WithoutMarkers(msgs)); n > 0 {
+		if n := len(pipeline.WithoutMarkers(msgs)); n > 0 {
 			t.Fatalf("a batch of %d records, want the end of the buffer", n)
 		}
 	}
@@ -159,7 +161,7 @@ func TestPartialNack(t *testing.T) {
 	berr := service.NewBatchError(msgs, errors.New("some failed")).
 		Failed(1, errors.New("timeout")).
 		Failed(4, errors.New("timeout")).
-		Failed(5, &encode.Permanent{Err: errors.New("rejected")})
+		Failed(5, &delivery.Permanent{Err: errors.New("rejected")})
 	_ = ack(context.Background(), berr)
 	msgs, got, ack := read(t, b)
 	same(t, got, [][]byte{recs[1], recs[4]})
@@ -331,7 +333,7 @@ func TestFlushMarkers(t *testing.T) {
 	b := open(t, t.TempDir())
 	defer b.Close(context.Background())
 	recs := records(2, "m")
-	in := append(batchOf(recs), encode.NewFlushMarker())
+	in := append(batchOf(recs), pipeline.NewFlushMarker())
 	acked := make(chan error, 1)
 	if err := b.WriteBatch(context.Background(), in, func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
 		t.Fatal(err)
@@ -339,11 +341,11 @@ func TestFlushMarkers(t *testing.T) {
 	<-acked
 	ctx := context.Background()
 	msgs, _, _ := b.ReadBatch(ctx)
-	if len(msgs) != 2 || encode.IsFlushMarker(msgs[0]) {
+	if len(msgs) != 2 || pipeline.IsFlushMarker(msgs[0]) {
 		t.Fatalf("first read: %d messages, want the 2 records", len(msgs))
 	}
 	msgs, _, _ = b.ReadBatch(ctx)
-	if len(msgs) != 1 || !encode.IsFlushMarker(msgs[0]) {
+	if len(msgs) != 1 || !pipeline.IsFlushMarker(msgs[0]) {
 		t.Fatalf("second read: %d messages, want a flush marker", len(msgs))
 	}
 }
@@ -410,9 +412,9 @@ func TestCheckedMarksKept(t *testing.T) {
 	b := open(t, dir)
 	recs := records(3, "v")
 	marked := batchOf(recs)
-	record.MarkChecked(marked, true)
+	pipeline.MarkChecked(marked, true)
 	mixed := batchOf(recs)
-	record.MarkChecked(mixed[:2], true)
+	pipeline.MarkChecked(mixed[:2], true)
 	for _, in := range []service.MessageBatch{marked, mixed} {
 		acked := make(chan error, 1)
 		if err := b.WriteBatch(context.Background(), in, func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
@@ -426,7 +428,7 @@ func TestCheckedMarksKept(t *testing.T) {
 	for i, want := range []bool{true, false} {
 		msgs, got, ack := read(t, b)
 		for j, m := range msgs {
-			if ok, unique := record.Checked(m, got[j]); ok != want || unique != want {
+			if ok, unique := pipeline.Checked(m, got[j]); ok != want || unique != want {
 				t.Fatalf("batch %d record %d: checked %v unique %v, want %v", i, j, ok, unique, want)
 			}
 		}

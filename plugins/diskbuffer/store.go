@@ -26,7 +26,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 // Flags of a stored batch.
 const (
-	// flagChecked: every record was found valid before it was stored (see record.Checked).
+	// flagChecked: every record was found valid before it was stored (see pipeline.Checked).
 	flagChecked = 1 << iota
 	// flagUnique: and the top-level names of every record are distinct.
 	flagUnique

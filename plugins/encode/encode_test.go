@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
-	"context"
-	"errors"
 	"io"
 	"regexp"
 	"strings"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/s2"
-	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
 func TestEncodeFormats(t *testing.T) {
@@ -155,84 +152,11 @@ func TestNamer(t *testing.T) {
 	}
 }
 
-func TestMessageTimeFallbacks(t *testing.T) {
+func TestNamerRoot(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	m := service.NewMessage([]byte(`{"A":1}`))
-	if got := MessageTime(m, "T", now); !got.Equal(now) {
-		t.Errorf("missing field: %v, want receive time", got)
-	}
-	m.MetaSetMut(MetaEventTime, "2026-11-25T00:00:00.5Z")
-	if got := MessageTime(m, "T", now); got.Format(time.RFC3339Nano) != "2026-11-25T00:00:00.5Z" {
-		t.Errorf("metadata: %v", got)
-	}
-	m = service.NewMessage([]byte(`{"T":1764028800123}`))
-	if got := MessageTime(m, "T", now); got.UnixMilli() != 1764028800123 {
-		t.Errorf("unix ms: %v", got)
-	}
-	m = service.NewMessage([]byte(`{"T":"garbage"}`))
-	if got := MessageTime(m, "T", now); !got.Equal(now) {
-		t.Errorf("unparsable: %v, want receive time", got)
-	}
 	// A path-less namer puts the date directory at the root.
 	if k := NewNamer("t", "").Key(now, now); !strings.HasPrefix(k, "20260102/t_20260102T030405Z_20260102T030405Z_") {
 		t.Errorf("root key %q", k)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	b := Backoff{Initial: 10 * time.Millisecond, Max: 40 * time.Millisecond}
-	for attempt := 1; attempt < 10; attempt++ {
-		ceil := 10 * time.Millisecond << (attempt - 1)
-		if ceil > 40*time.Millisecond {
-			ceil = 40 * time.Millisecond
-		}
-		for i := 0; i < 50; i++ {
-			if d := b.Delay(attempt); d < 0 || d > ceil {
-				t.Fatalf("attempt %d: delay %v outside [0, %v]", attempt, d, ceil)
-			}
-		}
-	}
-
-	calls := 0
-	err := Backoff{Initial: time.Microsecond, MaxRetries: 3}.Retry(context.Background(), func(context.Context) error {
-		calls++
-		return errors.New("503")
-	}, nil)
-	if err == nil || calls != 4 {
-		t.Errorf("retryable: err %v after %d calls, want an error after 4", err, calls)
-	}
-
-	calls = 0
-	perm := &Permanent{Err: errors.New("400 bad request")}
-	err = Backoff{Initial: time.Microsecond, MaxRetries: 3}.Retry(context.Background(), func(context.Context) error {
-		calls++
-		return perm
-	}, nil)
-	if !IsPermanent(err) || calls != 1 {
-		t.Errorf("permanent: err %v after %d calls, want permanent after 1", err, calls)
-	}
-	if !IsPermanent(errors.Join(errors.New("wrapped"), perm)) {
-		t.Error("IsPermanent misses a wrapped Permanent")
-	}
-
-	calls = 0
-	retries := 0
-	err = Backoff{Initial: time.Microsecond, MaxRetries: 5}.Retry(context.Background(), func(context.Context) error {
-		calls++
-		if calls < 3 {
-			return errors.New("timeout")
-		}
-		return nil
-	}, func(int, error) { retries++ })
-	if err != nil || calls != 3 || retries != 2 {
-		t.Errorf("eventual success: err %v calls %d retries %d", err, calls, retries)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	err = Backoff{Initial: time.Hour, MaxRetries: -1}.Retry(ctx, func(context.Context) error { return errors.New("down") }, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled: %v", err)
 	}
 }
 

@@ -1,7 +1,9 @@
-// Package encode turns batches of delivered records into bytes: the record formats (NDJSON, CSV, TSV,
-// prefixes, suffixes, delimiters; docs/processing.md#record-formats), compression (gzip, zlib, snappy
-// block, none), object naming (docs/destinations.md#object-layout), the object encoder shared by the
-// local, S3 and OSS outputs, and the retry backoff every output uses.
+// Package encode turns batches of delivered records into bytes, and does nothing else: the record
+// formats (NDJSON, CSV, TSV, prefixes, suffixes, delimiters; docs/processing.md#record-formats) and
+// the `encoding` field that chooses them, compression (gzip, zlib, snappy block, zstd, none), object
+// naming (docs/destinations.md#object-layout), the object encoder shared by the local, S3 and OSS
+// outputs, and Packed (records kept S2-compressed for redelivery). How the bytes are delivered is
+// package delivery; what travels with a record between components is package pipeline.
 package encode
 
 import (

@@ -10,10 +10,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/tap"
 )
@@ -87,8 +88,8 @@ pass through untouched.`).
 			service.NewStringEnumField("timestamp_format", TimeRFC3339, TimeRFC3339ms, TimeUnix, TimeUnixMs, TimeUnixNano).
 				Description("How timestamp fields are written: `rfc3339` as received, `rfc3339ms`, or Unix seconds / milliseconds / nanoseconds as JSON numbers.").
 				Default(TimeRFC3339),
-			record.TaskField(),
-			record.RouteInvalidField(),
+			pipeline.TaskField(),
+			pipeline.RouteInvalidField(),
 			service.NewObjectListField("transforms",
 				service.NewStringField("field").Description("A delivered string field."),
 				service.NewObjectField("hash",
@@ -107,7 +108,7 @@ pass through untouched.`).
 				Description("Rewrite `${` to `x{` in every delivered string (also when escaped as `\\u0024{`): the lookup syntax of CVE-2021-44228 never reaches a consumer.").
 				Default(false),
 			service.NewBoolField("bundle").
-				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+encode.MetaRecords+"` (their number) and `"+encode.MetaFirstTime+"` / `"+encode.MetaLastTime+"` (their earliest and latest event time, RFC 3339). A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
+				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+pipeline.MetaRecords+"` (their number) and `"+pipeline.MetaFirstTime+"` / `"+pipeline.MetaLastTime+"` (their earliest and latest event time, RFC 3339). A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
 				Default(false).Advanced(),
 		).
 		Example("Four access-log fields", "The fields of ESA's console example.", `
@@ -181,7 +182,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.TimestampFormat, err = conf.FieldString("timestamp_format"); err != nil {
 		return nil, err
 	}
-	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
+	if c.Task, c.RouteInvalid, err = pipeline.ParseTaskFields(conf); err != nil {
 		return nil, err
 	}
 	if c.Bundle, err = conf.FieldBool("bundle"); err != nil {
@@ -279,7 +280,7 @@ type Processor struct {
 	bundle     bool
 	guard      bool // log4shell_guard
 
-	invalid    *record.InvalidHandler
+	invalid    *pipeline.InvalidHandler
 	typeErrors *service.MetricCounter
 	tap        *tap.Hub     // watchers of the delivered records (esa-connect tap)
 	pool       sync.Pool    // *state
@@ -394,7 +395,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 		p.eventSlot = p.sel.Index(cat.TimeField)
 	}
 	p.bundle = c.Bundle
-	p.invalid = record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid)
+	p.invalid = pipeline.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid)
 	p.tap = tap.From(res)
 	if res != nil {
 		p.typeErrors = res.Metrics().NewCounter(MetricTypeErrors, "task", "field")
@@ -435,7 +436,7 @@ func (p *Processor) Transform(dst, rec []byte) ([]byte, time.Time, int, error) {
 }
 
 // transform is Transform with the state of the calling goroutine. checked says an earlier
-// component validated rec (record.Checked), unique that its top-level names are distinct.
+// component validated rec (pipeline.Checked), unique that its top-level names are distinct.
 func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, ix record.Index) ([]byte, time.Time, error) {
 	var err error
 	switch {
@@ -608,7 +609,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		rec, err := msg.AsBytes()
-		if err == nil && len(rec) == 0 && encode.IsFlushMarker(msg) {
+		if err == nil && len(rec) == 0 && pipeline.IsFlushMarker(msg) {
 			if p.bundle {
 				markers = append(markers, msg)
 				continue
@@ -623,10 +624,10 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		start := len(buf)
 		var t time.Time
 		if err == nil {
-			checked, unique, ix := record.CheckedIndex(msg, rec)
+			checked, unique, ix := pipeline.CheckedIndex(msg, rec)
 			buf, t, err = p.transform(buf, rec, st, checked, unique, ix)
 			if checked {
-				record.Release(msg)
+				pipeline.Release(msg)
 			}
 		}
 		if err != nil {
@@ -656,7 +657,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 		msg.SetBytes(buf[start:len(buf):len(buf)])
 		if !t.IsZero() {
 			st.scratch = t.AppendFormat(st.scratch[:0], time.RFC3339Nano)
-			msg.MetaSet(encode.MetaEventTime, string(st.scratch))
+			msg.MetaSet(pipeline.MetaEventTime, string(st.scratch))
 		}
 		kept = append(kept, msg)
 	}
@@ -671,9 +672,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 	if p.bundle {
 		if written > 0 {
 			b := service.NewMessage(buf)
-			b.MetaSetMut(encode.MetaRecords, int64(written))
-			b.MetaSetMut(encode.MetaFirstTime, first.Format(time.RFC3339Nano))
-			b.MetaSetMut(encode.MetaLastTime, last.Format(time.RFC3339Nano))
+			b.MetaSetMut(pipeline.MetaRecords, int64(written))
+			b.MetaSetMut(pipeline.MetaFirstTime, first.Format(time.RFC3339Nano))
+			b.MetaSetMut(pipeline.MetaLastTime, last.Format(time.RFC3339Nano))
 			kept = append([]*service.Message{b}, kept...)
 		}
 		kept = append(kept, markers...)

@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
@@ -265,7 +266,7 @@ func TestBadRecordsInStream(t *testing.T) {
 		want[b.reason]++
 	}
 	for reason, n := range want {
-		if got := m.Get(record.MetricInvalid, "task", "bad", "reason", reason); got != n {
+		if got := m.Get(pipeline.MetricInvalid, "task", "bad", "reason", reason); got != n {
 			t.Errorf("reason %s: %d, want %d (%v)", reason, got, n, m.All())
 		}
 	}
@@ -281,7 +282,7 @@ func TestBadRecordsInStream(t *testing.T) {
 		t.Fatalf("route_invalid: %d outputs, want %d", len(outs), len(inputs))
 	}
 	for i, b := range badRecords {
-		if outs[i].Err == nil || outs[i].Meta[record.MetaInvalidReason] != b.reason || outs[i].Content != b.rec {
+		if outs[i].Err == nil || outs[i].Meta[pipeline.MetaInvalidReason] != b.reason || outs[i].Content != b.rec {
 			t.Errorf("%s: routed output %.80q err=%v meta=%v", b.name, outs[i].Content, outs[i].Err, outs[i].Meta)
 		}
 	}
@@ -302,10 +303,10 @@ func TestStreamVectorAndMetadata(t *testing.T) {
 	if len(outs) != 2 || outs[0].Content != vectorOutput {
 		t.Fatalf("outputs %+v", outs)
 	}
-	if got := outs[0].Meta[encode.MetaEventTime]; got != "2026-11-25T08:00:00+08:00" {
+	if got := outs[0].Meta[pipeline.MetaEventTime]; got != "2026-11-25T08:00:00+08:00" {
 		t.Errorf("esa_event_time = %q", got)
 	}
-	if _, ok := outs[1].Meta[encode.MetaEventTime]; ok {
+	if _, ok := outs[1].Meta[pipeline.MetaEventTime]; ok {
 		t.Error("esa_event_time set for a record without a time")
 	}
 }
@@ -367,11 +368,11 @@ func TestFlushMarkers(t *testing.T) {
 - esa_fields:
     category: access
     fields: [ClientIP]
-`, service.MessageBatch{encode.NewFlushMarker(), service.NewMessage([]byte(`{"ClientIP":"x"}`))})
-	if len(outs) != 2 || outs[0].Content != "" || outs[0].Meta[encode.MetaFlush] != "1" || outs[1].Content != `{"ClientIP":"x"}` {
+`, service.MessageBatch{pipeline.NewFlushMarker(), service.NewMessage([]byte(`{"ClientIP":"x"}`))})
+	if len(outs) != 2 || outs[0].Content != "" || outs[0].Meta[pipeline.MetaFlush] != "1" || outs[1].Content != `{"ClientIP":"x"}` {
 		t.Fatalf("outputs %+v", outs)
 	}
-	if got := m.Get(record.MetricInvalid); got != 0 {
+	if got := m.Get(pipeline.MetricInvalid); got != 0 {
 		t.Errorf("marker counted invalid: %v", m.All())
 	}
 }
@@ -395,7 +396,7 @@ func TestCheckedRecords(t *testing.T) {
 			var s []string
 			for _, m := range out[0] {
 				b, _ := m.AsBytes()
-				et, _ := m.MetaGet(encode.MetaEventTime)
+				et, _ := m.MetaGet(pipeline.MetaEventTime)
 				s = append(s, string(b)+" "+et)
 			}
 			return s
@@ -480,7 +481,7 @@ func throughFilter(t *testing.T, field string, batch service.MessageBatch) (serv
 	indexed := 0
 	for _, m := range out[0] {
 		b, _ := m.AsBytes()
-		if _, _, ix := record.CheckedIndex(m, b); ix.Valid() {
+		if _, _, ix := pipeline.CheckedIndex(m, b); ix.Valid() {
 			indexed++
 		}
 	}

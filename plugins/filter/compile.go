@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -236,7 +238,7 @@ type state struct {
 	vals   []record.Value
 	buf    []byte
 	shape  record.Shape
-	marker record.Marker
+	marker pipeline.Marker
 }
 
 // match evaluates the program on a scanned record.

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -60,8 +61,8 @@ pass through untouched.`).
 			service.NewStringField("esa_rules").
 				Description("Conditions in ESA's JSON form (`FilterRules`), e.g. `[{\"EdgeResponseStatusCode\": {\"ge\": [500]}}]`; ANDed with `conditions`.").
 				Default(""),
-			record.TaskField(),
-			record.RouteInvalidField(),
+			pipeline.TaskField(),
+			pipeline.RouteInvalidField(),
 			service.NewBoolField("share_parse").
 				Description("Hand what this processor learnt of each record it validated and kept (that it is valid, and where its fields are) to the `esa_fields` that follows, so that it does not parse the record again. It costs about a tenth of this processor's time, wasted when no `esa_fields` follows; the translator sets it.").
 				Default(false).
@@ -114,7 +115,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 	if c.Category, err = conf.FieldString("category"); err != nil {
 		return nil, err
 	}
-	if c.Task, c.RouteInvalid, err = record.ParseTaskFields(conf); err != nil {
+	if c.Task, c.RouteInvalid, err = pipeline.ParseTaskFields(conf); err != nil {
 		return nil, err
 	}
 	if c.ShareParse, err = conf.FieldBool("share_parse"); err != nil {
@@ -153,7 +154,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 type Processor struct {
 	task     string
 	prog     *program
-	invalid  *record.InvalidHandler
+	invalid  *pipeline.InvalidHandler
 	filtered *service.MetricCounter
 	share    bool      // share_parse
 	pool     sync.Pool // *state
@@ -176,7 +177,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 	p := &Processor{
 		task:    c.Task,
 		prog:    prog,
-		invalid: record.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid),
+		invalid: pipeline.NewInvalidHandler(res, Name, c.Task, c.RouteInvalid),
 		share:   c.ShareParse,
 		outcome: outcome.From(res),
 	}
@@ -233,13 +234,13 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			continue
 		}
 		rec, err := msg.AsBytes()
-		if err == nil && len(rec) == 0 && encode.IsFlushMarker(msg) {
+		if err == nil && len(rec) == 0 && pipeline.IsFlushMarker(msg) {
 			kept = append(kept, msg) // flush marker: untouched, uncounted
 			continue
 		}
 		pass, share := false, false
 		if err == nil {
-			checked, unique, ix := record.CheckedIndex(msg, rec)
+			checked, unique, ix := pipeline.CheckedIndex(msg, rec)
 			pass, share, err = p.judge(st, rec, checked, unique, ix)
 		}
 		if err != nil {
@@ -265,7 +266,7 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 }
 
 // Trust says what is known of a raw record before the filter reads it: whether it is valid (as
-// record.Checked), and then whether its top-level names are distinct.
+// pipeline.Checked), and then whether its top-level names are distinct.
 type Trust func(i int) (checked, unique bool)
 
 // Messages filters raw records, as ProcessBatch does messages, and makes messages of the ones it
@@ -284,7 +285,7 @@ func (p *Processor) Messages(recs [][]byte, want []bool, trust Trust, own bool) 
 	filtered := 0
 	// The kept messages may wait long (for an object) while the next batches' are gone: small blocks
 	// of marks, and the shape's positions recorded into this call's marker only.
-	marker := record.Marker{BlockSize: 64}
+	marker := pipeline.Marker{BlockSize: 64}
 	for i, rec := range recs {
 		if !want[i] {
 			continue

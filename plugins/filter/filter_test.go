@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
@@ -263,11 +264,11 @@ func TestStream(t *testing.T) {
 	if got := m.Get(MetricFilteredOut, "task", "t1"); got != 1 {
 		t.Errorf("filtered out = %d (%v)", got, m.All())
 	}
-	if got := m.Get(record.MetricInvalid, "task", "t1", "reason", record.ReasonMalformed); got != 1 {
+	if got := m.Get(pipeline.MetricInvalid, "task", "t1", "reason", record.ReasonMalformed); got != 1 {
 		t.Errorf("invalid = %d (%v)", got, m.All())
 	}
 	outs, _ = recordtest.Run(t, Register, strings.Replace(procs, "task: t1", "task: t1\n    route_invalid: true", 1), inputs)
-	if len(outs) != 3 || outs[2].Err == nil || outs[2].Meta[record.MetaInvalidReason] != record.ReasonMalformed || outs[2].Content != "not json" {
+	if len(outs) != 3 || outs[2].Err == nil || outs[2].Meta[pipeline.MetaInvalidReason] != record.ReasonMalformed || outs[2].Content != "not json" {
 		t.Fatalf("route_invalid outputs: %+v", outs)
 	}
 }
@@ -284,7 +285,7 @@ func TestErroredPassThrough(t *testing.T) {
 
 // TestFlushMarkers checks a flush marker passes untouched and is neither filtered nor counted invalid.
 func TestFlushMarkers(t *testing.T) {
-	marker := encode.NewFlushMarker()
+	marker := pipeline.NewFlushMarker()
 	outs, m := recordtest.RunMessages(t, Register, `
 - esa_filter:
     category: access
@@ -292,10 +293,10 @@ func TestFlushMarkers(t *testing.T) {
     conditions:
       - {field: ClientIP, op: exists}
 `, service.MessageBatch{service.NewMessage([]byte(`{"ClientIP":"-"}`)), marker})
-	if len(outs) != 1 || outs[0].Content != "" || outs[0].Meta[encode.MetaFlush] != "1" || outs[0].Err != nil {
+	if len(outs) != 1 || outs[0].Content != "" || outs[0].Meta[pipeline.MetaFlush] != "1" || outs[0].Err != nil {
 		t.Fatalf("outputs %+v", outs)
 	}
-	if got := m.Get(record.MetricInvalid); got != 0 {
+	if got := m.Get(pipeline.MetricInvalid); got != 0 {
 		t.Errorf("marker counted invalid: %v", m.All())
 	}
 	if got := m.Get(MetricFilteredOut, "task", "fm"); got != 1 {
@@ -303,7 +304,7 @@ func TestFlushMarkers(t *testing.T) {
 	}
 }
 
-// TestCheckedRecords checks that records marked valid by their source (record.MarkChecked, as
+// TestCheckedRecords checks that records marked valid by their source (pipeline.MarkChecked, as
 // esa_generate marks its own) pass or fail exactly as the same records unmarked, and that a mark is
 // ignored once a processor in between changed the content (the corrupted record is counted invalid).
 func TestCheckedRecords(t *testing.T) {
@@ -340,7 +341,7 @@ func TestCheckedRecords(t *testing.T) {
 	}
 	for _, m := range out[0] {
 		c, _ := m.AsBytes()
-		if ok, unique := record.Checked(m, c); !ok || !unique {
+		if ok, unique := pipeline.Checked(m, c); !ok || !unique {
 			t.Fatalf("a kept record is not marked checked (%v) with distinct names (%v)", ok, unique)
 		}
 	}
@@ -354,7 +355,7 @@ func TestCheckedRecords(t *testing.T) {
       - {field: ClientRequestHost, op: exists}
 `
 	outs, m := recordtest.RunMessages(t, Register, procs, recordtest.GeneratedBatch(recs[:10]))
-	if len(outs) != 0 || m.Get(record.MetricInvalid, "task", "t1", "reason", record.ReasonMalformed) != 10 {
+	if len(outs) != 0 || m.Get(pipeline.MetricInvalid, "task", "t1", "reason", record.ReasonMalformed) != 10 {
 		t.Fatalf("%d records out, metrics %v: corrupted records behind a mark must be counted invalid", len(outs), m.All())
 	}
 }

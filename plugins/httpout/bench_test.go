@@ -29,12 +29,12 @@ func BenchmarkWriteBatch(b *testing.B) {
 	}))
 	for _, codec := range []string{"no", "gzip", "zlib", "snappy"} {
 		b.Run(codec, func(b *testing.B) {
-			conf, err := outputSpec().ParseYAML("url: "+srv.URL+"/accesslog/post\ncompression: "+codec+
+			conf, err := ConfigSpec().ParseYAML("url: "+srv.URL+"/accesslog/post\ncompression: "+codec+
 				"\nauth: {private_key: aliyuncdn1234}\n", service.NewEmptyEnvironment())
 			if err != nil {
 				b.Fatal(err)
 			}
-			o, err := newOutput(conf, nil)
+			o, err := fromParsed(conf, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
@@ -48,9 +50,9 @@ type Config struct {
 	LastSplit   bool
 	MaxRetry    int
 	// Retry is the task's retry policy: the statuses retried, max elapsed time and backoff cap.
-	Retry       encode.RetryPolicy
+	Retry       delivery.RetryPolicy
 	Timeout     time.Duration
-	Backoff     encode.Backoff
+	Backoff     delivery.Backoff
 	TLS         TLSConfig
 	MaxInFlight int
 	Task        string
@@ -80,7 +82,7 @@ type output struct {
 	transport *http.Transport
 	now       func() time.Time
 	bufs      sync.Pool
-	metrics   *encode.Metrics
+	metrics   *delivery.Metrics
 	dl        *deadletter.Router
 	outcome   *outcome.Outcome
 }
@@ -143,7 +145,7 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 			return c, pol, err
 		}
 	}
-	if c.Retry, err = encode.RetryFromParsed(conf); err != nil {
+	if c.Retry, err = delivery.RetryFromParsed(conf); err != nil {
 		return c, pol, err
 	}
 	if c.Retry.MaxBackoff > 0 {
@@ -166,7 +168,7 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	if c.CompressionLevel, err = conf.FieldInt("compression_level"); err != nil {
 		return c, pol, err
 	}
-	pol, err = encode.StreamBatching(conf)
+	pol, err = delivery.StreamBatching(conf)
 	return c, pol, err
 }
 
@@ -268,25 +270,26 @@ func (c *Config) EncoderOptions() encode.Options {
 	return o
 }
 
-func newOutput(conf *service.ParsedConfig, mgr *service.Resources) (*output, error) {
+// fromParsed builds an esa_http output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	c, pol, err := parseConfig(conf)
 	if err != nil {
 		return nil, fmt.Errorf("esa_http: %w", err)
 	}
-	o, err := newFromConfig(c, mgr)
+	o, err := newOutput(c, res)
 	if err != nil {
 		return nil, err
 	}
-	if o.dl, err = deadletter.NewRouter(conf, mgr); err != nil {
+	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
 		return nil, fmt.Errorf("esa_http: %w", err)
 	}
 	o.policy = pol
 	return o, nil
 }
 
-// newFromConfig builds an esa_http output from a Config (used by Register's constructor; mgr may be nil in
+// newOutput builds an esa_http output from a Config (used by fromParsed; mgr may be nil in
 // tests, then metrics and logs are discarded).
-func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
+func newOutput(c Config, mgr *service.Resources) (*output, error) {
 	if c.Compression == "" {
 		c.Compression = encode.CodecNone
 	}
@@ -324,8 +327,8 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		redacted:    config.RedactURL(c.URL),
 		header:      http.Header{},
 		now:         time.Now,
-		policy: service.BatchPolicy{Count: encode.StreamBatchCount, ByteSize: encode.StreamBatchBytes,
-			Period: encode.StreamBatchPeriod},
+		policy: service.BatchPolicy{Count: delivery.StreamBatchCount, ByteSize: delivery.StreamBatchBytes,
+			Period: delivery.StreamBatchPeriod},
 	}
 	if c.PrivateKey != "" {
 		path := c.URLPath
@@ -364,7 +367,7 @@ func newFromConfig(c Config, mgr *service.Resources) (*output, error) {
 		o.log = mgr.Logger()
 	}
 	o.outcome = outcome.From(mgr)
-	o.metrics = encode.NewMetrics(mgr, o.cfg.Task)
+	o.metrics = delivery.NewMetrics(mgr, o.cfg.Task)
 	return o, nil
 }
 
@@ -439,7 +442,7 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 	for i, m := range batch {
 		b, err := m.AsBytes()
 		if err != nil {
-			perr := &encode.Permanent{Err: fmt.Errorf("esa_http: record %d: %w", i, err)}
+			perr := &delivery.Permanent{Err: fmt.Errorf("esa_http: record %d: %w", i, err)}
 			o.metrics.Failed(len(batch), perr)
 			return perr
 		}
@@ -473,13 +476,13 @@ func (o *output) writeChunk(ctx context.Context, recs [][]byte, size int) error 
 	*rawBuf = slices.Grow((*rawBuf)[:0], size+len(o.cfg.BodyPrefix)+len(o.cfg.BodySuffix)+64)
 	raw, err := o.enc.Encode(*rawBuf, recs)
 	if err != nil {
-		return &encode.Permanent{Err: fmt.Errorf("esa_http: encoding batch: %w", err)}
+		return &delivery.Permanent{Err: fmt.Errorf("esa_http: encoding batch: %w", err)}
 	}
 	*rawBuf = raw
 	body := raw
 	if o.cfg.Compression != encode.CodecNone {
 		if body, err = o.comp.Append((*compBuf)[:0], raw); err != nil {
-			return &encode.Permanent{Err: fmt.Errorf("esa_http: compressing batch: %w", err)}
+			return &delivery.Permanent{Err: fmt.Errorf("esa_http: compressing batch: %w", err)}
 		}
 		*compBuf = body
 	}
@@ -536,7 +539,7 @@ func (o *output) send(ctx context.Context, body []byte) error {
 }
 
 // attempt makes one request. It returns nil on 2xx, an *attemptError for retryable failures and an
-// *encode.Permanent otherwise.
+// *delivery.Permanent otherwise.
 func (o *output) attempt(ctx context.Context, body []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.Timeout)
 	defer cancel()
@@ -552,7 +555,7 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return &encode.Permanent{Err: fmt.Errorf("esa_http: POST %s: building request failed", o.redacted)}
+		return &delivery.Permanent{Err: fmt.Errorf("esa_http: POST %s: building request failed", o.redacted)}
 	}
 	req.Header = o.header.Clone()
 	resp, err := o.client.Do(req)
@@ -585,7 +588,7 @@ func (o *output) attempt(ctx context.Context, body []byte) error {
 		}
 		return ae
 	default:
-		return &encode.Permanent{Err: e, Reason: "http_" + strconv.Itoa(resp.StatusCode)}
+		return &delivery.Permanent{Err: e, Reason: "http_" + strconv.Itoa(resp.StatusCode)}
 	}
 }
 

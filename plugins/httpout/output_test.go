@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/authkey"
@@ -23,11 +25,11 @@ import (
 func parseOutput(t *testing.T, yaml string) (*output, error) {
 	t.Helper()
 	env := service.NewEmptyEnvironment()
-	conf, err := outputSpec().ParseYAML(yaml, env)
+	conf, err := ConfigSpec().ParseYAML(yaml, env)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	return newOutput(conf, nil)
+	return fromParsed(conf, nil)
 }
 
 func mustOutput(t *testing.T, yaml string) *output {
@@ -261,7 +263,7 @@ func TestGiveUpAfterMaxRetryIsRetryable(t *testing.T) {
 	if err == nil {
 		t.Fatal("no error after the retries were used up")
 	}
-	if encode.IsPermanent(err) {
+	if delivery.IsPermanent(err) {
 		t.Errorf("5xx after retries must be retryable (nack → redelivery), got permanent: %v", err)
 	}
 	if rec.calls.Load() != 3 {
@@ -289,7 +291,7 @@ func TestNonRetryable4xx(t *testing.T) {
 	srv := serve(t, rec)
 	o := mustOutput(t, "url: "+srv.URL+"/x\nauth: {private_key: abc123}\nmax_retry: 5\n")
 	err := o.WriteBatch(context.Background(), batchOf(`{"a":1}`))
-	if !encode.IsPermanent(err) {
+	if !delivery.IsPermanent(err) {
 		t.Fatalf("400 must fail permanently, got %v", err)
 	}
 	if rec.calls.Load() != 1 {
@@ -351,7 +353,7 @@ func TestTimeoutRetried(t *testing.T) {
 	srv2 := serve(t, rec2)
 	o2 := mustOutput(t, "url: "+srv2.URL+"/x\ntimeout: 50ms\nmax_retry: 1\nbackoff: {initial_interval: 1ms, max_interval: 2ms}\n")
 	err := o2.WriteBatch(context.Background(), batchOf(`{"a":1}`))
-	if err == nil || !strings.Contains(err.Error(), "timeout") || encode.IsPermanent(err) {
+	if err == nil || !strings.Contains(err.Error(), "timeout") || delivery.IsPermanent(err) {
 		t.Errorf("want a retryable timeout error, got %v", err)
 	}
 }
@@ -362,7 +364,7 @@ func TestConnectionRefusedIsRetryable(t *testing.T) {
 	srv.Close()
 	o := mustOutput(t, "url: "+addr+"/x\nmax_retry: 1\nbackoff: {initial_interval: 1ms, max_interval: 2ms}\n")
 	err := o.WriteBatch(context.Background(), batchOf(`{"a":1}`))
-	if err == nil || encode.IsPermanent(err) || !strings.Contains(err.Error(), "refused") {
+	if err == nil || delivery.IsPermanent(err) || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("want a retryable connection-refused error, got %v", err)
 	}
 }

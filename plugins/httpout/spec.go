@@ -6,6 +6,8 @@ package httpout
 import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
 )
@@ -22,7 +24,11 @@ const (
 	errorBodyBytes = 512
 )
 
-func outputSpec() *service.ConfigSpec {
+// Name is the component name.
+const Name = "esa_http"
+
+// ConfigSpec is the esa_http configuration specification.
+func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Network").
@@ -128,7 +134,7 @@ the values of query parameters.
 			service.NewStringField("task").
 				Description("The task name, the `task` label of the metrics.").Default(""),
 			deadletter.Field(),
-			encode.RetryField(),
+			delivery.RetryField(),
 			service.NewStringField("time_field").
 				Description("The category's time field (accepted for symmetry with the other outputs; HTTP bodies carry records as they are).").
 				Default("").Advanced(),
@@ -165,9 +171,9 @@ output:
 
 // Register registers the esa_http output on env.
 func Register(env *service.Environment) error {
-	return env.RegisterBatchOutput("esa_http", outputSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			o, err := newOutput(conf, mgr)
+	return env.RegisterBatchOutput(Name, ConfigSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			o, err := fromParsed(conf, res)
 			if err != nil {
 				return nil, service.BatchPolicy{}, 0, err
 			}

@@ -27,12 +27,28 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/tlsfiles"
 )
 
+// Name is the component name of both the output and the input.
+const Name = "esa_kafka"
+
 // Register registers the esa_kafka output and input on env.
 func Register(env *service.Environment) error {
-	if err := env.RegisterBatchOutput("esa_kafka", outputSpec(), newOutputFromConfig); err != nil {
+	err := env.RegisterBatchOutput(Name, OutputSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+		o, policy, maxInFlight, err := outputFromParsed(conf, res)
+		if err != nil {
+			return nil, policy, 0, fmt.Errorf("esa_kafka: %w", err)
+		}
+		return o, policy, maxInFlight, nil
+	})
+	if err != nil {
 		return err
 	}
-	return env.RegisterBatchInput("esa_kafka", inputSpec(), newInputFromConfig)
+	return env.RegisterBatchInput(Name, InputSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
+		in, err := inputFromParsed(conf, res)
+		if err != nil {
+			return nil, fmt.Errorf("esa_kafka input: %w", err)
+		}
+		return in, nil
+	})
 }
 
 // maxBrokers is ESA's limit on the broker list of a KafkaDelivery.

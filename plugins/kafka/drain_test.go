@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
@@ -51,7 +52,7 @@ func TestInputDrainFlushes(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, m := range b {
-			if encode.IsFlushMarker(m) {
+			if pipeline.IsFlushMarker(m) {
 				markers++
 				continue
 			}

@@ -8,6 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -16,7 +20,8 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
-func inputSpec() *service.ConfigSpec {
+// InputSpec is the esa_kafka input configuration specification.
+func InputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -79,7 +84,7 @@ type input struct {
 
 	res     *service.Resources
 	log     *service.Logger
-	backoff encode.Backoff
+	backoff delivery.Backoff
 	stage   *selection.Stage // sampling and the filter, applied to records as they are polled
 
 	clMu sync.RWMutex
@@ -144,15 +149,8 @@ type recordMeta struct {
 	key       []byte
 }
 
-func newInputFromConfig(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
-	in, err := newInput(conf, res)
-	if err != nil {
-		return nil, fmt.Errorf("esa_kafka input: %w", err)
-	}
-	return in, nil
-}
-
-func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
+// inputFromParsed builds an esa_kafka input from its parsed config (InputSpec).
+func inputFromParsed(conf *service.ParsedConfig, res *service.Resources) (*input, error) {
 	conn, err := parseConnConfig(conf)
 	if err != nil {
 		return nil, err
@@ -165,7 +163,7 @@ func newInput(conf *service.ParsedConfig, res *service.Resources) (*input, error
 		retries: make(chan *pending, 64),
 		closed:  make(chan struct{}),
 		drain:   outcome.From(res).DrainCh(),
-		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
+		backoff: delivery.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 	}
 	rawTopics, err := conf.FieldStringList("topics")
 	if err != nil {
@@ -293,7 +291,7 @@ func (in *input) ReadBatch(ctx context.Context) (service.MessageBatch, service.A
 				return nil, nil, service.ErrEndOfInput
 			}
 			in.drained = true
-			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+			return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		default:
 		}
 		// Poll in short slices so that redeliveries are not held up by an idle topic.
@@ -418,7 +416,7 @@ func (in *input) deliver(p *pending) (service.MessageBatch, service.AckFunc, err
 
 func (in *input) ack(p *pending, err error) {
 	if err != nil {
-		if !encode.IsPermanent(err) {
+		if !delivery.IsPermanent(err) {
 			p.attempts++
 			delay := in.backoff.Delay(p.attempts)
 			in.log.Warnf("esa_kafka input: batch of %d records was not delivered (%v); redelivering in %s", p.values.Len(), err, delay.Round(time.Millisecond))

@@ -8,18 +8,20 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
-func outputSpec() *service.ConfigSpec {
+// OutputSpec is the esa_kafka output configuration specification.
+func OutputSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -96,21 +98,14 @@ type output struct {
 	log *service.Logger
 	dl  *deadletter.Router
 
-	metrics *encode.Metrics
+	metrics *delivery.Metrics
 
 	mu sync.RWMutex
 	cl *kgo.Client
 }
 
-func newOutputFromConfig(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-	o, policy, maxInFlight, err := newOutput(conf, res)
-	if err != nil {
-		return nil, policy, 0, fmt.Errorf("esa_kafka: %w", err)
-	}
-	return o, policy, maxInFlight, nil
-}
-
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, int, error) {
+// outputFromParsed builds an esa_kafka output from its parsed config (OutputSpec).
+func outputFromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, int, error) {
 	var policy service.BatchPolicy
 	conn, err := parseConnConfig(conf)
 	if err != nil {
@@ -150,12 +145,12 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, ser
 	if err != nil {
 		return nil, policy, 0, err
 	}
-	if policy, err = encode.StreamBatching(conf); err != nil {
+	if policy, err = delivery.StreamBatching(conf); err != nil {
 		return nil, policy, 0, err
 	}
 	o.maxBuffered = max(10000, maxInFlight*policy.Count)
 
-	o.metrics = encode.NewMetrics(res, o.task)
+	o.metrics = delivery.NewMetrics(res, o.task)
 	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
 		return nil, policy, 0, err
 	}
@@ -343,7 +338,7 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 func (o *output) wrapErr(err error) error {
 	err = fmt.Errorf("esa_kafka: produce to topic %q on %s: %w", o.topic, o.conn.describe(), redactErr(err, o.conn.password))
 	if permanentProduceErr(err) {
-		return &encode.Permanent{Err: err}
+		return &delivery.Permanent{Err: err}
 	}
 	return err
 }

@@ -8,24 +8,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
 func newTestOutput(t testing.TB, yaml string) (*output, *service.Resources) {
 	t.Helper()
-	conf, err := outputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
+	conf, err := OutputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := service.MockResources()
-	o, _, _, err := newOutput(conf, res)
+	o, _, _, err := outputFromParsed(conf, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ balancer: RoundRobin
 		if err != nil {
 			b, _ := m.AsBytes()
 			failed[string(b)] = true
-			if !encode.IsPermanent(err) || !errors.Is(err, kerr.InvalidRecord) {
+			if !delivery.IsPermanent(err) || !errors.Is(err, kerr.InvalidRecord) {
 				t.Errorf("failure of %s: want a permanent INVALID_RECORD error, got %v", b, err)
 			}
 			if !strings.Contains(err.Error(), `esa_kafka: produce to topic "part"`) {
@@ -230,9 +231,9 @@ func TestOutputConfigErrors(t *testing.T) {
 	}
 	cases["topic: t\nbrokers: ["+strings.Join(brokers51, ",")+"]\n"] = "at most 50"
 	for yaml, want := range cases {
-		conf, err := outputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
+		conf, err := OutputSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 		if err == nil {
-			_, _, _, err = newOutput(conf, service.MockResources())
+			_, _, _, err = outputFromParsed(conf, service.MockResources())
 		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %q: error %v, want it to mention %q", yaml, err, want)
@@ -240,11 +241,11 @@ func TestOutputConfigErrors(t *testing.T) {
 	}
 	// kafka.-prefixed balancers, the "none" alias and 50 brokers are fine.
 	brokers50 := strings.Join(brokers51[:50], ",")
-	conf, err := outputSpec().ParseYAML("topic: t\nbrokers: ["+brokers50+"]\nbalancer: kafka.CRC32Balancer\ncompression: none\n", service.NewEmptyEnvironment())
+	conf, err := OutputSpec().ParseYAML("topic: t\nbrokers: ["+brokers50+"]\nbalancer: kafka.CRC32Balancer\ncompression: none\n", service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, policy, inFlight, err := newOutput(conf, service.MockResources())
+	o, policy, inFlight, err := outputFromParsed(conf, service.MockResources())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ output:
 // Register registers the esa_local output on env.
 func Register(env *service.Environment) error {
 	return env.RegisterBatchOutput(Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-		o, err := newOutput(conf, res)
+		o, err := fromParsed(conf, res)
 		if err != nil {
 			return nil, service.BatchPolicy{}, 0, err
 		}
@@ -114,7 +114,8 @@ type output struct {
 	outcome *outcome.Outcome
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+// fromParsed builds an esa_local output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	root, err := conf.FieldString("path")
 	if err != nil {
 		return nil, err

@@ -297,7 +297,7 @@ func newTestOutput(t *testing.T, root string) *output {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := newOutput(conf, service.MockResources())
+	o, err := fromParsed(conf, service.MockResources())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,9 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
 
+// Name is the component name.
+const Name = "prometheus"
+
 // ConfigSpec is the prometheus exporter's configuration specification.
 func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
@@ -54,8 +57,8 @@ metrics:
 
 // Register registers the prometheus exporter on env.
 func Register(env *service.Environment) error {
-	return env.RegisterMetricsExporter("prometheus", ConfigSpec(), func(conf *service.ParsedConfig, log *service.Logger) (service.MetricsExporter, error) {
-		return newExporter(conf, log)
+	return env.RegisterMetricsExporter(Name, ConfigSpec(), func(conf *service.ParsedConfig, log *service.Logger) (service.MetricsExporter, error) {
+		return fromParsed(conf, log)
 	})
 }
 
@@ -105,7 +108,8 @@ func (e *Exporter) used(v interface {
 	e.mu.Unlock()
 }
 
-func newExporter(conf *service.ParsedConfig, log *service.Logger) (*Exporter, error) {
+// fromParsed builds a prometheus exporter from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, log *service.Logger) (*Exporter, error) {
 	e := &Exporter{reg: prometheus.NewRegistry(), log: log}
 	var err error
 	if e.prefix, err = conf.FieldString("prefix"); err != nil {

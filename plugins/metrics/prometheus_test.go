@@ -170,7 +170,7 @@ func TestExporterDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := newExporter(conf, nil)
+	e, err := fromParsed(conf, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestBadBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newExporter(conf, nil); err == nil {
+	if _, err := fromParsed(conf, nil); err == nil {
 		t.Fatal("decreasing buckets accepted")
 	}
 }

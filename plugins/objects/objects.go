@@ -34,6 +34,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
@@ -61,7 +65,7 @@ type Store interface {
 	// for a local directory (so that Put can rename it), or in a temporary directory.
 	Spool() (*os.File, error)
 	// Put stores o (reading o.Body from its start; it may be called again after a failure). It
-	// returns an *encode.Permanent error for a failure no retry can fix.
+	// returns an *delivery.Permanent error for a failure no retry can fix.
 	Put(ctx context.Context, o *Object) error
 	// Describe names a key in messages (for example s3://bucket/key).
 	Describe(key string) string
@@ -105,9 +109,9 @@ type Config struct {
 	// always 1 without Partition).
 	MaxOpen int
 	// Backoff paces the retries of a failed Put.
-	Backoff encode.Backoff
+	Backoff delivery.Backoff
 	// Metrics counts deliveries, failures and retries.
-	Metrics *encode.Metrics
+	Metrics *delivery.Metrics
 	// Log receives a warning per retry.
 	Log *service.Logger
 	// Outcome gets a fatal error when the store refuses an object permanently (a configuration
@@ -211,7 +215,7 @@ const smallBatchBytes = 1 << 20
 // BatchPolicy is the Benthos batch policy of an object output: small batches (at most 1,000 messages,
 // 1 MiB or 200 ms) that Write adds to the object being filled, and the flush-marker check.
 func (a *Assembler) BatchPolicy() service.BatchPolicy {
-	return encode.WithFlushCheck(service.BatchPolicy{Count: min(1000, a.cfg.Count), ByteSize: smallBatchBytes, Period: "200ms"})
+	return pipeline.WithFlushCheck(service.BatchPolicy{Count: min(1000, a.cfg.Count), ByteSize: smallBatchBytes, Period: "200ms"})
 }
 
 // MaxInFlight is the Benthos max_in_flight of an object output: enough Write calls for the batches of
@@ -229,7 +233,7 @@ func (a *Assembler) MaxInFlight() int {
 // Config.Outcome). A flush marker in batch closes every open object at once. The messages' contents
 // are released once encoded.
 func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error {
-	recs := encode.WithoutMarkers(batch)
+	recs := pipeline.WithoutMarkers(batch)
 	flush := len(recs) < len(batch)
 	// Records, event times and partitions are read outside the lock.
 	raws, spans, parts, err := a.records(recs)
@@ -434,7 +438,7 @@ func (a *Assembler) append(o *object, raws [][]byte, spans []timeSpan) error {
 // encodeChunk is about how many bytes of records are encoded at a time.
 const encodeChunk = 256 << 10
 
-// records returns the records of msgs — a bundle (metadata encode.MetaRecords: its records one per
+// records returns the records of msgs — a bundle (metadata pipeline.MetaRecords: its records one per
 // line, its event times in metadata) gives all of its records — with the event time span of each
 // (time_field, else metadata, else now; a bundle's records each get the bundle's span) and, with
 // partitions, the partition directory of each (nil without). With partitions, each record of a
@@ -462,8 +466,8 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%s: record %d: %w", a.cfg.Name, i, err)
 		}
-		if _, ok := m.MetaGetMut(encode.MetaRecords); ok {
-			sp := timeSpan{metaTime(m, encode.MetaFirstTime, now), metaTime(m, encode.MetaLastTime, now)}
+		if _, ok := m.MetaGetMut(pipeline.MetaRecords); ok {
+			sp := timeSpan{metaTime(m, pipeline.MetaFirstTime, now), metaTime(m, pipeline.MetaLastTime, now)}
 			for len(b) > 0 {
 				line := b
 				if j := bytes.IndexByte(b, '\n'); j >= 0 {
@@ -487,7 +491,7 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 			}
 			continue
 		}
-		t := encode.MessageTime(m, a.cfg.TimeField, now)
+		t := pipeline.MessageTime(m, a.cfg.TimeField, now)
 		raws = append(raws, b)
 		spans = append(spans, timeSpan{t, t})
 		if p != nil {
@@ -653,7 +657,7 @@ func (a *Assembler) store1(o *object, start time.Time, err error) {
 	if err != nil {
 		err = fmt.Errorf("%s: writing %s (%d records): %w", a.cfg.Name, where, obj.Records, err)
 		a.cfg.Metrics.Failed(obj.Records, err)
-		if encode.IsPermanent(err) {
+		if delivery.IsPermanent(err) {
 			// A store that refuses a whole object does so for its configuration (credentials,
 			// permissions, the bucket), not for the records in it: stop the run, and leave the
 			// records unacknowledged rather than give them up.
@@ -722,20 +726,20 @@ func Policy(conf *service.ParsedConfig) (count, bytes int, period time.Duration,
 	}
 	count, bytes = pol.Count, pol.ByteSize
 	if count <= 0 {
-		count = encode.ObjectBatchCount
+		count = delivery.ObjectBatchCount
 	}
 	if bytes <= 0 {
-		bytes = encode.ObjectBatchBytes
+		bytes = delivery.ObjectBatchBytes
 	}
 	p := pol.Period
 	if p == "" {
-		p = encode.ObjectBatchPeriod
+		p = delivery.ObjectBatchPeriod
 	}
 	if period, err = time.ParseDuration(p); err != nil {
 		return 0, 0, 0, fmt.Errorf("batching.period: %w", err)
 	}
-	if period < encode.MinBatchPeriod {
-		return 0, 0, 0, fmt.Errorf("batching.period: %s is below the minimum of %s", p, encode.MinBatchPeriod)
+	if period < delivery.MinBatchPeriod {
+		return 0, 0, 0, fmt.Errorf("batching.period: %s is below the minimum of %s", p, delivery.MinBatchPeriod)
 	}
 	return count, bytes, period, nil
 }
@@ -773,9 +777,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 		if err != nil {
 			return nil, err
 		}
-		cfg.Backoff = encode.Backoff{MaxRetries: mr}
+		cfg.Backoff = delivery.Backoff{MaxRetries: mr}
 	}
-	cfg.Metrics = encode.NewMetrics(res, cfg.Task)
+	cfg.Metrics = delivery.NewMetrics(res, cfg.Task)
 	if cfg.Body, err = BodyFromParsed(conf, res, cfg); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/redpanda-data/benthos/v4/public/service"
@@ -180,7 +184,7 @@ func (s *memStore) get(key string) stored {
 func newAssembler(t *testing.T, store Store, mod func(*Config)) *Assembler {
 	t.Helper()
 	cfg := Config{Name: "test", Task: "tk", Path: "logs/esa", TimeField: "T", Encoding: encode.DefaultOptions(),
-		Count: 100000, Bytes: 64 << 20, Period: time.Hour, Uploads: 1, Metrics: encode.NewMetrics(nil, "tk")}
+		Count: 100000, Bytes: 64 << 20, Period: time.Hour, Uploads: 1, Metrics: delivery.NewMetrics(nil, "tk")}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -204,9 +208,9 @@ func msgs(recs ...string) service.MessageBatch {
 // bundle is one message holding recs as esa_fields's bundle mode makes it.
 func bundle(first, last string, recs ...string) *service.Message {
 	m := service.NewMessage([]byte(strings.Join(recs, "\n")))
-	m.MetaSetMut(encode.MetaRecords, int64(len(recs)))
-	m.MetaSetMut(encode.MetaFirstTime, first)
-	m.MetaSetMut(encode.MetaLastTime, last)
+	m.MetaSetMut(pipeline.MetaRecords, int64(len(recs)))
+	m.MetaSetMut(pipeline.MetaFirstTime, first)
+	m.MetaSetMut(pipeline.MetaLastTime, last)
 	return m
 }
 
@@ -236,7 +240,7 @@ func partition(t *testing.T, by []string, style string) *Partitioner {
 func TestDefaultLayoutUnchanged(t *testing.T) {
 	st := newMemStore(t)
 	a := newAssembler(t, st, nil)
-	batch := append(msgs(`{"T":"2026-12-06T00:00:01Z","i":1}`, `{"T":"2026-12-05T23:59:59Z","i":2}`), encode.NewFlushMarker())
+	batch := append(msgs(`{"T":"2026-12-06T00:00:01Z","i":1}`, `{"T":"2026-12-05T23:59:59Z","i":2}`), pipeline.NewFlushMarker())
 	if err := a.Write(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +268,7 @@ func TestPartitionsByDateAndHour(t *testing.T) {
 		`{"T":"2026-12-06T08:00:00+08:00","i":2}`, // 00:00:00 UTC
 		`{"T":"2026-12-05T23:59:59.5Z","i":3}`,
 		`{"T":1765000000,"i":4}`, // unix seconds: 2025-12-06T05:46:40Z
-	), encode.NewFlushMarker())
+	), pipeline.NewFlushMarker())
 	if err := a.Write(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +292,7 @@ func TestPartitionsByDateAndHour(t *testing.T) {
 	// A bundle whose lines span two hours: split by each line's own time.
 	b := bundle("2026-12-06T06:59:59Z", "2026-12-06T07:00:01Z",
 		`{"T":"2026-12-06T06:59:59Z","i":5}`, `{"T":"2026-12-06T07:00:01Z","i":6}`, `{"i":7}`)
-	if err := a.Write(context.Background(), service.MessageBatch{b, encode.NewFlushMarker()}); err != nil {
+	if err := a.Write(context.Background(), service.MessageBatch{b, pipeline.NewFlushMarker()}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
@@ -312,7 +316,7 @@ func TestPartitionsByDateAndHour(t *testing.T) {
 		return nil
 	}
 	before := len(st.keys())
-	err := a.Write(context.Background(), append(msgs(`{"T":"2026-12-06T09:00:00Z"}`, `{"T":"2026-12-06T10:00:00Z"}`), encode.NewFlushMarker()))
+	err := a.Write(context.Background(), append(msgs(`{"T":"2026-12-06T09:00:00Z"}`, `{"T":"2026-12-06T10:00:00Z"}`), pipeline.NewFlushMarker()))
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Write = %v, want the failure of hour 10", err)
 	}
@@ -335,7 +339,7 @@ func TestPartitionsByField(t *testing.T) {
 		act := []string{"deny", "monitor", "-", ""}[i%4]
 		recs = append(recs, fmt.Sprintf(`{"T":"2026-12-06T07:00:%02dZ","SecAction":%q,"i":%d}`, i, act, i))
 	}
-	if err := a.Write(context.Background(), append(msgs(recs...), encode.NewFlushMarker())); err != nil {
+	if err := a.Write(context.Background(), append(msgs(recs...), pipeline.NewFlushMarker())); err != nil {
 		t.Fatal(err)
 	}
 	keys := st.keys()
@@ -472,7 +476,7 @@ func TestLevelsAndCodecs(t *testing.T) {
 		st := newMemStore(t)
 		var size int64
 		a := newAssembler(t, &sizeStore{memStore: st, size: &size}, func(c *Config) { c.Level = level })
-		if err := a.Write(context.Background(), append(msgs(recs...), encode.NewFlushMarker())); err != nil {
+		if err := a.Write(context.Background(), append(msgs(recs...), pipeline.NewFlushMarker())); err != nil {
 			t.Fatal(err)
 		}
 		sizes[level] = size

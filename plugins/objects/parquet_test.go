@@ -16,8 +16,9 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/delivery"
 	"github.com/esa-connect/esa-connect/plugins/parquetfile"
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 	"github.com/esa-connect/esa-connect/tests/duckdbtest"
 )
 
@@ -70,7 +71,7 @@ func TestParquetPartitioned(t *testing.T) {
 	store := &dirStore{dir: t.TempDir(), types: map[string][2]string{}}
 	a, err := New(Config{Name: "test", Task: "pq", Path: "logs", TimeField: "EdgeStartTimestamp",
 		Count: 100000, Bytes: 64 << 20, Period: time.Hour, Body: body, Partition: part,
-		Metrics: encode.NewMetrics(service.MockResources(), "pq")}, store)
+		Metrics: delivery.NewMetrics(service.MockResources(), "pq")}, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,11 +91,11 @@ func TestParquetPartitioned(t *testing.T) {
 			lines = append(lines, want[j])
 		}
 		m := service.NewMessage([]byte(strings.Join(lines, "\n")))
-		m.MetaSetMut(encode.MetaRecords, len(lines))
+		m.MetaSetMut(pipeline.MetaRecords, len(lines))
 		batch = append(batch, m)
 	}
 	// A flush marker closes the objects: the write returns once they are stored.
-	batch = append(batch, encode.NewFlushMarker())
+	batch = append(batch, pipeline.NewFlushMarker())
 	ctx := context.Background()
 	if err := a.Write(ctx, batch); err != nil {
 		t.Fatal(err)

@@ -14,11 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	alioss "github.com/aliyun/aliyun-oss-go-sdk/oss"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -29,7 +30,8 @@ const Name = "esa_oss"
 // minPartSize is OSS's smallest part (except the last).
 const minPartSize = 100 * 1024
 
-func spec() *service.ConfigSpec {
+// ConfigSpec is the esa_oss configuration specification.
+func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -74,8 +76,8 @@ output:
 
 // Register registers esa_oss on env.
 func Register(env *service.Environment) error {
-	return objects.Register(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
-		o, err := newOutput(conf, res)
+	return objects.Register(env, Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
+		o, err := fromParsed(conf, res)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -127,21 +129,19 @@ func (c Config) credentials() (id, secret, token, source string) {
 }
 
 type output struct {
-	cfg      Config
-	task     string
-	partSize int64
-	partConc int
-	asm      *objects.Assembler
-	spoolDir string
-	timeout  time.Duration
-	log      *service.Logger
-	out      *outcome.Outcome
+	cfg  Config
+	task string
+	up   objects.Upload // multipart, timeout, spool_dir
+	asm  *objects.Assembler
+	log  *service.Logger
+	out  *outcome.Outcome
 
 	mu     sync.RWMutex
 	bucket *alioss.Bucket
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+// fromParsed builds an esa_oss output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	var c Config
 	o := &output{log: res.Logger(), out: outcome.From(res)}
 	var err error
@@ -170,22 +170,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		return nil, errors.New("access_key_secret: must be set with access_key_id")
 	}
 	o.cfg = c
-	ps, err := conf.FieldInt("multipart", "part_size")
-	if err != nil {
-		return nil, err
-	}
-	if ps < minPartSize {
-		return nil, fmt.Errorf("multipart.part_size: %d is below the OSS minimum of %d bytes", ps, minPartSize)
-	}
-	o.partSize = int64(ps)
-	if o.partConc, err = conf.FieldInt("multipart", "concurrency"); err != nil {
-		return nil, err
-	}
-	o.partConc = max(o.partConc, 1)
-	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
-		return nil, err
-	}
-	if o.spoolDir, err = conf.FieldString("spool_dir"); err != nil {
+	if o.up, err = objects.UploadFromParsed(conf, "OSS", minPartSize); err != nil {
 		return nil, err
 	}
 	if o.asm, err = objects.FromParsed(conf, res, Name, c.Prefix, o); err != nil {
@@ -214,7 +199,7 @@ func (o *output) Connect(ctx context.Context) error {
 	if id == "" || secret == "" {
 		return o.fatal(errors.New("no credentials: set access_key_id and access_key_secret, or ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"))
 	}
-	secs := int64(o.timeout / time.Second)
+	secs := int64(o.up.Timeout / time.Second)
 	opts := []alioss.ClientOption{alioss.Timeout(min(secs, 30), max(secs, 1))}
 	if token != "" {
 		opts = append(opts, alioss.SecurityToken(token))
@@ -287,7 +272,7 @@ func classify(err error) error {
 	if err == nil || retryable(err) {
 		return err
 	}
-	return &encode.Permanent{Err: err}
+	return &delivery.Permanent{Err: err}
 }
 
 // WriteBatch adds batch to the object being filled and returns once that object is uploaded.
@@ -302,7 +287,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 }
 
 // Spool implements objects.Store: a temporary file in spool_dir.
-func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.spoolDir, o.task) }
+func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.up.SpoolDir, o.task) }
 
 // Describe implements objects.Store.
 func (o *output) Describe(key string) string { return o.objectURL(key) }
@@ -323,7 +308,7 @@ func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj *objects.Obje
 	if obj.ContentEncoding != "" { // none for Parquet: compressed inside
 		opts = append(opts, alioss.ContentEncoding(obj.ContentEncoding))
 	}
-	if obj.Size <= o.partSize {
+	if obj.Size <= o.up.PartSize {
 		return b.PutObject(obj.Key, io.NewSectionReader(obj.Body, 0, obj.Size), opts...)
 	}
 	imur, err := b.InitiateMultipartUpload(obj.Key, opts...)
@@ -350,7 +335,7 @@ func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj *objects.Obje
 }
 
 func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.InitiateMultipartUploadResult, body io.ReaderAt, size int64) ([]alioss.UploadPart, error) {
-	n := int((size + o.partSize - 1) / o.partSize)
+	n := int((size + o.up.PartSize - 1) / o.up.PartSize)
 	parts := make([]alioss.UploadPart, n)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -360,13 +345,13 @@ func (o *output) uploadParts(ctx context.Context, b *alioss.Bucket, imur alioss.
 		firstErr error
 		next     = make(chan int)
 	)
-	for w := 0; w < min(o.partConc, n); w++ {
+	for w := 0; w < min(o.up.PartConcurrency, n); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				lo := int64(i) * o.partSize
-				hi := min(lo+o.partSize, size)
+				lo := int64(i) * o.up.PartSize
+				hi := min(lo+o.up.PartSize, size)
 				p, err := b.UploadPart(imur, io.NewSectionReader(body, lo, hi-lo), hi-lo, i+1, alioss.WithContext(ctx))
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("UploadPart %d: %w", i+1, err); cancel() })

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/tests/servers/osstest"
@@ -48,12 +49,12 @@ func TestEndpointURL(t *testing.T) {
 
 func newTestOutput(t *testing.T, yaml string) (*output, *service.Resources) {
 	t.Helper()
-	pc, err := spec().ParseYAML(yaml, service.NewEmptyEnvironment())
+	pc, err := ConfigSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := service.MockResources()
-	o, err := newOutput(pc, res)
+	o, err := fromParsed(pc, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,14 +270,14 @@ func TestFlushMarkersAreNotRecords(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.WriteBatch(ctx, service.MessageBatch{encode.NewFlushMarker()}); err != nil {
+	if err := o.WriteBatch(ctx, service.MessageBatch{pipeline.NewFlushMarker()}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(s.Objects("logs", "")); n != 0 {
 		t.Fatalf("a marker-only batch wrote %d objects", n)
 	}
 	recs := recordtest.PaddedRecords(3, 3)
-	b := append(recordtest.Batch(recs), encode.NewFlushMarker())
+	b := append(recordtest.Batch(recs), pipeline.NewFlushMarker())
 	if err := o.WriteBatch(ctx, b); err != nil {
 		t.Fatal(err)
 	}

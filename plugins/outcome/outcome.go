@@ -198,7 +198,7 @@ func (o *Outcome) FatalErr() error {
 func (o *Outcome) FatalCh() <-chan struct{} { return o.fatal }
 
 // Drain asks the stream's inputs to stop reading new records, flush what they have (see
-// encode.NewFlushMarker) and end as if their input was exhausted: the graceful stop that SIGINT and
+// pipeline.NewFlushMarker) and end as if their input was exhausted: the graceful stop that SIGINT and
 // SIGTERM trigger, in which every partial batch is delivered before the process exits.
 func (o *Outcome) Drain() { o.drainOnce.Do(func() { close(o.drain) }) }
 

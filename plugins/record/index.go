@@ -10,8 +10,9 @@ type Layout struct {
 }
 
 // Index says where the top-level values of one record are: made while a processor validated the
-// record (Marker.MarkScanned) and carried with its checked mark, it lets the processors after it take
-// their fields without walking the record again (Selector.FromIndex). The zero Index is empty.
+// record (Shape.TakeIndex, for pipeline.Marker.MarkScanned) and carried with its checked mark, it
+// lets the processors after it take their fields without walking the record again
+// (Selector.FromIndex). The zero Index is empty.
 type Index struct {
 	layout *Layout
 	starts []uint32 // Shape.spans of the record
@@ -33,6 +34,30 @@ func (sh *Shape) snapshot() *Layout {
 	return sh.layout
 }
 
+// KeepPositions makes sh record, in every record it scans along its layout from now on, where each
+// top-level value starts, so that TakeIndex can hand the positions out (pipeline.Marker.MarkScanned
+// calls it the first time it marks a record scanned with sh).
+func (sh *Shape) KeepPositions() { sh.keep = true }
+
+// TakeIndex returns the Index of the last record sh scanned along its layout to its end with
+// positions kept (KeepPositions), or false when there is none. The positions move into the Index:
+// sh records the next record's in a fresh part of *block (no copy), which is replaced by a new block
+// with room for at least records records' positions when it is full.
+func (sh *Shape) TakeIndex(block *[]uint32, records int) (Index, bool) {
+	if !sh.indexed {
+		return Index{}, false
+	}
+	n := len(sh.lits) + 1
+	ix := Index{layout: sh.snapshot(), starts: sh.spans[:n:n]}
+	if len(*block)+n > cap(*block) {
+		*block = make([]uint32, 0, max(records*n, 64))
+	}
+	b := *block
+	sh.spans = b[len(b) : len(b)+n : len(b)+n]
+	*block = b[:len(b)+n]
+	return ix, true
+}
+
 // IndexMap maps the members of a Layout to the positions of a Selector; keep one per goroutine and
 // processor: it is rebuilt only when the layout changes.
 type IndexMap struct {
@@ -42,8 +67,8 @@ type IndexMap struct {
 }
 
 // FromIndex stores in out the selected fields of rec, a record whose Index ix was made on these very
-// bytes (see CheckedIndex), without reading the record: the result is the one Find gives. A selected
-// field that occurs twice is an error (ReasonDuplicateKey) as in Find.
+// bytes (see pipeline.CheckedIndex), without reading the record: the result is the one Find gives. A
+// selected field that occurs twice is an error (ReasonDuplicateKey) as in Find.
 func (s *Selector) FromIndex(rec []byte, out []Value, ix Index, m *IndexMap) error {
 	out = out[:len(s.names)]
 	clear(out)

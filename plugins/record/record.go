@@ -1,6 +1,9 @@
-// Package record gives fast access to one JSON log record: top-level field lookup without
-// reflection or maps, value classification, and the event time. It is the shared hot path of the
-// esa_* processors and outputs.
+// Package record reads and writes one JSON log record, fast: top-level field lookup without
+// reflection or maps, strict one-pass validation with field positions (Selector, Shape, Index),
+// value classification and conversion, JSON string escaping, custom-field helpers, and the event
+// time. It is the shared hot path of the esa_* processors and outputs, and knows nothing of Benthos:
+// what travels with a record in a message (checked marks, invalid-record routing, metadata) is
+// package pipeline.
 package record
 
 import (

@@ -210,7 +210,7 @@ func (s *Selector) ScanShape(rec []byte, out []Value, sh *Shape) error {
 	return scanObject(rec, s, out, sh, 0)
 }
 
-// Find is ScanShape for a record already known to be valid (see Checked): values are skipped
+// Find is ScanShape for a record already known to be valid (see pipeline.Checked): values are skipped
 // without being validated, and when unique is true (the record's top-level names are known to be
 // distinct) it stops as soon as every selected field was found. On a record that is not valid its
 // results are unspecified (but it does not panic or read out of bounds). The only error it returns
@@ -325,10 +325,10 @@ type Shape struct {
 	unique bool       // the last record scanned to its end had distinct top-level names
 	// spans[k] is where member k's value started in the last record scanned along the layout (with
 	// escBit for a string with escapes), spans[len(lits)] where the last value ended; indexed says
-	// that record was scanned to its end that way (see Marker.MarkScanned).
+	// that record was scanned to its end that way (see TakeIndex).
 	spans   []uint32
 	indexed bool
-	keep    bool    // record spans (set once Marker.MarkScanned uses this shape)
+	keep    bool    // record spans (set by KeepPositions)
 	layout  *Layout // immutable copy of the layout for Index consumers; nil after a change
 }
 

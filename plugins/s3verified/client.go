@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -17,7 +19,6 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
 // Config is what esa_s3_verified (and `esa-connect verify`) need to reach a bucket.
@@ -113,7 +114,7 @@ func (c Config) EffectiveRegion() string {
 }
 
 // NewClient builds the S3 client of c. Retries are left to the caller (the SDK's own retryer is
-// turned off so that encode.Backoff governs every retry).
+// turned off so that delivery.Backoff governs every retry).
 func NewClient(ctx context.Context, c Config) (*s3.Client, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -216,10 +217,10 @@ func retryable(err error) bool {
 	return status == http.StatusTooManyRequests || status >= 500
 }
 
-// classify wraps a non-retryable error as encode.Permanent.
+// classify wraps a non-retryable error as delivery.Permanent.
 func classify(err error) error {
 	if err == nil || retryable(err) {
 		return err
 	}
-	return &encode.Permanent{Err: err}
+	return &delivery.Permanent{Err: err}
 }

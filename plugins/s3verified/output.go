@@ -11,7 +11,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -26,7 +25,8 @@ import (
 // Name is the component name.
 const Name = "esa_s3_verified"
 
-func spec() *service.ConfigSpec {
+// ConfigSpec is the esa_s3_verified configuration specification.
+func ConfigSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Stable().
 		Categories("Services").
@@ -89,8 +89,8 @@ output:
 
 // Register registers esa_s3_verified on env.
 func Register(env *service.Environment) error {
-	return objects.Register(env, Name, spec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
-		o, err := newOutput(conf, res)
+	return objects.Register(env, Name, ConfigSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, *objects.Assembler, error) {
+		o, err := fromParsed(conf, res)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -99,24 +99,22 @@ func Register(env *service.Environment) error {
 }
 
 type output struct {
-	cfg      Config
-	task     string
-	token    string
-	secret   string
-	partSize int64
-	partConc int
-	asm      *objects.Assembler
-	spoolDir string
-	timeout  time.Duration
-	log      *service.Logger
-	out      *outcome.Outcome
+	cfg    Config
+	task   string
+	token  string
+	secret string
+	up     objects.Upload // multipart, timeout, spool_dir
+	asm    *objects.Assembler
+	log    *service.Logger
+	out    *outcome.Outcome
 
 	mu       sync.RWMutex
 	client   *s3.Client
 	uploader *manager.Uploader
 }
 
-func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+// fromParsed builds an esa_s3_verified output from its parsed config (ConfigSpec).
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
 	var c Config
 	var err error
 	str := func(name string, dst *string) {
@@ -135,8 +133,6 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 	str("ownership_token", &o.token)
 	str("ownership_secret", &o.secret)
 	str("task", &o.task)
-	var timeField string
-	str("time_field", &timeField)
 	if err != nil {
 		return nil, err
 	}
@@ -154,25 +150,7 @@ func newOutput(conf *service.ParsedConfig, res *service.Resources) (*output, err
 		return nil, errors.New("task: must not be empty (it names objects and the ownership challenge)")
 	}
 	o.cfg = c
-	_ = timeField // read by objects.FromParsed
-	ps, err := conf.FieldInt("multipart", "part_size")
-	if err != nil {
-		return nil, err
-	}
-	if int64(ps) < manager.MinUploadPartSize {
-		return nil, fmt.Errorf("multipart.part_size: %d is below the S3 minimum of %d bytes", ps, manager.MinUploadPartSize)
-	}
-	o.partSize = int64(ps)
-	if o.partConc, err = conf.FieldInt("multipart", "concurrency"); err != nil {
-		return nil, err
-	}
-	if o.partConc < 1 {
-		o.partConc = 1
-	}
-	if o.timeout, err = conf.FieldDuration("timeout"); err != nil {
-		return nil, err
-	}
-	if o.spoolDir, err = conf.FieldString("spool_dir"); err != nil {
+	if o.up, err = objects.UploadFromParsed(conf, "S3", manager.MinUploadPartSize); err != nil {
 		return nil, err
 	}
 	if o.asm, err = objects.FromParsed(conf, res, Name, c.Path(), o); err != nil {
@@ -202,8 +180,8 @@ func (o *output) Connect(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", Name, err)
 	}
 	up := manager.NewUploader(client, func(u *manager.Uploader) {
-		u.PartSize = o.partSize
-		u.Concurrency = o.partConc
+		u.PartSize = o.up.PartSize
+		u.Concurrency = o.up.PartConcurrency
 		u.LeavePartsOnError = false
 	})
 	o.mu.Lock()
@@ -264,7 +242,7 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 }
 
 // Spool implements objects.Store: a temporary file in spool_dir.
-func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.spoolDir, o.task) }
+func (o *output) Spool() (*os.File, error) { return objects.TempSpool(o.up.SpoolDir, o.task) }
 
 // Describe implements objects.Store.
 func (o *output) Describe(key string) string { return o.cfg.ObjectURL(key) }
@@ -278,7 +256,7 @@ func (o *output) Put(ctx context.Context, obj *objects.Object) error {
 	if up == nil {
 		return service.ErrNotConnected
 	}
-	actx, cancel := context.WithTimeout(ctx, o.timeout)
+	actx, cancel := context.WithTimeout(ctx, o.up.Timeout)
 	defer cancel()
 	in := &s3.PutObjectInput{
 		Bucket:          aws.String(o.cfg.Bucket()),

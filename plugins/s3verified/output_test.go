@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/tests/servers/s3test"
@@ -141,12 +142,12 @@ ownership_secret: %s
 task: access-to-s3
 time_field: EdgeStartTimestamp
 `, e.bucket, e.proxy.URL, s3test.AccessKey, s3test.SecretKey, testSecret) + extra
-	pc, err := spec().ParseYAML(yaml, service.NewEmptyEnvironment())
+	pc, err := ConfigSpec().ParseYAML(yaml, service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := service.MockResources()
-	o, err := newOutput(pc, res)
+	o, err := fromParsed(pc, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,12 +303,12 @@ func TestConnectRejections(t *testing.T) {
 	})
 
 	t.Run("server down is not fatal", func(t *testing.T) {
-		pc, err := spec().ParseYAML(fmt.Sprintf("bucket_path: logs\nendpoint: http://127.0.0.1:1\nforce_path_style: true\naccess_key_id: a\nsecret_access_key: b\nownership_token: %s\nownership_secret: x\ntask: t\n", tok), service.NewEmptyEnvironment())
+		pc, err := ConfigSpec().ParseYAML(fmt.Sprintf("bucket_path: logs\nendpoint: http://127.0.0.1:1\nforce_path_style: true\naccess_key_id: a\nsecret_access_key: b\nownership_token: %s\nownership_secret: x\ntask: t\n", tok), service.NewEmptyEnvironment())
 		if err != nil {
 			t.Fatal(err)
 		}
 		res := service.MockResources()
-		o, err := newOutput(pc, res)
+		o, err := fromParsed(pc, res)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -484,11 +485,11 @@ func TestRetryThenNack(t *testing.T) {
 
 func TestOwnershipSecretDefaultFromEnvironment(t *testing.T) {
 	t.Setenv("ESA_OWNERSHIP_SECRET", "from-the-environment")
-	pc, err := spec().ParseYAML("bucket_path: b/p\ntask: t\n", service.NewEmptyEnvironment())
+	pc, err := ConfigSpec().ParseYAML("bucket_path: b/p\ntask: t\n", service.NewEmptyEnvironment())
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := newOutput(pc, service.MockResources())
+	o, err := fromParsed(pc, service.MockResources())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,14 +570,14 @@ func TestFlushMarkersAreNotRecords(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.WriteBatch(ctx, service.MessageBatch{encode.NewFlushMarker()}); err != nil {
+	if err := o.WriteBatch(ctx, service.MessageBatch{pipeline.NewFlushMarker()}); err != nil {
 		t.Fatal(err)
 	}
 	if ks := e.keys(t, "esa/access/2026"); len(ks) != 0 {
 		t.Fatalf("a marker-only batch wrote %v", ks)
 	}
 	recs := recordtest.PaddedRecords(3, 3)
-	if err := o.WriteBatch(ctx, append(recordtest.Batch(recs), encode.NewFlushMarker())); err != nil {
+	if err := o.WriteBatch(ctx, append(recordtest.Batch(recs), pipeline.NewFlushMarker())); err != nil {
 		t.Fatal(err)
 	}
 	ks := e.keys(t, "esa/access/2026")

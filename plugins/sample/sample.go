@@ -11,9 +11,10 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
@@ -58,7 +59,7 @@ like any other). Messages already flagged with an error pass through untouched.`
 				Description("Optional top-level field whose value decides deterministically (e.g. `ClientRequestID`). Empty: random per record.").
 				Default("").
 				Example("ClientRequestID"),
-			record.TaskField(),
+			pipeline.TaskField(),
 		).
 		LintRule(`root = if this.rate != null && (this.rate <= 0 || this.rate > 100) { [ "rate must be in (0, 100]" ] }`).
 		Example("Keep a quarter of the records", "Random sampling at 25 %.", `
@@ -195,7 +196,7 @@ func (p *Processor) recordKeyHash(rec []byte, scratch []byte) uint64 {
 	return KeyHash(v.AppendText(scratch))
 }
 
-// ProcessBatch keeps the sampled records of batch. Flush markers (encode.IsFlushMarker) pass through
+// ProcessBatch keeps the sampled records of batch. Flush markers (pipeline.IsFlushMarker) pass through
 // untouched and uncounted.
 func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) ([]service.MessageBatch, error) {
 	records := 0
@@ -299,8 +300,8 @@ func (p *Processor) Keep(recs [][]byte, keep []bool) (dropped int) {
 	return dropped
 }
 
-// isMarker reports whether msg is a flush marker (encode.IsFlushMarker).
-func isMarker(msg *service.Message) bool { return encode.IsFlushMarker(msg) }
+// isMarker reports whether msg is a flush marker (pipeline.IsFlushMarker).
+func isMarker(msg *service.Message) bool { return pipeline.IsFlushMarker(msg) }
 
 // Close releases nothing; it exists to satisfy service.BatchProcessor.
 func (p *Processor) Close(context.Context) error { return nil }

@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
-	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
@@ -180,7 +180,7 @@ func TestStreamMetrics(t *testing.T) {
 	if got := m.Get(MetricIn, "task", "t1"); got != 5 {
 		t.Errorf("in = %d, want 5 (%v)", got, m.All())
 	}
-	if got := m.Get(record.MetricInvalid); got != 0 {
+	if got := m.Get(pipeline.MetricInvalid); got != 0 {
 		t.Errorf("esa_sample counted invalid records: %v", m.All())
 	}
 
@@ -223,7 +223,7 @@ func TestStreamMetrics(t *testing.T) {
 func TestFlushMarkersPassUncounted(t *testing.T) {
 	for _, c := range []Config{{Rate: 100}, {Rate: 0.01}, {Rate: 0.01, Key: "id"}} {
 		p, _ := New(c, nil, 1, 1)
-		marker := encode.NewFlushMarker()
+		marker := pipeline.NewFlushMarker()
 		got := kept(t, p, service.MessageBatch{service.NewMessage([]byte(`{"id":"x"}`)), marker})
 		if len(got) == 0 || got[len(got)-1] != marker {
 			t.Errorf("%+v: marker not passed through", c)
@@ -233,7 +233,7 @@ func TestFlushMarkersPassUncounted(t *testing.T) {
 - esa_sample:
     rate: 100
     task: fm
-`, service.MessageBatch{service.NewMessage([]byte(`{"id":"x"}`)), encode.NewFlushMarker()})
+`, service.MessageBatch{service.NewMessage([]byte(`{"id":"x"}`)), pipeline.NewFlushMarker()})
 	if got := m.Get(MetricIn, "task", "fm"); got != 1 {
 		t.Errorf("in = %d, want 1 (the marker is not a record)", got)
 	}

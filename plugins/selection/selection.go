@@ -15,11 +15,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/filter"
-	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/sample"
 )
 
@@ -33,8 +34,8 @@ func Field() *service.ConfigField {
 		service.NewStringField("key").Description("Sampling: a field whose value decides deterministically (as esa_sample). Empty: random per record.").Default(""),
 		service.NewStringField("category").Description("The log category of the filter conditions (as esa_filter).").Default(""),
 		service.NewAnyListField("conditions").Description("Filter conditions in the native form of a task's `filters` (as esa_filter). Empty: no filter.").Default([]any{}),
-		record.TaskField(),
-		record.RouteInvalidField(),
+		pipeline.TaskField(),
+		pipeline.RouteInvalidField(),
 	).Description("Sample and filter records as they are read, before they become messages (what the esa_sample and esa_filter processors do, without holding the dropped records until the destination acknowledges the kept ones). The translator sets it; without it every record is passed on.").
 		Optional().Advanced()
 }
@@ -60,7 +61,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Stage, err
 	if sc.Key, err = c.FieldString("key"); err != nil {
 		return nil, err
 	}
-	if fc.Task, fc.RouteInvalid, err = record.ParseTaskFields(c); err != nil {
+	if fc.Task, fc.RouteInvalid, err = pipeline.ParseTaskFields(c); err != nil {
 		return nil, err
 	}
 	sc.Task = fc.Task
@@ -117,7 +118,7 @@ func (s *Stage) Select(recs [][]byte, trust filter.Trust, own bool) (msgs servic
 	}
 	msgs = make(service.MessageBatch, 0, len(recs))
 	from = make([]int, 0, len(recs))
-	marker := record.Marker{BlockSize: 64}
+	marker := pipeline.Marker{BlockSize: 64}
 	for i, rec := range recs {
 		if !keep[i] {
 			continue
@@ -142,7 +143,7 @@ func (s *Stage) Select(recs [][]byte, trust filter.Trust, own bool) (msgs servic
 func plainMessages(recs [][]byte, trust filter.Trust) (service.MessageBatch, []int) {
 	msgs := make(service.MessageBatch, len(recs))
 	from := make([]int, len(recs))
-	var marker record.Marker
+	var marker pipeline.Marker
 	for i, rec := range recs {
 		m := service.NewMessage(rec)
 		if trust != nil {

@@ -7,9 +7,12 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
@@ -143,11 +146,11 @@ func (o *output) buildGroups(batch service.MessageBatch, now time.Time) ([]*grou
 	for i, msg := range batch {
 		raw, err := msg.AsBytes()
 		if err != nil {
-			bad = append(bad, badRecord{i, &encode.Permanent{Err: fmt.Errorf("%s: record %d: %w", componentName, i, err)}})
+			bad = append(bad, badRecord{i, &delivery.Permanent{Err: fmt.Errorf("%s: record %d: %w", Name, i, err)}})
 			continue
 		}
 		if err := b.add(i, msg, raw, timeField, now); err != nil {
-			bad = append(bad, badRecord{i, &encode.Permanent{Err: err}})
+			bad = append(bad, badRecord{i, &delivery.Permanent{Err: err}})
 		}
 	}
 	b.flush()
@@ -186,10 +189,10 @@ func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, no
 		return true
 	})
 	if err != nil {
-		return fmt.Errorf("%s: record %d: %w", componentName, index, err)
+		return fmt.Errorf("%s: record %d: %w", Name, index, err)
 	}
 	if !haveTime {
-		t = encode.MessageTime(msg, "", now)
+		t = pipeline.MessageTime(msg, "", now)
 	}
 	sec, nsec := logTime(t)
 	logSize := 1 + varintLen(uint64(sec)) + contents
@@ -198,7 +201,7 @@ func (b *builder) add(index int, msg *service.Message, raw, timeField []byte, no
 	}
 	need := fieldLen(logSize)
 	if b.header+need > MaxRawBytesPerPut {
-		return fmt.Errorf("%s: record %d: %d bytes as an SLS log, more than the %d bytes one PutLogs call may carry", componentName, index, need, MaxRawBytesPerPut)
+		return fmt.Errorf("%s: record %d: %d bytes as an SLS log, more than the %d bytes one PutLogs call may carry", Name, index, need, MaxRawBytesPerPut)
 	}
 	if len(b.indexes) > 0 && (len(b.indexes)+1 > MaxLogsPerPut || len(b.buf)+b.header+need > MaxRawBytesPerPut) {
 		b.flush()

@@ -13,12 +13,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
@@ -32,7 +33,7 @@ type Config struct {
 	MaxRetries                          int
 	// Retry is the task's retry policy (its max_elapsed and max_backoff; SLS's error codes decide
 	// what is retried).
-	Retry       encode.RetryPolicy
+	Retry       delivery.RetryPolicy
 	Timeout     time.Duration
 	MaxInFlight int
 }
@@ -58,22 +59,22 @@ func parseConfig(conf *service.ParsedConfig) (Config, service.BatchPolicy, error
 	str(&c.Task, "task")
 	str(&c.TimeField, "time_field")
 	if err != nil {
-		return c, pol, fmt.Errorf("%s: %w", componentName, err)
+		return c, pol, fmt.Errorf("%s: %w", Name, err)
 	}
-	if c.Retry, err = encode.RetryFromParsed(conf); err != nil {
-		return c, pol, fmt.Errorf("%s: %w", componentName, err)
+	if c.Retry, err = delivery.RetryFromParsed(conf); err != nil {
+		return c, pol, fmt.Errorf("%s: %w", Name, err)
 	}
 	if c.MaxRetries, err = conf.FieldInt("max_retries"); err != nil {
-		return c, pol, fmt.Errorf("%s: %w", componentName, err)
+		return c, pol, fmt.Errorf("%s: %w", Name, err)
 	}
 	if c.Timeout, err = conf.FieldDuration("timeout"); err != nil {
-		return c, pol, fmt.Errorf("%s: %w", componentName, err)
+		return c, pol, fmt.Errorf("%s: %w", Name, err)
 	}
 	if c.MaxInFlight, err = conf.FieldMaxInFlight(); err != nil {
-		return c, pol, fmt.Errorf("%s: %w", componentName, err)
+		return c, pol, fmt.Errorf("%s: %w", Name, err)
 	}
-	if pol, err = encode.StreamBatching(conf); err != nil {
-		return c, pol, fmt.Errorf("%s: batching: %w", componentName, err)
+	if pol, err = delivery.StreamBatching(conf); err != nil {
+		return c, pol, fmt.Errorf("%s: batching: %w", Name, err)
 	}
 	c.applyEnv(os.Getenv)
 	return c, pol, c.Validate()
@@ -133,7 +134,7 @@ func (c *Config) Validate() error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: invalid configuration: %s", componentName, strings.Join(errs, "; "))
+	return fmt.Errorf("%s: invalid configuration: %s", Name, strings.Join(errs, "; "))
 }
 
 // resolveEndpoint returns the endpoint to give the SDK (with scheme), the host shown in messages and,
@@ -195,7 +196,7 @@ type output struct {
 	display  string // endpoint host, for messages
 	client   slssdk.ClientInterface
 	tr       *http.Transport
-	backoff  encode.Backoff
+	backoff  delivery.Backoff
 	log      *service.Logger
 	outcome  *outcome.Outcome
 	now      func() time.Time
@@ -204,7 +205,7 @@ type output struct {
 	keyMu    sync.RWMutex
 	keys     map[string]*string // interned content keys (raw JSON key → decoded), shared by all batches
 
-	metrics *encode.Metrics
+	metrics *delivery.Metrics
 	dl      *deadletter.Router
 
 	wireBytes, rawBytes atomic.Int64 // of accepted PutLogs calls, counted by the transport
@@ -213,12 +214,12 @@ type output struct {
 func newOutput(c Config, mgr *service.Resources) (*output, error) {
 	sdkEndpoint, display, dialAddr, err := resolveEndpoint(c.Region, c.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("%s: endpoint: %w", componentName, err)
+		return nil, fmt.Errorf("%s: endpoint: %w", Name, err)
 	}
 	sdkRetriesOff.Do(func() { slssdk.RetryOnServerErrorEnabled = false })
 
 	o := &output{c: c, display: display, now: time.Now,
-		backoff: encode.Backoff{MaxRetries: c.MaxRetries, Max: c.Retry.MaxBackoff, MaxElapsed: c.Retry.MaxElapsed}}
+		backoff: delivery.Backoff{MaxRetries: c.MaxRetries, Max: c.Retry.MaxBackoff, MaxElapsed: c.Retry.MaxElapsed}}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 2 * c.MaxInFlight
 	tr.MaxIdleConnsPerHost = 2 * c.MaxInFlight
@@ -245,7 +246,7 @@ func newOutput(c Config, mgr *service.Resources) (*output, error) {
 		o.log = mgr.Logger()
 	}
 	o.outcome = outcome.From(mgr)
-	o.metrics = encode.NewMetrics(mgr, c.Task)
+	o.metrics = delivery.NewMetrics(mgr, c.Task)
 	return o, nil
 }
 
@@ -282,7 +283,7 @@ func (o *output) Connect(ctx context.Context) error {
 	case r := <-done:
 		err = r.err
 	case <-ctx.Done():
-		return fmt.Errorf("%s: connect to %s: %w", componentName, o.display, ctx.Err())
+		return fmt.Errorf("%s: connect to %s: %w", Name, o.display, ctx.Err())
 	}
 	if err == nil {
 		o.outcome.Connected()
@@ -308,29 +309,29 @@ func (o *output) connectError(err error) (out error, fatal, warn bool) {
 	se, ok := asSLSError(err)
 	where := fmt.Sprintf("project %q, logstore %q at %s", o.c.Project, o.c.Logstore, o.display)
 	if !ok {
-		return fmt.Errorf("%s: connect (%s): %v", componentName, where, err), false, false
+		return fmt.Errorf("%s: connect (%s): %v", Name, where, err), false, false
 	}
 	code, msg := se.Code, o.scrub(truncate(se.Message))
 	lmsg := strings.ToLower(msg)
 	switch {
 	case code == "ProjectNotExist":
-		return fmt.Errorf("%s: project %q does not exist at %s (region %q): SLS %s: %s", componentName, o.c.Project, o.display, o.c.Region, code, msg), true, false
+		return fmt.Errorf("%s: project %q does not exist at %s (region %q): SLS %s: %s", Name, o.c.Project, o.display, o.c.Region, code, msg), true, false
 	case code == "LogStoreNotExist":
-		return fmt.Errorf("%s: logstore %q does not exist in project %q at %s: SLS %s: %s", componentName, o.c.Logstore, o.c.Project, o.display, code, msg), true, false
+		return fmt.Errorf("%s: logstore %q does not exist in project %q at %s: SLS %s: %s", Name, o.c.Logstore, o.c.Project, o.display, code, msg), true, false
 	case code == "SignatureNotMatch":
-		return fmt.Errorf("%s: access_key_secret is wrong for access_key_id %q (SLS %s: the request signature did not match)", componentName, config.MaskKeyID(o.c.AccessKeyID), code), true, false
+		return fmt.Errorf("%s: access_key_secret is wrong for access_key_id %q (SLS %s: the request signature did not match)", Name, config.MaskKeyID(o.c.AccessKeyID), code), true, false
 	case code == "InvalidAccessKeyId" || strings.Contains(lmsg, "accesskeyid"):
-		return fmt.Errorf("%s: access_key_id %q is not valid (SLS %s: %s)", componentName, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
+		return fmt.Errorf("%s: access_key_id %q is not valid (SLS %s: %s)", Name, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
 	case strings.Contains(lmsg, "security token") || strings.Contains(lmsg, "securitytoken") || strings.Contains(code, "Token"):
-		return fmt.Errorf("%s: security_token is invalid or expired (SLS %s: %s)", componentName, code, msg), true, false
+		return fmt.Errorf("%s: security_token is invalid or expired (SLS %s: %s)", Name, code, msg), true, false
 	case se.HTTPCode == http.StatusForbidden && (code == "Unauthorized" || code == "Forbidden" || strings.Contains(lmsg, "denied")):
-		return fmt.Errorf("%s: cannot check %s: the credentials may not read it (SLS %s: %s); continuing, PutLogs will tell whether they may write", componentName, where, code, msg), false, true
+		return fmt.Errorf("%s: cannot check %s: the credentials may not read it (SLS %s: %s); continuing, PutLogs will tell whether they may write", Name, where, code, msg), false, true
 	case se.HTTPCode == http.StatusUnauthorized:
-		return fmt.Errorf("%s: credentials rejected for %s (access_key_id %q): SLS %s: %s", componentName, where, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
+		return fmt.Errorf("%s: credentials rejected for %s (access_key_id %q): SLS %s: %s", Name, where, config.MaskKeyID(o.c.AccessKeyID), code, msg), true, false
 	case retryable(se):
-		return fmt.Errorf("%s: connect (%s): SLS %s (HTTP %d): %s", componentName, where, code, se.HTTPCode, msg), false, false
+		return fmt.Errorf("%s: connect (%s): SLS %s (HTTP %d): %s", Name, where, code, se.HTTPCode, msg), false, false
 	}
-	return fmt.Errorf("%s: connect (%s): SLS %s (HTTP %d): %s", componentName, where, code, se.HTTPCode, msg), true, false
+	return fmt.Errorf("%s: connect (%s): SLS %s (HTTP %d): %s", Name, where, code, se.HTTPCode, msg), true, false
 }
 
 // Close releases idle connections.
@@ -398,12 +399,12 @@ func (o *output) put(ctx context.Context, g *group) error {
 	return err
 }
 
-// classify wraps a PutLogs error: retryable errors as they are, others as *encode.Permanent.
+// classify wraps a PutLogs error: retryable errors as they are, others as *delivery.Permanent.
 func (o *output) classify(g *group, err error) error {
 	if err == nil {
 		return nil
 	}
-	where := fmt.Sprintf("%s: PutLogs %s/%s at %s (%d logs)", componentName, o.c.Project, o.c.Logstore, o.display, len(g.indexes))
+	where := fmt.Sprintf("%s: PutLogs %s/%s at %s (%d logs)", Name, o.c.Project, o.c.Logstore, o.display, len(g.indexes))
 	se, ok := asSLSError(err)
 	if !ok {
 		return fmt.Errorf("%s: %v", where, err)
@@ -415,7 +416,7 @@ func (o *output) classify(g *group, err error) error {
 	if retryable(se) {
 		return e
 	}
-	return &encode.Permanent{Err: e}
+	return &delivery.Permanent{Err: e}
 }
 
 // asSLSError extracts the SDK's error.

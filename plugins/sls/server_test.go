@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/tests/servers/slstest"
 )
@@ -114,7 +115,7 @@ func TestRetriesAreOurs(t *testing.T) {
 	o, _ := serverOutput(t, srv, "max_retries: 2\n")
 	o.backoff.Initial, o.backoff.Max = time.Millisecond, time.Millisecond
 	err := o.WriteBatch(context.Background(), batchOf(`{"a":1}`, `{"a":2}`))
-	if err == nil || encode.IsPermanent(err) || !strings.Contains(err.Error(), "ServerBusy") {
+	if err == nil || delivery.IsPermanent(err) || !strings.Contains(err.Error(), "ServerBusy") {
 		t.Fatalf("err %v: want a retryable ServerBusy error", err)
 	}
 	if n := srv.Stats().PutLogsRequests; n != 3 {
@@ -132,7 +133,7 @@ func TestPermanentErrorNotRetried(t *testing.T) {
 	srv.AddLogstore("proj", "store")
 	o, _ := serverOutput(t, srv, "logstore: gone\n")
 	err := o.WriteBatch(context.Background(), batchOf(`{"a":1}`))
-	if err == nil || !encode.IsPermanent(err) || !strings.Contains(err.Error(), "LogStoreNotExist") || !strings.Contains(err.Error(), "logstore gone does not exist") {
+	if err == nil || !delivery.IsPermanent(err) || !strings.Contains(err.Error(), "LogStoreNotExist") || !strings.Contains(err.Error(), "logstore gone does not exist") {
 		t.Fatalf("err %v", err)
 	}
 	if n := srv.Stats().PutLogsRequests; n != 1 {

@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	slssdk "github.com/aliyun/aliyun-log-go-sdk"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/generate"
 )
 
@@ -132,7 +135,7 @@ func TestBuildGroupsContentsAndTime(t *testing.T) {
 	o := testOutput(t, func(c *Config) { c.TimeField = "T"; c.Topic = "top"; c.Source = "src" })
 	now := time.Unix(1700000000, 5).UTC()
 	meta := service.NewMessage([]byte(`{"a":"b"}`))
-	meta.MetaSetMut(metaEventTime, "2026-03-04T05:06:07.000000009Z")
+	meta.MetaSetMut(pipeline.MetaEventTime, "2026-03-04T05:06:07.000000009Z")
 	batch := service.MessageBatch{
 		service.NewMessage([]byte(`{"T":"2026-01-02T03:04:05.123456789+08:00","s":"x\"y\u00e9\\n","i":-12,"f":1.5e3,"b":true,"z":null,"CustomFields":{"request_headers":{"x":"1"}}}`)),
 		service.NewMessage([]byte(`{"T":1767323045123,"k":"v"}`)),
@@ -146,7 +149,7 @@ func TestBuildGroupsContentsAndTime(t *testing.T) {
 	if len(groups) != 1 {
 		t.Fatalf("groups: %d", len(groups))
 	}
-	if len(bad) != 2 || bad[0].index != 4 || bad[1].index != 5 || !encode.IsPermanent(bad[0].err) {
+	if len(bad) != 2 || bad[0].index != 4 || bad[1].index != 5 || !delivery.IsPermanent(bad[0].err) {
 		t.Fatalf("bad records: %+v", bad)
 	}
 	g := groups[0]
@@ -282,14 +285,14 @@ func TestRetryable(t *testing.T) {
 			t.Errorf("%s: retryable %v", c.e.Code, got)
 		}
 		err := o.classify(g, &e)
-		if encode.IsPermanent(err) == c.want {
-			t.Errorf("%s: classified permanent=%v", c.e.Code, encode.IsPermanent(err))
+		if delivery.IsPermanent(err) == c.want {
+			t.Errorf("%s: classified permanent=%v", c.e.Code, delivery.IsPermanent(err))
 		}
 		if !strings.Contains(err.Error(), c.e.Code) || !strings.HasPrefix(err.Error(), "esa_sls: PutLogs p/l") {
 			t.Errorf("error text %q", err)
 		}
 	}
-	if err := o.classify(g, errors.New("boom")); encode.IsPermanent(err) {
+	if err := o.classify(g, errors.New("boom")); delivery.IsPermanent(err) {
 		t.Errorf("unknown errors are retried: %v", err)
 	}
 }

@@ -18,10 +18,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
-	"github.com/esa-connect/esa-connect/plugins/encode"
 )
 
 // Batch defaults (docs/destinations.md#batching) and the SLS PutLogs limits.
@@ -35,11 +36,12 @@ const (
 	envAccessKeySecret   = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 	envSecurityToken     = "ALIBABA_CLOUD_SECURITY_TOKEN"
 	defaultEndpointFmt   = "%s.log.aliyuncs.com"
-	componentName        = "esa_sls"
-	metaEventTime        = "esa_event_time"
 	maxErrorMessageBytes = 512
 	maxCachedKeys        = 4096
 )
+
+// Name is the component name.
+const Name = "esa_sls"
 
 // ConfigSpec is the esa_sls configuration specification.
 func ConfigSpec() *service.ConfigSpec {
@@ -110,7 +112,7 @@ HTTP and a host name uses HTTPS.`).
 				Default(DefaultTimeout.String()).Advanced(),
 			service.NewOutputMaxInFlightField().Default(DefaultMaxInFlight),
 			deadletter.Field(),
-			encode.RetryField(),
+			delivery.RetryField(),
 			service.NewBatchPolicyField("batching").
 				Description("When a batch is sent: after `count` records, `byte_size` bytes or `period`, whichever comes first; a zero value takes the default: 1000 records, 5 MiB, 5 s. A batch larger than the SLS limits is split into several PutLogs calls."),
 		).
@@ -134,19 +136,29 @@ output:
 
 // Register registers the esa_sls output on env.
 func Register(env *service.Environment) error {
-	return env.RegisterBatchOutput(componentName, ConfigSpec(),
-		func(conf *service.ParsedConfig, mgr *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
-			c, pol, err := parseConfig(conf)
+	return env.RegisterBatchOutput(Name, ConfigSpec(),
+		func(conf *service.ParsedConfig, res *service.Resources) (service.BatchOutput, service.BatchPolicy, int, error) {
+			o, pol, err := fromParsed(conf, res)
 			if err != nil {
 				return nil, pol, 0, err
 			}
-			o, err := newOutput(c, mgr)
-			if err != nil {
-				return nil, pol, 0, err
-			}
-			if o.dl, err = deadletter.NewRouter(conf, mgr); err != nil {
-				return nil, pol, 0, fmt.Errorf("%s: %w", componentName, err)
-			}
-			return o, pol, c.MaxInFlight, nil
+			return o, pol, o.c.MaxInFlight, nil
 		})
+}
+
+// fromParsed builds an esa_sls output from its parsed config (ConfigSpec) and returns its batch
+// policy.
+func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, error) {
+	c, pol, err := parseConfig(conf)
+	if err != nil {
+		return nil, pol, err
+	}
+	o, err := newOutput(c, res)
+	if err != nil {
+		return nil, pol, err
+	}
+	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
+		return nil, pol, fmt.Errorf("%s: %w", Name, err)
+	}
+	return o, pol, nil
 }

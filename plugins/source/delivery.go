@@ -7,12 +7,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/filter"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
@@ -20,7 +22,7 @@ import (
 type chunk struct {
 	recs [][]byte
 	// checked: the records are known valid with distinct top-level names (the generator's are, by
-	// construction); their messages carry record.MarkChecked so the esa_* processors skip validation.
+	// construction); their messages carry pipeline.MarkChecked so the esa_* processors skip validation.
 	checked bool
 	// file and spans, for records read from a plain file: where each record is, so that a redelivery
 	// reads it there again instead of keeping it in memory.
@@ -38,17 +40,17 @@ type batch struct {
 
 // tracker gives at-least-once delivery to inputs whose source cannot replay (files, stdin, the
 // generator): it hands out batches read from a producer channel and, when a batch is nacked, redelivers
-// after an encode.Backoff delay (until shutdown) the records that failed with a retryable error — only
+// after an delivery.Backoff delay (until shutdown) the records that failed with a retryable error — only
 // those, when the nack names records (a *service.BatchError), else the whole batch — and counts the
 // records that failed permanently as undelivered in the stream's outcome. It reports the end of input
 // only after the producer finished and every batch it handed out has resolved.
 type tracker struct {
 	name    string
 	src     <-chan batch // selected batches (see startSelection)
-	backoff encode.Backoff
+	backoff delivery.Backoff
 	out     *outcome.Outcome
 	log     *service.Logger
-	markers bool // send flush markers (encode.NewFlushMarker) at the end of the input
+	markers bool // send flush markers (pipeline.NewFlushMarker) at the end of the input
 
 	mu          sync.Mutex
 	srcDone     bool
@@ -85,7 +87,7 @@ func newTracker(name string, src <-chan chunk, conf *service.ParsedConfig, res *
 		markers: markers,
 		name:    name,
 		src:     startSelection(stage, src, runtime.GOMAXPROCS(0), batchSize),
-		backoff: encode.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
+		backoff: delivery.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1},
 		out:     outcome.From(res),
 		log:     res.Logger(),
 		changed: make(chan struct{}, 1),
@@ -123,7 +125,7 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 			}
 			if srcDone && t.markers {
 				// Nothing follows a redelivery at the end of the input: flush it at once.
-				b = append(b, encode.NewFlushMarker())
+				b = append(b, pipeline.NewFlushMarker())
 			}
 			return b, ack, nil
 		}
@@ -144,7 +146,7 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 		}
 		select {
 		case <-remark:
-			return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+			return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 		case c, ok := <-src:
 			t.mu.Lock()
 			if !ok {
@@ -155,7 +157,7 @@ func (t *tracker) ReadBatch(ctx context.Context) (service.MessageBatch, service.
 				}
 				// Everything was read: flush the outputs' partial batches now rather than after
 				// their batch period, so the input can end as soon as they are delivered.
-				return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+				return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 			}
 			t.pending++
 			t.pendingRecs += c.replay.len()
@@ -196,10 +198,10 @@ func (t *tracker) deliver(a *attempt) (service.MessageBatch, service.AckFunc, bo
 			msgs[i] = service.NewMessage(r)
 		}
 		if a.b.checked {
-			record.MarkChecked(msgs, true)
+			pipeline.MarkChecked(msgs, true)
 		}
 	}
-	encode.TagRecords(a, msgs)
+	delivery.TagRecords(a, msgs)
 	var once sync.Once
 	return msgs, func(_ context.Context, err error) error {
 		once.Do(func() { t.resolve(a, err) })
@@ -211,7 +213,7 @@ func (t *tracker) resolve(a *attempt, err error) {
 	n := a.b.replay.len()
 	var retry, permanent []int
 	if err != nil {
-		retry, permanent = encode.Failures(err, a, n)
+		retry, permanent = delivery.Failures(err, a, n)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

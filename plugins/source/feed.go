@@ -7,9 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/selection"
 )
@@ -244,14 +245,14 @@ func (f *Feed) ReadBatch(ctx context.Context) (service.MessageBatch, service.Ack
 			return nil
 		}, nil
 	case <-f.flush:
-		return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+		return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 	case <-f.closed:
 		return nil, nil, service.ErrEndOfInput
 	case <-f.drain:
 		// Drained: requests still waiting get 503 when the input closes; the batches already handed
 		// out are flushed by the marker and answered once delivered.
 		f.drainDone = true
-		return service.MessageBatch{encode.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
+		return service.MessageBatch{pipeline.NewFlushMarker()}, func(context.Context, error) error { return nil }, nil
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}

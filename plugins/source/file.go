@@ -25,7 +25,11 @@ import (
 // the log with its file and line number. Nothing is ever cut.
 const DefaultMaxLineBytes = 16 << 20
 
-func fileSpec() *service.ConfigSpec {
+// FileName is the esa_file input's component name.
+const FileName = "esa_file"
+
+// FileSpec is the esa_file configuration specification.
+func FileSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Categories("Local").
 		Summary("Reads NDJSON log records from files and stdin, in batches; gzip files by their `.gz` suffix.").
@@ -81,7 +85,8 @@ type fileInput struct {
 	done   chan struct{}
 }
 
-func newFileInput(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
+// fileFromParsed builds an esa_file input from its parsed config (FileSpec).
+func fileFromParsed(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
 	paths, err := conf.FieldStringList("paths")
 	if err != nil {
 		return nil, err

@@ -24,11 +24,11 @@ func FuzzIngestBody(f *testing.F) {
 		f.Add([]byte(seed), false)
 		f.Add(gzipBytes([]byte(seed)), true)
 	}
-	conf, err := httpServerSpec().ParseYAML("batch_size: 3\nmax_body_bytes: 65536\nmax_pending_bytes: 1048576\nflush_after: 0s\n", nil)
+	conf, err := HTTPServerSpec().ParseYAML("batch_size: 3\nmax_body_bytes: 65536\nmax_pending_bytes: 1048576\nflush_after: 0s\n", nil)
 	if err != nil {
 		f.Fatal(err)
 	}
-	in, err := newHTTPServerInput(conf, service.MockResources())
+	in, err := httpServerFromParsed(conf, service.MockResources())
 	if err != nil {
 		f.Fatal(err)
 	}

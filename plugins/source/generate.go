@@ -14,7 +14,11 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
-func generateSpec() *service.ConfigSpec {
+// GenerateName is the esa_generate input's component name.
+const GenerateName = "esa_generate"
+
+// GenerateSpec is the esa_generate configuration specification.
+func GenerateSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Categories("Utility").
 		Summary("Generates synthetic ESA log records of a category with realistic distributions, for demos and benchmarks.").
@@ -101,7 +105,8 @@ type generateInput struct {
 	done   chan struct{}
 }
 
-func newGenerateInput(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
+// generateFromParsed builds an esa_generate input from its parsed config (GenerateSpec).
+func generateFromParsed(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
 	category, err := conf.FieldString("category")
 	if err != nil {
 		return nil, err

@@ -43,7 +43,11 @@ const (
 	maxRejectedListed = 10
 )
 
-func httpServerSpec() *service.ConfigSpec {
+// HTTPServerName is the esa_http_server input's component name.
+const HTTPServerName = "esa_http_server"
+
+// HTTPServerSpec is the esa_http_server configuration specification.
+func HTTPServerSpec() *service.ConfigSpec {
 	return service.NewConfigSpec().
 		Categories("Network").
 		Summary("An ingest endpoint for NDJSON log records: answers 200 only after every record of the request was delivered.").
@@ -154,7 +158,8 @@ type httpServerInput struct {
 	srv *http.Server
 }
 
-func newHTTPServerInput(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
+// httpServerFromParsed builds an esa_http_server input from its parsed config (HTTPServerSpec).
+func httpServerFromParsed(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
 	h := &httpServerInput{log: res.Logger(), out: outcome.From(res)}
 	var err error
 	if h.address, err = conf.FieldString("address"); err != nil {

@@ -542,11 +542,11 @@ func TestHTTPServerTLS(t *testing.T) {
 // TestHTTPServerNonLoopback: an address that is not loopback needs authentication or insecure: true.
 func TestHTTPServerNonLoopback(t *testing.T) {
 	build := func(extra string) error {
-		conf, err := httpServerSpec().ParseYAML("address: 0.0.0.0:0\n"+extra, nil)
+		conf, err := HTTPServerSpec().ParseYAML("address: 0.0.0.0:0\n"+extra, nil)
 		if err != nil {
 			return err
 		}
-		_, err = newHTTPServerInput(conf, service.MockResources())
+		_, err = httpServerFromParsed(conf, service.MockResources())
 		return err
 	}
 	if err := build(""); err == nil || !strings.Contains(err.Error(), "not a loopback address") {

@@ -11,11 +11,11 @@ import (
 
 // Register registers esa_generate, esa_file and esa_http_server on env.
 func Register(env *service.Environment) error {
-	if err := env.RegisterBatchInput("esa_generate", generateSpec(), newGenerateInput); err != nil {
+	if err := env.RegisterBatchInput(GenerateName, GenerateSpec(), generateFromParsed); err != nil {
 		return err
 	}
-	if err := env.RegisterBatchInput("esa_file", fileSpec(), newFileInput); err != nil {
+	if err := env.RegisterBatchInput(FileName, FileSpec(), fileFromParsed); err != nil {
 		return err
 	}
-	return env.RegisterBatchInput("esa_http_server", httpServerSpec(), newHTTPServerInput)
+	return env.RegisterBatchInput(HTTPServerName, HTTPServerSpec(), httpServerFromParsed)
 }

@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/klauspost/compress/gzip"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // testEnv is an environment with our inputs plus inproc (for consumer funcs) and drop.
@@ -39,7 +41,7 @@ type collector struct {
 	batches []int
 	calls   int
 	markers int
-	checked []bool // record.Checked of each record
+	checked []bool // pipeline.Checked of each record
 	fail    func(call int, b service.MessageBatch) error
 }
 
@@ -48,7 +50,7 @@ func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 	defer c.mu.Unlock()
 	// Like every output, drop flush markers; count them to check that inputs send them.
 	if n := len(b); n > 0 {
-		b = encode.WithoutMarkers(b)
+		b = pipeline.WithoutMarkers(b)
 		c.markers += n - len(b)
 	}
 	if len(b) == 0 {
@@ -67,7 +69,7 @@ func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 			return err
 		}
 		c.recs = append(c.recs, string(p))
-		ok, _ := record.Checked(m, p)
+		ok, _ := pipeline.Checked(m, p)
 		c.checked = append(c.checked, ok)
 	}
 	return nil
@@ -300,7 +302,7 @@ func TestFileInputPermanentNack(t *testing.T) {
 	col := &collector{fail: func(_ int, b service.MessageBatch) error {
 		p, _ := b[0].AsBytes()
 		if string(p) == `{"n":10}` {
-			return fmt.Errorf("esa_test: PUT: %w", &encode.Permanent{Err: errors.New("403 Forbidden")})
+			return fmt.Errorf("esa_test: PUT: %w", &delivery.Permanent{Err: errors.New("403 Forbidden")})
 		}
 		return nil
 	}}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
@@ -193,7 +195,7 @@ esa_http:
 					t.Errorf("error leaks %q: %s", secret, msg)
 				}
 			}
-			if !encode.IsPermanent(err) {
+			if !delivery.IsPermanent(err) {
 				t.Errorf("a 403 must fail the batch permanently (so the input counts it undelivered): %v", err)
 			}
 			if s := rc.Stats(); s.Rejected != 1 || s.Records != 0 {

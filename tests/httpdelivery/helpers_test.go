@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	_ "github.com/redpanda-data/benthos/v4/public/components/io"
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/record"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
@@ -136,7 +137,7 @@ func feed(t testing.TB, p *pipeline, records [][]byte, batchSize, workers int) f
 					mu.Lock()
 					res.lastErr = err
 					mu.Unlock()
-					if encode.IsPermanent(err) {
+					if delivery.IsPermanent(err) {
 						atomic.AddInt64(&res.permanent, 1)
 						break
 					}

@@ -20,7 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
@@ -155,7 +156,7 @@ esa_http:
 		}
 		// A configuration error: the run stops (outcome.Fatal) with the reason; the records are not
 		// given up on or dead-lettered, they stay unacknowledged for the next run.
-		if encode.IsPermanent(err) || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "tls.ca_file") {
+		if delivery.IsPermanent(err) || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "tls.ca_file") {
 			t.Errorf("want a (not permanent) certificate error naming tls.ca_file, got %v", err)
 		}
 		if ferr := outcome.From(pl.stream.Resources()).FatalErr(); ferr == nil || !strings.Contains(ferr.Error(), "certificate") {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -17,7 +19,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
 
@@ -220,7 +221,7 @@ func TestInputPermanentFailureIsCounted(t *testing.T) {
 	col := &collector{fail: func(b service.MessageBatch) error {
 		if first.CompareAndSwap(false, true) {
 			rejectedN.Store(int64(len(b)))
-			return &encode.Permanent{Err: errors.New("destination says 400 bad request")}
+			return &delivery.Permanent{Err: errors.New("destination says 400 bad request")}
 		}
 		return nil
 	}}

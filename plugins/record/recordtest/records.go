@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/generate"
-	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
 // AccessRecords returns n realistic access-log records from plugins/generate (seeded, fixed clock).
@@ -43,7 +43,7 @@ func Batch(recs [][]byte) service.MessageBatch {
 // Object is Batch followed by a flush marker: written to an object output, it becomes one object at
 // once instead of waiting for the output's batch policy.
 func Object(recs [][]byte) service.MessageBatch {
-	return append(Batch(recs), encode.NewFlushMarker())
+	return append(Batch(recs), pipeline.NewFlushMarker())
 }
 
 // Fields20 are the 20 access fields the esa_fields and record benchmarks select.
@@ -52,11 +52,11 @@ var Fields20 = []string{"EdgeStartTimestamp", "ClientRequestID", "ClientIP", "Cl
 	"EdgeResponseTime", "EdgeCacheStatus", "ClientCountryCode", "ClientSSLProtocol", "OriginResponseStatusCode",
 	"EdgeResponseCompressionRatio", "ClientSrcPort", "SecAction", "EdgeServerIP", "ClientRequestReferer"}
 
-// GeneratedBatch wraps records in messages marked as esa_generate marks its own (record.MarkChecked:
+// GeneratedBatch wraps records in messages marked as esa_generate marks its own (pipeline.MarkChecked:
 // valid, distinct names), so the esa_* processors look fields up without validating again.
 func GeneratedBatch(recs [][]byte) service.MessageBatch {
 	b := Batch(recs)
-	record.MarkChecked(b, true)
+	pipeline.MarkChecked(b, true)
 	return b
 }
 

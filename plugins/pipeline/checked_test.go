@@ -1,4 +1,4 @@
-package record_test
+package pipeline_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/record"
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
@@ -14,17 +14,17 @@ func TestChecked(t *testing.T) {
 	rec := []byte(`{"a":1,"b":"x"}`)
 	other := []byte(`{"a":1,"b":"x"}`)
 	batch := service.MessageBatch{service.NewMessage(rec), service.NewMessage(nil)}
-	if ok, _ := record.Checked(batch[0], rec); ok {
+	if ok, _ := pipeline.Checked(batch[0], rec); ok {
 		t.Fatal("an unmarked message counts as checked")
 	}
-	record.MarkChecked(batch, true)
-	if ok, unique := record.Checked(batch[0], rec); !ok || !unique {
+	pipeline.MarkChecked(batch, true)
+	if ok, unique := pipeline.Checked(batch[0], rec); !ok || !unique {
 		t.Fatalf("marked message: ok %v unique %v", ok, unique)
 	}
-	if ok, _ := record.Checked(batch[0].Copy(), rec); !ok {
+	if ok, _ := pipeline.Checked(batch[0].Copy(), rec); !ok {
 		t.Error("a copy of a marked message lost the mark")
 	}
-	if ok, _ := record.Checked(batch[1], nil); ok {
+	if ok, _ := pipeline.Checked(batch[1], nil); ok {
 		t.Error("an empty message counts as checked")
 	}
 	// The mark is for these very bytes: equal bytes elsewhere, a prefix or new content are not checked.
@@ -32,18 +32,18 @@ func TestChecked(t *testing.T) {
 		m := batch[0].Copy()
 		m.SetBytes(b)
 		cur, _ := m.AsBytes()
-		if ok, _ := record.Checked(m, cur); ok {
+		if ok, _ := pipeline.Checked(m, cur); ok {
 			t.Errorf("%s: content set after marking counts as checked", name)
 		}
 	}
 	m := batch[0].Copy()
 	m.SetStructured(map[string]any{"a": 2})
 	cur, _ := m.AsBytes()
-	if ok, _ := record.Checked(m, cur); ok {
+	if ok, _ := pipeline.Checked(m, cur); ok {
 		t.Error("structured content set after marking counts as checked")
 	}
-	record.MarkChecked(batch[:1], false)
-	if ok, unique := record.Checked(batch[0], rec); !ok || unique {
+	pipeline.MarkChecked(batch[:1], false)
+	if ok, unique := pipeline.Checked(batch[0], rec); !ok || unique {
 		t.Errorf("marked not unique: ok %v unique %v", ok, unique)
 	}
 }
@@ -83,7 +83,7 @@ type probe struct{}
 func (probe) ProcessBatch(_ context.Context, b service.MessageBatch) ([]service.MessageBatch, error) {
 	for _, m := range b {
 		rec, _ := m.AsBytes()
-		ok, _ := record.Checked(m, rec)
+		ok, _ := pipeline.Checked(m, rec)
 		m.MetaSetMut("checked", ok)
 	}
 	return []service.MessageBatch{b}, nil

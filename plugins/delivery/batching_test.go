@@ -1,9 +1,11 @@
-package encode
+package delivery
 
 import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -40,13 +42,13 @@ func TestBatching(t *testing.T) {
 			t.Fatalf("%s: %v", c.yaml, err)
 		}
 		got := fmtPolicy(pol)
-		if got != c.want || pol.Check != FlushCheck {
+		if got != c.want || pol.Check != pipeline.FlushCheck {
 			t.Errorf("%s (object %v): %s check %q, want %s with the flush check", c.yaml, c.object, got, pol.Check, c.want)
 		}
 	}
 	// A check of the user's own is kept, ORed with the flush check.
 	pol, err := StreamBatching(parse(`batching: {check: 'this.last == true'}`))
-	if err != nil || pol.Check == FlushCheck || pol.Check == "" {
+	if err != nil || pol.Check == pipeline.FlushCheck || pol.Check == "" {
 		t.Errorf("user check: %q, %v", pol.Check, err)
 	}
 }

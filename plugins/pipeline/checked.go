@@ -1,7 +1,9 @@
-package record
+package pipeline
 
 import (
 	"context"
+
+	"github.com/esa-connect/esa-connect/plugins/record"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 )
@@ -18,7 +20,7 @@ type checkedMark struct {
 	first  *byte
 	n      int
 	unique bool
-	ix     Index // where the values are, when the marking processor scanned the record along a layout
+	ix     record.Index // where the values are, when the marking processor scanned the record along a layout
 }
 
 // checkedCtx is a message context that carries a checkedMark; they are allocated a batch at a time.
@@ -54,7 +56,7 @@ func (m *Marker) blockSize() int {
 }
 
 // Mark returns a copy of msg whose context records that rec, msg's current content, is a valid record
-// (a JSON object as Scan accepts it) and whether its top-level names are distinct. The mark is not
+// (a JSON object as record.Selector.Scan accepts it) and whether its top-level names are distinct. The mark is not
 // metadata: mappings and outputs never see it.
 func (m *Marker) Mark(msg *service.Message, rec []byte, unique bool) *service.Message {
 	if len(rec) == 0 {
@@ -67,30 +69,27 @@ func (m *Marker) Mark(msg *service.Message, rec []byte, unique bool) *service.Me
 	return msg.WithContext(&m.ctxs[len(m.ctxs)-1])
 }
 
-// MarkScanned is Mark for a record that was just validated with sh (Selector.ScanShape): it takes
-// from sh whether the names are distinct and, when the record was scanned along the layout to its
-// end, its Index, so the esa_fields after this processor takes its fields without reading the record.
-func (m *Marker) MarkScanned(msg *service.Message, rec []byte, sh *Shape) *service.Message {
-	out := m.Mark(msg, rec, sh.unique)
-	sh.keep = true // from now on the shape records where values are
-	if out == msg || !sh.indexed {
+// MarkScanned is Mark for a record that was just validated with sh (record.Selector.ScanShape): it
+// takes from sh whether the names are distinct and, when the record was scanned along the layout to
+// its end, its Index, so the esa_fields after this processor takes its fields without reading the
+// record.
+func (m *Marker) MarkScanned(msg *service.Message, rec []byte, sh *record.Shape) *service.Message {
+	out := m.Mark(msg, rec, sh.Unique())
+	sh.KeepPositions() // from now on the shape records where values are
+	if out == msg {
 		return out
 	}
 	// The index takes the positions the shape just recorded; the shape records the next record's
 	// in a fresh part of the marker's block (no copy).
-	n := len(sh.lits) + 1
-	m.ctxs[len(m.ctxs)-1].mark.ix = Index{layout: sh.snapshot(), starts: sh.spans[:n:n]}
-	if len(m.spans)+n > cap(m.spans) {
-		m.spans = make([]uint32, 0, max(min(64, m.blockSize())*n, 64))
+	if ix, ok := sh.TakeIndex(&m.spans, min(64, m.blockSize())); ok {
+		m.ctxs[len(m.ctxs)-1].mark.ix = ix
 	}
-	sh.spans = m.spans[len(m.spans) : len(m.spans)+n : len(m.spans)+n]
-	m.spans = m.spans[:len(m.spans)+n]
 	return out
 }
 
 // MarkChecked marks every message of batch (replacing it by its marked copy) as Marker.Mark does. A
 // source whose records are valid by construction (the generator's) marks them, so the esa_*
-// processors look fields up (Selector.Find) without validating them again.
+// processors look fields up (record.Selector.Find) without validating them again.
 func MarkChecked(batch service.MessageBatch, unique bool) {
 	m := Marker{ctxs: make([]checkedCtx, 0, len(batch))}
 	for i, msg := range batch {
@@ -118,13 +117,13 @@ func Checked(msg *service.Message, rec []byte) (ok, unique bool) {
 }
 
 // CheckedIndex is Checked that also returns the record's Index when the mark has one.
-func CheckedIndex(msg *service.Message, rec []byte) (ok, unique bool, ix Index) {
+func CheckedIndex(msg *service.Message, rec []byte) (ok, unique bool, ix record.Index) {
 	if len(rec) == 0 {
-		return false, false, Index{}
+		return false, false, record.Index{}
 	}
 	m, _ := msg.Context().Value(checkedKey{}).(*checkedMark)
 	if m == nil || m.first != &rec[0] || m.n != len(rec) {
-		return false, false, Index{}
+		return false, false, record.Index{}
 	}
 	return true, m.unique, m.ix
 }

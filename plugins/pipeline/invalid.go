@@ -1,4 +1,4 @@
-package record
+package pipeline
 
 import (
 	"errors"
@@ -6,14 +6,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/record"
+
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
-
-// MetaInvalidReason is the metadata key an esa_* processor with route_invalid: true sets on an
-// invalid record (one of the Reason constants) before passing it on flagged with an error.
-const MetaInvalidReason = "esa_invalid_reason"
 
 // MetricInvalid is the counter of invalid records, labelled task and reason.
 const MetricInvalid = "esa_records_invalid_total"
@@ -48,8 +46,8 @@ func NewInvalidHandler(res *service.Resources, component, task string, route boo
 // Handle deals with msg, whose content rec failed validation with err. It reports whether the
 // message stays in the batch (route_invalid) or must be dropped.
 func (h *InvalidHandler) Handle(msg *service.Message, rec []byte, err error) (keep bool) {
-	reason := ReasonMalformed
-	var ie *InvalidError
+	reason := record.ReasonMalformed
+	var ie *record.InvalidError
 	if errors.As(err, &ie) {
 		reason = ie.Reason
 	}

@@ -1,4 +1,4 @@
-package encode
+package pipeline
 
 import (
 	"context"
@@ -56,9 +56,9 @@ func TestFlushMarkers(t *testing.T) {
 	}
 
 	// Other errors pass through unchanged.
-	perm := &Permanent{Err: errors.New("403")}
-	if err := WriteWithoutMarkers(context.Background(), batch, func(context.Context, service.MessageBatch) error { return perm }); !IsPermanent(err) {
-		t.Fatalf("permanent error lost: %v", err)
+	perm := errors.New("403")
+	if err := WriteWithoutMarkers(context.Background(), batch, func(context.Context, service.MessageBatch) error { return perm }); !errors.Is(err, perm) {
+		t.Fatalf("error lost: %v", err)
 	}
 
 	pol := WithFlushCheck(service.BatchPolicy{Count: 10})

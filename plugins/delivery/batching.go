@@ -1,8 +1,10 @@
-package encode
+package delivery
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -53,7 +55,7 @@ func batching(conf *service.ParsedConfig, count, bytes int, period string) (serv
 	} else if d < MinBatchPeriod {
 		return pol, fmt.Errorf("batching.period: %s is below the minimum of %s (a shorter period only burns CPU)", pol.Period, MinBatchPeriod)
 	}
-	return WithFlushCheck(pol), nil
+	return pipeline.WithFlushCheck(pol), nil
 }
 
 // RegisterObjectOutput registers an object-storage output on env: newOutput builds it from its parsed

@@ -1,0 +1,18 @@
+// Package pipeline is the contract between the esa_* components of one stream — inputs, buffer,
+// processors and outputs — about what travels with a record besides its bytes, and the conventions
+// every processor shares:
+//
+//   - flush markers (flush.go): the empty message inputs send so that an output's batch policy flushes
+//     (NewFlushMarker, IsFlushMarker, FlushCheck, WithFlushCheck, WithoutMarkers, WriteWithoutMarkers);
+//   - the metadata keys one component sets and another reads: MetaFlush (flush.go), and in meta.go
+//     MetaEventTime, the bundle keys MetaRecords / MetaFirstTime / MetaLastTime, MetaInvalidReason,
+//     and MessageTime, which reads a delivered record's event time;
+//   - checked-record marks in the message context (checked.go: Marker, MarkChecked, Checked,
+//     CheckedIndex, Release), so a record is validated once per stream;
+//   - invalid records (invalid.go: InvalidHandler, MetricInvalid) and the processors' shared fields
+//     `task` and `route_invalid` (TaskField, RouteInvalidField, ParseTaskFields).
+//
+// How outputs deliver (retries, metrics, batch policies, nack tags) is package delivery, which builds
+// on this one; the JSON of a record is package record, which knows nothing of Benthos. pipeline
+// imports only record and outcome, so every esa_* component can import it.
+package pipeline
