@@ -14,26 +14,30 @@ type Packed struct {
 	lens []uint32 // their lengths
 }
 
-// Pack compresses recs.
+// Pack compresses recs. The packed records keep exactly their compressed size: s2.Encode needs a
+// destination as large as the records (and a bit more), which is left to the collector.
 func Pack(recs [][]byte) *Packed {
 	total := 0
 	for _, r := range recs {
 		total += len(r)
 	}
-	raw := make([]byte, 0, total)
+	work := make([]byte, 0, total+s2.MaxEncodedLen(total)) // the records concatenated, then their block
 	lens := make([]uint32, len(recs))
 	for i, r := range recs {
-		raw = append(raw, r...)
+		work = append(work, r...)
 		lens[i] = uint32(len(r))
 	}
-	return &Packed{data: s2.Encode(nil, raw), lens: lens}
+	enc := s2.Encode(work[total:cap(work)], work[:total])
+	data := make([]byte, len(enc))
+	copy(data, enc)
+	return &Packed{data: data, lens: lens}
 }
 
 // Len is the number of records.
 func (p *Packed) Len() int { return len(p.lens) }
 
 // Size is the memory the packed records take.
-func (p *Packed) Size() int { return len(p.data) + 4*len(p.lens) }
+func (p *Packed) Size() int { return cap(p.data) + 4*cap(p.lens) }
 
 // Records returns the records, in order, decompressed into one new buffer.
 func (p *Packed) Records() ([][]byte, error) {
