@@ -26,7 +26,8 @@ import (
 //	go test -run '^$' -bench Ingest -benchtime 1x -timeout 30m ./tests/memory/
 //
 // ESA_INGEST_RECORDS sets the number of records (default 300,000) and ESA_INGEST_CLIENTS the number of
-// clients (default 4); ESA_INGEST_CPUPROFILE=DIR writes a CPU profile of esa-connect while the
+// clients (default 4), ESA_INGEST_GZIP_LEVEL the gzip level of the requests (default 1, the fastest;
+// 6 is the default of gzip and of most shippers, and decompresses faster); ESA_INGEST_CPUPROFILE=DIR writes a CPU profile of esa-connect while the
 // clients send (DIR/ingest-<mode>.pprof, from its /debug/pprof) and its allocations over the whole run
 // (DIR/ingest-<mode>-allocs.pprof). Reported: records/s acknowledged (200 answers), records/s delivered (the
 // destination received them all), peak-MB (the process's peak RSS) and records/cpu-s (records per
@@ -37,7 +38,7 @@ func BenchmarkIngest(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bodies := gzipBodies(b, input, n, 1000)
+	bodies := gzipBodies(b, input, n, 1000, envInt(b, "ESA_INGEST_GZIP_LEVEL", 1))
 	bin := testutil.Binary(b)
 	for _, mode := range []string{"disk", "memory"} {
 		b.Run(mode, func(b *testing.B) {
@@ -60,9 +61,9 @@ func envInt(b *testing.B, name string, def int) int {
 	return n
 }
 
-// gzipBodies reads the first n records of input into gzip bodies of per records each.
-func gzipBodies(b *testing.B, input string, n, per int) [][]byte {
-	bodies, err := benchinput.GzipBodies(input, n, per)
+// gzipBodies reads the first n records of input into gzip bodies of per records each, at level.
+func gzipBodies(b *testing.B, input string, n, per, level int) [][]byte {
+	bodies, err := benchinput.GzipBodies(input, n, per, level)
 	if err != nil {
 		b.Fatal(err)
 	}

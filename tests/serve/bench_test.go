@@ -62,7 +62,7 @@ func benchEnv(b *testing.B, name string, def int) int {
 }
 
 func benchBodies(b *testing.B, input string, n, per int) [][]byte {
-	bodies, err := benchinput.GzipBodies(input, n, per)
+	bodies, err := benchinput.GzipBodies(input, n, per, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
