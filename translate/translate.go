@@ -344,6 +344,8 @@ func processors(t *config.Task, cat *config.Category, sec *secrets) []any {
 		fields.set("custom_fields", c)
 	}
 	fields.setStr("timestamp_format", t.Output.TimestampFormat)
+	// Parquet columns are optional: a field without a value is null there, not a placeholder.
+	fields.setIf(t.Output.Format == config.FormatParquet, "missing_as_null", true)
 	if len(t.Transforms) > 0 {
 		var list []any
 		for i, tr := range t.Transforms {

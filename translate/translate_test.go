@@ -324,6 +324,13 @@ func TestStructure(t *testing.T) {
 	if d.OutputResources != nil {
 		t.Errorf("output_resources without dead_letter: %v", d.OutputResources)
 	}
+	// Parquet columns are optional: esa_fields writes null, not the placeholders, for them only.
+	if got := d.Pipeline.Processors[0]["esa_fields"]["missing_as_null"]; got != nil {
+		t.Errorf("missing_as_null for ndjson = %v, want unset", got)
+	}
+	if got := parse(t, "local_parquet.yaml").Pipeline.Processors[0]["esa_fields"]["missing_as_null"]; got != true {
+		t.Errorf("missing_as_null for parquet = %v, want true", got)
+	}
 	// A benthos source goes through the processors.
 	if got := procNames(parse(t, "kafka_benthos_source.yaml")); got != "esa_sample,esa_filter,esa_fields" && got != "esa_sample,esa_fields" {
 		t.Errorf("processors of a benthos source = %s", got)
