@@ -15,7 +15,6 @@ package translate
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -344,6 +343,8 @@ func processors(t *config.Task, cat *config.Category, sec *secrets) []any {
 		fields.set("custom_fields", c)
 	}
 	fields.setStr("timestamp_format", t.Output.TimestampFormat)
+	// Parquet columns are optional: a field without a value is null there, not a placeholder.
+	fields.setIf(t.Output.Format == config.FormatParquet, "missing_as_null", true)
 	if len(t.Transforms) > 0 {
 		var list []any
 		for i, tr := range t.Transforms {
@@ -578,20 +579,12 @@ func BatchPeriod(t *config.Task) time.Duration {
 }
 
 // bundled reports whether esa_fields bundles each batch's records into one message for t's object
-// output. Not when the objects are partitioned by date or hour and the category's time field is not
-// delivered: only a record's own message carries its event time then (metadata esa_event_time), and
-// each record must go to the partition of its own time.
+// output: always for an object store. When the category's time field is not delivered, a bundle
+// carries each record's event time beside it (metadata esa_event_times), so that partitions by date
+// or hour still file each record under its own time.
 func bundled(t *config.Task) bool {
-	o, ok := t.Destination.Objects()
-	if !ok {
-		return false
-	}
-	if p := o.Partition; p != nil && slices.Contains(p.By, config.PartitionDate) {
-		if cat, ok := config.LookupCategory(t.Category); ok && cat.TimeField != "" && !slices.Contains(t.Fields, cat.TimeField) {
-			return false
-		}
-	}
-	return true
+	_, ok := t.Destination.Objects()
+	return ok
 }
 
 // MemoryLimit is the Go soft memory limit (debug.SetMemoryLimit) that `esa-connect run` sets for t:
@@ -600,22 +593,19 @@ func bundled(t *config.Task) bool {
 // (at the default settings, under 128 MB resident); it is soft: nothing fails above it.
 //
 // What waits: for an object store, the acknowledgements of the records of the objects in flight
-// (about 200 bytes a record bundled, 500 a record in its own message; the records themselves are in
-// the spool file) and zstd's encoder at its best level (40 MiB; the other encoders and the
-// partitions' compressors, about 1 MiB each, and a Parquet object's row group, at most 8 MiB of
-// records, are left to the collector: a higher limit lets the heap grow more than they need — file →
-// local Parquet, 50 % sample: 148 MB resident with 40 MiB more, 119 MB without); for a stream destination, the records of the batches in flight and the one
-// filling (about 1.5 KiB a record with its message).
+// (about 200 bytes a record, bundled; the records themselves are in the spool file) and zstd's
+// encoder at its best level (40 MiB; the other encoders and the partitions' compressors, about 1 MiB
+// each, and a Parquet object's row group, at most 8 MiB of records, are left to the collector: a
+// higher limit lets the heap grow more than they need — file → local Parquet, 50 % sample: 148 MB
+// resident with 40 MiB more, 119 MB without); for a stream destination, the records of the batches
+// in flight and the one filling (about 1.5 KiB a record with its message).
 func MemoryLimit(t *config.Task) int64 {
 	const floor = 80 << 20
 	count := t.Destination.BatchPolicy().Count
 	inFlight := int64(t.Destination.MaxInFlight())
 	var waiting, compressors int64
 	if o, ok := t.Destination.Objects(); ok {
-		perRecord := int64(200)
-		if !bundled(t) {
-			perRecord = 500
-		}
+		const perRecord = 200
 		waiting = max(inFlight, 1) * int64(count) * perRecord
 		if o.Compression == "zstd" && o.CompressionLevel >= 10 {
 			compressors += 40 << 20

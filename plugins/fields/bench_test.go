@@ -30,9 +30,19 @@ func BenchmarkFields20(b *testing.B) {
 	b.Run("unchecked", func(b *testing.B) { benchFields20(b, false) })
 }
 
-func benchFields20(b *testing.B, generated bool) {
+// BenchmarkFields20MissingAsNull is BenchmarkFields20 with missing_as_null (as for Parquet objects).
+func BenchmarkFields20MissingAsNull(b *testing.B) {
+	b.Run("esa_generate", func(b *testing.B) { benchFields20(b, true, func(c *Config) { c.MissingAsNull = true }) })
+	b.Run("unchecked", func(b *testing.B) { benchFields20(b, false, func(c *Config) { c.MissingAsNull = true }) })
+}
+
+func benchFields20(b *testing.B, generated bool, opts ...func(*Config)) {
 	recs := recordtest.AccessRecords(b, 1000)
-	p, err := New(Config{Category: "access", Fields: fields20}, nil)
+	c := Config{Category: "access", Fields: fields20}
+	for _, o := range opts {
+		o(&c)
+	}
+	p, err := New(c, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -32,6 +32,12 @@ func (p *Processor) appendValue(dst []byte, ft config.FieldType, v record.Value,
 // absent reports a missing field or null: the sentinel, not counted.
 func absent(v record.Value) bool { return v.Kind == record.Invalid || v.Kind == record.Null }
 
+// noValue reports a value that is written as the placeholder without being counted: absent, or
+// a marker in a field of any type but string.
+func noValue(ft config.FieldType, v record.Value) bool {
+	return absent(v) || ft != config.TypeString && marker(v)
+}
+
 // marker reports the edge's "not applicable" strings "-" and "" (in a numeric or time field).
 func marker(v record.Value) bool {
 	if v.Kind != record.String {

@@ -47,7 +47,8 @@ and float, `+"`false`"+` for bool. Values of another type are converted when tha
 numeric string or an integral number, float from a numeric string or an int, bool from `+"`\"true\"`"+` /
 `+"`\"false\"`"+`, string and timestamp from a number or bool as its JSON text); otherwise the sentinel is
 written and `+"`esa_field_type_errors_total{task,field}`"+` counts it. The edge's own markers
-(`+"`\"-\"`"+` or `+"`\"\"`"+` in a numeric field) become the sentinel without being counted.
+(`+"`\"-\"`"+` or `+"`\"\"`"+` in a numeric field) become the sentinel without being counted. With
+`+"`missing_as_null: true`"+` every sentinel is `+"`null`"+` instead (for Parquet objects).
 
 With `+"`custom_fields`"+` (access category only) the record gets one more field, `+"`CustomFields`"+`, after the
 selected ones: `+"`{\"request_headers\": {...}, \"response_headers\": {...}, \"cookies\": {...}}`"+` with each
@@ -85,6 +86,9 @@ pass through untouched.`).
 			).
 				Description("Headers and cookies delivered in the `CustomFields` field (access category only). At most 100 names per kind.").
 				Optional(),
+			service.NewBoolField("missing_as_null").
+				Description("Write JSON `null` in place of every placeholder (`\"-\"`, `-1`, `false`): for a field missing from the input or null, the edge's markers (`\"-\"` or `\"\"` in a numeric, bool or timestamp field) and a value of a wrong type (still counted). The member stays, so every record has the same members in the same order. A string value, `\"-\"` included, is delivered as received. The translator sets it for `output.format: parquet`, whose columns are optional: a missing value is then NULL, not a placeholder.").
+				Default(false),
 			service.NewStringEnumField("timestamp_format", TimeRFC3339, TimeRFC3339ms, TimeUnix, TimeUnixMs, TimeUnixNano).
 				Description("How timestamp fields are written: `rfc3339` as received, `rfc3339ms`, or Unix seconds / milliseconds / nanoseconds as JSON numbers.").
 				Default(TimeRFC3339),
@@ -108,7 +112,7 @@ pass through untouched.`).
 				Description("Rewrite `${` to `x{` in every delivered string (also when escaped as `\\u0024{`): the lookup syntax of CVE-2021-44228 never reaches a consumer.").
 				Default(false),
 			service.NewBoolField("bundle").
-				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+pipeline.MetaRecords+"` (their number) and `"+pipeline.MetaFirstTime+"` / `"+pipeline.MetaLastTime+"` (their earliest and latest event time, RFC 3339). A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
+				Description("Emit the records of each batch as one message, for an object output: the records one per line, with metadata `"+pipeline.MetaRecords+"` (their number), `"+pipeline.MetaFirstTime+"` / `"+pipeline.MetaLastTime+"` (their earliest and latest event time, RFC 3339) and, when the category's time field is not delivered, `"+pipeline.MetaEventTimes+"` (each record's event time, packed: about 3 bytes a record), so that an output partitioned by date or hour files each record under its own time. A message costs a few hundred bytes while it waits for its object to be stored; one per batch instead of one per record keeps that wait cheap. Invalid records routed to a dead letter stay messages of their own. The translator sets it for object destinations.").
 				Default(false).Advanced(),
 		).
 		Example("Four access-log fields", "The fields of ESA's console example.", `
@@ -146,8 +150,10 @@ type Config struct {
 	Fields          []string
 	CustomFields    *config.CustomFields
 	TimestampFormat string
-	Task            string
-	RouteInvalid    bool
+	// MissingAsNull writes null in place of the placeholders (see the missing_as_null field).
+	MissingAsNull bool
+	Task          string
+	RouteInvalid  bool
 	// Bundle emits each batch's records as one message (see the bundle field).
 	Bundle bool
 	// Transforms are privacy transforms of delivered string fields (hash, truncate_ip, redact).
@@ -180,6 +186,9 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources) (*Processor,
 		c.CustomFields = cf
 	}
 	if c.TimestampFormat, err = conf.FieldString("timestamp_format"); err != nil {
+		return nil, err
+	}
+	if c.MissingAsNull, err = conf.FieldBool("missing_as_null"); err != nil {
 		return nil, err
 	}
 	if c.Task, c.RouteInvalid, err = pipeline.ParseTaskFields(conf); err != nil {
@@ -279,6 +288,7 @@ type Processor struct {
 	tsFormat   string
 	bundle     bool
 	guard      bool // log4shell_guard
+	nulls      bool // missing_as_null
 
 	invalid    *pipeline.InvalidHandler
 	typeErrors *service.MetricCounter
@@ -299,6 +309,7 @@ type state struct {
 	tapped     [][]byte // the batch's delivered records, while the task is tapped
 	sum        []byte
 	hashes     map[*transformer]*hashCache
+	times      pipeline.TimePacker // a bundle's event times, when no line holds its own
 }
 
 // New validates c and builds the processor. res may be nil (no metrics, no logs).
@@ -317,7 +328,7 @@ func New(c Config, res *service.Resources) (*Processor, error) {
 	default:
 		return nil, fmt.Errorf("%s: timestamp_format %q is not one of rfc3339, rfc3339ms, unix, unixms, unixnano", Name, c.TimestampFormat)
 	}
-	p := &Processor{task: c.Task, sel: record.NewSelector(), reqSlot: -1, respSlot: -1, cookieSlot: -1, timeSlot: -1, tsFormat: c.TimestampFormat}
+	p := &Processor{task: c.Task, nulls: c.MissingAsNull, sel: record.NewSelector(), reqSlot: -1, respSlot: -1, cookieSlot: -1, timeSlot: -1, tsFormat: c.TimestampFormat}
 	var problems []string
 	seen := map[string]bool{}
 	for i, name := range c.Fields {
@@ -458,14 +469,23 @@ func (p *Processor) transform(dst, rec []byte, st *state, checked, unique bool, 
 			dst = append(dst, ',')
 		}
 		dst = append(dst, f.key...)
-		if f.tr != nil {
-			dst = p.appendTransformed(dst, f.tr, st.vals[f.slot], st)
+		v := st.vals[f.slot]
+		if p.nulls && noValue(f.typ, v) {
+			dst = append(dst, "null"...)
 			continue
 		}
+		if f.tr != nil {
+			dst = p.appendTransformed(dst, f.tr, v, st)
+			continue
+		}
+		mark := len(dst)
 		var ok bool
-		dst, ok = p.appendValue(dst, f.typ, st.vals[f.slot], st)
+		dst, ok = p.appendValue(dst, f.typ, v, st)
 		if !ok {
 			st.mismatch[i]++
+			if p.nulls {
+				dst = append(dst[:mark], "null"...)
+			}
 		}
 	}
 	if len(p.custom) > 0 {
@@ -651,6 +671,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			if written == 1 || t.After(last) {
 				last = t
 			}
+			if p.timeSlot >= 0 {
+				st.times.Add(t)
+			}
 			msg.SetBytes(nil) // the record lives on in the bundle
 			continue
 		}
@@ -675,6 +698,11 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 			b.MetaSetMut(pipeline.MetaRecords, int64(written))
 			b.MetaSetMut(pipeline.MetaFirstTime, first.Format(time.RFC3339Nano))
 			b.MetaSetMut(pipeline.MetaLastTime, last.Format(time.RFC3339Nano))
+			if p.timeSlot >= 0 {
+				// The records do not hold their time: it travels beside them, so that an output
+				// files each record under its own date and hour.
+				b.MetaSetMut(pipeline.MetaEventTimes, st.times.Take())
+			}
 			kept = append([]*service.Message{b}, kept...)
 		}
 		kept = append(kept, markers...)

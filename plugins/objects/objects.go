@@ -442,8 +442,9 @@ const encodeChunk = 256 << 10
 // line, its event times in metadata) gives all of its records — with the event time span of each
 // (time_field, else metadata, else now; a bundle's records each get the bundle's span) and, with
 // partitions, the partition directory of each (nil without). With partitions, each record of a
-// bundle gets its own time from time_field; a record without it gets the bundle's span, and the
-// partition of the bundle's earliest time.
+// bundle gets its own time: from the bundle's packed times (pipeline.MetaEventTimes, when the
+// records do not hold their time), else from time_field; a record without either gets the bundle's
+// span, and the partition of the bundle's earliest time.
 func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []timeSpan, parts []string, err error) {
 	now := a.now()
 	p := a.cfg.Partition
@@ -468,6 +469,11 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 		}
 		if _, ok := m.MetaGetMut(pipeline.MetaRecords); ok {
 			sp := timeSpan{metaTime(m, pipeline.MetaFirstTime, now), metaTime(m, pipeline.MetaLastTime, now)}
+			var times pipeline.TimeReader
+			packed := false
+			if p != nil {
+				times, packed = pipeline.BundleTimes(m)
+			}
 			for len(b) > 0 {
 				line := b
 				if j := bytes.IndexByte(b, '\n'); j >= 0 {
@@ -481,7 +487,13 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 					continue
 				}
 				lsp := sp
-				if a.cfg.TimeField != "" {
+				if packed {
+					if t, ok := times.Next(); ok {
+						lsp = timeSpan{t, t}
+					} else {
+						packed = false // fewer times than lines: the rest as without them
+					}
+				} else if a.cfg.TimeField != "" {
 					if t, ok := record.EventTime(line, a.cfg.TimeField); ok {
 						lsp = timeSpan{t, t}
 					}

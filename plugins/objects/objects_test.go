@@ -325,6 +325,66 @@ func TestPartitionsByDateAndHour(t *testing.T) {
 	}
 }
 
+// TestPartitionsBundleEventTimes: a bundle whose records do not hold their time (the time field is not
+// delivered) carries their times beside them (pipeline.MetaEventTimes): spanning a UTC midnight, its
+// records go to the two date partitions by their own times, each object named by its own records'
+// times. Lines beyond the packed times fall back to the bundle's span.
+func TestPartitionsBundleEventTimes(t *testing.T) {
+	st := newMemStore(t)
+	a := newAssembler(t, st, func(c *Config) { c.Partition = partition(t, []string{"date"}, "hive") })
+	at := func(s string) time.Time {
+		tm, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	var times pipeline.TimePacker
+	for _, s := range []string{"2026-12-05T23:59:58Z", "2026-12-06T08:00:01+08:00", "2026-12-05T23:59:59.5Z", "2026-12-06T00:00:00Z"} {
+		times.Add(at(s))
+	}
+	b := bundle("2026-12-05T23:59:58Z", "2026-12-06T00:00:01Z", `{"i":1}`, `{"i":2}`, `{"i":3}`, `{"i":4}`)
+	b.MetaSetMut(pipeline.MetaEventTimes, times.Take())
+	if err := a.Write(context.Background(), service.MessageBatch{b, pipeline.NewFlushMarker()}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"dt=2026-12-05": "20261205T235958Z 20261205T235959Z {\"i\":1}\n{\"i\":3}\n",
+		"dt=2026-12-06": "20261206T000000Z 20261206T000001Z {\"i\":2}\n{\"i\":4}\n",
+	}
+	got := map[string]string{}
+	for _, k := range st.keys() {
+		dir, first, last := split(t, k)
+		got[dir] = first + " " + last + " " + string(st.get(k).body)
+	}
+	if len(got) != len(want) || got["dt=2026-12-05"] != want["dt=2026-12-05"] || got["dt=2026-12-06"] != want["dt=2026-12-06"] {
+		t.Errorf("objects %q, want %q", got, want)
+	}
+
+	// Two times for three lines: the third gets the bundle's span, in the partition of its first time.
+	times.Add(at("2026-12-07T00:00:00Z"))
+	times.Add(at("2026-12-08T00:00:00Z"))
+	b = bundle("2026-12-09T01:00:00Z", "2026-12-09T02:00:00Z", `{"i":5}`, `{"i":6}`, `{"i":7}`)
+	b.MetaSetMut(pipeline.MetaEventTimes, times.Take())
+	if err := a.Write(context.Background(), service.MessageBatch{b, pipeline.NewFlushMarker()}); err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]string{}
+	for _, k := range st.keys() {
+		dir, first, last := split(t, k)
+		got[dir] = first + " " + last + " " + string(st.get(k).body)
+	}
+	for dir, w := range map[string]string{
+		"dt=2026-12-07": "20261207T000000Z 20261207T000000Z {\"i\":5}\n",
+		"dt=2026-12-08": "20261208T000000Z 20261208T000000Z {\"i\":6}\n",
+		"dt=2026-12-09": "20261209T010000Z 20261209T020000Z {\"i\":7}\n",
+	} {
+		if got[dir] != w {
+			t.Errorf("%s: %q, want %q", dir, got[dir], w)
+		}
+	}
+}
+
 // TestPartitionsByField: records filed by a field's value (plain style), in input order within each
 // partition; zstd objects.
 func TestPartitionsByField(t *testing.T) {

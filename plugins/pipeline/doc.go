@@ -6,7 +6,8 @@
 //     (NewFlushMarker, IsFlushMarker, FlushCheck, WithFlushCheck, WithoutMarkers, WriteWithoutMarkers);
 //   - the metadata keys one component sets and another reads: MetaFlush (flush.go), and in meta.go
 //     MetaEventTime, the bundle keys MetaRecords / MetaFirstTime / MetaLastTime, MetaInvalidReason,
-//     and MessageTime, which reads a delivered record's event time;
+//     and MessageTime, which reads a delivered record's event time; in times.go MetaEventTimes, a
+//     bundle's per-record event times (TimePacker, BundleTimes);
 //   - checked-record marks in the message context (checked.go: Marker, MarkChecked, Checked,
 //     CheckedIndex, Release), so a record is validated once per stream;
 //   - invalid records (invalid.go: InvalidHandler, MetricInvalid) and the processors' shared fields

@@ -151,8 +151,8 @@ func passes(rec inputRecord) bool {
 }
 
 // expect is the delivered record for rec: the selected fields in order with catalog types and
-// sentinels, then CustomFields.
-func expect(rec inputRecord) *ordered {
+// sentinels (null with nulls: esa_fields' missing_as_null, as for Parquet), then CustomFields.
+func expect(rec inputRecord, nulls bool) *ordered {
 	out := &ordered{}
 	for _, f := range fileTaskFields {
 		v, present := rec[f.name]
@@ -160,6 +160,9 @@ func expect(rec inputRecord) *ordered {
 		switch f.typ {
 		case "string", "timestamp":
 			val = "-"
+			if nulls {
+				val = nil
+			}
 			switch x := v.(type) {
 			case string:
 				val = x
@@ -172,11 +175,15 @@ func expect(rec inputRecord) *ordered {
 			val = -1
 			if n, ok := asNumber(v); present && ok && n == float64(int64(n)) {
 				val = n
+			} else if nulls {
+				val = nil
 			}
 		case "float":
 			val = -1
 			if n, ok := asNumber(v); present && ok {
 				val = n
+			} else if nulls {
+				val = nil
 			}
 		}
 		out.keys = append(out.keys, f.name)
@@ -225,13 +232,14 @@ func fileTask(name, input, out, extra string) string {
 }
 
 // compareDelivered checks that the delivered lines are exactly the expectation for the input records,
-// record by record (matched by ClientRequestID), including key order and value types.
-func compareDelivered(t *testing.T, recs []inputRecord, lines [][]byte) {
+// record by record (matched by ClientRequestID), including key order and value types; nulls: with
+// null in place of the sentinels.
+func compareDelivered(t *testing.T, recs []inputRecord, lines [][]byte, nulls bool) {
 	t.Helper()
 	want := map[string]string{}
 	for _, rec := range recs {
 		if passes(rec) {
-			want[rec["ClientRequestID"].(string)] = expect(rec).String()
+			want[rec["ClientRequestID"].(string)] = expect(rec, nulls).String()
 		}
 	}
 	if len(want) == 0 || len(want) == len(recs) {
@@ -304,7 +312,7 @@ func TestFileTaskEndToEnd(t *testing.T) {
 		t.Errorf("%d objects; with batches of 300 want several", len(objs))
 	}
 	checkObjectNames(t, "file-e2e", "EdgeStartTimestamp", objs)
-	compareDelivered(t, recs, allLines(objs))
+	compareDelivered(t, recs, allLines(objs), false)
 }
 
 func TestMalformedRecordsDeadLetter(t *testing.T) {
@@ -357,7 +365,7 @@ func TestMalformedRecordsDeadLetter(t *testing.T) {
 					t.Fatalf("exit %d, want 1 with %q\n%s", res.ExitCode, want, res.Output())
 				}
 			}
-			compareDelivered(t, recs, allLines(readObjects(t, out)))
+			compareDelivered(t, recs, allLines(readObjects(t, out)), false)
 			if !withDL {
 				if _, err := os.Stat(dead); err == nil {
 					t.Error("a dead-letter directory appeared without dead_letter")

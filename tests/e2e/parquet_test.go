@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,7 +20,8 @@ var parquetName = regexp.MustCompile(`^(\d{8})/([A-Za-z0-9_-]+)_(\d{8}T\d{6}Z)_(
 
 // TestParquetLocalEndToEnd: esa-connect run of the file task with output.format parquet writes
 // Parquet objects that DuckDB reads with the catalog's column types, in the task's order, and that
-// hold exactly the records the task delivers (values, CustomFields, each record once).
+// hold exactly the records the task delivers (values, CustomFields, each record once), with NULL for
+// every field without a value.
 func TestParquetLocalEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	recs := makeInput(3000, 11)
@@ -69,5 +72,73 @@ func TestParquetLocalEndToEnd(t *testing.T) {
 	for i, r := range rows {
 		lines[i] = []byte(r["j"].(string))
 	}
-	compareDelivered(t, recs, lines)
+	compareDelivered(t, recs, lines, true)
+}
+
+// TestParquetNullsForMissingFields: a field missing from the input is NULL in a Parquet object (the
+// translator sets esa_fields' missing_as_null) and its placeholder in NDJSON objects of the same task.
+// ClientRegionCode is in no input record; ClientSrcPort is missing from about one in six.
+func TestParquetNullsForMissingFields(t *testing.T) {
+	dir := t.TempDir()
+	recs := makeInput(1200, 23)
+	input := filepath.Join(dir, "in.ndjson")
+	writeNDJSON(t, input, recs)
+	delivered, noPort := 0, 0
+	for _, r := range recs {
+		if passes(r) {
+			delivered++
+			if _, ok := r["ClientSrcPort"]; !ok {
+				noPort++
+			}
+		}
+	}
+	if noPort == 0 || noPort == delivered {
+		t.Fatalf("bad test input: %d of %d delivered records lack ClientSrcPort", noPort, delivered)
+	}
+	run := func(name, extra string) string {
+		out := filepath.Join(dir, name)
+		taskPath := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(taskPath, []byte(fileTask(name, input, out, extra)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: env}, "run", taskPath)
+		if res.ExitCode != 0 {
+			t.Fatalf("%s: exit %d\n%s", name, res.ExitCode, res.Output())
+		}
+		return out
+	}
+
+	out := run("pq-nulls", "output: {format: parquet}\n")
+	rows := duckdbtest.Query(t, `SELECT count(*) AS n,
+  count(*) FILTER (WHERE ClientRegionCode IS NULL) AS region_null,
+  count(*) FILTER (WHERE ClientSrcPort IS NULL) AS port_null,
+  count(*) FILTER (WHERE ClientRegionCode = '-' OR ClientSrcPort = -1) AS placeholders
+FROM read_parquet(`+duckdbtest.Quote(filepath.Join(out, "*", "*.parquet"))+`)`)
+	want := map[string]int{"n": delivered, "region_null": delivered, "port_null": noPort, "placeholders": 0}
+	for k, w := range want {
+		if got := fmt.Sprint(rows[0][k]); got != fmt.Sprint(w) {
+			t.Errorf("parquet: %s = %s, want %d", k, got, w)
+		}
+	}
+
+	lines := allLines(readObjects(t, run("nd-placeholders", "")))
+	if len(lines) != delivered {
+		t.Fatalf("ndjson: %d records, want %d", len(lines), delivered)
+	}
+	port := 0
+	for _, l := range lines {
+		var rec map[string]any
+		if err := json.Unmarshal(l, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["ClientRegionCode"] != "-" {
+			t.Errorf("ndjson: ClientRegionCode %#v, want the placeholder \"-\"", rec["ClientRegionCode"])
+		}
+		if rec["ClientSrcPort"] == -1.0 {
+			port++
+		}
+	}
+	if port != noPort {
+		t.Errorf("ndjson: ClientSrcPort -1 in %d records, want %d", port, noPort)
+	}
 }

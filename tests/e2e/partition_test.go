@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
@@ -267,4 +269,66 @@ func TestPartitionWithoutTimeField(t *testing.T) {
 		t.Errorf("partitions %v", dirs)
 	}
 	checkAll(t, objs, times, "part-notime")
+}
+
+// TestPartitionBundleWithoutTimeField: the translation of a task partitioned by date that does not
+// deliver the time field bundles its records (esa_fields bundle: true), and the translated config,
+// run as it is, files each record of bundles spanning midnight under the date of its own event time.
+func TestPartitionBundleWithoutTimeField(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "in.ndjson")
+	times := partitionInput(t, input, 2500)
+	out := filepath.Join(dir, "out")
+	task := filepath.Join(dir, "task.yaml")
+	if err := os.WriteFile(task, []byte(fmt.Sprintf(`name: part-bundle
+category: access
+fields: [ClientRequestID, ClientRequestHost]
+source: {type: file, paths: [%q]}
+destination:
+  type: local
+  path: %q
+  partition: {by: [date]}
+`, input, out)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir}, "translate", task)
+	if res.ExitCode != 0 {
+		t.Fatalf("translate: exit %d\n%s", res.ExitCode, res.Output())
+	}
+	var conf struct {
+		Pipeline struct {
+			Processors []map[string]map[string]any `yaml:"processors"`
+		} `yaml:"pipeline"`
+	}
+	if err := yaml.Unmarshal([]byte(res.Stdout), &conf); err != nil {
+		t.Fatal(err)
+	}
+	if len(conf.Pipeline.Processors) != 1 || conf.Pipeline.Processors[0]["esa_fields"]["bundle"] != true {
+		t.Fatalf("esa_fields does not bundle: %v", conf.Pipeline.Processors)
+	}
+	confPath := filepath.Join(dir, "benthos.yaml")
+	if err := os.WriteFile(confPath, []byte(res.Stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := testutil.RunBinary(t, testutil.RunOptions{Dir: dir, Env: env}, "run", "-c", confPath); res.ExitCode != 0 {
+		t.Fatalf("run -c: exit %d\n%s", res.ExitCode, res.Output())
+	}
+	objs := readPartitioned(t, out, ".log.gz")
+	dirs := map[string]int{}
+	for _, o := range objs {
+		for _, rec := range o.records {
+			if _, ok := rec["EdgeStartTimestamp"]; ok {
+				t.Fatalf("the time field was delivered: %v", rec)
+			}
+			dirs[o.dir]++
+			ts := times[rec["ClientRequestID"].(string)].UTC()
+			if want := ts.Format("dt=2006-01-02"); o.dir != want {
+				t.Errorf("record at %s in %s, want %s", ts, o.dir, want)
+			}
+		}
+	}
+	if len(dirs) != 2 || dirs["dt=2026-11-24"] == 0 || dirs["dt=2026-11-25"] == 0 {
+		t.Fatalf("records by partition %v, want both dates", dirs)
+	}
+	checkAll(t, objs, times, "part-bundle")
 }

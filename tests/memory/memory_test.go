@@ -12,7 +12,9 @@
 //	go test -run '^$' -bench PeakRSS -benchtime 1x -timeout 60m ./tests/memory/
 //
 // Besides the default layout, local-part (gzip) and s3_compatible-part (zstd) partition the objects by
-// date, hour and ClientRequestHost (hive style: ten partitions being filled at a time).
+// date, hour and ClientRequestHost (hive style: ten partitions being filled at a time), and
+// local-part-notime does so without delivering the time field (EdgeStartTimestamp): each record's
+// event time then travels beside it, not in it.
 //
 // ESA_MEMBENCH_RECORDS changes the number of records (e.g. 5000000 to check that memory is flat in
 // the input size); -bench 'PeakRSS/local' picks destinations. Each sub-benchmark reports peak-MB (the
@@ -48,10 +50,14 @@ import (
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
-// The 15 delivered fields.
-const fields = `[EdgeStartTimestamp, ClientRequestID, ClientIP, ClientCountryCode, ClientRequestHost,
+// The 15 delivered fields, and the 14 without the time field.
+const (
+	fields       = "[EdgeStartTimestamp, " + otherFields + "]"
+	fieldsNoTime = "[" + otherFields + "]"
+	otherFields  = `ClientRequestID, ClientIP, ClientCountryCode, ClientRequestHost,
   ClientRequestMethod, ClientRequestPath, ClientRequestQuery, ClientRequestUserAgent, EdgeResponseStatusCode,
-  EdgeResponseBytes, EdgeResponseTime, EdgeCacheStatus, OriginResponseStatusCode, SecAction]`
+  EdgeResponseBytes, EdgeResponseTime, EdgeCacheStatus, OriginResponseStatusCode, SecAction`
+)
 
 // workloads are the task lines after the fields, by name.
 var workloads = []struct{ name, lines string }{
@@ -66,6 +72,9 @@ type destination struct {
 	name  string
 	lines func(b *testing.B, task string) string
 }
+
+// notimeDestination is the destination whose task does not deliver the time field.
+const notimeDestination = "local-part-notime"
 
 func BenchmarkPeakRSS(b *testing.B) {
 	n := 1_000_000
@@ -86,8 +95,12 @@ func BenchmarkPeakRSS(b *testing.B) {
 				for range b.N {
 					dir := b.TempDir()
 					task := "mem-" + d.name + "-" + w.name
+					fs := fields
+					if d.name == notimeDestination {
+						fs = fieldsNoTime
+					}
 					def := fmt.Sprintf("name: %s\ncategory: access\nfields: %s\n%ssource: {type: file, paths: [%q]}\n%s",
-						task, fields, w.lines, input, d.lines(b, task))
+						task, fs, w.lines, input, d.lines(b, task))
 					path := filepath.Join(dir, "task.yaml")
 					if err := os.WriteFile(path, []byte(def), 0o600); err != nil {
 						b.Fatal(err)
@@ -155,6 +168,9 @@ func destinations() []destination {
 			return fmt.Sprintf("destination: {type: local, path: %q}\n", b.TempDir())
 		}},
 		{"local-part", func(b *testing.B, _ string) string {
+			return fmt.Sprintf("destination:\n  type: local\n  path: %q\n%s", b.TempDir(), partitioned)
+		}},
+		{notimeDestination, func(b *testing.B, _ string) string {
 			return fmt.Sprintf("destination:\n  type: local\n  path: %q\n%s", b.TempDir(), partitioned)
 		}},
 		{"http", func(b *testing.B, _ string) string {
