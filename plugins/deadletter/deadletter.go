@@ -88,7 +88,7 @@ With `+"`envelope: true`"+` each record is written inside an object that says wh
 valid UTF-8); `+"`attempts`"+` is the number of deliveries that failed (0 for an invalid record, which is never
 sent); `+"`first_failure`"+` is when the first of them failed.`).
 		Fields(
-			service.NewStringField("task").Description("The task name, the `task` label of the metric.").Default(""),
+			pipeline.TaskField(),
 			service.NewStringField("path").Description("The file that records are appended to. Exactly one of `path` and `output`.").Default(""),
 			service.NewOutputField("output").Description("Any output to hand the records to instead of a file.").Optional(),
 			service.NewBoolField("envelope").Description("Write each record inside an object with its reason, error, destination, attempts and first failure time (see above).").Default(false),

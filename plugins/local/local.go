@@ -5,6 +5,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 )
 
 // DefaultMaxInFlight is the default max_in_flight of esa_local: objects written at a time.
@@ -51,9 +53,7 @@ records, and the input delivers them again.`).
 		Fields(append(append([]*service.ConfigField{
 			service.NewStringField("path").
 				Description("The directory objects are written under (created if missing)."),
-			service.NewStringField("task").
-				Description("The task name: the start of every file name and the `task` label of the metrics.").
-				Default("esa"),
+			pipeline.TaskField(),
 			service.NewStringField("time_field").
 				Description("The record field holding its event time (the category's time field, e.g. `EdgeStartTimestamp`).").
 				Default(""),
@@ -127,6 +127,7 @@ func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, er
 	if o.task, err = conf.FieldString("task"); err != nil {
 		return nil, err
 	}
+	o.task = cmp.Or(o.task, pipeline.UnnamedTask)
 	if o.asm, err = objects.FromParsed(conf, res, Name, "", o); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}

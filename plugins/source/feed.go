@@ -30,7 +30,7 @@ request once and offers its records to the feed of every online task of the site
 samples and filters them for its task and hands them to its stream in batches; the request is answered once
 every task acknowledged them.`).
 		Fields(
-			service.NewStringField("task").Description("The task this feed belongs to.").Default(""),
+			pipeline.TaskField(),
 			service.NewIntField("batch_size").
 				Description("Maximum records per batch; a larger request is split into several batches.").
 				Default(1000).Advanced(),
