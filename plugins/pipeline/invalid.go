@@ -94,10 +94,11 @@ func (h *InvalidHandler) logSample(rec []byte, reason string, err error) {
 
 // TaskField is the `task` config field of every esa_* component (processors, inputs, outputs, the
 // disk buffer): the task name, the `task` label of its metrics; a component that writes files or
-// objects names them after it, UnnamedTask when it is empty.
+// objects names them after it, UnnamedTask when it is empty (esa_oss and esa_s3_verified refuse an
+// empty task).
 func TaskField() *service.ConfigField {
 	return service.NewStringField("task").
-		Description("The task name: the `task` label of the metrics; the files and objects that a component writes are named after it (`" + UnnamedTask + "` when empty).").
+		Description("The task name: the `task` label of the metrics and the start of the names of the files and objects a component writes (`" + UnnamedTask + "` when empty; esa_oss and esa_s3_verified require a task).").
 		Default("")
 }
 
