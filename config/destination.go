@@ -168,14 +168,23 @@ func LookupDestinationKind(typ string) (DestinationKind, bool) {
 	return DestinationKind{}, false
 }
 
-// lookupESADeliveryType returns the kind whose ESA DeliveryType is name.
-func lookupESADeliveryType(name string) (DestinationKind, bool) {
+// LookupESADeliveryType returns the kind whose ESA DeliveryType is name (aws3 for s3, …).
+func LookupESADeliveryType(name string) (DestinationKind, bool) {
 	for _, k := range destinationKinds {
 		if k.ESAType == name {
 			return k, true
 		}
 	}
 	return DestinationKind{}, false
+}
+
+// ESAParameter is the parameter of ESA's create request that holds the kind's parameters: ESAObject,
+// or SinkConfig when ESA has no delivery object for it (local).
+func (k DestinationKind) ESAParameter() string {
+	if k.ESAObject == "" {
+		return "SinkConfig"
+	}
+	return k.ESAObject
 }
 
 // destinationTypes are the destination types, in documentation order.

@@ -37,7 +37,7 @@ func TestDestinationKinds(t *testing.T) {
 				t.Errorf("%s: empty ESA member mapping %v", k.Type, m)
 			}
 		}
-		if got, ok := lookupESADeliveryType(k.ESAType); !ok || got.Type != k.Type {
+		if got, ok := LookupESADeliveryType(k.ESAType); !ok || got.Type != k.Type {
 			t.Errorf("%s: ESA type %q does not map back", k.Type, k.ESAType)
 		}
 	}

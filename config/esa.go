@@ -128,7 +128,7 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	if deliveryType == "" {
 		return t // Validate reports DeliveryType: required
 	}
-	dt, ok := lookupESADeliveryType(deliveryType)
+	dt, ok := LookupESADeliveryType(deliveryType)
 	if !ok {
 		hint := didYouMean(deliveryType, esaDeliveryTypeNames())
 		switch deliveryType {
@@ -143,11 +143,7 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	}
 	for key := range deliveries {
 		if key != dt.ESAObject {
-			takes := dt.ESAObject
-			if takes == "" {
-				takes = "SinkConfig"
-			}
-			d.errorf(key, "not used with DeliveryType %s (which takes %s)", deliveryType, takes)
+			d.errorf(key, "not used with DeliveryType %s (which takes %s)", deliveryType, dt.ESAParameter())
 		}
 	}
 	// The destination is the create request's delivery object, or the SinkConfig of an export, which

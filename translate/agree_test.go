@@ -23,8 +23,8 @@ func TestNamesAgree(t *testing.T) {
 	if DiskBuffer != diskbuffer.Name {
 		t.Errorf("translate.DiskBuffer %q != diskbuffer.Name %q", DiskBuffer, diskbuffer.Name)
 	}
-	if FeedInput != source.FeedInput {
-		t.Errorf("translate.FeedInput %q != source.FeedInput %q", FeedInput, source.FeedInput)
+	if Feed != source.FeedName {
+		t.Errorf("translate.Feed %q != source.FeedName %q", Feed, source.FeedName)
 	}
 }
 

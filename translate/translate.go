@@ -47,7 +47,7 @@ const (
 	// ForRun is `esa-connect run` (and `esa-connect translate`): the task's own input, and an http
 	// section for /metrics and /ready.
 	ForRun Mode = iota
-	// ForServe is esa-connect serve: the input is the task's feed (FeedInput: the records serve's
+	// ForServe is esa-connect serve: the input is the task's feed (Feed: the records serve's
 	// ingest routes to the task, sampled and filtered by the feed) — or, for a task with a Kafka
 	// source, that source (see ServedFromKafka) — and there is no http section (serve gives each
 	// stream its HTTP multiplexer and serves one /metrics for every task).
@@ -137,9 +137,9 @@ func ServeTask(t *config.Task) ([]byte, error) {
 // partitions the replicas of serve that run the task share) instead of feeding it from its ingest.
 func ServedFromKafka(t *config.Task) bool { return t.Source.Type == "kafka" }
 
-// FeedInput is the name of the input through which serve feeds a task (source.FeedInput; translate
+// Feed is the name of the input through which serve feeds a task (source.FeedName; translate
 // does not import the plugins).
-const FeedInput = "esa_feed"
+const Feed = "esa_feed"
 
 // Secrets returns the environment variables that the config of Task refers to in place of the
 // secrets t gives literally, with their values (Compile(t, ForRun).Secrets; nil when t does not
@@ -180,7 +180,7 @@ func buildWith(t *config.Task, served bool) (*omap, *secrets, error) {
 	var in *omap
 	var err error
 	if served && !ServedFromKafka(t) {
-		in = obj("label", "source", FeedInput, obj("task", t.Name, selectField, selection(t, cat)))
+		in = obj("label", "source", Feed, obj("task", t.Name, selectField, selection(t, cat)))
 	} else if in, err = input(t, cat, sec); err != nil {
 		return nil, nil, err
 	}

@@ -21,14 +21,15 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 )
 
 // sink is where one run delivers: a local directory of gzip objects, or an HTTP receiver in this
 // process (httpout.Receiver, which decodes the esa_http wire format, gzip included).
 type sink struct {
-	kind string // "local" or "http"
-	dir  string // local: the directory
+	kind config.DestinationKind // local's or http's
+	dir  string                 // local: the directory
 
 	// http
 	url     string
@@ -41,7 +42,8 @@ type sink struct {
 // newSink prepares a destination of kind for the run called name: a directory under work, or a
 // receiver listening on a free port of 127.0.0.1.
 func newSink(kind, work, name string) (*sink, error) {
-	s := &sink{kind: kind}
+	k, _ := config.LookupDestinationKind(kind)
+	s := &sink{kind: k}
 	switch kind {
 	case "local":
 		s.dir = filepath.Join(work, "out-"+name)
@@ -85,7 +87,7 @@ func (s *sink) close() {
 
 // taskDestination is the destination block of task (a).
 func (s *sink) taskDestination() string {
-	if s.kind == "http" {
+	if s.rc != nil {
 		return fmt.Sprintf("destination: {type: http, url: %q, compression: gzip}\n", s.url)
 	}
 	return fmt.Sprintf("destination: {type: local, path: %q}\n", s.dir)
@@ -146,7 +148,7 @@ func translatedBatching(bin, task string, defaultMaxInFlight int) (batching, err
 // Both use a 1 s batching period instead of the translator's: the stock file input sends no flush
 // marker at its end, and Benthos waits for the period before flushing the last batch at shutdown.
 func stockOutput(s *sink, bin, taskPath string) (string, error) {
-	if s.kind == "local" {
+	if s.kind.Object {
 		return fmt.Sprintf(`output:
   esa_local:
     path: %q
@@ -156,7 +158,7 @@ func stockOutput(s *sink, bin, taskPath string) (string, error) {
     batching: {count: 10000, byte_size: 16777216, period: 1s}
 `, s.dir), nil
 	}
-	b, err := translatedBatching(bin, taskPath, httpout.DefaultMaxInFlight)
+	b, err := translatedBatching(bin, taskPath, s.kind.DefaultMaxInFlight)
 	if err != nil {
 		return "", err
 	}
@@ -189,7 +191,7 @@ type delivery struct {
 
 // delivered reads what s received.
 func (s *sink) delivered() (delivery, error) {
-	if s.kind == "local" {
+	if s.kind.Object {
 		return countObjects(s.dir)
 	}
 	st := s.rc.Stats()

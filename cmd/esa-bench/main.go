@@ -184,9 +184,9 @@ func run(records int, cacheDir, bin string, keep bool, processors int, w workloa
 		return err
 	}
 
-	to, units := "local gzip objects", "objects"
-	if dest == "http" {
-		to, units = "HTTP POSTs (gzip) to a receiver in esa-bench", "requests"
+	to, units := "HTTP POSTs (gzip) to a receiver in esa-bench", "requests"
+	if sinkA.kind.Object {
+		to, units = "local gzip objects", "objects"
 	}
 	fmt.Printf("\n%d access records (%s input), workload %s: %s → %s\n\n",
 		records, humanSize(fileSize(input)), w.name, w.description, to)

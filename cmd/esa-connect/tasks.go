@@ -295,11 +295,8 @@ func categoryName(bt string) string {
 
 // destinationName is the native destination type of ESA's DeliveryType (s3 for aws3).
 func destinationName(dt string) string {
-	switch dt {
-	case "aws3":
-		return "s3"
-	case "aws3cmpt":
-		return "s3_compatible"
+	if k, ok := config.LookupESADeliveryType(dt); ok {
+		return k.Type
 	}
 	return dt
 }

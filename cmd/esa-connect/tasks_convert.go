@@ -26,10 +26,6 @@ import (
 // a setting that does not come back unchanged (an SLS endpoint or credentials, tls, batching, ...:
 // ESA's parameters cannot carry it) is refused by name before anything is sent.
 
-// deliveryKeys maps ESA's DeliveryType to the parameter of its delivery object.
-var deliveryKeys = map[string]string{"sls": "SlsDelivery", "oss": "OssDelivery", "aws3": "S3Delivery",
-	"aws3cmpt": "S3Delivery", "http": "HttpDelivery", "kafka": "KafkaDelivery", "local": "SinkConfig"}
-
 // extensionKeys are the native settings sent as extension parameters, in the order they are checked.
 var extensionKeys = []string{"output", "dead_letter", "buffer", "custom_fields", "sample_key", "ownership_token", "transforms", "log4shell_guard"}
 
@@ -62,10 +58,11 @@ func taskParams(t *config.Task, full bool) (*taskRequest, error) {
 		return nil, fmt.Errorf("unknown category %q", t.Category)
 	}
 	e := config.ExportESA(t)
-	key, ok := deliveryKeys[e.DeliveryType]
+	kind, ok := t.Destination.Kind()
 	if !ok {
 		return nil, fmt.Errorf("destination type %q has no ESA delivery", t.Destination.Type)
 	}
+	key := kind.ESAParameter()
 	sink, err := jsonText(unmaskSink(e.SinkConfig, &t.Destination))
 	if err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func runVerify(ctx context.Context, path string, c *cli.Context) error {
 		return errReported
 	}
 	d := t.Destination
-	if (d.Type != "s3" && d.Type != "s3_compatible") || d.S3 == nil {
+	if k, _ := d.Kind(); !k.Ownership || d.S3 == nil {
 		return failure(fmt.Sprintf("esa-connect verify: task %q delivers to %q; ownership verification applies to s3 and s3_compatible destinations only", t.Name, d.Type))
 	}
 	secret := os.Getenv("ESA_OWNERSHIP_SECRET")

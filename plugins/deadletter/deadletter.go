@@ -88,7 +88,7 @@ With `+"`envelope: true`"+` each record is written inside an object that says wh
 valid UTF-8); `+"`attempts`"+` is the number of deliveries that failed (0 for an invalid record, which is never
 sent); `+"`first_failure`"+` is when the first of them failed.`).
 		Fields(
-			service.NewStringField("task").Description("The task name, the `task` label of the metric.").Default(""),
+			pipeline.TaskField(),
 			service.NewStringField("path").Description("The file that records are appended to. Exactly one of `path` and `output`.").Default(""),
 			service.NewOutputField("output").Description("Any output to hand the records to instead of a file.").Optional(),
 			service.NewBoolField("envelope").Description("Write each record inside an object with its reason, error, destination, attempts and first failure time (see above).").Default(false),
@@ -121,34 +121,64 @@ type output struct {
 	destination string
 }
 
+// Config is the configuration of an esa_dead_letter output (ConfigSpec): a line file at Path, or
+// Output.
+type Config struct {
+	Task        string
+	Path        string
+	Output      *service.OwnedOutput
+	Envelope    bool
+	Destination string
+}
+
 // fromParsed builds an esa_dead_letter output from its parsed config (ConfigSpec).
 func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, int, error) {
-	task, err := conf.FieldString("task")
+	c, err := parseConfig(conf)
 	if err != nil {
 		return nil, 0, err
 	}
-	path, err := conf.FieldString("path")
-	if err != nil {
-		return nil, 0, err
+	return newOutput(c, res)
+}
+
+// parseConfig reads an esa_dead_letter config; the output is built only when path is empty.
+func parseConfig(conf *service.ParsedConfig) (Config, error) {
+	var c Config
+	var err error
+	if c.Task, err = conf.FieldString("task"); err != nil {
+		return c, err
 	}
-	o := &output{task: task, outcome: outcome.From(res), counter: res.Metrics().NewCounter(MetricDeadLettered, "task", "reason")}
-	if o.envelope, err = conf.FieldBool("envelope"); err != nil {
-		return nil, 0, err
+	if c.Path, err = conf.FieldString("path"); err != nil {
+		return c, err
 	}
-	if o.destination, err = conf.FieldString("destination"); err != nil {
-		return nil, 0, err
+	if c.Envelope, err = conf.FieldBool("envelope"); err != nil {
+		return c, err
 	}
-	hasOutput := conf.Contains("output")
-	switch {
-	case path != "" && hasOutput:
-		return nil, 0, fmt.Errorf("%s: set path or output, not both", Name)
-	case path != "":
-		o.file = &lineFile{path: path}
-		return o, 1, nil
-	case hasOutput:
-		if o.owned, err = conf.FieldOutput("output"); err != nil {
-			return nil, 0, fmt.Errorf("%s: output: %w", Name, err)
+	if c.Destination, err = conf.FieldString("destination"); err != nil {
+		return c, err
+	}
+	if conf.Contains("output") {
+		if c.Path != "" {
+			return c, fmt.Errorf("%s: set path or output, not both", Name)
 		}
+		if c.Output, err = conf.FieldOutput("output"); err != nil {
+			return c, fmt.Errorf("%s: output: %w", Name, err)
+		}
+	}
+	return c, nil
+}
+
+// newOutput builds an esa_dead_letter output from c and returns its max_in_flight (1 for a file).
+func newOutput(c Config, res *service.Resources) (*output, int, error) {
+	o := &output{task: c.Task, outcome: outcome.From(res), counter: res.Metrics().NewCounter(MetricDeadLettered, "task", "reason"),
+		envelope: c.Envelope, destination: c.Destination}
+	switch {
+	case c.Path != "" && c.Output != nil:
+		return nil, 0, fmt.Errorf("%s: set path or output, not both", Name)
+	case c.Path != "":
+		o.file = &lineFile{path: c.Path}
+		return o, 1, nil
+	case c.Output != nil:
+		o.owned = c.Output
 		return o, 8, nil
 	}
 	return nil, 0, fmt.Errorf("%s: set path or output", Name)

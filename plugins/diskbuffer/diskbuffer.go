@@ -78,7 +78,7 @@ waits for the ones in flight, and ends; the rest stays on disk for the next star
 Metrics: `+"`"+MetricBytes+"`, `"+MetricRecords+"`, `"+MetricOldestAge+"`"+` (gauges), `+"`"+MetricRedelivered+"`, `"+MetricDamaged+"`"+`.`).
 		Fields(
 			service.NewStringField("path").Description("The directory of the buffer file (created if missing)."),
-			service.NewStringField("task").Description("The task name: the file's name and the `task` label of the metrics.").Default("esa"),
+			pipeline.TaskField(),
 			service.NewStringField("max_bytes").Description("The most the buffer holds, compressed (e.g. `10GiB`, `500MB`; at least 16 MiB).").Default(config.DefaultBufferMaxBytes),
 			service.NewStringEnumField("when_full", "block", "reject").Description("What a full buffer does with a new batch: make the input wait, or fail the batch.").Default("block"),
 			service.NewBoolField("sync").Description("Sync each commit to disk (off only for tests and benchmarks: a crash of the machine may then lose what was acknowledged).").Default(true).Advanced(),
@@ -233,7 +233,7 @@ func Open(c Config, res *service.Resources) (*Buffer, error) {
 		return nil, fmt.Errorf("%s: path is empty", Name)
 	}
 	if c.Task == "" {
-		c.Task = "esa"
+		c.Task = pipeline.UnnamedTask
 	}
 	if c.MaxBytes <= 0 {
 		c.MaxBytes, _ = config.ParseByteSize(config.DefaultBufferMaxBytes)

@@ -8,11 +8,11 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/filter"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/plugins/sample"
 )
 
-var fields20 = recordtest.Fields20
+var fields20 = pipelinetest.Fields20
 
 // resetBatch restores the original contents (esa_fields rewrites messages in place).
 func resetBatch(work, batch service.MessageBatch, recs [][]byte) {
@@ -37,7 +37,7 @@ func BenchmarkFields20MissingAsNull(b *testing.B) {
 }
 
 func benchFields20(b *testing.B, generated bool, opts ...func(*Config)) {
-	recs := recordtest.AccessRecords(b, 1000)
+	recs := pipelinetest.AccessRecords(b, 1000)
 	c := Config{Category: "access", Fields: fields20}
 	for _, o := range opts {
 		o(&c)
@@ -46,11 +46,11 @@ func benchFields20(b *testing.B, generated bool, opts ...func(*Config)) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	batch := recordtest.Batch(recs)
+	batch := pipelinetest.Batch(recs)
 	if generated {
-		batch = recordtest.GeneratedBatch(recs)
+		batch = pipelinetest.GeneratedBatch(recs)
 	}
-	b.ReportMetric(float64(recordtest.MeanSize(recs)), "bytes/record")
+	b.ReportMetric(float64(pipelinetest.MeanSize(recs)), "bytes/record")
 	benchProcess(b, p, batch, recs)
 }
 
@@ -60,7 +60,7 @@ func benchProcess(b *testing.B, p *Processor, batch service.MessageBatch, recs [
 	work := make(service.MessageBatch, len(batch))
 	b.ReportAllocs()
 	n := 0
-	cpu0 := recordtest.CPUTime()
+	cpu0 := pipelinetest.CPUTime()
 	for b.Loop() {
 		resetBatch(work, batch, recs)
 		out, err := p.ProcessBatch(context.Background(), work)
@@ -69,7 +69,7 @@ func benchProcess(b *testing.B, p *Processor, batch service.MessageBatch, recs [
 		}
 		n += len(recs)
 	}
-	recordtest.Report(b, n, cpu0)
+	pipelinetest.Report(b, n, cpu0)
 }
 
 // BenchmarkChain runs esa_sample (rate 100, by key) → esa_filter (5 conditions) → esa_fields (20
@@ -81,7 +81,7 @@ func BenchmarkChain(b *testing.B) {
 }
 
 func benchChain(b *testing.B, generated bool) {
-	recs := recordtest.AccessRecords(b, 1000)
+	recs := pipelinetest.AccessRecords(b, 1000)
 	s, err := sample.New(sample.Config{Rate: 100, Key: "ClientRequestID"}, nil, 1, 2)
 	if err != nil {
 		b.Fatal(err)
@@ -105,16 +105,16 @@ func benchChain(b *testing.B, generated bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	batch := recordtest.Batch(recs)
+	batch := pipelinetest.Batch(recs)
 	if generated {
-		batch = recordtest.GeneratedBatch(recs)
+		batch = pipelinetest.GeneratedBatch(recs)
 	}
 	work := make(service.MessageBatch, len(batch))
 	ctx := context.Background()
 	b.ReportAllocs()
-	b.ReportMetric(float64(recordtest.MeanSize(recs)), "bytes/record")
+	b.ReportMetric(float64(pipelinetest.MeanSize(recs)), "bytes/record")
 	n := 0
-	cpu0 := recordtest.CPUTime()
+	cpu0 := pipelinetest.CPUTime()
 	for b.Loop() {
 		resetBatch(work, batch, recs)
 		out := []service.MessageBatch{work}
@@ -128,5 +128,5 @@ func benchChain(b *testing.B, generated bool) {
 		}
 		n += len(recs)
 	}
-	recordtest.Report(b, n, cpu0)
+	pipelinetest.Report(b, n, cpu0)
 }

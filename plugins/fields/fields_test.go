@@ -15,8 +15,8 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/filter"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/plugins/record"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
 // vectorRecord is the record of the examples of docs/processing.md (#filter-example and
@@ -257,7 +257,7 @@ func TestBadRecordsInStream(t *testing.T) {
     task: bad
     fields: [ClientIP, ClientSrcPort, EdgeResponseCompressionRatio, EdgeStartTimestamp]
 `
-	outs, m := recordtest.Run(t, Register, procs, inputs)
+	outs, m := pipelinetest.Run(t, Register, procs, inputs)
 	if len(outs) != len(wrongTypes) {
 		t.Fatalf("%d outputs, want %d", len(outs), len(wrongTypes))
 	}
@@ -277,7 +277,7 @@ func TestBadRecordsInStream(t *testing.T) {
 		t.Errorf("ClientSrcPort type errors = %d", got)
 	}
 	// route_invalid keeps them, unchanged and flagged.
-	outs, _ = recordtest.Run(t, Register, strings.Replace(procs, "task: bad", "task: bad\n    route_invalid: true", 1), inputs)
+	outs, _ = pipelinetest.Run(t, Register, strings.Replace(procs, "task: bad", "task: bad\n    route_invalid: true", 1), inputs)
 	if len(outs) != len(inputs) {
 		t.Fatalf("route_invalid: %d outputs, want %d", len(outs), len(inputs))
 	}
@@ -299,7 +299,7 @@ func TestStreamVectorAndMetadata(t *testing.T) {
       response_headers: [cache-control, server]
       cookies: [region, missing]
 `
-	outs, _ := recordtest.Run(t, Register, procs, [][]byte{[]byte(vectorRecord), []byte(`{"ClientRequestID":"r2"}`)})
+	outs, _ := pipelinetest.Run(t, Register, procs, [][]byte{[]byte(vectorRecord), []byte(`{"ClientRequestID":"r2"}`)})
 	if len(outs) != 2 || outs[0].Content != vectorOutput {
 		t.Fatalf("outputs %+v", outs)
 	}
@@ -364,7 +364,7 @@ func FuzzTransform(f *testing.F) {
 
 // TestFlushMarkers checks a flush marker passes untouched (still empty) and is not counted invalid.
 func TestFlushMarkers(t *testing.T) {
-	outs, m := recordtest.RunMessages(t, Register, `
+	outs, m := pipelinetest.RunMessages(t, Register, `
 - esa_fields:
     category: access
     fields: [ClientIP]
@@ -381,7 +381,7 @@ func TestFlushMarkers(t *testing.T) {
 // come out byte for byte as the same records unmarked, with the same metadata, for a selection that
 // ends early in the record, one that needs all of it, and custom fields.
 func TestCheckedRecords(t *testing.T) {
-	recs := recordtest.AccessRecords(t, 2000)
+	recs := pipelinetest.AccessRecords(t, 2000)
 	for _, c := range []Config{
 		{Category: "access", Fields: []string{"ClientRequestID", "ClientIP", "EdgeResponseStatusCode"}},
 		{Category: "access", Fields: []string{"SecSources", "BotTag", "EdgeStartTimestamp", "ClientRequestUserAgent"}, TimestampFormat: TimeUnixMs},
@@ -403,12 +403,12 @@ func TestCheckedRecords(t *testing.T) {
 		}
 		// Behind esa_filter, which validated the records (or, for generated ones, walked them whole)
 		// and marks them with their Index: every record but the first (which teaches the layout).
-		filtered, n := throughFilter(t, "ClientIP", recordtest.Batch(recs))
-		filteredGen, nGen := throughFilter(t, "ClientIP", recordtest.GeneratedBatch(recs))
+		filtered, n := throughFilter(t, "ClientIP", pipelinetest.Batch(recs))
+		filteredGen, nGen := throughFilter(t, "ClientIP", pipelinetest.GeneratedBatch(recs))
 		if n != len(recs)-1 || nGen != len(recs)-1 {
 			t.Fatalf("%d and %d of %d records left esa_filter with an index", n, nGen, len(recs))
 		}
-		plain, marked := run(recordtest.Batch(recs)), run(recordtest.GeneratedBatch(recs))
+		plain, marked := run(pipelinetest.Batch(recs)), run(pipelinetest.GeneratedBatch(recs))
 		behindFilter, genBehindFilter := run(filtered), run(filteredGen)
 		for i := range plain {
 			if plain[i] != marked[i] || plain[i] != behindFilter[i] || plain[i] != genBehindFilter[i] {
@@ -451,8 +451,8 @@ func TestIndexAcrossLayouts(t *testing.T) {
 			}
 			return s
 		}
-		want := run(recordtest.Batch(recs))
-		filtered, indexed := throughFilter(t, "ClientRequestID", recordtest.Batch(recs))
+		want := run(pipelinetest.Batch(recs))
+		filtered, indexed := throughFilter(t, "ClientRequestID", pipelinetest.Batch(recs))
 		if indexed < len(recs)/10 {
 			t.Fatalf("only %d of %d records carry an index", indexed, len(recs))
 		}

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 )
 
 // TestMissingNull: with missing_as_null every placeholder is JSON null — a missing or null field, the
@@ -81,7 +81,7 @@ func TestMissingNullInStream(t *testing.T) {
 		{"    missing_as_null: true\n", `{"ClientRequestID":"r1","ClientSrcPort":null}`},
 	} {
 		procs := "- esa_fields:\n    category: access\n    fields: [ClientRequestID, ClientSrcPort]\n" + tc.line
-		outs, _ := recordtest.Run(t, Register, procs, [][]byte{[]byte(`{"ClientRequestID":"r1"}`)})
+		outs, _ := pipelinetest.Run(t, Register, procs, [][]byte{[]byte(`{"ClientRequestID":"r1"}`)})
 		if len(outs) != 1 || outs[0].Content != tc.want {
 			t.Errorf("%q: outputs %+v, want %s", tc.line, outs, tc.want)
 		}

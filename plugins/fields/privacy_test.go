@@ -14,7 +14,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 )
 
 const hashKey = "0123456789abcdef-test-key"
@@ -143,12 +143,12 @@ func BenchmarkPrivacy(b *testing.B) {
 		}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			recs := recordtest.AccessRecords(b, 1000)
+			recs := pipelinetest.AccessRecords(b, 1000)
 			p, err := New(tc.c, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
-			benchProcess(b, p, recordtest.Batch(recs), recs)
+			benchProcess(b, p, pipelinetest.Batch(recs), recs)
 		})
 	}
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 )
 
 // A watcher of the task's tap sees each delivered record as the destination gets it, bundles
@@ -48,7 +48,7 @@ func BenchmarkTap(b *testing.B) {
 			name = "watched-100%"
 		}
 		b.Run(name, func(b *testing.B) {
-			recs := recordtest.AccessRecords(b, 1000)
+			recs := pipelinetest.AccessRecords(b, 1000)
 			p, err := New(Config{Category: "access", Fields: fields20}, nil)
 			if err != nil {
 				b.Fatal(err)
@@ -64,7 +64,7 @@ func BenchmarkTap(b *testing.B) {
 					}
 				}()
 			}
-			benchProcess(b, p, recordtest.Batch(recs), recs)
+			benchProcess(b, p, pipelinetest.Batch(recs), recs)
 		})
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 )
 
 // BenchmarkFilter5 runs esa_filter with 5 conditions over batches of 1000 generated access records
@@ -20,7 +20,7 @@ func BenchmarkFilter5(b *testing.B) {
 }
 
 func benchFilter5(b *testing.B, generated bool) {
-	recs := recordtest.AccessRecords(b, 1000)
+	recs := pipelinetest.AccessRecords(b, 1000)
 	p, err := New(Config{Category: "access", Conditions: []config.Condition{
 		cnd("EdgeResponseStatusCode", "ge", false, int64(100)),
 		cnd("ClientRequestHost", "ends_with", false, "example.com"),
@@ -31,15 +31,15 @@ func benchFilter5(b *testing.B, generated bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	batch := recordtest.Batch(recs)
+	batch := pipelinetest.Batch(recs)
 	if generated {
-		batch = recordtest.GeneratedBatch(recs)
+		batch = pipelinetest.GeneratedBatch(recs)
 	}
 	work := make(service.MessageBatch, len(batch))
 	b.ReportAllocs()
-	b.ReportMetric(float64(recordtest.MeanSize(recs)), "bytes/record")
+	b.ReportMetric(float64(pipelinetest.MeanSize(recs)), "bytes/record")
 	n, kept := 0, 0
-	cpu0 := recordtest.CPUTime()
+	cpu0 := pipelinetest.CPUTime()
 	for b.Loop() {
 		copy(work, batch) // esa_filter replaced the messages it marked: start from the unmarked ones
 		out, err := p.ProcessBatch(context.Background(), work)
@@ -51,7 +51,7 @@ func benchFilter5(b *testing.B, generated bool) {
 		}
 		n += len(batch)
 	}
-	recordtest.Report(b, n, cpu0)
+	pipelinetest.Report(b, n, cpu0)
 	b.ReportMetric(float64(kept)/float64(n), "kept/record")
 	// ns/op, B/op and allocs/op are per batch of 1000 records.
 }

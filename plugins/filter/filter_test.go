@@ -11,8 +11,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/config"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/plugins/record"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
 // vectorRecord is the record of docs/processing.md#filter-example.
@@ -257,7 +257,7 @@ func TestStream(t *testing.T) {
           - {field: CustomFields.request_headers.x-trace-id, op: exists}
     esa_rules: '[{"ClientRequestHost": {"not_equals": ["c.example.com"]}}]'
 `
-	outs, m := recordtest.Run(t, Register, procs, inputs)
+	outs, m := pipelinetest.Run(t, Register, procs, inputs)
 	if len(outs) != 2 || outs[0].Content != vectorRecord || !strings.Contains(outs[1].Content, "503") {
 		t.Fatalf("outputs: %+v", outs)
 	}
@@ -267,7 +267,7 @@ func TestStream(t *testing.T) {
 	if got := m.Get(pipeline.MetricInvalid, "task", "t1", "reason", record.ReasonMalformed); got != 1 {
 		t.Errorf("invalid = %d (%v)", got, m.All())
 	}
-	outs, _ = recordtest.Run(t, Register, strings.Replace(procs, "task: t1", "task: t1\n    route_invalid: true", 1), inputs)
+	outs, _ = pipelinetest.Run(t, Register, strings.Replace(procs, "task: t1", "task: t1\n    route_invalid: true", 1), inputs)
 	if len(outs) != 3 || outs[2].Err == nil || outs[2].Meta[pipeline.MetaInvalidReason] != record.ReasonMalformed || outs[2].Content != "not json" {
 		t.Fatalf("route_invalid outputs: %+v", outs)
 	}
@@ -286,7 +286,7 @@ func TestErroredPassThrough(t *testing.T) {
 // TestFlushMarkers checks a flush marker passes untouched and is neither filtered nor counted invalid.
 func TestFlushMarkers(t *testing.T) {
 	marker := pipeline.NewFlushMarker()
-	outs, m := recordtest.RunMessages(t, Register, `
+	outs, m := pipelinetest.RunMessages(t, Register, `
 - esa_filter:
     category: access
     task: fm
@@ -308,7 +308,7 @@ func TestFlushMarkers(t *testing.T) {
 // esa_generate marks its own) pass or fail exactly as the same records unmarked, and that a mark is
 // ignored once a processor in between changed the content (the corrupted record is counted invalid).
 func TestCheckedRecords(t *testing.T) {
-	recs := recordtest.AccessRecords(t, 3000)
+	recs := pipelinetest.AccessRecords(t, 3000)
 	p := newProc(t, cnd("EdgeResponseStatusCode", "ge", false, int64(400)),
 		cnd("ClientRequestHost", "ends_with", false, "example.com"),
 		config.Condition{Any: []config.Condition{cnd("ClientCountryCode", "equals", false, "CN"), cnd("EdgeCacheStatus", "equals", false, "MISS")}})
@@ -326,7 +326,7 @@ func TestCheckedRecords(t *testing.T) {
 		}
 		return s
 	}
-	plain, marked := kept(recordtest.Batch(recs)), kept(recordtest.GeneratedBatch(recs))
+	plain, marked := kept(pipelinetest.Batch(recs)), kept(pipelinetest.GeneratedBatch(recs))
 	if len(plain) == 0 || len(plain) == len(recs) || strings.Join(plain, "\n") != strings.Join(marked, "\n") {
 		t.Fatalf("kept %d unmarked, %d marked records (of %d), or not the same ones", len(plain), len(marked), len(recs))
 	}
@@ -335,7 +335,7 @@ func TestCheckedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := shared.ProcessBatch(context.Background(), recordtest.Batch(recs[:100]))
+	out, err := shared.ProcessBatch(context.Background(), pipelinetest.Batch(recs[:100]))
 	if err != nil || len(out) != 1 {
 		t.Fatalf("out %d batches, %v", len(out), err)
 	}
@@ -354,7 +354,7 @@ func TestCheckedRecords(t *testing.T) {
     conditions:
       - {field: ClientRequestHost, op: exists}
 `
-	outs, m := recordtest.RunMessages(t, Register, procs, recordtest.GeneratedBatch(recs[:10]))
+	outs, m := pipelinetest.RunMessages(t, Register, procs, pipelinetest.GeneratedBatch(recs[:10]))
 	if len(outs) != 0 || m.Get(pipeline.MetricInvalid, "task", "t1", "reason", record.ReasonMalformed) != 10 {
 		t.Fatalf("%d records out, metrics %v: corrupted records behind a mark must be counted invalid", len(outs), m.All())
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/delivery"
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/encode"
@@ -131,8 +132,7 @@ the values of query parameters.
 				Default(DefaultMaxInFlight),
 			service.NewBatchPolicyField("batching").
 				Description("When a request is sent: after `count` records (ESA MaxBatchSize), `byte_size` bytes (MaxBatchMB) or `period`, whichever comes first. A zero value takes the default: 1000 records, 5 MiB, 5 s."),
-			service.NewStringField("task").
-				Description("The task name, the `task` label of the metrics.").Default(""),
+			pipeline.TaskField(),
 			deadletter.Field(),
 			delivery.RetryField(),
 			service.NewStringField("time_field").

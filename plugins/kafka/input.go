@@ -59,7 +59,7 @@ key, `+"`kafka_key`"+`.`).
 			service.NewDurationField("revoke_wait").
 				Description("In a rebalance, how long to wait for batches in flight from revoked partitions to be delivered before committing (fewer duplicates for the new owner).").
 				Default("5s").Advanced(),
-			service.NewStringField("task").Description("Task name, for logs.").Default("").Advanced(),
+			pipeline.TaskField(),
 			selection.Field(),
 		).
 		Example("Scale out over a consumer group", "Run this pipeline in several processes; each record is delivered at least once.", `

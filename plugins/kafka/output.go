@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/delivery"
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -59,7 +60,7 @@ Keyless records under a key-hashing balancer go round robin (Hash) or to a rando
 				Description("How long the client keeps retrying a record (broker down, leader moving) before the batch fails and is nacked.").
 				Default("30s").
 				Advanced(),
-			service.NewStringField("task").Description("Task name, the `task` label of the metrics.").Default(""),
+			pipeline.TaskField(),
 			service.NewStringField("time_field").Description("The category's time field (unused by Kafka; accepted like every output).").Default("").Advanced(),
 			service.NewOutputMaxInFlightField().Default(16),
 			deadletter.Field(),

@@ -5,6 +5,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 )
 
 // DefaultMaxInFlight is the default max_in_flight of esa_local: objects written at a time.
@@ -51,9 +53,7 @@ records, and the input delivers them again.`).
 		Fields(append(append([]*service.ConfigField{
 			service.NewStringField("path").
 				Description("The directory objects are written under (created if missing)."),
-			service.NewStringField("task").
-				Description("The task name: the start of every file name and the `task` label of the metrics.").
-				Default("esa"),
+			pipeline.TaskField(),
 			service.NewStringField("time_field").
 				Description("The record field holding its event time (the category's time field, e.g. `EdgeStartTimestamp`).").
 				Default(""),
@@ -114,23 +114,48 @@ type output struct {
 	outcome *outcome.Outcome
 }
 
+// Config is esa_local's own configuration; the object fields (encoding, batching, …) are
+// objects.FromParsed's.
+type Config struct {
+	// Path is the directory objects are written under.
+	Path string
+	// Task names the spool files (pipeline.UnnamedTask when empty).
+	Task string
+}
+
 // fromParsed builds an esa_local output from its parsed config (ConfigSpec).
 func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
-	root, err := conf.FieldString("path")
+	c, err := parseConfig(conf)
 	if err != nil {
 		return nil, err
 	}
-	if root == "" {
-		return nil, errors.New("esa_local: path is empty")
-	}
-	o := &output{root: root, outcome: outcome.From(res)}
-	if o.task, err = conf.FieldString("task"); err != nil {
+	o, err := newOutput(c, res)
+	if err != nil {
 		return nil, err
 	}
 	if o.asm, err = objects.FromParsed(conf, res, Name, "", o); err != nil {
 		return nil, fmt.Errorf("%s: %w", Name, err)
 	}
 	return o, nil
+}
+
+// parseConfig reads esa_local's own fields.
+func parseConfig(conf *service.ParsedConfig) (Config, error) {
+	var c Config
+	var err error
+	if c.Path, err = conf.FieldString("path"); err != nil {
+		return c, err
+	}
+	c.Task, err = conf.FieldString("task")
+	return c, err
+}
+
+// newOutput builds an esa_local output from c, without its assembler (fromParsed adds it).
+func newOutput(c Config, res *service.Resources) (*output, error) {
+	if c.Path == "" {
+		return nil, errors.New("esa_local: path is empty")
+	}
+	return &output{root: c.Path, task: cmp.Or(c.Task, pipeline.UnnamedTask), outcome: outcome.From(res)}, nil
 }
 
 // Connect creates the root directory and checks that files can be created in it. A directory that

@@ -26,6 +26,7 @@ package objects
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -756,10 +757,10 @@ func Policy(conf *service.ParsedConfig) (count, bytes int, period time.Duration,
 	return count, bytes, period, nil
 }
 
-// FromParsed builds the assembler of an object output from its config: `task`, `time_field`,
-// `encoding`, `batching` (the object policy), `max_in_flight` (objects stored at a time),
-// `compression`, `compression_level`, `partition` (ObjectFields) and `max_retries` when the output has
-// it. name starts error messages; path is the directory or key
+// FromParsed builds the assembler of an object output from its config: `task` (pipeline.UnnamedTask
+// when empty), `time_field`, `encoding`, `batching` (the object policy), `max_in_flight` (objects
+// stored at a time), `compression`, `compression_level`, `partition` (ObjectFields) and `max_retries`
+// when the output has it. name starts error messages; path is the directory or key
 // prefix of the objects.
 func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path string, store Store) (*Assembler, error) {
 	cfg := Config{Name: name, Path: path, Log: res.Logger(), Outcome: outcome.From(res)}
@@ -767,6 +768,7 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 	if cfg.Task, err = conf.FieldString("task"); err != nil {
 		return nil, err
 	}
+	cfg.Task = cmp.Or(cfg.Task, pipeline.UnnamedTask)
 	if cfg.TimeField, err = conf.FieldString("time_field"); err != nil {
 		return nil, err
 	}
@@ -893,7 +895,7 @@ func TempSpool(dir, task string) (*os.File, error) {
 // max_retries, timeout, spool_dir, max_in_flight and batching.
 func StoreFields(partMin string, timeout *service.ConfigField) []*service.ConfigField {
 	return append(append([]*service.ConfigField{
-		service.NewStringField("task").Description("The task name, used in object names and metric labels."),
+		pipeline.TaskField(),
 		service.NewStringField("time_field").Description("The record field holding the event time (for object names and partitions); missing or unparsable: the receive time.").Default(""),
 		encode.EncodingField()}, ObjectFields()...),
 		service.NewObjectField("multipart",

@@ -17,7 +17,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/tests/servers/osstest"
 )
 
@@ -99,12 +99,12 @@ func TestDeliverSmallAndMultipart(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	small := recordtest.PaddedRecords(100, 10)
-	if err := o.WriteBatch(ctx, recordtest.Object(small)); err != nil {
+	small := pipelinetest.PaddedRecords(100, 10)
+	if err := o.WriteBatch(ctx, pipelinetest.Object(small)); err != nil {
 		t.Fatal(err)
 	}
-	big := recordtest.PaddedRecords(400, 1000) // ~540 KB of base64, ~400 KB gzip: 4 parts of 100 KiB
-	if err := o.WriteBatch(ctx, recordtest.Object(big)); err != nil {
+	big := pipelinetest.PaddedRecords(400, 1000) // ~540 KB of base64, ~400 KB gzip: 4 parts of 100 KiB
+	if err := o.WriteBatch(ctx, pipelinetest.Object(big)); err != nil {
 		t.Fatal(err)
 	}
 	objs := s.Objects("logs", "esa/access/")
@@ -147,7 +147,7 @@ func TestDeliverSmallAndMultipart(t *testing.T) {
 		}
 		return 0, ""
 	})
-	if err := o.WriteBatch(ctx, recordtest.Object(big)); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
+	if err := o.WriteBatch(ctx, pipelinetest.Object(big)); err == nil || !strings.Contains(err.Error(), "InvalidArgument") {
 		t.Fatalf("refused part: %v", err)
 	}
 	if n := s.PendingUploads(); n != 0 {
@@ -176,14 +176,14 @@ func TestRetryThenNack(t *testing.T) {
 		}
 		return 0, ""
 	})
-	if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(5, 5))); err != nil {
+	if err := o.WriteBatch(ctx, pipelinetest.Object(pipelinetest.PaddedRecords(5, 5))); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	if fails != 3 {
 		t.Fatalf("attempts %d, want 3", fails)
 	}
 	fails = 100
-	if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(5, 5))); err == nil || !strings.Contains(err.Error(), "503") {
+	if err := o.WriteBatch(ctx, pipelinetest.Object(pipelinetest.PaddedRecords(5, 5))); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("want a nack after the retries: %v", err)
 	}
 	if fails != 103 {
@@ -227,7 +227,7 @@ func TestConnectRejections(t *testing.T) {
 		if err := o.Connect(ctx); err != nil || outcome.From(res).FatalErr() != nil {
 			t.Fatal(err)
 		}
-		if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(3, 3))); err != nil {
+		if err := o.WriteBatch(ctx, pipelinetest.Object(pipelinetest.PaddedRecords(3, 3))); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -239,7 +239,7 @@ func TestConnectRejections(t *testing.T) {
 		if err := o.Connect(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := o.WriteBatch(ctx, recordtest.Object(recordtest.PaddedRecords(3, 3))); err != nil {
+		if err := o.WriteBatch(ctx, pipelinetest.Object(pipelinetest.PaddedRecords(3, 3))); err != nil {
 			t.Fatal(err)
 		}
 		if len(s.Objects("logs", "env/")) != 1 {
@@ -276,8 +276,8 @@ func TestFlushMarkersAreNotRecords(t *testing.T) {
 	if n := len(s.Objects("logs", "")); n != 0 {
 		t.Fatalf("a marker-only batch wrote %d objects", n)
 	}
-	recs := recordtest.PaddedRecords(3, 3)
-	b := append(recordtest.Batch(recs), pipeline.NewFlushMarker())
+	recs := pipelinetest.PaddedRecords(3, 3)
+	b := append(pipelinetest.Batch(recs), pipeline.NewFlushMarker())
 	if err := o.WriteBatch(ctx, b); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 )
 
 func TestChecked(t *testing.T) {
@@ -65,8 +65,8 @@ func TestCheckedThroughStream(t *testing.T) {
 		{"- mapping: 'root = this'\n- checked_probe: {}", "false"},
 		{"- bloblang: 'root = content().string() + \" \"'\n- checked_probe: {}", "false"},
 	} {
-		batch := recordtest.GeneratedBatch(recs)
-		outs, _ := recordtest.RunMessages(t, register, tc.procs, batch)
+		batch := pipelinetest.GeneratedBatch(recs)
+		outs, _ := pipelinetest.RunMessages(t, register, tc.procs, batch)
 		if len(outs) != len(recs) {
 			t.Fatalf("%s: %d records out", tc.procs, len(outs))
 		}

@@ -10,8 +10,9 @@
 //     bundle's per-record event times (TimePacker, BundleTimes);
 //   - checked-record marks in the message context (checked.go: Marker, MarkChecked, Checked,
 //     CheckedIndex, Release), so a record is validated once per stream;
-//   - invalid records (invalid.go: InvalidHandler, MetricInvalid) and the processors' shared fields
-//     `task` and `route_invalid` (TaskField, RouteInvalidField, ParseTaskFields).
+//   - invalid records (invalid.go: InvalidHandler, MetricInvalid), the `task` field of every esa_*
+//     component (TaskField, UnnamedTask) and the processors' `route_invalid` (RouteInvalidField,
+//     ParseTaskFields).
 //
 // How outputs deliver (retries, metrics, batch policies, nack tags) is package delivery, which builds
 // on this one; the JSON of a record is package record, which knows nothing of Benthos. pipeline

@@ -92,12 +92,18 @@ func (h *InvalidHandler) logSample(rec []byte, reason string, err error) {
 		h.component, h.task, action, reason, err, len(sample), len(rec), sample, more)
 }
 
-// TaskField is the `task` config field of the esa_* processors.
+// TaskField is the `task` config field of every esa_* component (processors, inputs, outputs, the
+// disk buffer): the task name, the `task` label of its metrics; a component that writes files or
+// objects names them after it, UnnamedTask when it is empty (esa_oss and esa_s3_verified refuse an
+// empty task).
 func TaskField() *service.ConfigField {
 	return service.NewStringField("task").
-		Description("The task name, used as the `task` label of the metrics.").
+		Description("The task name: the `task` label of the metrics and the start of the names of the files and objects a component writes (`" + UnnamedTask + "` when empty; esa_oss and esa_s3_verified require a task).").
 		Default("")
 }
+
+// UnnamedTask is what the files and objects of a component whose `task` is empty are named after.
+const UnnamedTask = "esa"
 
 // RouteInvalidField is the `route_invalid` config field of the processors that validate records.
 func RouteInvalidField() *service.ConfigField {

@@ -5,11 +5,11 @@ import (
 	"os"
 	"testing"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/plugins/record"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 )
 
-var fields20 = recordtest.Fields20
+var fields20 = pipelinetest.Fields20
 
 // BenchmarkFind20 is SelectorScanShape20 on a record known valid (Find: no validation; the 20 fields
 // are found only near the end of the record).
@@ -46,7 +46,7 @@ func benchFind(b *testing.B, names ...string) {
 // BenchmarkGenerated scans 1000 different esa_generate access records per op (as the processor
 // benchmarks do) with Scan, ScanShape and Find; ns/record is per record.
 func BenchmarkGenerated(b *testing.B) {
-	recs := recordtest.AccessRecords(b, 1000)
+	recs := pipelinetest.AccessRecords(b, 1000)
 	s := record.NewSelector(fields20...)
 	out := make([]record.Value, s.Len())
 	for _, tc := range []struct {

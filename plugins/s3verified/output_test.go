@@ -20,7 +20,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/config"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/tests/servers/s3test"
 )
 
@@ -371,9 +371,9 @@ func TestMultipartUploadAndAbort(t *testing.T) {
 	if err := o.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs := recordtest.PaddedRecords(3000, 3000) // ~12 MB of base64, ~9 MB gzip: two parts
+	recs := pipelinetest.PaddedRecords(3000, 3000) // ~12 MB of base64, ~9 MB gzip: two parts
 	e.proxy.Reset()
-	if err := o.WriteBatch(ctx, recordtest.Object(recs)); err != nil {
+	if err := o.WriteBatch(ctx, pipelinetest.Object(recs)); err != nil {
 		t.Fatal(err)
 	}
 	var creates, parts, completes int
@@ -419,7 +419,7 @@ func TestMultipartUploadAndAbort(t *testing.T) {
 	})
 	defer e.proxy.SetIntercept(nil)
 	e.proxy.Reset()
-	err := o.WriteBatch(ctx, recordtest.Object(recs))
+	err := o.WriteBatch(ctx, pipelinetest.Object(recs))
 	if err == nil || !strings.Contains(err.Error(), "InvalidPart") {
 		t.Fatalf("failed part: %v", err)
 	}
@@ -465,15 +465,15 @@ func TestRetryThenNack(t *testing.T) {
 		}
 		return false
 	})
-	recs := recordtest.PaddedRecords(10, 10)
-	if err := o.WriteBatch(ctx, recordtest.Object(recs)); err != nil {
+	recs := pipelinetest.PaddedRecords(10, 10)
+	if err := o.WriteBatch(ctx, pipelinetest.Object(recs)); err != nil {
 		t.Fatalf("two 503s then success: %v", err)
 	}
 	if fails != 3 {
 		t.Fatalf("attempts = %d, want 3", fails)
 	}
 	fails = -100 // always fail now
-	err := o.WriteBatch(ctx, recordtest.Object(recs))
+	err := o.WriteBatch(ctx, pipelinetest.Object(recs))
 	if err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("want a nack after the retries, got %v", err)
 	}
@@ -576,8 +576,8 @@ func TestFlushMarkersAreNotRecords(t *testing.T) {
 	if ks := e.keys(t, "esa/access/2026"); len(ks) != 0 {
 		t.Fatalf("a marker-only batch wrote %v", ks)
 	}
-	recs := recordtest.PaddedRecords(3, 3)
-	if err := o.WriteBatch(ctx, append(recordtest.Batch(recs), pipeline.NewFlushMarker())); err != nil {
+	recs := pipelinetest.PaddedRecords(3, 3)
+	if err := o.WriteBatch(ctx, append(pipelinetest.Batch(recs), pipeline.NewFlushMarker())); err != nil {
 		t.Fatal(err)
 	}
 	ks := e.keys(t, "esa/access/2026")

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 )
 
 func batchOf(recs ...[]byte) service.MessageBatch {
@@ -168,7 +168,7 @@ func TestStreamMetrics(t *testing.T) {
 	inputs := [][]byte{
 		[]byte(`{"id":"a"}`), []byte(`{"id":"b"}`), []byte(`[1,2]`), []byte(`{"id":`), []byte(`{"id":"c"}`),
 	}
-	outs, m := recordtest.Run(t, Register, `
+	outs, m := pipelinetest.Run(t, Register, `
 - esa_sample:
     rate: 100
     key: id
@@ -185,7 +185,7 @@ func TestStreamMetrics(t *testing.T) {
 	}
 
 	// Keyed at 50 %: the kept set is exactly the one KeyHash predicts; unreadable keys hash as "".
-	outs, m = recordtest.Run(t, Register, `
+	outs, m = pipelinetest.Run(t, Register, `
 - esa_sample:
     rate: 50
     key: id
@@ -209,7 +209,7 @@ func TestStreamMetrics(t *testing.T) {
 	}
 
 	// Sampled-out records are counted.
-	_, m = recordtest.Run(t, Register, `
+	_, m = pipelinetest.Run(t, Register, `
 - esa_sample:
     rate: 0.01
     task: t3
@@ -229,7 +229,7 @@ func TestFlushMarkersPassUncounted(t *testing.T) {
 			t.Errorf("%+v: marker not passed through", c)
 		}
 	}
-	_, m := recordtest.RunMessages(t, Register, `
+	_, m := pipelinetest.RunMessages(t, Register, `
 - esa_sample:
     rate: 100
     task: fm

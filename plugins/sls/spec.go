@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/delivery"
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -98,9 +99,7 @@ HTTP and a host name uses HTTPS.`).
 			service.NewStringField("source").
 				Description("The source of every log group (optional; SLS uses the client IP when empty).").
 				Default(""),
-			service.NewStringField("task").
-				Description("The task name, the `task` label of the metrics.").
-				Default(""),
+			pipeline.TaskField(),
 			service.NewStringField("time_field").
 				Description("The record field that holds the event time (the category's time field, e.g. `EdgeStartTimestamp`).").
 				Default(""),

@@ -15,8 +15,9 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/selection"
 )
 
-// FeedInput is the name under which esa-connect serve registers a Feed as an input of each task's stream.
-const FeedInput = "esa_feed"
+// FeedName is the esa_feed input's component name: esa-connect serve registers a Feed under it as
+// the input of each task's stream.
+const FeedName = "esa_feed"
 
 // FeedSpec is the configuration of a Feed: the fields of esa_http_server that are about the task's
 // stream rather than the HTTP endpoint (batch size, flush timing, the task's selection).
@@ -29,7 +30,7 @@ request once and offers its records to the feed of every online task of the site
 samples and filters them for its task and hands them to its stream in batches; the request is answered once
 every task acknowledged them.`).
 		Fields(
-			service.NewStringField("task").Description("The task this feed belongs to.").Default(""),
+			pipeline.TaskField(),
 			service.NewIntField("batch_size").
 				Description("Maximum records per batch; a larger request is split into several batches.").
 				Default(1000).Advanced(),

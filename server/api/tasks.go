@@ -53,7 +53,7 @@ func (s *Server) createTask(p params) (map[string]any, *apiError) {
 	}
 	now := time.Now().UTC()
 	st := &store.Task{Name: name, Definition: def, Status: store.Online, Created: now, Updated: now}
-	if d := t.Destination; (d.Type == "s3" || d.Type == "s3_compatible") && t.OwnershipToken == "" {
+	if k, _ := t.Destination.Kind(); k.Ownership && t.OwnershipToken == "" {
 		// As ESA's console: the challenge object is written now (which proves the credentials and
 		// the bucket), and the task waits offline for the token it holds.
 		where, aerr := s.writeChallenge(t)

@@ -13,11 +13,12 @@ type destinationView struct {
 	Title string `json:"title"` // what the page calls it
 	About string `json:"about"`
 	// Object is the request parameter holding the delivery object (HttpDelivery, …; SinkConfig for
-	// local, which ESA does not have).
+	// local, which ESA does not have): config.DestinationKind's ESAParameter.
 	Object string `json:"object"`
 	// Note is shown above the parameters (where credentials come from, what ESA lacks).
 	Note string `json:"note,omitempty"`
-	// Ownership reports that a created task waits for its bucket ownership to be verified.
+	// Ownership reports that a created task waits for its bucket ownership to be verified
+	// (config.DestinationKind's Ownership).
 	Ownership bool        `json:"ownership,omitempty"`
 	Params    []paramView `json:"params"`
 }
@@ -72,9 +73,10 @@ var s3Params = func(compatible bool) []paramView {
 	}
 }
 
-// destinations are the DeliveryTypes in the order ESA's console lists them, plus local.
-var destinations = []destinationView{
-	{Type: "http", Title: "HTTP server", About: "POST batches of records to your HTTP(S) endpoint.", Object: "HttpDelivery",
+// destinations are the DeliveryTypes in the order ESA's console lists them, plus local; Object and
+// Ownership come from config's destination kinds.
+var destinations = withKinds([]destinationView{
+	{Type: "http", Title: "HTTP server", About: "POST batches of records to your HTTP(S) endpoint.",
 		Params: []paramView{
 			{Name: "DestUrl", Label: "URL", Kind: "text", Required: true, Placeholder: "https://logs.example.com/in",
 				Help: "http:// or https:// URL that receives the batches."},
@@ -105,7 +107,7 @@ var destinations = []destinationView{
 			{Name: "TransformTimeout", Label: "Timeout (seconds)", Kind: "number", Min: num(0), Max: num(config.MaxHTTPTimeout), Step: "1",
 				Placeholder: "10", Advanced: true, Help: fmt.Sprintf("Per request, up to %d; default 10.", config.MaxHTTPTimeout)},
 		}},
-	{Type: "kafka", Title: "Kafka", About: "Produce every record as a message to a Kafka topic.", Object: "KafkaDelivery",
+	{Type: "kafka", Title: "Kafka", About: "Produce every record as a message to a Kafka topic.",
 		Params: []paramView{
 			{Name: "Brokers", Label: "Brokers", Kind: "list", Required: true, MaxItems: config.MaxKafkaBrokers, Placeholder: "kafka-1.example.com:9092",
 				Help: fmt.Sprintf("host:port, one a line; at most %d.", config.MaxKafkaBrokers)},
@@ -119,14 +121,14 @@ var destinations = []destinationView{
 			{Name: "UserName", Label: "User name", Kind: "text", When: "UserAuth", Required: true},
 			{Name: "Password", Label: "Password", Kind: "secret", When: "UserAuth", Required: true},
 		}},
-	{Type: "sls", Title: "Alibaba Cloud SLS", About: "Write records to a Simple Log Service logstore.", Object: "SlsDelivery",
+	{Type: "sls", Title: "Alibaba Cloud SLS", About: "Write records to a Simple Log Service logstore.",
 		Note: fmt.Sprintf(alibabaCredentials, "SlsDelivery", "the region's public SLS endpoint (<region>.log.aliyuncs.com)"),
 		Params: []paramView{
 			{Name: "SLSProject", Label: "Project", Kind: "text", Required: true},
 			{Name: "SLSLogStore", Label: "Logstore", Kind: "text", Required: true},
 			{Name: "SLSRegion", Label: "Region", Kind: "text", Required: true, Placeholder: "cn-hangzhou"},
 		}},
-	{Type: "oss", Title: "Alibaba Cloud OSS", About: "Write gzip NDJSON objects to an OSS bucket.", Object: "OssDelivery",
+	{Type: "oss", Title: "Alibaba Cloud OSS", About: "Write gzip NDJSON objects to an OSS bucket.",
 		Note: fmt.Sprintf(alibabaCredentials, "OssDelivery", "the region's public OSS endpoint (oss-<region>.aliyuncs.com)"),
 		Params: []paramView{
 			{Name: "BucketName", Label: "Bucket", Kind: "text", Required: true},
@@ -134,19 +136,30 @@ var destinations = []destinationView{
 			{Name: "PrefixPath", Label: "Path prefix", Kind: "text", Placeholder: "esa/access", Help: "Objects are written under it; no leading /."},
 			{Name: "Aliuid", Label: "Account ID (Aliuid)", Kind: "text", Help: "The bucket owner's Alibaba Cloud account ID (informational)."},
 		}},
-	{Type: "aws3", Title: "AWS S3", About: "Write gzip NDJSON objects to an Amazon S3 bucket.", Object: "S3Delivery", Ownership: true,
+	{Type: "aws3", Title: "AWS S3", About: "Write gzip NDJSON objects to an Amazon S3 bucket.",
 		Note:   "As in ESA's console, Create writes an ownership challenge object into the bucket; the task starts once you give its content.",
 		Params: s3Params(false)},
 	{Type: "aws3cmpt", Title: "S3-compatible storage", About: "Write objects to any S3-compatible store (MinIO, OSS S3 API, …).",
-		Object: "S3Delivery", Ownership: true,
 		Note:   "As in ESA's console, Create writes an ownership challenge object into the bucket; the task starts once you give its content.",
 		Params: s3Params(true)},
-	{Type: "local", Title: "Local directory", About: "Write gzip NDJSON objects to a directory of the serve host.", Object: "SinkConfig",
+	{Type: "local", Title: "Local directory", About: "Write gzip NDJSON objects to a directory of the serve host.",
 		Note: "esa-connect's own destination: ESA has no such DeliveryType.",
 		Params: []paramView{
 			{Name: "Path", Label: "Directory", Kind: "text", Required: true, Placeholder: "/var/lib/esa-connect/out",
 				Help: "Created when missing; serve must be able to write it."},
 		}},
+})
+
+// withKinds sets the Object and Ownership of every destination from its config.DestinationKind.
+func withKinds(ds []destinationView) []destinationView {
+	for i := range ds {
+		k, ok := config.LookupESADeliveryType(ds[i].Type)
+		if !ok {
+			panic("console: " + ds[i].Type + " is not a DeliveryType")
+		}
+		ds[i].Object, ds[i].Ownership = k.ESAParameter(), k.Ownership
+	}
+	return ds
 }
 
 // destinationByType returns the destination of an ESA DeliveryType.

@@ -155,7 +155,8 @@ func (c *Console) itemOf(st *store.Task) (taskItem, *config.Task) {
 	it.DeliveryType = e.DeliveryType
 	it.Destination = deliveryTitle(e.DeliveryType)
 	it.Target = destinationSummary(t)
-	it.Ownership = t.Destination.Type == "s3" || t.Destination.Type == "s3_compatible"
+	k, _ := t.Destination.Kind()
+	it.Ownership = k.Ownership
 	it.Fields, it.SamplingRate, it.Filters = len(t.Fields), t.SamplingRate, config.Leaves(t.Filters)
 	return it, t
 }

@@ -109,8 +109,9 @@ func sinkView(t *config.Task) map[string]any {
 			out[k] = v
 		}
 	}
-	if d := t.Destination; (d.Type == "s3" || d.Type == "s3_compatible") && d.S3 != nil {
-		for k, v := range map[string]string{"AccessKey": d.S3.AccessKeyID, "SecretKey": d.S3.SecretAccessKey} {
+	// Only an s3 or s3_compatible destination has an S3 block (config decodes the type's block alone).
+	if s3 := t.Destination.S3; s3 != nil {
+		for k, v := range map[string]string{"AccessKey": s3.AccessKeyID, "SecretKey": s3.SecretAccessKey} {
 			out[k] = setOrNot(v)
 		}
 	}

@@ -100,8 +100,8 @@ func (f *Fleet) Start(def *config.Task) error {
 	var readyOnce sync.Once
 
 	env := f.env.Clone()
-	if err := env.RegisterBatchInput(source.FeedInput, source.FeedSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
-		feed, err := source.NewFeed(source.FeedInput, conf, res)
+	if err := env.RegisterBatchInput(source.FeedName, source.FeedSpec(), func(conf *service.ParsedConfig, res *service.Resources) (service.BatchInput, error) {
+		feed, err := source.NewFeed(source.FeedName, conf, res)
 		if err != nil {
 			return nil, err
 		}

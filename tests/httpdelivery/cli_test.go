@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
@@ -61,7 +61,7 @@ esa_http:
 `)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		recs := idRecords((i + 1) * per)[i*per:]
-		if err := p.send(ctx, recordtest.Batch(recs)); err != nil {
+		if err := p.send(ctx, pipelinetest.Batch(recs)); err != nil {
 			t.Fatalf("%s: %v", codec, err)
 		}
 		cancel()
@@ -78,7 +78,7 @@ esa_http:
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := bad.send(ctx, recordtest.Batch(idRecords(1)))
+	err := bad.send(ctx, pipelinetest.Batch(idRecords(1)))
 	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "signature mismatch") {
 		t.Fatalf("wrong key: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/encode"
 	"github.com/esa-connect/esa-connect/plugins/httpout"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
 
@@ -96,7 +96,7 @@ esa_http:
 %s`, srv.URL, codec, strings.ReplaceAll(strings.TrimSpace(authYAML), "\n", "\n  "), indent(l.yaml)))
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					defer cancel()
-					if err := p.send(ctx, recordtest.Batch(recs)); err != nil {
+					if err := p.send(ctx, pipelinetest.Batch(recs)); err != nil {
 						t.Fatalf("delivery failed: %v", err)
 					}
 					cap.mu.Lock()
@@ -180,7 +180,7 @@ esa_http:
 `, srv.URL, c.outAuth))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			err := p.send(ctx, recordtest.Batch(idRecords(1)))
+			err := p.send(ctx, pipelinetest.Batch(idRecords(1)))
 			if err == nil {
 				t.Fatal("batch acknowledged although the receiver rejected it")
 			}
@@ -244,7 +244,7 @@ esa_http:
   batching: {count: 2000, period: 1h}
 `, srv.URL, c.codec, c.level))
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := p.send(ctx, recordtest.Batch(recs)); err != nil {
+		if err := p.send(ctx, pipelinetest.Batch(recs)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		cancel()

@@ -20,8 +20,8 @@ import (
 	"github.com/redpanda-data/benthos/v4/public/service"
 
 	"github.com/esa-connect/esa-connect/plugins/httpout"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 	"github.com/esa-connect/esa-connect/plugins/record"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
 	"github.com/esa-connect/esa-connect/plugins/sample"
 	"github.com/esa-connect/esa-connect/plugins/source"
 )
@@ -126,7 +126,7 @@ func feed(t testing.TB, p *pipeline, records [][]byte, batchSize, workers int) f
 				}
 				end := min(start+batchSize, len(records))
 				for {
-					err := p.send(ctx, recordtest.Batch(records[start:end]))
+					err := p.send(ctx, pipelinetest.Batch(records[start:end]))
 					if err == nil {
 						break
 					}

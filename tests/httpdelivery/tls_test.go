@@ -24,7 +24,7 @@ import (
 
 	"github.com/esa-connect/esa-connect/plugins/httpout"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
-	"github.com/esa-connect/esa-connect/plugins/record/recordtest"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 )
 
 // pki is a throwaway CA with a server certificate for 127.0.0.1 and a client certificate.
@@ -136,7 +136,7 @@ esa_http:
 `+tlsYAML)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return pl.send(ctx, recordtest.Batch(idRecords(5)))
+		return pl.send(ctx, pipelinetest.Batch(idRecords(5)))
 	}
 
 	t.Run("ca_file", func(t *testing.T) {

@@ -1,6 +1,6 @@
-// Package recordtest runs esa_* processors in a real Benthos stream for tests and records the
+// Package pipelinetest runs esa_* processors in a real Benthos stream for tests and records the
 // metrics they emit.
-package recordtest
+package pipelinetest
 
 import (
 	"context"
@@ -162,12 +162,12 @@ func RunMessages(t testing.TB, register func(*service.Environment) error, proces
 		t.Fatal(err)
 	}
 	m := &Metrics{counts: map[string]int64{}}
-	if err := env.RegisterMetricsExporter("recordtest", service.NewConfigSpec(),
+	if err := env.RegisterMetricsExporter("pipelinetest", service.NewConfigSpec(),
 		func(*service.ParsedConfig, *service.Logger) (service.MetricsExporter, error) { return exporter{m}, nil }); err != nil {
 		t.Fatal(err)
 	}
 	sb := env.NewStreamBuilder()
-	if err := sb.SetMetricsYAML("recordtest: {}"); err != nil {
+	if err := sb.SetMetricsYAML("pipelinetest: {}"); err != nil {
 		t.Fatal(err)
 	}
 	if err := sb.SetLoggerYAML("level: none"); err != nil {

@@ -1,4 +1,4 @@
-package recordtest
+package pipelinetest
 
 import (
 	"crypto/rand"
