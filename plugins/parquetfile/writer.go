@@ -313,39 +313,34 @@ func (w *Writer) appendValue(row parquet.Row, i int, v record.Value) parquet.Row
 		return append(row, parquet.NullValue().Level(0, 0, c.leaf))
 	}
 	var pv parquet.Value
+	ok := true
 	switch c.typ {
 	case TypeString:
 		pv = parquet.ByteArrayValue(w.text(v))
 	case TypeInt64:
-		n, ok := intOf(v)
-		if !ok {
-			w.mismatch[i]++
-			return append(row, parquet.NullValue().Level(0, 0, c.leaf))
+		var n int64
+		if n, ok = intOf(v); ok {
+			pv = parquet.Int64Value(n)
 		}
-		pv = parquet.Int64Value(n)
 	case TypeDouble:
-		if v.Kind != record.Number {
-			w.mismatch[i]++
-			return append(row, parquet.NullValue().Level(0, 0, c.leaf))
+		var x float64
+		if x, ok = floatOf(v); ok {
+			pv = parquet.DoubleValue(x)
 		}
-		x, err := strconv.ParseFloat(string(v.Raw), 64)
-		if err != nil && !math.IsInf(x, 0) {
-			w.mismatch[i]++
-			return append(row, parquet.NullValue().Level(0, 0, c.leaf))
-		}
-		pv = parquet.DoubleValue(x)
 	case TypeBool:
-		if v.Kind != record.Bool {
-			w.mismatch[i]++
-			return append(row, parquet.NullValue().Level(0, 0, c.leaf))
+		if ok = v.Kind == record.Bool; ok {
+			pv = parquet.BooleanValue(v.Raw[0] == 't')
 		}
-		pv = parquet.BooleanValue(v.Raw[0] == 't')
 	case TypeCustomFields:
 		if v.Kind != record.Object {
 			w.mismatch[i]++
 			return appendNullCustom(row, c.leaf, 0)
 		}
 		return w.appendCustom(row, i, v.Raw)
+	}
+	if !ok { // a JSON type the column cannot hold: null, counted
+		w.mismatch[i]++
+		return append(row, parquet.NullValue().Level(0, 0, c.leaf))
 	}
 	return append(row, pv.Level(0, 1, c.leaf))
 }
@@ -362,6 +357,15 @@ func (w *Writer) text(v record.Value) []byte {
 		return w.arena[start:len(w.arena):len(w.arena)]
 	}
 	return v.Raw
+}
+
+// floatOf reads a float64 from a JSON number (out of range: ±Inf).
+func floatOf(v record.Value) (float64, bool) {
+	if v.Kind != record.Number {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(string(v.Raw), 64)
+	return x, err == nil || math.IsInf(x, 0)
 }
 
 // intOf reads an int64 from a JSON number: an integer, or a float with an integral value in range.
