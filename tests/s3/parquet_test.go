@@ -91,6 +91,12 @@ output: {format: parquet}
 		if err := json.Unmarshal(w, &rec); err != nil {
 			t.Fatal(err)
 		}
+		// The input has no ClientRegionCode or ClientSrcPort: NULL in Parquet, where NDJSON objects
+		// carry the placeholders "-" and -1.
+		if rec["ClientRegionCode"] != "-" || rec["ClientSrcPort"] != -1.0 {
+			t.Fatalf("expected record without the placeholders of its missing fields: %s", w)
+		}
+		rec["ClientRegionCode"], rec["ClientSrcPort"] = nil, nil
 		b, _ := json.Marshal(rec)
 		exp = append(exp, string(b))
 	}
