@@ -372,6 +372,9 @@ type Router struct {
 	label string
 }
 
+// Enabled reports whether r hands records to a dead letter.
+func (r *Router) Enabled() bool { return r != nil && r.label != "" }
+
 // NewRouter reads the `dead_letter` field (Field) of an output's config.
 func NewRouter(conf *service.ParsedConfig, res *service.Resources) (*Router, error) {
 	label, err := conf.FieldString("dead_letter")
