@@ -93,7 +93,9 @@ type output struct {
 	keyField        string
 	deliveryTimeout time.Duration
 	// maxBackoff caps the client's wait between retries of a request (0: franz-go's default).
-	maxBackoff  time.Duration
+	maxBackoff time.Duration
+	// maxElapsed says retry.max_elapsed set deliveryTimeout: it then bounds records in flight too.
+	maxElapsed  bool
 	maxBuffered int
 	task        string
 
@@ -208,6 +210,12 @@ func (o *output) Connect(ctx context.Context) error {
 		kgo.ProducerLinger(0),
 		kgo.UnknownTopicRetries(4),
 	)
+	if o.maxElapsed {
+		// Without this, the idempotent producer never fails a record once it was sent (its fate is
+		// unknown), so no timeout bounds its retries. A record failed this way and delivered again
+		// may be written twice: at least once, as everywhere.
+		opts = append(opts, kgo.AllowIdempotentProduceCancellation())
+	}
 	if o.maxBackoff > 0 {
 		b := delivery.Backoff{Initial: 100 * time.Millisecond, Max: o.maxBackoff}
 		opts = append(opts, kgo.RetryBackoffFn(b.Delay))
@@ -384,7 +392,7 @@ func (o *output) retryFromParsed(conf *service.ParsedConfig) error {
 		return errors.New("retry.on_status: does not apply to Kafka, whose client retries by Kafka's error codes (max_elapsed and max_backoff apply)")
 	}
 	if p.MaxElapsed > 0 {
-		o.deliveryTimeout = p.MaxElapsed
+		o.deliveryTimeout, o.maxElapsed = p.MaxElapsed, true
 	}
 	o.maxBackoff = p.MaxBackoff
 	return nil
