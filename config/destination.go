@@ -25,7 +25,7 @@ type DestinationKind struct {
 	ESAObject string
 	// Object says the destination stores objects (local, oss, s3, s3_compatible): it takes the object
 	// batch defaults, the encoding, compression and partition options, and esa_fields bundles records
-	// for it; it never hands single records to a dead letter.
+	// for it; a remote store that refuses an object hands its records to the dead letter.
 	Object bool
 	// DefaultMaxInFlight is the max_in_flight of the destination's output when the task gives none
 	// (the esa_* outputs hold the same number as their config default: an agreement test in
@@ -33,7 +33,10 @@ type DestinationKind struct {
 	DefaultMaxInFlight int
 	// Ownership says the destination takes an ownership_token (docs/destinations.md#ownership-verification).
 	Ownership bool
-	// Retry is what a task's retry policy may set for the destination.
+	// Retry is what a task's retry policy may set for the destination: everything for the HTTP
+	// destinations (http and the object stores that answer HTTP statuses), the timing for those that
+	// retry by their own error codes (sls, kafka), nothing for local (a failed write fails its batch at
+	// once; the source sends it again).
 	Retry RetryScope
 
 	// esaMembers maps the native keys of the parameters to ESA's member names (of the delivery object
@@ -108,19 +111,20 @@ var destinationKinds = []DestinationKind{
 		decodeESA:  func(dec *decoder, d *Destination, n *yaml.Node, p string) { d.SLS = dec.esaSLS(n, p) },
 	},
 	{
-		Type: "oss", ESAType: "oss", ESAObject: "OssDelivery", Object: true, DefaultMaxInFlight: 1,
+		Type: "oss", ESAType: "oss", ESAObject: "OssDelivery", Object: true, DefaultMaxInFlight: 1, Retry: RetryAll,
 		esaMembers: [][2]string{{"bucket", "BucketName"}, {"region", "Region"}, {"prefix", "PrefixPath"}, {"aliuid", "Aliuid"}},
 		params:     func(d *Destination) destinationParams { return block(d.OSS) },
 		newParams:  func(d *Destination) any { d.OSS = &OSSDestination{}; return d.OSS },
 		decodeESA:  func(dec *decoder, d *Destination, n *yaml.Node, p string) { d.OSS = dec.esaOSS(n, p) },
 	},
 	{
-		Type: "s3", ESAType: "aws3", ESAObject: "S3Delivery", Object: true, DefaultMaxInFlight: 1, Ownership: true,
+		Type: "s3", ESAType: "aws3", ESAObject: "S3Delivery", Object: true, DefaultMaxInFlight: 1, Ownership: true, Retry: RetryAll,
 		esaMembers: esaS3Members, params: s3Params, newParams: s3NewParams,
 		decodeESA: func(dec *decoder, d *Destination, n *yaml.Node, p string) { d.S3 = dec.esaS3(n, p, false) },
 	},
 	{
 		Type: "s3_compatible", ESAType: "aws3cmpt", ESAObject: "S3Delivery", Object: true, DefaultMaxInFlight: 1, Ownership: true,
+		Retry:      RetryAll,
 		esaMembers: esaS3Members, params: s3Params, newParams: s3NewParams,
 		decodeESA: func(dec *decoder, d *Destination, n *yaml.Node, p string) { d.S3 = dec.esaS3(n, p, true) },
 	},
@@ -137,7 +141,7 @@ var destinationKinds = []DestinationKind{
 		decodeESA: func(dec *decoder, d *Destination, n *yaml.Node, p string) { d.HTTP = dec.esaHTTP(n, p) },
 	},
 	{
-		Type: "kafka", ESAType: "kafka", ESAObject: "KafkaDelivery", DefaultMaxInFlight: 16,
+		Type: "kafka", ESAType: "kafka", ESAObject: "KafkaDelivery", DefaultMaxInFlight: 16, Retry: RetryTiming,
 		esaMembers: [][2]string{{"topic", "Topic"}, {"brokers", "Brokers"}, {"compression", "Compress"},
 			{"sasl", "UserAuth"}, {"sasl.mechanism", "MachanismType"}, {"sasl.username", "UserName"},
 			{"sasl.password", "Password"}, {"balancer", "Balancer"}},
@@ -152,6 +156,18 @@ var destinationKinds = []DestinationKind{
 		newParams:  func(d *Destination) any { d.Local = &LocalDestination{}; return d.Local },
 		decodeESA:  func(dec *decoder, d *Destination, n *yaml.Node, p string) { d.Local = dec.esaLocal(n, p) },
 	},
+}
+
+// RetryTypes returns the destination types whose retry policy may set at least scope, in
+// documentation order.
+func RetryTypes(scope RetryScope) []string {
+	var out []string
+	for _, k := range destinationKinds {
+		if k.Retry >= scope && scope > RetryNone {
+			out = append(out, k.Type)
+		}
+	}
+	return out
 }
 
 // DestinationKinds returns every destination kind, in documentation order.

@@ -123,8 +123,9 @@ type Condition struct {
 
 // Retry is a task's retry policy for its destination.
 type Retry struct {
-	// OnStatus lists the HTTP statuses retried by the http destination: codes ("503") or classes
-	// ("5xx"); empty: 408, 429 and 5xx. The other destinations retry by their error codes.
+	// OnStatus lists the HTTP statuses retried by the http, oss, s3 and s3_compatible destinations:
+	// codes ("503") or classes ("5xx"); empty: 408, 429 and 5xx. sls and kafka retry by their error
+	// codes.
 	OnStatus []string `yaml:"on_status,omitempty" json:"on_status,omitempty"`
 	// MaxElapsed stops retrying a request this long after its first attempt (a duration; the batch
 	// then fails and its records are delivered again later).

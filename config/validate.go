@@ -212,11 +212,11 @@ func (v *validator) retry() {
 	case typ == "" || k.Retry == RetryAll:
 	case k.Retry == RetryTiming:
 		if len(r.OnStatus) > 0 {
-			v.add("retry.on_status", "applies to the http destination; %s retries by %s's error codes (max_elapsed and max_backoff apply)",
-				typ, strings.ToUpper(typ))
+			v.add("retry.on_status", "applies to the %s destinations (HTTP statuses); %s retries by its own error codes (max_elapsed and max_backoff apply)",
+				joinAnd(RetryTypes(RetryAll)), typ)
 		}
 	default:
-		v.add("retry", "applies to the http and sls destinations; %s retries by its own rules", typ)
+		v.add("retry", "applies to the %s destinations; %s retries by its own rules (a failed write fails its batch, which the source sends again)", joinAnd(RetryTypes(RetryTiming)), typ)
 		return
 	}
 	for i, s := range r.OnStatus {
@@ -236,6 +236,14 @@ func (v *validator) retry() {
 			v.add("retry."+d.name, "%q: want a duration of at least %s (such as 10m)", d.val, d.min)
 		}
 	}
+}
+
+// joinAnd joins names as "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // ValidRetryStatus reports whether s is an HTTP status code (100–599) or a class (1xx–5xx), as

@@ -432,9 +432,10 @@ func destination(t *config.Task, cat *config.Category, sec *secrets) (*omap, err
 		}
 	}
 	conf.set("task", t.Name).set("time_field", cat.TimeField)
-	// An object store refuses whole objects only for its configuration (which stops the run), never
-	// for the records in them: only the stream destinations hand records to the dead letter.
-	conf.setIf(t.DeadLetter != nil && !kind.Object, "dead_letter", DeadLetterResource)
+	// Every destination but local hands the records it refuses for good to the dead letter (a
+	// remote object store the records of a refused object); local's refusals are configuration
+	// errors, which stop the run.
+	conf.setIf(t.DeadLetter != nil && d.Type != "local", "dead_letter", DeadLetterResource)
 	maxInFlight := d.MaxInFlight()
 	conf.setIf(maxInFlight > 0, "max_in_flight", maxInFlight)
 	if rp := retryPolicy(t); rp != nil {

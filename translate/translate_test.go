@@ -361,15 +361,15 @@ func TestStructure(t *testing.T) {
 		t.Errorf("first switch case = %v", first)
 	}
 	// No fallback: a transient failure must fail the batch (and be redelivered), never reach the dead
-	// letter. An object store never hands records to the dead letter (it refuses whole objects only
-	// for its configuration, which stops the run); a stream destination hands it what it rejected.
+	// letter. Every destination but local hands it what it refused for good (a remote object store
+	// the records of a refused object).
 	dest := cases[1].(map[string]any)["output"].(map[string]any)
 	s3, ok := dest["esa_s3_verified"].(map[string]any)
 	if !ok || dest["fallback"] != nil {
 		t.Fatalf("second switch case = %v, want esa_s3_verified", dest)
 	}
-	if s3["dead_letter"] != nil {
-		t.Errorf("esa_s3_verified.dead_letter = %v, want none", s3["dead_letter"])
+	if s3["dead_letter"] != translate.DeadLetterResource {
+		t.Errorf("esa_s3_verified.dead_letter = %v, want %q", s3["dead_letter"], translate.DeadLetterResource)
 	}
 	httpDest := parse(t, "http_default_source.yaml").Output["switch"].(map[string]any)["cases"].([]any)[1].(map[string]any)["output"].(map[string]any)
 	if h := httpDest["esa_http"].(map[string]any); h["dead_letter"] != translate.DeadLetterResource {

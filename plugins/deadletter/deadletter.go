@@ -67,7 +67,8 @@ func ConfigSpec() *service.ConfigSpec {
 		Summary("Keeps the records a task can never deliver: appended, unchanged, one per line to a file, or handed to any output.").
 		Description(`A task's dead letter receives its malformed records (not a JSON object, over 1 MiB, …; the
 processors flag them when `+"`route_invalid`"+` is on) and the records its destination rejected permanently
-(an HTTP 4xx other than 429, a record Kafka refuses as too large, …), which the esa_* outputs hand it
+(an HTTP 4xx other than 429, a record Kafka refuses as too large, the records of an object a bucket
+refuses, …), which the esa_* outputs hand it
 through their `+"`dead_letter`"+` field. Records that failed for a reason that may pass (network errors,
 timeouts, 429, 5xx, a full disk) never come here: they are retried and redelivered.
 
@@ -78,7 +79,8 @@ record. The file and its directory are created with owner-only permissions (reco
 data). With `+"`output`"+` the records go to that output instead.
 
 A record rejected by the destination carries the metadata `+"`esa_error`"+` (the error it was rejected with) and
-`+"`esa_reason`"+` (a short code: `+"`http_413`"+`, `+"`rejected`"+`, …); an invalid record `+"`esa_invalid_reason`"+`
+`+"`esa_reason`"+` (a short code: `+"`http_413`"+`, `+"`sls_Unauthorized`"+`, `+"`oss_AccessDenied`"+`, `+"`s3_NoSuchBucket`"+`,
+`+"`kafka_MESSAGE_TOO_LARGE`"+`, `+"`<destination>_error`"+` for a code without one of its own, `+"`rejected`"+`, …); an invalid record `+"`esa_invalid_reason`"+`
 (`+"`malformed`"+`, `+"`too_large`"+`, …). Every record written is counted in
 `+"`esa_records_dead_lettered_total{task,reason}`"+`.
 
@@ -401,6 +403,9 @@ type Router struct {
 	res   *service.Resources
 	label string
 }
+
+// Enabled reports whether r hands records to a dead letter.
+func (r *Router) Enabled() bool { return r != nil && r.label != "" }
 
 // NewRouter reads the `dead_letter` field (Field) of an output's config.
 func NewRouter(conf *service.ParsedConfig, res *service.Resources) (*Router, error) {

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -71,7 +72,7 @@ func (b Backoff) Retry(ctx context.Context, fn func(ctx context.Context) error, 
 			return err
 		}
 		if b.MaxElapsed > 0 && time.Since(first) >= b.MaxElapsed {
-			return err
+			return fmt.Errorf("%w (gave up after %d attempts in %s: retry.max_elapsed)", err, attempt+1, b.MaxElapsed)
 		}
 		if onRetry != nil {
 			onRetry(attempt+1, err)

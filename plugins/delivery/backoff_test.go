@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +62,16 @@ func TestBackoff(t *testing.T) {
 	err = Backoff{Initial: time.Hour, MaxRetries: -1}.Retry(ctx, func(context.Context) error { return errors.New("down") }, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// TestBackoffMaxElapsed: with unlimited retries, MaxElapsed ends them with a retryable error that
+// says so.
+func TestBackoffMaxElapsed(t *testing.T) {
+	calls := 0
+	err := Backoff{Initial: time.Millisecond, Max: time.Millisecond, MaxRetries: -1, MaxElapsed: 20 * time.Millisecond}.Retry(
+		context.Background(), func(context.Context) error { calls++; return errors.New("503") }, nil)
+	if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "retry.max_elapsed") || calls < 2 {
+		t.Errorf("err %v after %d calls, want a retryable error naming retry.max_elapsed after several", err, calls)
 	}
 }

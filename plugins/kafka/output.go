@@ -60,6 +60,7 @@ Keyless records under a key-hashing balancer go round robin (Hash) or to a rando
 				Description("How long the client keeps retrying a record (broker down, leader moving) before the batch fails and is nacked.").
 				Default("30s").
 				Advanced(),
+			retryField(),
 			pipeline.TaskField(),
 			service.NewStringField("time_field").Description("The category's time field (unused by Kafka; accepted like every output).").Default("").Advanced(),
 			service.NewOutputMaxInFlightField().Default(16),
@@ -92,8 +93,12 @@ type output struct {
 	balancer        string
 	keyField        string
 	deliveryTimeout time.Duration
-	maxBuffered     int
-	task            string
+	// maxBackoff caps the client's wait between retries of a request (0: franz-go's default).
+	maxBackoff time.Duration
+	// maxElapsed says retry.max_elapsed set deliveryTimeout: it then bounds records in flight too.
+	maxElapsed  bool
+	maxBuffered int
+	task        string
 
 	res *service.Resources
 	log *service.Logger
@@ -137,6 +142,9 @@ func outputFromParsed(conf *service.ParsedConfig, res *service.Resources) (*outp
 		return nil, policy, 0, err
 	}
 	if o.deliveryTimeout, err = conf.FieldDuration("delivery_timeout"); err != nil {
+		return nil, policy, 0, err
+	}
+	if err := o.retryFromParsed(conf); err != nil {
 		return nil, policy, 0, err
 	}
 	if o.task, err = conf.FieldString("task"); err != nil {
@@ -196,13 +204,23 @@ func (o *output) Connect(ctx context.Context) error {
 		kgo.RecordPartitioner(part),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence stays on (franz-go's default)
 		kgo.ProducerBatchCompression(o.codec),
-		kgo.RecordDeliveryTimeout(o.deliveryTimeout),
+		kgo.RecordDeliveryTimeout(o.deliveryTimeout), // retry.max_elapsed when the task sets it
 		kgo.MaxBufferedRecords(o.maxBuffered),
 		// A batch is produced at once and waited for: lingering would only add latency. Records of
 		// concurrent batches still share requests while one is in flight.
 		kgo.ProducerLinger(0),
 		kgo.UnknownTopicRetries(4),
 	)
+	if o.maxElapsed {
+		// Without this, the idempotent producer never fails a record once it was sent (its fate is
+		// unknown), so no timeout bounds its retries. A record failed this way and delivered again
+		// may be written twice: at least once, as everywhere.
+		opts = append(opts, kgo.AllowIdempotentProduceCancellation())
+	}
+	if o.maxBackoff > 0 {
+		b := delivery.Backoff{Initial: 100 * time.Millisecond, Max: o.maxBackoff}
+		opts = append(opts, kgo.RetryBackoffFn(b.Delay))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("esa_kafka: %w", redactErr(err, o.conn.password))
@@ -339,9 +357,46 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 func (o *output) wrapErr(err error) error {
 	err = fmt.Errorf("esa_kafka: produce to topic %q on %s: %w", o.topic, o.conn.describe(), redactErr(err, o.conn.password))
 	if permanentProduceErr(err) {
-		return &delivery.Permanent{Err: err}
+		return &delivery.Permanent{Err: err, Reason: produceReason(err)}
 	}
 	return err
+}
+
+// produceReason is the dead-letter reason of a refused record: kafka_<error name> of the brokers'
+// error (kafka_MESSAGE_TOO_LARGE, kafka_TOPIC_AUTHORIZATION_FAILED, …; the names are franz-go's kerr
+// table, a bounded set), else kafka_error.
+func produceReason(err error) string {
+	var ke *kerr.Error
+	if errors.As(err, &ke) && ke.Message != "" {
+		return "kafka_" + ke.Message
+	}
+	return "kafka_error"
+}
+
+// retryField is the task's retry policy (delivery.RetryField) as esa_kafka takes it: its timing.
+func retryField() *service.ConfigField {
+	return service.NewObjectField("retry",
+		service.NewStringListField("on_status").Description("Not for Kafka: the client retries by Kafka's error codes. Must be empty.").Default([]any{}),
+		service.NewStringField("max_elapsed").Description("A duration: how long the client keeps retrying a record before its batch fails and the input delivers it again; replaces `delivery_timeout`. Empty: `delivery_timeout`.").Default(""),
+		service.NewStringField("max_backoff").Description("A duration: the longest wait between two retries of a request to the brokers. Empty: the client's default (up to 2.5s).").Default(""),
+	).Description("The task's retry policy for its destination.").Optional().Advanced()
+}
+
+// retryFromParsed reads the `retry` field: max_elapsed replaces delivery_timeout, max_backoff caps
+// the client's backoff; on_status is refused (Kafka's answers are error codes, not HTTP statuses).
+func (o *output) retryFromParsed(conf *service.ParsedConfig) error {
+	p, err := delivery.RetryFromParsed(conf)
+	if err != nil {
+		return err
+	}
+	if len(p.OnStatus) > 0 {
+		return errors.New("retry.on_status: does not apply to Kafka, whose client retries by Kafka's error codes (max_elapsed and max_backoff apply)")
+	}
+	if p.MaxElapsed > 0 {
+		o.deliveryTimeout, o.maxElapsed = p.MaxElapsed, true
+	}
+	o.maxBackoff = p.MaxBackoff
+	return nil
 }
 
 // permanentProduceErr reports errors that retrying the same record cannot fix.

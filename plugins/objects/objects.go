@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esa-connect/esa-connect/plugins/deadletter"
 	"github.com/esa-connect/esa-connect/plugins/delivery"
 
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
@@ -116,8 +117,12 @@ type Config struct {
 	// Log receives a warning per retry.
 	Log *service.Logger
 	// Outcome gets a fatal error when the store refuses an object permanently (a configuration
-	// problem: credentials, permissions, the bucket).
+	// problem: credentials, permissions, the bucket) and the task has no dead letter.
 	Outcome *outcome.Outcome
+	// DeadLetter, when it names the task's dead letter, takes the records of an object that the
+	// store refused permanently (each record with the store's reason, such as oss_AccessDenied)
+	// instead of stopping the run; the records then stay in memory until their object is stored.
+	DeadLetter *deadletter.Router
 }
 
 // Assembler builds and stores objects. It is safe for concurrent use.
@@ -233,7 +238,51 @@ func (a *Assembler) MaxInFlight() int {
 // were, the first error otherwise (a retryable one: a permanent refusal stops the run through
 // Config.Outcome). A flush marker in batch closes every open object at once. The messages' contents
 // are released once encoded.
+//
+// With a dead letter (Config.DeadLetter), a batch whose objects the store refused permanently goes to
+// the dead letter, one message per record; Write returns nil once the dead letter took it.
 func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error {
+	err := a.write(ctx, batch)
+	if err == nil || !a.cfg.DeadLetter.Enabled() || !delivery.IsPermanent(err) {
+		return err
+	}
+	refused := func(context.Context, service.MessageBatch) error { return err }
+	if derr := a.cfg.DeadLetter.Write(ctx, unbundle(batch), refused); derr != nil {
+		// Not the dead letter's BatchError (it indexes the unbundled records): the whole batch fails
+		// and is delivered again.
+		return fmt.Errorf("%s: %v", a.cfg.Name, derr)
+	}
+	return nil
+}
+
+// unbundle returns the records of batch one message each, without flush markers: a bundle
+// (pipeline.MetaRecords) gives a message per line.
+func unbundle(batch service.MessageBatch) service.MessageBatch {
+	out := make(service.MessageBatch, 0, len(batch))
+	for _, m := range pipeline.WithoutMarkers(batch) {
+		if _, ok := m.MetaGetMut(pipeline.MetaRecords); !ok {
+			out = append(out, m)
+			continue
+		}
+		b, err := m.AsBytes()
+		if err != nil {
+			out = append(out, m)
+			continue
+		}
+		for len(b) > 0 {
+			line := b
+			if j := bytes.IndexByte(b, '\n'); j >= 0 {
+				line, b = b[:j], b[j+1:]
+			} else {
+				b = nil
+			}
+			out = append(out, service.NewMessage(line))
+		}
+	}
+	return out
+}
+
+func (a *Assembler) write(ctx context.Context, batch service.MessageBatch) error {
 	recs := pipeline.WithoutMarkers(batch)
 	flush := len(recs) < len(batch)
 	// Records, event times and partitions are read outside the lock.
@@ -299,21 +348,27 @@ func (a *Assembler) Write(ctx context.Context, batch service.MessageBatch) error
 			a.mu.Unlock()
 		}()
 	}
-	// The records are in the spool files; their messages need not keep them.
-	for _, m := range recs {
-		m.SetBytes(nil)
+	// The records are in the spool files; their messages need not keep them (unless a refused object
+	// hands them to the dead letter).
+	if !a.cfg.DeadLetter.Enabled() {
+		for _, m := range recs {
+			m.SetBytes(nil)
+		}
 	}
+	// Every object is waited for: a batch goes to the dead letter only when each of its failed
+	// objects was refused for good, and is delivered again when one failed for a reason that may pass.
+	var first error
 	for _, o := range objs {
 		select {
 		case <-o.done:
-			if o.err != nil {
-				return o.err
+			if o.err != nil && (first == nil || delivery.IsPermanent(first) && !delivery.IsPermanent(o.err)) {
+				first = o.err
 			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return nil
+	return first
 }
 
 // timeSpan is the earliest and latest event time of a record (a bundle's for each of its records).
@@ -670,10 +725,10 @@ func (a *Assembler) store1(o *object, start time.Time, err error) {
 	if err != nil {
 		err = fmt.Errorf("%s: writing %s (%d records): %w", a.cfg.Name, where, obj.Records, err)
 		a.cfg.Metrics.Failed(obj.Records, err)
-		if delivery.IsPermanent(err) {
+		if delivery.IsPermanent(err) && !a.cfg.DeadLetter.Enabled() {
 			// A store that refuses a whole object does so for its configuration (credentials,
-			// permissions, the bucket), not for the records in it: stop the run, and leave the
-			// records unacknowledged rather than give them up.
+			// permissions, the bucket), not for the records in it: without a dead letter, stop the
+			// run, and leave the records unacknowledged rather than give them up.
 			a.cfg.Outcome.Fatal(err)
 			err = errors.New(err.Error())
 		}
@@ -759,8 +814,9 @@ func Policy(conf *service.ParsedConfig) (count, bytes int, period time.Duration,
 
 // FromParsed builds the assembler of an object output from its config: `task` (pipeline.UnnamedTask
 // when empty), `time_field`, `encoding`, `batching` (the object policy), `max_in_flight` (objects
-// stored at a time), `compression`, `compression_level`, `partition` (ObjectFields) and `max_retries`
-// when the output has it. name starts error messages; path is the directory or key
+// stored at a time), `compression`, `compression_level`, `partition` (ObjectFields), and
+// `max_retries`, `retry` and `dead_letter` when the output has them. name starts error messages; path
+// is the directory or key
 // prefix of the objects.
 func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path string, store Store) (*Assembler, error) {
 	cfg := Config{Name: name, Path: path, Log: res.Logger(), Outcome: outcome.From(res)}
@@ -792,6 +848,18 @@ func FromParsed(conf *service.ParsedConfig, res *service.Resources, name, path s
 			return nil, err
 		}
 		cfg.Backoff = delivery.Backoff{MaxRetries: mr}
+	}
+	// The task's retry policy: its timing paces the retries of an object (the store reads which
+	// statuses are retried).
+	retry, err := delivery.RetryFromParsed(conf)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Backoff.Max, cfg.Backoff.MaxElapsed = retry.MaxBackoff, retry.MaxElapsed
+	if conf.Contains("dead_letter") {
+		if cfg.DeadLetter, err = deadletter.NewRouter(conf, res); err != nil {
+			return nil, err
+		}
 	}
 	cfg.Metrics = delivery.NewMetrics(res, cfg.Task)
 	if cfg.Body, err = BodyFromParsed(conf, res, cfg); err != nil {
@@ -892,7 +960,8 @@ func TempSpool(dir, task string) (*os.File, error) {
 
 // StoreFields are the fields esa_s3_verified and esa_oss share after their connection fields: task,
 // time_field, encoding, the ObjectFields, multipart (partMin describes the store's minimum part size),
-// max_retries, timeout, spool_dir, max_in_flight and batching.
+// max_retries, retry (the task's retry policy), dead_letter, timeout, spool_dir, max_in_flight and
+// batching.
 func StoreFields(partMin string, timeout *service.ConfigField) []*service.ConfigField {
 	return append(append([]*service.ConfigField{
 		pipeline.TaskField(),
@@ -903,6 +972,8 @@ func StoreFields(partMin string, timeout *service.ConfigField) []*service.Config
 			service.NewIntField("concurrency").Description("Parts of one object uploaded in parallel.").Default(3),
 		).Description("Multipart upload of large objects.").Advanced(),
 		service.NewIntField("max_retries").Description("Retries of a failed upload before the object's records are nacked.").Default(3).Advanced(),
+		delivery.RetryField(),
+		deadletter.Field(),
 		timeout,
 		service.NewStringField("spool_dir").Description("Where objects are compressed while they fill, until uploaded (a few MiB each). Empty: the system's temporary directory. Avoid a RAM-backed one (tmpfs) on small machines.").Default("").Advanced(),
 		service.NewOutputMaxInFlightField().Default(1).Description("How many objects may hold records at a time, the one being filled included: with 1 an object is filled, then uploaded, then the next one is filled; more overlap uploads with filling. Each object in flight keeps its records' acknowledgements in memory until it is uploaded (about 250 bytes a record: 25 MB for 100,000 records)."),

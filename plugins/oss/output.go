@@ -132,9 +132,11 @@ type output struct {
 	cfg  Config
 	task string
 	up   objects.Upload // multipart, timeout, spool_dir
-	asm  *objects.Assembler
-	log  *service.Logger
-	out  *outcome.Outcome
+	// retry is the task's retry policy: the statuses retried (the assembler applies its timing).
+	retry delivery.RetryPolicy
+	asm   *objects.Assembler
+	log   *service.Logger
+	out   *outcome.Outcome
 
 	mu     sync.RWMutex
 	bucket *alioss.Bucket
@@ -171,6 +173,9 @@ func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, er
 	}
 	o.cfg = c
 	if o.up, err = objects.UploadFromParsed(conf, "OSS", minPartSize); err != nil {
+		return nil, err
+	}
+	if o.retry, err = delivery.RetryFromParsed(conf); err != nil {
 		return nil, err
 	}
 	if o.asm, err = objects.FromParsed(conf, res, Name, c.Prefix, o); err != nil {
@@ -251,28 +256,45 @@ func credentialMsg(err error, source, id, bucket string) string {
 	return ""
 }
 
-// retryable: network errors, timeouts, 429 and 5xx.
-func retryable(err error) bool {
+// retryable reports whether an upload error is worth retrying: network errors, timeouts, OSS's
+// RequestTimeout and the statuses of the task's retry policy (by default 408, 429 and 5xx).
+func retryable(err error, p delivery.RetryPolicy) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
 	var se alioss.ServiceError
 	if errors.As(err, &se) {
-		return se.StatusCode == 429 || se.StatusCode >= 500 || se.Code == "RequestTimeout"
+		return se.Code == "RequestTimeout" || p.Retries(se.StatusCode)
 	}
 	var ue alioss.UnexpectedStatusCodeError
 	if errors.As(err, &ue) {
-		c := ue.Got()
-		return c == 429 || c >= 500
+		return p.Retries(ue.Got())
 	}
 	return true
 }
 
-func classify(err error) error {
-	if err == nil || retryable(err) {
+// classify wraps an error that the policy does not retry as a *delivery.Permanent with the reason
+// oss_<Code> (reasonCodes).
+func classify(err error, p delivery.RetryPolicy) error {
+	if err == nil || retryable(err, p) {
 		return err
 	}
-	return &delivery.Permanent{Err: err}
+	var se alioss.ServiceError
+	code := ""
+	if errors.As(err, &se) {
+		code = se.Code
+	}
+	return &delivery.Permanent{Err: err, Reason: delivery.ErrorReason("oss", code, reasonCodes)}
+}
+
+// reasonCodes are the OSS error codes that give a refused object a dead-letter reason of its own,
+// oss_<Code> (oss_AccessDenied, …); any other refusal is oss_error.
+var reasonCodes = []string{
+	"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidSecurityToken",
+	"SecurityTokenExpired", "InvalidObjectName", "InvalidArgument", "InvalidBucketName", "EntityTooLarge",
+	"InvalidDigest", "BadDigest", "MalformedXML", "NoSuchUpload", "InvalidPart", "InvalidPartOrder",
+	"RequestTimeTooSkewed", "KmsServiceNotEnabled", "UserDisable", "QuotaExceeded", "ServiceUnavailable",
+	"InternalError",
 }
 
 // WriteBatch adds batch to the object being filled and returns once that object is uploaded.
@@ -300,7 +322,7 @@ func (o *output) Put(ctx context.Context, obj *objects.Object) error {
 	if b == nil {
 		return service.ErrNotConnected
 	}
-	return classify(o.upload(ctx, b, obj))
+	return classify(o.upload(ctx, b, obj), o.retry)
 }
 
 func (o *output) upload(ctx context.Context, b *alioss.Bucket, obj *objects.Object) error {

@@ -200,9 +200,9 @@ func credentialMsg(c Config, err error) string {
 	return ""
 }
 
-// retryable reports whether an upload error is worth retrying: network errors, timeouts, 429, 5xx
-// and S3's throttling codes. Other 4xx are permanent.
-func retryable(err error) bool {
+// retryable reports whether an upload error is worth retrying: network errors, timeouts, S3's
+// throttling codes and the statuses of the task's retry policy (by default 408, 429 and 5xx).
+func retryable(err error, p delivery.RetryPolicy) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
@@ -214,13 +214,26 @@ func retryable(err error) bool {
 	if status == 0 {
 		return true // no response: network error or timeout
 	}
-	return status == http.StatusTooManyRequests || status >= 500
+	return p.Retries(status)
 }
 
-// classify wraps a non-retryable error as delivery.Permanent.
-func classify(err error) error {
-	if err == nil || retryable(err) {
+// classify wraps an error that the policy does not retry as a *delivery.Permanent with the reason
+// s3_<Code> (reasonCodes).
+func classify(err error, p delivery.RetryPolicy) error {
+	if err == nil || retryable(err, p) {
 		return err
 	}
-	return &delivery.Permanent{Err: err}
+	code, _ := errorCode(err)
+	return &delivery.Permanent{Err: err, Reason: delivery.ErrorReason("s3", code, reasonCodes)}
+}
+
+// reasonCodes are the S3 error codes that give a refused object a dead-letter reason of its own,
+// s3_<Code> (s3_AccessDenied, …); any other refusal is s3_error.
+var reasonCodes = []string{
+	"AccessDenied", "NoSuchBucket", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken",
+	"ExpiredToken", "AllAccessDisabled", "AccountProblem", "InvalidBucketName", "InvalidArgument",
+	"InvalidRequest", "InvalidObjectState", "EntityTooLarge", "EntityTooSmall", "MalformedXML",
+	"MissingContentLength", "InvalidDigest", "BadDigest", "NoSuchUpload", "InvalidPart", "InvalidPartOrder",
+	"PermanentRedirect", "AuthorizationHeaderMalformed", "KMS.DisabledException", "KMS.NotFoundException",
+	"MethodNotAllowed", "NotImplemented",
 }

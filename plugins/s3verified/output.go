@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
+	"github.com/esa-connect/esa-connect/plugins/delivery"
 	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/outcome"
 )
@@ -103,7 +104,8 @@ type output struct {
 	task   string
 	token  string
 	secret string
-	up     objects.Upload // multipart, timeout, spool_dir
+	up     objects.Upload       // multipart, timeout, spool_dir
+	retry  delivery.RetryPolicy // the statuses retried (the assembler applies its timing)
 	asm    *objects.Assembler
 	log    *service.Logger
 	out    *outcome.Outcome
@@ -151,6 +153,9 @@ func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, er
 	}
 	o.cfg = c
 	if o.up, err = objects.UploadFromParsed(conf, "S3", manager.MinUploadPartSize); err != nil {
+		return nil, err
+	}
+	if o.retry, err = delivery.RetryFromParsed(conf); err != nil {
 		return nil, err
 	}
 	if o.asm, err = objects.FromParsed(conf, res, Name, c.Path(), o); err != nil {
@@ -273,7 +278,7 @@ func (o *output) Put(ctx context.Context, obj *objects.Object) error {
 		in.ServerSideEncryption = types.ServerSideEncryption(o.cfg.ServerSideEncryption)
 	}
 	_, err := up.Upload(actx, in)
-	return classify(err)
+	return classify(err, o.retry)
 }
 
 // Close uploads the object being filled and waits for it.

@@ -146,16 +146,19 @@ func (o *output) buildGroups(batch service.MessageBatch, now time.Time) ([]*grou
 	for i, msg := range batch {
 		raw, err := msg.AsBytes()
 		if err != nil {
-			bad = append(bad, badRecord{i, &delivery.Permanent{Err: fmt.Errorf("%s: record %d: %w", Name, i, err)}})
+			bad = append(bad, badRecord{i, &delivery.Permanent{Err: fmt.Errorf("%s: record %d: %w", Name, i, err), Reason: reasonRecord}})
 			continue
 		}
 		if err := b.add(i, msg, raw, timeField, now); err != nil {
-			bad = append(bad, badRecord{i, &delivery.Permanent{Err: err}})
+			bad = append(bad, badRecord{i, &delivery.Permanent{Err: err, Reason: reasonRecord}})
 		}
 	}
 	b.flush()
 	return b.groups, bad
 }
+
+// reasonRecord is the dead-letter reason of a record that no log group can carry.
+const reasonRecord = "sls_record"
 
 // add converts one record and appends it to the current group, closing the group first when the
 // record would take it over a limit.

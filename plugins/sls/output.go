@@ -416,7 +416,17 @@ func (o *output) classify(g *group, err error) error {
 	if retryable(se) {
 		return e
 	}
-	return &delivery.Permanent{Err: e}
+	return &delivery.Permanent{Err: e, Reason: delivery.ErrorReason("sls", se.Code, reasonCodes)}
+}
+
+// reasonCodes are the SLS error codes that give a refusal a dead-letter reason of its own,
+// sls_<code> (sls_Unauthorized, …); a refusal with any other code is sls_error, one that no log
+// group can carry (too large) is sls_record.
+var reasonCodes = []string{
+	"Unauthorized", "SignatureNotMatch", "InvalidAccessKeyId", "ProjectNotExist", "LogStoreNotExist",
+	"ShardNotExist", "ProjectForbidden", "WriteQuotaExceed", "ShardWriteQuotaExceed", "PostBodyTooLarge",
+	"PostBodyInvalid", "InvalidLogSize", "InvalidTimestamp", "ParameterInvalid", "InvalidContentType",
+	"InvalidCompressType", "InvalidContentMD5", "RequestTimeExpired", "BadResponse",
 }
 
 // asSLSError extracts the SDK's error.
