@@ -110,60 +110,98 @@ type output struct {
 	cl *kgo.Client
 }
 
+// OutputConfig is the parsed configuration of one esa_kafka output.
+type OutputConfig struct {
+	// Conn is what reaches the cluster (brokers, SASL, TLS); it holds the SASL password, so neither
+	// it nor the OutputConfig is ever formatted.
+	Conn     connConfig
+	Topic    string
+	Codec    kgo.CompressionCodec
+	Balancer string // a Balancer* name
+	KeyField string
+	// DeliveryTimeout is delivery_timeout; Retry.MaxElapsed replaces it when set.
+	DeliveryTimeout time.Duration
+	// Retry is the task's retry policy: max_elapsed and max_backoff (on_status is refused).
+	Retry       delivery.RetryPolicy
+	Task        string
+	MaxInFlight int
+	// MaxBuffered is max_in_flight × batching.count: the records the client may buffer (at least 10,000).
+	MaxBuffered int
+}
+
 // outputFromParsed builds an esa_kafka output from its parsed config (OutputSpec).
 func outputFromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, service.BatchPolicy, int, error) {
-	var policy service.BatchPolicy
-	conn, err := parseConnConfig(conf)
+	c, policy, err := parseOutputConfig(conf)
 	if err != nil {
 		return nil, policy, 0, err
 	}
-	o := &output{conn: conn, res: res, log: res.Logger()}
-	if o.topic, err = conf.FieldString("topic"); err != nil {
-		return nil, policy, 0, err
-	}
-	if o.topic = strings.TrimSpace(o.topic); o.topic == "" {
-		return nil, policy, 0, errors.New("topic: required")
-	}
-	comp, err := conf.FieldString("compression")
-	if err != nil {
-		return nil, policy, 0, err
-	}
-	if o.codec, err = codecFor(comp); err != nil {
-		return nil, policy, 0, err
-	}
-	bal, err := conf.FieldString("balancer")
-	if err != nil {
-		return nil, policy, 0, err
-	}
-	if o.balancer, err = ParseBalancer(bal); err != nil {
-		return nil, policy, 0, fmt.Errorf("balancer: %w", err)
-	}
-	if o.keyField, err = conf.FieldString("key_field"); err != nil {
-		return nil, policy, 0, err
-	}
-	if o.deliveryTimeout, err = conf.FieldDuration("delivery_timeout"); err != nil {
-		return nil, policy, 0, err
-	}
-	if err := o.retryFromParsed(conf); err != nil {
-		return nil, policy, 0, err
-	}
-	if o.task, err = conf.FieldString("task"); err != nil {
-		return nil, policy, 0, err
-	}
-	maxInFlight, err := conf.FieldMaxInFlight()
-	if err != nil {
-		return nil, policy, 0, err
-	}
-	if policy, err = delivery.StreamBatching(conf); err != nil {
-		return nil, policy, 0, err
-	}
-	o.maxBuffered = max(10000, maxInFlight*policy.Count)
-
-	o.metrics = delivery.NewMetrics(res, o.task)
+	o := newOutput(c, res)
 	if o.dl, err = deadletter.NewRouter(conf, res); err != nil {
 		return nil, policy, 0, err
 	}
-	return o, policy, maxInFlight, nil
+	return o, policy, c.MaxInFlight, nil
+}
+
+// parseOutputConfig reads and checks an esa_kafka output config and returns its batch policy.
+func parseOutputConfig(conf *service.ParsedConfig) (OutputConfig, service.BatchPolicy, error) {
+	var c OutputConfig
+	var policy service.BatchPolicy
+	var err error
+	if c.Conn, err = parseConnConfig(conf); err != nil {
+		return c, policy, err
+	}
+	if c.Topic, err = conf.FieldString("topic"); err != nil {
+		return c, policy, err
+	}
+	if c.Topic = strings.TrimSpace(c.Topic); c.Topic == "" {
+		return c, policy, errors.New("topic: required")
+	}
+	comp, err := conf.FieldString("compression")
+	if err != nil {
+		return c, policy, err
+	}
+	if c.Codec, err = codecFor(comp); err != nil {
+		return c, policy, err
+	}
+	bal, err := conf.FieldString("balancer")
+	if err != nil {
+		return c, policy, err
+	}
+	if c.Balancer, err = ParseBalancer(bal); err != nil {
+		return c, policy, fmt.Errorf("balancer: %w", err)
+	}
+	if c.KeyField, err = conf.FieldString("key_field"); err != nil {
+		return c, policy, err
+	}
+	if c.DeliveryTimeout, err = conf.FieldDuration("delivery_timeout"); err != nil {
+		return c, policy, err
+	}
+	if c.Retry, err = retryFromParsed(conf); err != nil {
+		return c, policy, err
+	}
+	if c.Task, err = conf.FieldString("task"); err != nil {
+		return c, policy, err
+	}
+	if c.MaxInFlight, err = conf.FieldMaxInFlight(); err != nil {
+		return c, policy, err
+	}
+	if policy, err = delivery.StreamBatching(conf); err != nil {
+		return c, policy, err
+	}
+	c.MaxBuffered = c.MaxInFlight * policy.Count
+	return c, policy, nil
+}
+
+// newOutput builds an esa_kafka output from c, without its dead letter (outputFromParsed adds it).
+// retry.max_elapsed replaces delivery_timeout and max_backoff caps the client's backoff.
+func newOutput(c OutputConfig, res *service.Resources) *output {
+	o := &output{conn: c.Conn, topic: c.Topic, codec: c.Codec, balancer: c.Balancer, keyField: c.KeyField,
+		deliveryTimeout: c.DeliveryTimeout, maxBackoff: c.Retry.MaxBackoff, maxBuffered: max(10000, c.MaxBuffered),
+		task: c.Task, res: res, log: res.Logger(), metrics: delivery.NewMetrics(res, c.Task)}
+	if c.Retry.MaxElapsed > 0 {
+		o.deliveryTimeout, o.maxElapsed = c.Retry.MaxElapsed, true
+	}
+	return o
 }
 
 func codecFor(name string) (kgo.CompressionCodec, error) {
@@ -383,20 +421,17 @@ func retryField() *service.ConfigField {
 }
 
 // retryFromParsed reads the `retry` field: max_elapsed replaces delivery_timeout, max_backoff caps
-// the client's backoff; on_status is refused (Kafka's answers are error codes, not HTTP statuses).
-func (o *output) retryFromParsed(conf *service.ParsedConfig) error {
+// the client's backoff (newOutput); on_status is refused (Kafka's answers are error codes, not HTTP
+// statuses).
+func retryFromParsed(conf *service.ParsedConfig) (delivery.RetryPolicy, error) {
 	p, err := delivery.RetryFromParsed(conf)
 	if err != nil {
-		return err
+		return p, err
 	}
 	if len(p.OnStatus) > 0 {
-		return errors.New("retry.on_status: does not apply to Kafka, whose client retries by Kafka's error codes (max_elapsed and max_backoff apply)")
+		return p, errors.New("retry.on_status: does not apply to Kafka, whose client retries by Kafka's error codes (max_elapsed and max_backoff apply)")
 	}
-	if p.MaxElapsed > 0 {
-		o.deliveryTimeout, o.maxElapsed = p.MaxElapsed, true
-	}
-	o.maxBackoff = p.MaxBackoff
-	return nil
+	return p, nil
 }
 
 // permanentProduceErr reports errors that retrying the same record cannot fix.

@@ -257,6 +257,24 @@ func TestOutputConfigErrors(t *testing.T) {
 	}
 }
 
+// TestNewOutputRetry: retry.max_elapsed replaces delivery_timeout (and bounds records in flight),
+// max_backoff caps the client's backoff; the client buffers at least 10,000 records.
+func TestNewOutputRetry(t *testing.T) {
+	c := OutputConfig{Topic: "t", Balancer: BalancerLeastBytes, DeliveryTimeout: 30 * time.Second, MaxInFlight: 1}
+	o := newOutput(c, service.MockResources())
+	if o.deliveryTimeout != 30*time.Second || o.maxElapsed || o.maxBackoff != 0 || o.maxBuffered != 10000 {
+		t.Errorf("without retry: delivery timeout %s, max elapsed %v, max backoff %s, max buffered %d",
+			o.deliveryTimeout, o.maxElapsed, o.maxBackoff, o.maxBuffered)
+	}
+	c.Retry = delivery.RetryPolicy{MaxElapsed: 5 * time.Second, MaxBackoff: 2 * time.Second}
+	c.MaxBuffered = 16 * 1000
+	o = newOutput(c, service.MockResources())
+	if o.deliveryTimeout != 5*time.Second || !o.maxElapsed || o.maxBackoff != 2*time.Second || o.maxBuffered != 16000 {
+		t.Errorf("with retry: delivery timeout %s, max elapsed %v, max backoff %s, max buffered %d",
+			o.deliveryTimeout, o.maxElapsed, o.maxBackoff, o.maxBuffered)
+	}
+}
+
 func TestKeyOf(t *testing.T) {
 	cases := []struct {
 		rec  string

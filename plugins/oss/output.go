@@ -85,10 +85,17 @@ func Register(env *service.Environment) error {
 	})
 }
 
-// Config is what esa_oss needs to reach a bucket.
+// Config is the parsed configuration of one esa_oss output; the object fields (encoding, batching,
+// partition, …) are objects.FromParsed's.
 type Config struct {
 	Bucket, Region, Endpoint, Prefix            string
 	AccessKeyID, AccessKeySecret, SecurityToken string
+	// Task names the objects.
+	Task string
+	// Upload holds multipart, timeout and spool_dir.
+	Upload objects.Upload
+	// Retry is the task's retry policy: the statuses retried (the assembler applies its timing).
+	Retry delivery.RetryPolicy
 }
 
 // EndpointURL is the endpoint to dial: Endpoint (with a scheme added when missing), else
@@ -144,8 +151,20 @@ type output struct {
 
 // fromParsed builds an esa_oss output from its parsed config (ConfigSpec).
 func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
+	c, err := parseConfig(conf)
+	if err != nil {
+		return nil, err
+	}
+	o := newOutput(c, res)
+	if o.asm, err = objects.FromParsed(conf, res, Name, c.Prefix, o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// parseConfig reads and checks an esa_oss config.
+func parseConfig(conf *service.ParsedConfig) (Config, error) {
 	var c Config
-	o := &output{log: res.Logger(), out: outcome.From(res)}
 	var err error
 	for _, f := range []struct {
 		name string
@@ -153,35 +172,34 @@ func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, er
 	}{
 		{"bucket", &c.Bucket}, {"region", &c.Region}, {"endpoint", &c.Endpoint}, {"prefix", &c.Prefix},
 		{"access_key_id", &c.AccessKeyID}, {"access_key_secret", &c.AccessKeySecret},
-		{"security_token", &c.SecurityToken}, {"task", &o.task},
+		{"security_token", &c.SecurityToken}, {"task", &c.Task},
 	} {
 		if *f.dst, err = conf.FieldString(f.name); err != nil {
-			return nil, err
+			return c, err
 		}
 	}
 	if c.Bucket == "" {
-		return nil, errors.New("bucket: must not be empty")
+		return c, errors.New("bucket: must not be empty")
 	}
-	if o.task == "" {
-		return nil, errors.New("task: must not be empty (it names the objects)")
+	if c.Task == "" {
+		return c, errors.New("task: must not be empty (it names the objects)")
 	}
 	if _, err := c.EndpointURL(); err != nil {
-		return nil, err
+		return c, err
 	}
 	if c.AccessKeyID != "" && c.AccessKeySecret == "" {
-		return nil, errors.New("access_key_secret: must be set with access_key_id")
+		return c, errors.New("access_key_secret: must be set with access_key_id")
 	}
-	o.cfg = c
-	if o.up, err = objects.UploadFromParsed(conf, "OSS", minPartSize); err != nil {
-		return nil, err
+	if c.Upload, err = objects.UploadFromParsed(conf, "OSS", minPartSize); err != nil {
+		return c, err
 	}
-	if o.retry, err = delivery.RetryFromParsed(conf); err != nil {
-		return nil, err
-	}
-	if o.asm, err = objects.FromParsed(conf, res, Name, c.Prefix, o); err != nil {
-		return nil, err
-	}
-	return o, nil
+	c.Retry, err = delivery.RetryFromParsed(conf)
+	return c, err
+}
+
+// newOutput builds an esa_oss output from c, without its assembler (fromParsed adds it).
+func newOutput(c Config, res *service.Resources) *output {
+	return &output{cfg: c, task: c.Task, up: c.Upload, retry: c.Retry, log: res.Logger(), out: outcome.From(res)}
 }
 
 // objectURL is oss://bucket/key for messages.

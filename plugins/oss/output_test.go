@@ -39,7 +39,7 @@ func TestEndpointURL(t *testing.T) {
 	} {
 		got, err := c.cfg.EndpointURL()
 		if got != c.want || (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
-			t.Errorf("%+v: %q, %v; want %q, %q", c.cfg, got, err, c.want, c.err)
+			t.Errorf("region %q, endpoint %q: %q, %v; want %q, %q", c.cfg.Region, c.cfg.Endpoint, got, err, c.want, c.err)
 		}
 		if err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")) {
 			t.Errorf("%q: the error shows a credential: %v", c.cfg.Endpoint, err)

@@ -115,53 +115,80 @@ type output struct {
 	uploader *manager.Uploader
 }
 
+// OutputConfig is the parsed configuration of one esa_s3_verified output; the object fields
+// (encoding, batching, partition, …) are objects.FromParsed's.
+type OutputConfig struct {
+	// Client is what reaches the bucket.
+	Client Config
+	// Task names the objects and the ownership challenge.
+	Task string
+	// OwnershipToken and OwnershipSecret prove that the bucket is the task owner's (CheckOwnership).
+	OwnershipToken, OwnershipSecret string
+	// Upload holds multipart, timeout and spool_dir.
+	Upload objects.Upload
+	// Retry is the task's retry policy: the statuses retried (the assembler applies its timing).
+	Retry delivery.RetryPolicy
+}
+
 // fromParsed builds an esa_s3_verified output from its parsed config (ConfigSpec).
 func fromParsed(conf *service.ParsedConfig, res *service.Resources) (*output, error) {
-	var c Config
+	c, err := parseConfig(conf)
+	if err != nil {
+		return nil, err
+	}
+	o := newOutput(c, res)
+	if o.asm, err = objects.FromParsed(conf, res, Name, c.Client.Path(), o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// parseConfig reads and checks an esa_s3_verified config.
+func parseConfig(conf *service.ParsedConfig) (OutputConfig, error) {
+	var c OutputConfig
 	var err error
 	str := func(name string, dst *string) {
 		if err == nil {
 			*dst, err = conf.FieldString(name)
 		}
 	}
-	str("bucket_path", &c.BucketPath)
-	str("region", &c.Region)
-	str("endpoint", &c.Endpoint)
-	str("access_key_id", &c.AccessKeyID)
-	str("secret_access_key", &c.SecretAccessKey)
-	str("session_token", &c.SessionToken)
-	str("server_side_encryption", &c.ServerSideEncryption)
-	o := &output{log: res.Logger(), out: outcome.From(res)}
-	str("ownership_token", &o.token)
-	str("ownership_secret", &o.secret)
-	str("task", &o.task)
+	str("bucket_path", &c.Client.BucketPath)
+	str("region", &c.Client.Region)
+	str("endpoint", &c.Client.Endpoint)
+	str("access_key_id", &c.Client.AccessKeyID)
+	str("secret_access_key", &c.Client.SecretAccessKey)
+	str("session_token", &c.Client.SessionToken)
+	str("server_side_encryption", &c.Client.ServerSideEncryption)
+	str("ownership_token", &c.OwnershipToken)
+	str("ownership_secret", &c.OwnershipSecret)
+	str("task", &c.Task)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	o.secret = expandDefaultRef(o.secret)
-	if c.ForcePathStyle, err = conf.FieldBool("force_path_style"); err != nil {
-		return nil, err
+	c.OwnershipSecret = expandDefaultRef(c.OwnershipSecret)
+	if c.Client.ForcePathStyle, err = conf.FieldBool("force_path_style"); err != nil {
+		return c, err
 	}
-	if c.Compatible, err = conf.FieldBool("compatible"); err != nil {
-		return nil, err
+	if c.Client.Compatible, err = conf.FieldBool("compatible"); err != nil {
+		return c, err
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	if err := c.Client.Validate(); err != nil {
+		return c, err
 	}
-	if o.task == "" {
-		return nil, errors.New("task: must not be empty (it names objects and the ownership challenge)")
+	if c.Task == "" {
+		return c, errors.New("task: must not be empty (it names objects and the ownership challenge)")
 	}
-	o.cfg = c
-	if o.up, err = objects.UploadFromParsed(conf, "S3", manager.MinUploadPartSize); err != nil {
-		return nil, err
+	if c.Upload, err = objects.UploadFromParsed(conf, "S3", manager.MinUploadPartSize); err != nil {
+		return c, err
 	}
-	if o.retry, err = delivery.RetryFromParsed(conf); err != nil {
-		return nil, err
-	}
-	if o.asm, err = objects.FromParsed(conf, res, Name, c.Path(), o); err != nil {
-		return nil, err
-	}
-	return o, nil
+	c.Retry, err = delivery.RetryFromParsed(conf)
+	return c, err
+}
+
+// newOutput builds an esa_s3_verified output from c, without its assembler (fromParsed adds it).
+func newOutput(c OutputConfig, res *service.Resources) *output {
+	return &output{cfg: c.Client, task: c.Task, token: c.OwnershipToken, secret: c.OwnershipSecret,
+		up: c.Upload, retry: c.Retry, log: res.Logger(), out: outcome.From(res)}
 }
 
 // Connect builds the client, refuses Requester Pays buckets and checks ownership. Rejected

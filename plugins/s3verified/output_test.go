@@ -70,7 +70,7 @@ func TestConfigValidate(t *testing.T) {
 	} {
 		err := c.cfg.Validate()
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
-			t.Errorf("%+v: error %v, want %q", c.cfg, err, c.want)
+			t.Errorf("bucket_path %q, endpoint %q: error %v, want %q", c.cfg.BucketPath, c.cfg.Endpoint, err, c.want)
 		}
 		if err != nil && (strings.Contains(err.Error(), "pw-secret") || strings.Contains(err.Error(), "t0k")) {
 			t.Errorf("%q: the error shows a credential: %v", c.cfg.Endpoint, err)
