@@ -88,6 +88,15 @@ const (
 	maxBufferBytes        = 1 << 50
 )
 
+// The memory of a disk buffer (plugins/diskbuffer), which the soft memory limit of its task allows
+// for (translate.MemoryLimit).
+const (
+	// DiskBufferHotBytes bounds the records a disk buffer keeps in memory for their first delivery.
+	DiskBufferHotBytes = 16 << 20
+	// DiskBufferCommitBytes bounds the stored batches one commit of a disk buffer writes.
+	DiskBufferCommitBytes = 8 << 20
+)
+
 // ParseByteSize reads a byte size such as 10GiB, 500MB or 1073741824 that a disk buffer accepts (at
 // least MinBufferBytes).
 func ParseByteSize(s string) (int64, error) {

@@ -599,7 +599,10 @@ func bundled(t *config.Task) bool {
 // each, and a Parquet object's row group, at most 8 MiB of records, are left to the collector: a
 // higher limit lets the heap grow more than they need — file → local Parquet, 50 % sample: 148 MB
 // resident with 40 MiB more, 119 MB without); for a stream destination, the records of the batches
-// in flight and the one filling (about 1.5 KiB a record with its message).
+// in flight and the one filling (about 1.5 KiB a record with its message). A disk buffer adds the
+// records it keeps for their first delivery and the batches on their way to disk: without them in
+// the limit, an ingest running ahead of its destination kept the heap at the limit and the collector
+// took a third of the CPU.
 func MemoryLimit(t *config.Task) int64 {
 	const floor = 80 << 20
 	count := t.Destination.BatchPolicy().Count
@@ -616,6 +619,9 @@ func MemoryLimit(t *config.Task) int64 {
 			inFlight = streamInFlight()
 		}
 		waiting = (inFlight + 2) * int64(count) * 1536
+	}
+	if b := t.Buffer; b != nil && b.Type == "disk" {
+		waiting += config.DiskBufferHotBytes + config.DiskBufferCommitBytes
 	}
 	return max(floor, 40<<20+waiting*3/2+compressors)
 }

@@ -449,4 +449,12 @@ func TestMemoryLimit(t *testing.T) {
 	if got := translate.MemoryLimit(best); got < part+25<<20 {
 		t.Errorf("zstd level 19: %d MiB, want 25 more than %d", got>>20, part>>20)
 	}
+	// A disk buffer keeps records for their first delivery and batches on their way to disk.
+	buffered := loadTestTask(t, filepath.Join("testdata", "local_generate.yaml"))
+	buffered.Buffer = &config.Buffer{Type: "disk", Path: "buf"}
+	// The defaults: one object's 100,000 acknowledgements of 200 bytes, then the buffer's memory.
+	want := int64(40<<20) + (100_000*200+config.DiskBufferHotBytes+config.DiskBufferCommitBytes)*3/2
+	if got := translate.MemoryLimit(buffered); got != want {
+		t.Errorf("disk buffer: %d MiB, want %d", got>>20, want>>20)
+	}
 }

@@ -184,7 +184,7 @@ type Buffer struct {
 }
 
 // hotMax bounds the records kept in memory for their first delivery (see hotBatch).
-const hotMax = 16 << 20
+const hotMax = config.DiskBufferHotBytes
 
 // hotBatch is a stored batch whose first delivery can use the input's messages: while the pipeline
 // keeps up, a batch is handed out moments after it was written, and decoding it again from disk would
@@ -586,7 +586,7 @@ func (b *Buffer) finishLocked(seq uint64) {
 // are waiting in one transaction (one sync), and acknowledges the stored batches to the input.
 func (b *Buffer) commit() {
 	defer close(b.done)
-	const most = 8 << 20 // bytes of batches in one transaction
+	const most = config.DiskBufferCommitBytes // bytes of batches in one transaction
 	for {
 		var group []*write
 		stopping := false
