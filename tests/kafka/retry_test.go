@@ -142,12 +142,7 @@ func TestMaxElapsedEndsTheRetries(t *testing.T) {
 	dead := filepath.Join(dir, "dead.ndjson")
 	st, m := deadLetterStream(t, c, "down", writeNDJSON(t, dir, accessRecords(50)), dead,
 		"    delivery_timeout: 10m\n    retry: {max_elapsed: 1s, max_backoff: 100ms}")
-	done := make(chan error, 1)
-	go func() { done <- st.Run(context.Background()) }()
-	defer func() {
-		_ = st.StopWithin(10 * time.Second)
-		<-done
-	}()
+	testutil.RunStream(t, st)
 	testutil.WaitFor(t, "records failed after retry.max_elapsed", 30*time.Second, func() bool {
 		return m.Counter("esa_records_failed_total", "task=retry") > 0
 	})

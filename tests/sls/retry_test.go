@@ -98,8 +98,7 @@ func TestServerBusyWithinMaxElapsed(t *testing.T) {
 	const n = 300
 	dead := filepath.Join(t.TempDir(), "dead.ndjson")
 	st, m := deadLetterStream(t, srv, writeNDJSON(t, smallRecords(n)), dead, "    max_retries: 100000\n    retry: {max_elapsed: 1m, max_backoff: 100ms}")
-	done := make(chan error, 1)
-	go func() { done <- st.Run(context.Background()) }()
+	done := testutil.RunStream(t, st)
 	testutil.WaitFor(t, "two retries", 30*time.Second, func() bool {
 		return m.Counter("esa_delivery_retries_total", "task=retry") >= 2
 	})
@@ -110,7 +109,6 @@ func TestServerBusyWithinMaxElapsed(t *testing.T) {
 			t.Fatalf("stream: %v", err)
 		}
 	case <-time.After(2 * time.Minute):
-		_ = st.StopWithin(10 * time.Second)
 		t.Fatal("the stream did not finish once SLS took the logs")
 	}
 	if env := testutil.ReadEnvelopes(t, dead); len(env) != 0 {
@@ -132,12 +130,7 @@ func TestMaxElapsedEndsTheRetries(t *testing.T) {
 	srv.SetFaultRate(1, 1, slstest.Fault{Status: 503, Code: "ServerBusy", Message: "busy"})
 	dead := filepath.Join(t.TempDir(), "dead.ndjson")
 	st, m := deadLetterStream(t, srv, writeNDJSON(t, smallRecords(100)), dead, "    max_retries: 100000\n    retry: {max_elapsed: 1s, max_backoff: 100ms}")
-	done := make(chan error, 1)
-	go func() { done <- st.Run(context.Background()) }()
-	defer func() {
-		_ = st.StopWithin(10 * time.Second)
-		<-done
-	}()
+	testutil.RunStream(t, st)
 	testutil.WaitFor(t, "records failed after retry.max_elapsed", 30*time.Second, func() bool {
 		return m.Counter("esa_records_failed_total", "task=retry") > 0
 	})

@@ -174,3 +174,19 @@ func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// RunStream runs st in the background until the test ends, when it is stopped (within 10 s) and
+// waited for; the returned channel receives the result of its Run once.
+func RunStream(t testing.TB, st *service.Stream) <-chan error {
+	done := make(chan error, 1)
+	ended := make(chan struct{})
+	go func() {
+		done <- st.Run(context.Background())
+		close(ended)
+	}()
+	t.Cleanup(func() {
+		_ = st.StopWithin(10 * time.Second)
+		<-ended
+	})
+	return done
+}
