@@ -51,12 +51,8 @@ func failProduce(c *kfake.Cluster, code int16, fail func() bool) *atomic.Int32 {
 // (indented by four spaces) and an enveloped dead-letter file dead; its counters go to the Metrics.
 func deadLetterStream(t *testing.T, c *kfake.Cluster, topic, file, dead, extra string) (*service.Stream, *testutil.Metrics) {
 	t.Helper()
-	env := service.NewEnvironment()
-	if err := plugins.RegisterAll(env); err != nil {
-		t.Fatal(err)
-	}
-	m := testutil.CaptureMetrics(t, env)
-	yaml := fmt.Sprintf(`
+	return testutil.MeteredStream(t, fmt.Sprintf(`
+logger: {level: none}
 metrics: {%s: {}}
 input:
   esa_file: {paths: [%q]}
@@ -71,8 +67,7 @@ output:
 output_resources:
   - label: dead_letter
     esa_dead_letter: {task: retry, path: %q, envelope: true}
-`, testutil.MetricsName, file, topic, strings.Join(c.ListenAddrs(), ","), extra, dead)
-	return buildStream(t, env, yaml, nil), m
+`, testutil.MetricsName, file, topic, strings.Join(c.ListenAddrs(), ","), extra, dead))
 }
 
 // TestRefusedRecordsGoToTheDeadLetter: the broker refuses every produce with

@@ -14,7 +14,6 @@ import (
 	_ "github.com/redpanda-data/benthos/v4/public/components/pure"
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins"
 	"github.com/esa-connect/esa-connect/tests/servers/osstest"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
@@ -24,12 +23,7 @@ import (
 // dead-letter file dead; its counters go to the returned Metrics.
 func retryStream(t *testing.T, s *osstest.Server, in, dead, extra string) (*service.Stream, *testutil.Metrics) {
 	t.Helper()
-	env := service.NewEnvironment()
-	if err := plugins.RegisterAll(env); err != nil {
-		t.Fatal(err)
-	}
-	m := testutil.CaptureMetrics(t, env)
-	yaml := fmt.Sprintf(`
+	return testutil.MeteredStream(t, fmt.Sprintf(`
 logger: {level: none}
 metrics: {%s: {}}
 input:
@@ -56,16 +50,7 @@ output:
 output_resources:
   - label: dead_letter
     esa_dead_letter: {task: retry, path: %q, envelope: true}
-`, testutil.MetricsName, in, s.Addr, osstest.AccessKeyID, osstest.AccessKeySecret, extra, dead)
-	b := env.NewStreamBuilder()
-	if err := b.SetYAML(yaml); err != nil {
-		t.Fatalf("config: %v\n%s", err, yaml)
-	}
-	st, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, m
+`, testutil.MetricsName, in, s.Addr, osstest.AccessKeyID, osstest.AccessKeySecret, extra, dead))
 }
 
 // retryInput writes n records with distinct ids and returns the file.

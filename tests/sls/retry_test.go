@@ -10,7 +10,6 @@ import (
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
-	"github.com/esa-connect/esa-connect/plugins"
 	"github.com/esa-connect/esa-connect/tests/servers/slstest"
 	"github.com/esa-connect/esa-connect/tests/testutil"
 )
@@ -19,11 +18,6 @@ import (
 // (indented by four spaces) and an enveloped dead-letter file dead; its counters go to the Metrics.
 func deadLetterStream(t *testing.T, srv *slstest.Server, path, dead, extra string) (*service.Stream, *testutil.Metrics) {
 	t.Helper()
-	env := service.NewEnvironment()
-	if err := plugins.RegisterAll(env); err != nil {
-		t.Fatal(err)
-	}
-	m := testutil.CaptureMetrics(t, env)
 	yaml := toSLS(srv, "none", fileInput(path), fmt.Sprintf(`    task: retry
     time_field: ts
     dead_letter: dead_letter
@@ -33,15 +27,7 @@ output_resources:
   - label: dead_letter
     esa_dead_letter: {task: retry, path: %q, envelope: true}
 `, extra, testutil.MetricsName, dead))
-	b := env.NewStreamBuilder()
-	if err := b.SetYAML(yaml); err != nil {
-		t.Fatalf("config: %v\n%s", err, yaml)
-	}
-	st, err := b.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, m
+	return testutil.MeteredStream(t, yaml)
 }
 
 // TestRefusalsGoToTheDeadLetter: SLS refuses every PutLogs; each record is in the dead letter once

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
+
+	"github.com/esa-connect/esa-connect/plugins"
 )
 
 // MetricsName is the name of the metrics exporter that CaptureMetrics registers: a stream config
@@ -189,4 +191,25 @@ func RunStream(t testing.TB, st *service.Stream) <-chan error {
 		<-ended
 	})
 	return done
+}
+
+// MeteredStream builds the stream of config, YAML that selects the metrics exporter MetricsName
+// (`metrics: {esa_test_metrics: {}}`), on an environment with every esa-connect component; the
+// stream's counters go to the returned Metrics.
+func MeteredStream(t testing.TB, config string) (*service.Stream, *Metrics) {
+	t.Helper()
+	env := service.NewEnvironment()
+	if err := plugins.RegisterAll(env); err != nil {
+		t.Fatal(err)
+	}
+	m := CaptureMetrics(t, env)
+	b := env.NewStreamBuilder()
+	if err := b.SetYAML(config); err != nil {
+		t.Fatalf("config: %v\n%s", err, config)
+	}
+	st, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, m
 }
