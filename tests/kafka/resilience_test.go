@@ -187,6 +187,9 @@ func TestInputBrokerRestartMidRun(t *testing.T) {
 	startInput(t, inputYAML([]string{addr}, "in-restart", "g-restart", "commit_period: 200ms"), col)
 	col.waitFor(t, len(recs)/4, time.Minute)
 	a.Close()
+	if n := col.len(); n >= len(recs) {
+		t.Fatalf("%d records were delivered before the broker went down: the restart was not mid-run", n)
+	}
 	time.Sleep(time.Second)
 	b, err := kfake.NewCluster(opts...)
 	if err != nil {
