@@ -203,6 +203,18 @@ func (k DestinationKind) ESAParameter() string {
 	return k.ESAObject
 }
 
+// ESADeliveryParameters are the parameters of ESA's requests that hold a destination's settings, one
+// per DeliveryType (SlsDelivery, …, SinkConfig), each once, in the order of the kinds.
+func ESADeliveryParameters() []string {
+	var out []string
+	for _, k := range destinationKinds {
+		if p := k.ESAParameter(); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // destinationTypes are the destination types, in documentation order.
 func destinationTypes() []string {
 	out := make([]string, len(destinationKinds))

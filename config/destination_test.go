@@ -68,3 +68,16 @@ func TestBatchPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestESADeliveryParameters: the destination parameters of ESA's requests, each once, from the kinds.
+func TestESADeliveryParameters(t *testing.T) {
+	want := []string{"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery", "SinkConfig"}
+	if got := ESADeliveryParameters(); !slices.Equal(got, want) {
+		t.Errorf("ESADeliveryParameters() = %v, want %v", got, want)
+	}
+	for _, p := range want {
+		if !IsTaskKey(p) {
+			t.Errorf("%s is not a task key", p)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func (d *decoder) esaTask(root *yaml.Node) *Task {
 	var sinkConfig, rawRule *yaml.Node
 	sinkGiven, filtersGiven := false, false
 	deliveryType := ""
-	known := append(append([]string(nil), esaTopKeys...), esaExtensionKeys...)
+	known := append(esaTopKeys(), esaExtensionKeys...)
 	d.mapping(root, "", known, func(key string, v *yaml.Node, p string) {
 		switch key {
 		case "TaskName":

@@ -91,16 +91,19 @@ func ReadFile(path string) ([]byte, error) {
 		MaxDefinitionBytes, MaxDefinitionBytes)}}
 }
 
-// esaTopKeys are the keys that identify the ESA OpenAPI shape.
-var esaTopKeys = []string{"TaskName", "BusinessType", "DataCenter", "DeliveryType", "FieldName", "FieldList",
-	"DiscardRate", "FilterRules", "FilterVer", "RawRule", "SiteId", "SiteName", "Details", "Status", "RequestId",
-	"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery", "SinkConfig"}
+// esaTopKeys are the keys that identify the ESA OpenAPI shape: the task's parameters and those of the
+// destinations (ESADeliveryParameters).
+func esaTopKeys() []string {
+	return append([]string{"TaskName", "BusinessType", "DataCenter", "DeliveryType", "FieldName", "FieldList",
+		"DiscardRate", "FilterRules", "FilterVer", "RawRule", "SiteId", "SiteName", "Details", "Status", "RequestId"},
+		ESADeliveryParameters()...)
+}
 
 // IsTaskKey reports whether key is a top-level key of a task definition, in the native shape (the
 // yaml names of Task's fields) or the ESA shape. The CLI uses it to tell task definitions from
 // Benthos configs; note that output is both.
 func IsTaskKey(key string) bool {
-	if slices.Contains(esaTopKeys, key) {
+	if slices.Contains(esaTopKeys(), key) {
 		return true
 	}
 	typ := reflect.TypeFor[Task]()
@@ -113,8 +116,9 @@ func IsTaskKey(key string) bool {
 }
 
 func isESAShape(root *yaml.Node) bool {
+	top := esaTopKeys()
 	for _, k := range keys(root) {
-		if slices.Contains(esaTopKeys, k) {
+		if slices.Contains(top, k) {
 			return true
 		}
 	}

@@ -295,7 +295,8 @@ func (s *Server) updateTask(p params) (map[string]any, *apiError) {
 	}
 	if dt, ok := given["DeliveryType"]; ok && dt != st.Definition["DeliveryType"] {
 		// Another destination: the old one's parameters go.
-		for _, k := range destinationParams {
+		// The parameters that describe a destination (one per DeliveryType) and its ownership token.
+		for _, k := range append(config.ESADeliveryParameters(), "ownership_token") {
 			delete(def, k)
 		}
 	}
@@ -334,9 +335,6 @@ func (s *Server) updateTask(p params) (map[string]any, *apiError) {
 	}
 	return map[string]any{}, nil
 }
-
-// destinationParams are the parameters that describe a destination (one of them per DeliveryType).
-var destinationParams = []string{"SlsDelivery", "OssDelivery", "S3Delivery", "HttpDelivery", "KafkaDelivery", "SinkConfig", "ownership_token"}
 
 func (s *Server) updateStatus(p params) (map[string]any, *apiError) {
 	method := p.Get("Method")
