@@ -270,12 +270,8 @@ func unbundle(batch service.MessageBatch) service.MessageBatch {
 			continue
 		}
 		for len(b) > 0 {
-			line := b
-			if j := bytes.IndexByte(b, '\n'); j >= 0 {
-				line, b = b[:j], b[j+1:]
-			} else {
-				b = nil
-			}
+			var line []byte
+			line, b, _ = bytes.Cut(b, []byte{'\n'})
 			out = append(out, service.NewMessage(line))
 		}
 	}
@@ -531,12 +527,8 @@ func (a *Assembler) records(msgs service.MessageBatch) (raws [][]byte, spans []t
 				times, packed = pipeline.BundleTimes(m)
 			}
 			for len(b) > 0 {
-				line := b
-				if j := bytes.IndexByte(b, '\n'); j >= 0 {
-					line, b = b[:j], b[j+1:]
-				} else {
-					b = nil
-				}
+				var line []byte
+				line, b, _ = bytes.Cut(b, []byte{'\n'})
 				raws = append(raws, line)
 				if p == nil {
 					spans = append(spans, sp)
