@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/delivery"
+	"github.com/esa-connect/esa-connect/plugins/pipeline/pipelinetest"
 
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
@@ -36,19 +37,11 @@ func open(t *testing.T, dir string, mutate ...func(*Config)) *Buffer {
 	return b
 }
 
-func batchOf(recs [][]byte) service.MessageBatch {
-	out := make(service.MessageBatch, len(recs))
-	for i, r := range recs {
-		out[i] = service.NewMessage(r)
-	}
-	return out
-}
-
 // store stores recs and waits for the buffer's acknowledgement (the batch is then on disk).
 func store(t *testing.T, b *Buffer, recs [][]byte) {
 	t.Helper()
 	acked := make(chan error, 1)
-	if err := b.WriteBatch(context.Background(), batchOf(recs), func(_ context.Context, err error) error {
+	if err := b.WriteBatch(context.Background(), pipelinetest.Batch(recs), func(_ context.Context, err error) error {
 		acked <- err
 		return nil
 	}); err != nil {
@@ -193,7 +186,7 @@ func TestFullReject(t *testing.T) {
 	defer b.Close(context.Background())
 	var err error
 	for i := 0; i < 40 && err == nil; i++ {
-		err = b.WriteBatch(context.Background(), batchOf(randomRecords(100, 10<<10)), func(context.Context, error) error { return nil })
+		err = b.WriteBatch(context.Background(), pipelinetest.Batch(randomRecords(100, 10<<10)), func(context.Context, error) error { return nil })
 	}
 	if !errors.Is(err, ErrFull) {
 		t.Fatalf("writing 40 MB into 16 MB: %v, want ErrFull", err)
@@ -214,7 +207,7 @@ func TestFullBlocks(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		done <- b.WriteBatch(context.Background(), batchOf(randomRecords(100, 10<<10)), func(context.Context, error) error { return nil })
+		done <- b.WriteBatch(context.Background(), pipelinetest.Batch(randomRecords(100, 10<<10)), func(context.Context, error) error { return nil })
 	}()
 	for !b.out.Full() {
 		time.Sleep(time.Millisecond) // the writer found the buffer full
@@ -333,7 +326,7 @@ func TestFlushMarkers(t *testing.T) {
 	b := open(t, t.TempDir())
 	defer b.Close(context.Background())
 	recs := records(2, "m")
-	in := append(batchOf(recs), pipeline.NewFlushMarker())
+	in := append(pipelinetest.Batch(recs), pipeline.NewFlushMarker())
 	acked := make(chan error, 1)
 	if err := b.WriteBatch(context.Background(), in, func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
 		t.Fatal(err)
@@ -387,7 +380,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				if err := buf.WriteBatch(ctx, batchOf(recs), func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
+				if err := buf.WriteBatch(ctx, pipelinetest.Batch(recs), func(_ context.Context, err error) error { acked <- err; return nil }); err != nil {
 					b.Fatal(err)
 				}
 				if err := <-acked; err != nil {
@@ -411,9 +404,9 @@ func TestCheckedMarksKept(t *testing.T) {
 	dir := t.TempDir()
 	b := open(t, dir)
 	recs := records(3, "v")
-	marked := batchOf(recs)
+	marked := pipelinetest.Batch(recs)
 	pipeline.MarkChecked(marked, true)
-	mixed := batchOf(recs)
+	mixed := pipelinetest.Batch(recs)
 	pipeline.MarkChecked(mixed[:2], true)
 	for _, in := range []service.MessageBatch{marked, mixed} {
 		acked := make(chan error, 1)
