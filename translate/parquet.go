@@ -11,10 +11,13 @@ func parquetSpec(t *config.Task, cat *config.Category) *omap {
 		cols = append(cols, obj("name", name, "type", ParquetType(f.Type, t.Output.TimestampFormat)))
 	}
 	if t.CustomFields != nil {
-		cols = append(cols, obj("name", "CustomFields", "type", "custom_fields"))
+		cols = append(cols, obj("name", "CustomFields", "type", ParquetCustomFields))
 	}
 	return obj("columns", cols)
 }
+
+// ParquetCustomFields is the column type of CustomFields in a Parquet object.
+const ParquetCustomFields = "custom_fields"
 
 // ParquetType is the Parquet column type of a catalog field type: string, int64 (int), double
 // (float), bool, and for a timestamp string with timestamp_format rfc3339 or rfc3339ms (as esa_fields

@@ -11,6 +11,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/kafka"
 	"github.com/esa-connect/esa-connect/plugins/objects"
 	"github.com/esa-connect/esa-connect/plugins/parquetfile"
+	"github.com/esa-connect/esa-connect/translate"
 )
 
 // TestPluginsAgreeWithConfig compares the values that config offers a task (config/choices.go,
@@ -34,6 +35,17 @@ func TestPluginsAgreeWithConfig(t *testing.T) {
 	}
 	if b, err := kafka.ParseBalancer(""); err != nil || b != config.DefaultKafkaBalancer {
 		t.Errorf("kafka's default balancer %q (%v), config.DefaultKafkaBalancer %q", b, err, config.DefaultKafkaBalancer)
+	}
+	// Every column type the translator gives a catalog field, and CustomFields's, is one parquetfile writes.
+	for _, ft := range []config.FieldType{config.TypeString, config.TypeInt, config.TypeFloat, config.TypeBool, config.TypeTimestamp} {
+		for _, tf := range config.TimestampFormats() {
+			if typ := translate.ParquetType(ft, tf); !slices.Contains(parquetfile.Types, typ) {
+				t.Errorf("translate.ParquetType(%s, %s) = %q, not one of parquetfile.Types %v", ft, tf, typ, parquetfile.Types)
+			}
+		}
+	}
+	if translate.ParquetCustomFields != parquetfile.TypeCustomFields {
+		t.Errorf("translate.ParquetCustomFields %q, parquetfile.TypeCustomFields %q", translate.ParquetCustomFields, parquetfile.TypeCustomFields)
 	}
 	if !slices.Equal(parquetfile.Codecs, config.ParquetCompressions()) {
 		t.Errorf("parquetfile.Codecs %v, config.ParquetCompressions %v", parquetfile.Codecs, config.ParquetCompressions())
