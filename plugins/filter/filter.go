@@ -266,8 +266,9 @@ func (p *Processor) ProcessBatch(_ context.Context, batch service.MessageBatch) 
 }
 
 // Trust says what is known of a raw record before the filter reads it: whether it is valid (as
-// pipeline.Checked), and then whether its top-level names are distinct.
-type Trust func(i int) (checked, unique bool)
+// pipeline.Checked), and then whether its top-level names are distinct and, when the component that
+// validated it kept them, where its values are (an Index made on these bytes, or a copy of them).
+type Trust func(i int) (checked, unique bool, ix record.Index)
 
 // Messages filters raw records, as ProcessBatch does messages, and makes messages of the ones it
 // keeps: for each i with want[i] set, recs[i] is judged; a record that passes becomes a message
@@ -290,11 +291,11 @@ func (p *Processor) Messages(recs [][]byte, want []bool, trust Trust, own bool) 
 		if !want[i] {
 			continue
 		}
-		checked, unique := false, false
+		checked, unique, ix := false, false, record.Index{}
 		if trust != nil {
-			checked, unique = trust(i)
+			checked, unique, ix = trust(i)
 		}
-		pass, share, err := p.judge(st, rec, checked, unique, record.Index{})
+		pass, share, err := p.judge(st, rec, checked, unique, ix)
 		if own && (err != nil || pass) {
 			rec = append([]byte(nil), rec...)
 		}
@@ -315,7 +316,7 @@ func (p *Processor) Messages(recs [][]byte, want []bool, trust Trust, own bool) 
 		case share:
 			msg = marker.MarkScanned(msg, rec, &st.shape)
 		case checked:
-			msg = marker.Mark(msg, rec, unique)
+			msg = marker.MarkIndex(msg, rec, unique, ix)
 		}
 		msgs = append(msgs, msg)
 		from = append(from, i)

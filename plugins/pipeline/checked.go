@@ -59,13 +59,20 @@ func (m *Marker) blockSize() int {
 // (a JSON object as record.Selector.Scan accepts it) and whether its top-level names are distinct. The mark is not
 // metadata: mappings and outputs never see it.
 func (m *Marker) Mark(msg *service.Message, rec []byte, unique bool) *service.Message {
+	return m.MarkIndex(msg, rec, unique, record.Index{})
+}
+
+// MarkIndex is Mark for a record whose Index is known: ix, made when the record (these bytes, or
+// bytes they were copied from) was validated, goes with the mark, so the esa_fields after this
+// component takes its fields without reading the record. A zero ix is Mark.
+func (m *Marker) MarkIndex(msg *service.Message, rec []byte, unique bool, ix record.Index) *service.Message {
 	if len(rec) == 0 {
 		return msg
 	}
 	if len(m.ctxs) == cap(m.ctxs) {
 		m.ctxs = make([]checkedCtx, 0, m.blockSize()) // the marks handed out keep the old block alive
 	}
-	m.ctxs = append(m.ctxs, checkedCtx{Context: msg.Context(), mark: checkedMark{first: &rec[0], n: len(rec), unique: unique}})
+	m.ctxs = append(m.ctxs, checkedCtx{Context: msg.Context(), mark: checkedMark{first: &rec[0], n: len(rec), unique: unique, ix: ix}})
 	return msg.WithContext(&m.ctxs[len(m.ctxs)-1])
 }
 

@@ -128,8 +128,8 @@ func (s *Stage) Select(recs [][]byte, trust filter.Trust, own bool) (msgs servic
 		}
 		m := service.NewMessage(rec)
 		if trust != nil {
-			if ok, unique := trust(i); ok {
-				m = marker.Mark(m, rec, unique)
+			if ok, unique, ix := trust(i); ok {
+				m = marker.MarkIndex(m, rec, unique, ix)
 			}
 		}
 		msgs = append(msgs, m)
@@ -147,8 +147,8 @@ func plainMessages(recs [][]byte, trust filter.Trust) (service.MessageBatch, []i
 	for i, rec := range recs {
 		m := service.NewMessage(rec)
 		if trust != nil {
-			if ok, unique := trust(i); ok {
-				m = marker.Mark(m, rec, unique)
+			if ok, unique, ix := trust(i); ok {
+				m = marker.MarkIndex(m, rec, unique, ix)
 			}
 		}
 		msgs[i], from[i] = m, i

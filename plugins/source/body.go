@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/semaphore"
@@ -41,8 +42,17 @@ func NewBodyReader(prefix string, maxBody, maxPending int64, readTimeout time.Du
 type Body struct {
 	lines         numberedLines
 	valid, unique []bool
+	ix            []record.Index // where each valid record's values are (zero when not known)
 	answer        acceptedBody
 	held          *held
+}
+
+// index is the Index of record i (zero when not known).
+func (b *Body) index(i int) record.Index {
+	if i < len(b.ix) {
+		return b.ix[i]
+	}
+	return record.Index{}
 }
 
 // Records is the number of non-blank lines (records and rejected lines).
@@ -95,8 +105,12 @@ func (br *BodyReader) Read(w http.ResponseWriter, r *http.Request) (*Body, bool)
 	}
 	b := &Body{lines: splitNumbered(data), held: hd}
 	n := len(b.lines.recs)
-	b.valid, b.unique = make([]bool, n), make([]bool, n)
+	b.valid, b.unique, b.ix = make([]bool, n), make([]bool, n), make([]record.Index, n)
+	// The shape keeps where each record's values are: its Index goes with the record's mark, and the
+	// esa_fields of every task fed by this body takes its fields from it without reading the record.
 	var sh record.Shape
+	sh.KeepPositions()
+	var spans []uint32
 	sel := record.NewSelector()
 	for i, rec := range b.lines.recs {
 		if err := sel.ScanShape(rec, nil, &sh); err != nil {
@@ -112,6 +126,10 @@ func (br *BodyReader) Read(w http.ResponseWriter, r *http.Request) (*Body, bool)
 			continue
 		}
 		b.valid[i], b.unique[i] = true, sh.Unique()
+		b.ix[i], _ = sh.TakeIndex(&spans, n)
+	}
+	if !hd.grow(int64(cap(spans))*4 + int64(n)*int64(unsafe.Sizeof(record.Index{}))) {
+		b.ix = nil // no room in the budget for the positions: the processors read the records
 	}
 	b.answer.Accepted = n - b.answer.Rejected
 	return b, true

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/delivery"
+	"github.com/esa-connect/esa-connect/plugins/record"
 
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
@@ -349,7 +350,7 @@ func startSelection(stage *selection.Stage, src <-chan chunk, workers, batchSize
 func selectChunk(stage *selection.Stage, c chunk) (batch, bool) {
 	var trust filter.Trust
 	if c.checked {
-		trust = func(int) (bool, bool) { return true, true }
+		trust = func(int) (bool, bool, record.Index) { return true, true, record.Index{} }
 	}
 	msgs, from := stage.Select(c.recs, trust, true)
 	if len(msgs) == 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
+	"github.com/esa-connect/esa-connect/plugins/record"
 
 	"github.com/redpanda-data/benthos/v4/public/service"
 
@@ -148,7 +149,7 @@ func (f *Feed) Offer(ctx context.Context, b *Body) (*Delivery, error) {
 	sent := 0
 	for i := 0; i < len(recs); i += f.batchSize {
 		j := min(i+f.batchSize, len(recs))
-		trust := func(k int) (bool, bool) { return b.valid[i+k], b.unique[i+k] }
+		trust := func(k int) (bool, bool, record.Index) { return b.valid[i+k], b.unique[i+k], b.index(i + k) }
 		msgs, _ := f.stage.Select(recs[i:j], trust, false)
 		if len(msgs) == 0 {
 			d.ack(nil) // sampled or filtered out: nothing to deliver

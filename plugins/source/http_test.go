@@ -697,3 +697,55 @@ func (ca *testCA) issue(t *testing.T, dir, name string, server bool) (certFile, 
 	}
 	return certFile, keyFile
 }
+
+// TestHTTPServerIndexes checks that the records of an ingest request reach the pipeline with the
+// positions of their values (pipeline.CheckedIndex), with and without a filter in select, and that
+// the positions give what reading the record gives: esa_fields takes its fields from them.
+func TestHTTPServerIndexes(t *testing.T) {
+	var body bytes.Buffer
+	for i := range 6 {
+		fmt.Fprintf(&body, `{"ClientIP":"10.0.0.%d","EdgeResponseStatusCode":%d,"ClientRequestHost":"h\u00e9%d.example","Nested":{"a":[1,2]}}`+"\n", i, 200+i, i)
+	}
+	for _, extra := range []string{"", `  select:
+    category: access
+    conditions:
+      - {field: EdgeResponseStatusCode, op: ge, value: 201}
+`} {
+		col := &collector{}
+		url := startHTTPStream(t, col, extra)
+		if code, answer := post(t, url, gz(t, body.Bytes()), map[string]string{"Content-Encoding": "gzip"}); code != 200 {
+			t.Fatalf("%d %s", code, answer)
+		}
+		col.mu.Lock()
+		recs, index := col.recs, col.index
+		col.mu.Unlock()
+		if len(recs) < 5 {
+			t.Fatalf("select %q: %d records delivered", extra, len(recs))
+		}
+		sel := record.NewSelector("EdgeResponseStatusCode", "ClientRequestHost", "Nested", "Missing")
+		var m record.IndexMap
+		indexed := 0
+		for i, rec := range recs {
+			if !index[i].Valid() {
+				continue
+			}
+			indexed++
+			want, got := make([]record.Value, sel.Len()), make([]record.Value, sel.Len())
+			if err := sel.Scan([]byte(rec), want); err != nil {
+				t.Fatal(err)
+			}
+			if err := sel.FromIndex([]byte(rec), got, index[i], &m); err != nil {
+				t.Fatal(err)
+			}
+			for k := range want {
+				if string(got[k].Raw) != string(want[k].Raw) || got[k].Kind != want[k].Kind || got[k].Escaped != want[k].Escaped {
+					t.Errorf("select %q, record %d, field %s: %q from the index, %q read", extra, i, sel.Names()[k], got[k].Raw, want[k].Raw)
+				}
+			}
+		}
+		// The first record teaches the layout; every later one is scanned along it.
+		if indexed < len(recs)-1 {
+			t.Errorf("select %q: %d of %d records carry their positions", extra, indexed, len(recs))
+		}
+	}
+}

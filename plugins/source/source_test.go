@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/esa-connect/esa-connect/plugins/delivery"
+	"github.com/esa-connect/esa-connect/plugins/record"
 
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 
@@ -41,7 +42,8 @@ type collector struct {
 	batches []int
 	calls   int
 	markers int
-	checked []bool // pipeline.Checked of each record
+	checked []bool         // pipeline.Checked of each record
+	index   []record.Index // pipeline.CheckedIndex's Index of each record
 	fail    func(call int, b service.MessageBatch) error
 }
 
@@ -69,8 +71,9 @@ func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 			return err
 		}
 		c.recs = append(c.recs, string(p))
-		ok, _ := pipeline.Checked(m, p)
+		ok, _, ix := pipeline.CheckedIndex(m, p)
 		c.checked = append(c.checked, ok)
+		c.index = append(c.index, ix)
 	}
 	return nil
 }
