@@ -420,35 +420,29 @@ func NewRouter(conf *service.ParsedConfig, res *service.Resources) (*Router, err
 }
 
 // Write calls write with batch minus its flush markers (not at all when only markers are left) and
-// resolves what write reports: records that failed with an *delivery.Permanent error go to the dead
-// letter, and count as done once it took them; every other failure (or a dead letter that failed too)
-// is returned as a *service.BatchError on batch that names exactly those records, so that only they
-// are nacked and redelivered.
+// resolves what write reports: a *delivery.Partial names the records that failed by their position
+// in the batch write was given, any other error is every record's. Records that failed with an
+// *delivery.Permanent error go to the dead letter, and count as done once it took them; every other
+// failure (or a dead letter that failed too) is returned as a *service.BatchError on batch that names
+// exactly those records, so that only they are nacked and redelivered.
 func (r *Router) Write(ctx context.Context, batch service.MessageBatch, write func(context.Context, service.MessageBatch) error) error {
 	recs := pipeline.WithoutMarkers(batch)
 	if len(recs) == 0 {
 		return nil
 	}
-	idx := recs.Index()
 	err := write(ctx, recs)
 	if err == nil {
 		return nil
 	}
-	if r == nil || r.label == "" {
-		if len(recs) == len(batch) {
-			return err
-		}
+	var part *delivery.Partial
+	isPart := errors.As(err, &part) && len(part.Errs) == len(recs)
+	if !isPart && (r == nil || r.label == "") && len(recs) == len(batch) {
+		return err
 	}
-	// The error of every record of recs: a BatchError names some, any other error is every record's.
+	// The error of every record of recs.
 	errs := make([]error, len(recs))
-	var berr *service.BatchError
-	if errors.As(err, &berr) && berr.IndexedErrors() > 0 {
-		berr.WalkMessagesIndexedBy(idx, func(i int, _ *service.Message, merr error) bool {
-			if i >= 0 && i < len(errs) && merr != nil {
-				errs[i] = merr
-			}
-			return true
-		})
+	if isPart {
+		copy(errs, part.Errs)
 	} else {
 		for i := range errs {
 			errs[i] = err

@@ -40,12 +40,12 @@ func (p *picky) WriteBatch(ctx context.Context, batch service.MessageBatch) erro
 	return p.dl.Write(ctx, batch, func(_ context.Context, recs service.MessageBatch) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		var berr *service.BatchError
+		var part *delivery.Partial
 		fail := func(i int, err error) {
-			if berr == nil {
-				berr = service.NewBatchError(recs, err)
+			if part == nil {
+				part = delivery.NewPartial(len(recs))
 			}
-			berr.Failed(i, err)
+			part.Fail(i, err)
 		}
 		for i, m := range recs {
 			b, _ := m.AsBytes()
@@ -60,8 +60,8 @@ func (p *picky) WriteBatch(ctx context.Context, batch service.MessageBatch) erro
 				p.delivered = append(p.delivered, rec)
 			}
 		}
-		if berr != nil {
-			return berr
+		if part != nil {
+			return part
 		}
 		return nil
 	})

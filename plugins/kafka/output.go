@@ -379,17 +379,17 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 	if len(w.failed) == len(batch) {
 		return first
 	}
-	berr := service.NewBatchError(batch, first)
+	part := delivery.NewPartial(len(batch))
 	for _, f := range w.failed {
 		// Records were allocated in one slice: find the index by pointer (failures are rare).
 		for i := range recs {
 			if &recs[i] == f.rec {
-				berr = berr.Failed(i, o.wrapErr(f.err))
+				part.Fail(i, o.wrapErr(f.err))
 				break
 			}
 		}
 	}
-	return berr
+	return part
 }
 
 func (o *output) wrapErr(err error) error {

@@ -341,7 +341,8 @@ func (o *output) Close(context.Context) error {
 }
 
 // WriteBatch writes batch with as many PutLogs calls as the SLS limits need and returns nil only when
-// all succeeded. When some calls fail, a *service.BatchError names exactly the failed records.
+// all succeeded. When some calls fail, a *service.BatchError names exactly the failed records (the
+// dead-letter router makes it from the *delivery.Partial that writeBatch returns).
 func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) error {
 	return o.dl.Write(ctx, batch, o.writeBatch)
 }
@@ -349,14 +350,15 @@ func (o *output) WriteBatch(ctx context.Context, batch service.MessageBatch) err
 func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) error {
 	start := o.now()
 	groups, bad := o.buildGroups(batch, start)
-	var berr *service.BatchError
+	var part *delivery.Partial
+	var first error
 	failed := 0
 	markFailed := func(idx []int, err error) {
-		if berr == nil {
-			berr = service.NewBatchError(batch, err)
+		if part == nil {
+			part, first = delivery.NewPartial(len(batch)), err
 		}
 		for _, i := range idx {
-			berr.Failed(i, err)
+			part.Fail(i, err)
 		}
 		failed += len(idx)
 	}
@@ -372,9 +374,9 @@ func (o *output) writeBatch(ctx context.Context, batch service.MessageBatch) err
 		delivered += len(g.indexes)
 	}
 	o.putBufs(groups)
-	o.record(delivered, failed, berr, start)
-	if berr != nil {
-		return berr
+	o.record(delivered, failed, first, start)
+	if part != nil {
+		return part
 	}
 	return nil
 }
