@@ -6,8 +6,9 @@
 // B+tree store of etcd) and synced, several batches per commit (group commit). The buffer then hands
 // the batches to the pipeline in the order written, deletes a batch when the destination acknowledged
 // it, delivers again what failed (only the records that failed, when the output says which), and after a
-// restart delivers whatever the database still holds. Stored batches are S2-compressed and checked
-// with a CRC; a damaged database is set aside and what can be read of it saved.
+// restart delivers whatever the database still holds. Stored batches are compressed (the gzip body
+// they arrived in, or S2) and checked with a CRC; a damaged database is set aside and what can be
+// read of it saved.
 package diskbuffer
 
 import (
@@ -55,7 +56,7 @@ func ConfigSpec() *service.ConfigSpec {
 		Categories("Utility").
 		Summary("Keeps a task's records on disk between its input and its outputs: acknowledged to the input once synced to disk, kept through outages, restarts and SIGKILL.").
 		Description(`Each batch from the input is written to `+"`<path>/<task>.buffer`"+` (an embedded bbolt database,
-S2-compressed, with a CRC) and synced — several batches per commit — and only then acknowledged to the
+compressed, with a CRC) and synced — several batches per commit — and only then acknowledged to the
 input: an HTTP ingest request is answered 200 at that point, a file or Kafka source moves on. The buffer
 hands the batches to the processors in the order written and deletes each once the destination
 acknowledged it; a batch that failed is delivered again after a backoff (only its records that failed,
@@ -223,7 +224,7 @@ type write struct {
 	buf   *[]byte // value's buffer, back to Buffer.values once committed
 	n     int
 	ack   service.AckFunc
-	msgs  service.MessageBatch // the input's messages, kept in hot once committed
+	msgs  service.MessageBatch // the input's messages, kept in hot once committed (nil: not hot)
 	raw   int64                // their records' bytes
 }
 
@@ -499,47 +500,70 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 	}
 	raw := make([][]byte, len(recs))
 	flags := byte(flagChecked | flagUnique)
+	rawSize := int64(0)
 	for i, m := range recs {
 		var err error
 		if raw[i], err = m.AsBytes(); err != nil {
 			return err
 		}
+		rawSize += int64(len(raw[i]))
 		if ok, unique := pipeline.Checked(m, raw[i]); !ok {
 			flags &^= flagChecked | flagUnique
 		} else if !unique {
 			flags &^= flagUnique
 		}
 	}
+	// A batch that will be handed out from memory (hot) is stored in the form that costs least to
+	// write: the gzip body it arrived in, when the input kept it (pipeline.Received). One that will be
+	// read back from disk is S2-compressed: S2 decodes several times faster than gzip, and a pipeline
+	// that fell behind must not fall further behind by decoding.
+	b.mu.Lock()
+	hot := b.hotBytes+rawSize <= hotMax && !b.closed
+	if hot {
+		b.hotBytes += rawSize // reserved until the commit keeps the batch in hot, or fails
+	}
+	b.mu.Unlock()
+	var rcv *pipeline.Received
+	if hot {
+		rcv = pipeline.ReceivedOf(recs[0])
+	}
 	scratch, vbuf := b.scratch.get(), b.values.get()
-	value := encodeBatch(*vbuf, raw, flags, time.Now(), scratch)
+	value := encodeBatch(*vbuf, raw, flags, time.Now(), scratch, rcv)
 	*vbuf = value
 	b.scratch.put(scratch)
 	need := int64(len(value))
+	unreserve := func() {
+		if hot {
+			b.hotBytes -= rawSize
+		}
+	}
 	b.mu.Lock()
 	for b.size+need > b.c.MaxBytes && !b.closed {
 		b.out.SetFull(true)
 		if b.c.Reject || need > b.c.MaxBytes {
 			size := b.size
+			unreserve()
 			b.mu.Unlock()
 			return fmt.Errorf("%s: %w (%s of %s)", Name, ErrFull, humanize.IBytes(uint64(size)), humanize.IBytes(uint64(b.c.MaxBytes)))
 		}
 		b.waitCtx(ctx)
 		if ctx.Err() != nil {
+			unreserve()
 			b.mu.Unlock()
 			return ctx.Err()
 		}
 	}
 	if b.closed {
+		unreserve()
 		b.mu.Unlock()
 		return service.ErrNotConnected
 	}
 	b.size += need
 	b.lastSeq++
-	rawSize := int64(0)
-	for _, r := range raw {
-		rawSize += int64(len(r))
+	w := &write{seq: b.lastSeq, value: value, buf: vbuf, n: len(raw), ack: ack, raw: rawSize}
+	if hot {
+		w.msgs = recs
 	}
-	w := &write{seq: b.lastSeq, value: value, buf: vbuf, n: len(raw), ack: ack, msgs: recs, raw: rawSize}
 	if marker {
 		b.flushDue, b.flushAt = true, w.seq
 	}
@@ -550,9 +574,10 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 	case b.writes <- w:
 		return nil
 	case <-ctx.Done():
-		// Never written: give the reservation back and let the readers step over the key.
+		// Never written: give the reservations back and let the readers step over the key.
 		b.values.put(vbuf)
 		b.mu.Lock()
+		unreserve()
 		b.size -= need
 		b.finishLocked(w.seq)
 		b.mu.Unlock()
@@ -643,9 +668,12 @@ func (b *Buffer) apply(group []*write, dels []deletion) {
 			b.size -= int64(len(w.value))
 		} else {
 			b.records += int64(w.n)
-			if b.hotBytes+w.raw <= hotMax && !b.closed {
+		}
+		if w.msgs != nil { // its room in hot was reserved by WriteBatch
+			if err == nil && !b.closed {
 				b.hot[w.seq] = hotBatch{msgs: w.msgs, raw: w.raw, size: len(w.value)}
-				b.hotBytes += w.raw
+			} else {
+				b.hotBytes -= w.raw
 			}
 		}
 		w.msgs = nil
@@ -769,6 +797,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *handout) {
 	if msgs, d = b.loadHot(seq); d != nil {
 		return msgs, d
 	}
+
 	var recs [][]byte
 	var flags byte
 	var derr error

@@ -40,8 +40,14 @@ func open(t *testing.T, dir string, mutate ...func(*Config)) *Buffer {
 // store stores recs and waits for the buffer's acknowledgement (the batch is then on disk).
 func store(t *testing.T, b *Buffer, recs [][]byte) {
 	t.Helper()
+	storeBatch(t, b, pipelinetest.Batch(recs))
+}
+
+// storeBatch is store for a batch of messages.
+func storeBatch(t *testing.T, b *Buffer, batch service.MessageBatch) {
+	t.Helper()
 	acked := make(chan error, 1)
-	if err := b.WriteBatch(context.Background(), pipelinetest.Batch(recs), func(_ context.Context, err error) error {
+	if err := b.WriteBatch(context.Background(), batch, func(_ context.Context, err error) error {
 		acked <- err
 		return nil
 	}); err != nil {
@@ -448,4 +454,67 @@ func TestHotThenDisk(t *testing.T) {
 	_, got, ack = read(t, b)
 	same(t, got, [][]byte{recs[2]})
 	_ = ack(context.Background(), nil)
+}
+
+// storedFlags returns the flags of every batch stored in dir's buffer file (closed), by sequence.
+func storedFlags(t *testing.T, dir string) map[uint64]byte {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, "t.buffer"), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[uint64]byte{}
+	if err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			_, flags, _, _, _, err := parse(v)
+			out[seqOf(k)] = flags
+			return err
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReceivedStoredAsIs: a batch that arrived as the lines of one gzip body (pipeline.Received) and
+// is kept in memory for its first delivery is stored as that body; one that is not kept (the memory
+// for first deliveries is full) is S2-compressed, which reads back faster. After a restart both are
+// read from disk, records and order unchanged.
+func TestReceivedStoredAsIs(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	withBody := func(n int) (service.MessageBatch, [][]byte) {
+		rcv, recs := received(t, n, true)
+		batch := pipelinetest.Batch(recs)
+		batch[0] = pipeline.WithReceived(batch[0], rcv)
+		return batch, recs
+	}
+	hotBatch, hotRecs := withBody(20)
+	storeBatch(t, b, hotBatch)
+	b.mu.Lock()
+	kept := b.hotBytes
+	b.hotBytes = hotMax // full: the next batch is not kept
+	b.mu.Unlock()
+	coldBatch, coldRecs := withBody(30)
+	storeBatch(t, b, coldBatch)
+	b.mu.Lock()
+	b.hotBytes = kept
+	b.mu.Unlock()
+	if len(b.hot) != 1 {
+		t.Fatalf("%d batches kept in memory, want 1", len(b.hot))
+	}
+	_ = b.Close(context.Background())
+
+	flags := storedFlags(t, dir)
+	if flags[1]&flagGzip == 0 || flags[2]&flagGzip != 0 {
+		t.Fatalf("stored flags %b and %b: want the kept batch as its gzip body and the other as S2", flags[1], flags[2])
+	}
+	b = open(t, dir)
+	defer b.Close(context.Background())
+	for _, want := range [][][]byte{hotRecs, coldRecs} {
+		_, got, ack := read(t, b)
+		same(t, got, want)
+		_ = ack(context.Background(), nil)
+	}
 }

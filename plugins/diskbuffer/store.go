@@ -1,20 +1,29 @@
 package diskbuffer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"slices"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
+
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 )
 
 // A stored batch (one bbolt value) is
 //
 //	magic "EB1" | flags byte | count uvarint | created unix nanoseconds varint | length uvarint × count |
-//	S2 block of the records concatenated | CRC-32C (Castagnoli) of everything before, 4 bytes LE
+//	block | CRC-32C (Castagnoli) of everything before, 4 bytes LE
+//
+// where the block is an S2 block of the records concatenated or, with flagGzip, the gzip body in which
+// an input received the records as lines (pipeline.Received): record i is then followed by one '\n'
+// in the decompressed bytes (the last one optionally), so the lengths still find them.
 //
 // and its key is its sequence number, 8 bytes big-endian, so that keys sort in the order written.
 // bbolt keeps the database consistent through a crash (its commit writes the data pages, syncs, then
@@ -30,20 +39,32 @@ const (
 	flagChecked = 1 << iota
 	// flagUnique: and the top-level names of every record are distinct.
 	flagUnique
+	// flagGzip: the block is gzip, of the records each followed by '\n' (see above).
+	flagGzip
 )
 
 // errDamaged is a stored batch that does not decode.
 var errDamaged = errors.New("damaged batch")
 
 // encodeBatch appends to dst the stored form of records written at created; scratch is reused to
-// hold the records concatenated.
-func encodeBatch(dst []byte, records [][]byte, flags byte, created time.Time, scratch *[]byte) []byte {
-	raw := (*scratch)[:0]
-	for _, r := range records {
-		raw = append(raw, r...)
+// hold the records concatenated. When rcv holds the records (pipeline.Received.Holds), its gzip body
+// is stored as it is (flagGzip) instead of an S2 block: the records are not compressed again.
+func encodeBatch(dst []byte, records [][]byte, flags byte, created time.Time, scratch *[]byte, rcv *pipeline.Received) []byte {
+	var raw []byte
+	blockMax := 0
+	if rcv.Holds(records) {
+		flags |= flagGzip
+		blockMax = len(rcv.Gzip)
+	} else {
+		flags &^= flagGzip
+		raw = (*scratch)[:0]
+		for _, r := range records {
+			raw = append(raw, r...)
+		}
+		*scratch = raw
+		blockMax = s2.MaxEncodedLen(len(raw))
 	}
-	*scratch = raw
-	need := len(magic) + 2*binary.MaxVarintLen64 + binary.MaxVarintLen32*len(records) + s2.MaxEncodedLen(len(raw)) + 4
+	need := len(magic) + 2*binary.MaxVarintLen64 + binary.MaxVarintLen32*len(records) + blockMax + 4
 	out := slices.Grow(dst[:0], need)
 	out = append(out, magic...)
 	out = append(out, flags)
@@ -52,10 +73,14 @@ func encodeBatch(dst []byte, records [][]byte, flags byte, created time.Time, sc
 	for _, r := range records {
 		out = binary.AppendUvarint(out, uint64(len(r)))
 	}
-	start := len(out)
-	out = out[:start+s2.MaxEncodedLen(len(raw))]
-	enc := s2.Encode(out[start:], raw)
-	out = out[:start+len(enc)]
+	if flags&flagGzip != 0 {
+		out = append(out, rcv.Gzip...)
+	} else {
+		start := len(out)
+		out = out[:start+blockMax]
+		enc := s2.Encode(out[start:], raw)
+		out = out[:start+len(enc)]
+	}
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, crcTable))
 }
 
@@ -105,27 +130,64 @@ func decodeBatch(v, dst []byte) (recs [][]byte, raw []byte, flags byte, err erro
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	if dl, derr := s2.DecodedLen(block); derr != nil || dl > cap(dst) {
-		dst = nil
+	sep := 0 // bytes after each record
+	if flags&flagGzip != 0 {
+		sep = 1
+		total := 0
+		for _, l := range lens {
+			total += l + 1
+		}
+		if raw, err = gunzip(block, dst, total); err != nil {
+			return nil, nil, 0, fmt.Errorf("%w: %v", errDamaged, err)
+		}
+		if len(raw) == total-1 {
+			raw = append(raw, '\n') // the last line had no line ending: walk it like the others
+		}
 	} else {
-		dst = dst[:cap(dst)]
-	}
-	if raw, err = s2.Decode(dst, block); err != nil {
-		return nil, nil, 0, fmt.Errorf("%w: %v", errDamaged, err)
+		if dl, derr := s2.DecodedLen(block); derr != nil || dl > cap(dst) {
+			dst = nil
+		} else {
+			dst = dst[:cap(dst)]
+		}
+		if raw, err = s2.Decode(dst, block); err != nil {
+			return nil, nil, 0, fmt.Errorf("%w: %v", errDamaged, err)
+		}
 	}
 	out := make([][]byte, n)
 	pos := 0
 	for i, l := range lens {
-		if pos+l > len(raw) {
+		if pos+l+sep > len(raw) || sep == 1 && raw[pos+l] != '\n' {
 			return nil, nil, 0, fmt.Errorf("%w: records longer than the block", errDamaged)
 		}
 		out[i] = raw[pos : pos+l : pos+l]
-		pos += l
+		pos += l + sep
 	}
 	if pos != len(raw) {
 		return nil, nil, 0, fmt.Errorf("%w: records shorter than the block", errDamaged)
 	}
 	return out, raw, flags, nil
+}
+
+// gunzip decompresses a gzip block into dst (reused when large enough), refusing more than most bytes.
+func gunzip(block, dst []byte, most int) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(block))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	if cap(dst) < most+1 {
+		dst = make([]byte, 0, most+1)
+	}
+	buf := dst[:most+1]
+	n, err := io.ReadFull(zr, buf)
+	switch {
+	case err == nil:
+		return nil, errors.New("more bytes than the records")
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return buf[:n], nil
+	default:
+		return nil, err
+	}
 }
 
 func keyOf(seq uint64) []byte {

@@ -10,6 +10,8 @@
 //     bundle's per-record event times (TimePacker, BundleTimes);
 //   - checked-record marks in the message context (checked.go: Marker, MarkChecked, Checked,
 //     CheckedIndex, Release), so a record is validated once per stream;
+//   - how an input received a batch (received.go: Received, WithReceived, ReceivedOf), so the disk
+//     buffer stores a gzip body as it came instead of compressing its records again;
 //   - invalid records (invalid.go: InvalidHandler, MetricInvalid), the `task` field of every esa_*
 //     component (TaskField, UnnamedTask) and the processors' `route_invalid` (RouteInvalidField,
 //     ParseTaskFields).

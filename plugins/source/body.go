@@ -16,6 +16,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/esa-connect/esa-connect/plugins/pipeline"
 	"github.com/esa-connect/esa-connect/plugins/record"
 )
 
@@ -42,7 +43,8 @@ func NewBodyReader(prefix string, maxBody, maxPending int64, readTimeout time.Du
 type Body struct {
 	lines         numberedLines
 	valid, unique []bool
-	ix            []record.Index // where each valid record's values are (zero when not known)
+	ix            []record.Index     // where each valid record's values are (zero when not known)
+	received      *pipeline.Received // the gzip body as sent, and decompressed (nil for a plain body)
 	answer        acceptedBody
 	held          *held
 }
@@ -85,15 +87,14 @@ func (br *BodyReader) Read(w http.ResponseWriter, r *http.Request) (*Body, bool)
 		return nil, false
 	}
 	hd := &held{budget: br.budget}
-	var data []byte
+	var data, comp []byte
 	var err error
 	if gzipped {
 		// The compressed body first (its size is known, or small), then the records at their size
 		// (from the gzip trailer), without growing a buffer: a gzip body is decompressed in one go.
-		var comp []byte
+		// The compressed body is kept (and counted) with the records: a disk buffer stores it as it is.
 		if comp, err = br.readBody(body, hd, max(r.ContentLength, 0)); err == nil {
 			data, err = br.gunzip(comp, hd)
-			hd.shrink(int64(cap(comp)))
 		}
 	} else {
 		data, err = br.readBody(body, hd, max(r.ContentLength, 0))
@@ -104,6 +105,9 @@ func (br *BodyReader) Read(w http.ResponseWriter, r *http.Request) (*Body, bool)
 		return nil, false
 	}
 	b := &Body{lines: splitNumbered(data), held: hd}
+	if gzipped {
+		b.received = &pipeline.Received{Gzip: comp, Lines: data}
+	}
 	n := len(b.lines.recs)
 	b.valid, b.unique, b.ix = make([]bool, n), make([]bool, n), make([]record.Index, n)
 	// The shape keeps where each record's values are: its Index goes with the record's mark, and the

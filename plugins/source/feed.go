@@ -151,6 +151,10 @@ func (f *Feed) Offer(ctx context.Context, b *Body) (*Delivery, error) {
 		j := min(i+f.batchSize, len(recs))
 		trust := func(k int) (bool, bool, record.Index) { return b.valid[i+k], b.unique[i+k], b.index(i + k) }
 		msgs, _ := f.stage.Select(recs[i:j], trust, false)
+		if b.received != nil && i == 0 && len(msgs) == len(recs) {
+			// The batch is the whole body: a disk buffer may store the body as it came.
+			msgs[0] = pipeline.WithReceived(msgs[0], b.received)
+		}
 		if len(msgs) == 0 {
 			d.ack(nil) // sampled or filtered out: nothing to deliver
 			sent++

@@ -44,6 +44,7 @@ type collector struct {
 	markers int
 	checked []bool         // pipeline.Checked of each record
 	index   []record.Index // pipeline.CheckedIndex's Index of each record
+	held    []bool         // whether each batch's first message carries a Received that holds its records
 	fail    func(call int, b service.MessageBatch) error
 }
 
@@ -65,6 +66,13 @@ func (c *collector) consume(_ context.Context, b service.MessageBatch) error {
 		}
 	}
 	c.batches = append(c.batches, len(b))
+	var recs [][]byte
+	for _, m := range b {
+		if p, err := m.AsBytes(); err == nil {
+			recs = append(recs, p)
+		}
+	}
+	c.held = append(c.held, pipeline.ReceivedOf(b[0]).Holds(recs))
 	for _, m := range b {
 		p, err := m.AsBytes()
 		if err != nil {
