@@ -196,30 +196,27 @@ const shutdownWait = 10 * time.Second
 // whether the batches resolved (the body may be released).
 func (d *Delivery) Wait(ctx context.Context) (settled bool, err error) {
 	f := d.f
-	var flushTimer *time.Timer
 	if f.flushAfter > 0 && f.markers {
-		var arm func()
-		arm = func() {
-			flushTimer = time.AfterFunc(f.flushAfter, func() {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			tick := time.NewTicker(f.flushAfter)
+			defer tick.Stop()
+			for {
 				select {
+				case <-tick.C:
+					select {
+					case f.flush <- struct{}{}:
+					default:
+					}
 				case <-d.settled:
 					return
-				default:
+				case <-stop:
+					return
 				}
-				select {
-				case f.flush <- struct{}{}:
-				default:
-				}
-				arm()
-			})
-		}
-		arm()
+			}
+		}()
 	}
-	defer func() {
-		if flushTimer != nil {
-			flushTimer.Stop()
-		}
-	}()
 	select {
 	case <-d.settled:
 	case <-ctx.Done():
