@@ -173,10 +173,13 @@ type Buffer struct {
 	batches   map[uint64]*batch // keys handed out at least once and not deleted yet
 	hot       map[uint64]hotBatch
 	hotBytes  int64
-	ready     []uint64   // keys whose redelivery is due
-	deletes   []deletion // delivered batches to delete, for the committer
-	handed    int        // deliveries handed out and not resolved
-	flushDue  bool       // a flush marker is due once key flushAt was handed out
+	lastTake  time.Time     // when the pipeline last took a batch from hot
+	pace      time.Duration // paceWait (tests change it)
+	pacing    int           // writes waiting in paceLocked
+	ready     []uint64      // keys whose redelivery is due
+	deletes   []deletion    // delivered batches to delete, for the committer
+	handed    int           // deliveries handed out and not resolved
+	flushDue  bool          // a flush marker is due once key flushAt was handed out
 	flushAt   uint64
 	ended     bool // the input ended (EndOfInput)
 	draining  bool
@@ -243,7 +246,7 @@ func Open(c Config, res *service.Resources) (*Buffer, error) {
 		return nil, fmt.Errorf("%s: creating %s: %w", Name, c.Dir, err)
 	}
 	b := &Buffer{c: c, file: filepath.Join(c.Dir, c.Task+".buffer"), out: outcome.From(res),
-		finished: map[uint64]bool{}, batches: map[uint64]*batch{}, hot: map[uint64]hotBatch{},
+		finished: map[uint64]bool{}, batches: map[uint64]*batch{}, hot: map[uint64]hotBatch{}, pace: paceWait,
 		writes: make(chan *write, 64), values: newBuffers(8), scratch: newBuffers(2), raws: newBuffers(8), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		backoff: delivery.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, MaxRetries: -1}}
 	b.cond = sync.NewCond(&b.mu)
@@ -518,6 +521,7 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 	// read back from disk is S2-compressed: S2 decodes several times faster than gzip, and a pipeline
 	// that fell behind must not fall further behind by decoding.
 	b.mu.Lock()
+	b.paceLocked(ctx, rawSize)
 	hot := b.hotBytes+rawSize <= hotMax && !b.closed
 	if hot {
 		b.hotBytes += rawSize // reserved until the commit keeps the batch in hot, or fails
@@ -582,6 +586,29 @@ func (b *Buffer) WriteBatch(ctx context.Context, msgs service.MessageBatch, ack 
 		b.finishLocked(w.seq)
 		b.mu.Unlock()
 		return ctx.Err()
+	}
+}
+
+// paceWait is how long a write waits for room among the batches kept in memory while the pipeline
+// takes them (see paceLocked).
+const paceWait = 50 * time.Millisecond
+
+// paceLocked (under mu) makes a write of raw bytes of records wait while the batches kept in memory
+// for their first delivery (hot) fill hotMax and the pipeline is taking them — it took one within
+// paceWait — until one is taken, for at most paceWait. An input that runs ahead of a pipeline that
+// keeps up would otherwise push batches out to disk, and reading them back costs the CPU the pipeline
+// is short of. A pipeline that stopped taking batches (the destination is down or slow) makes no
+// write wait: the buffer takes everything at disk speed, as it must.
+func (b *Buffer) paceLocked(ctx context.Context, raw int64) {
+	deadline := time.Now().Add(b.pace)
+	for b.hotBytes+raw > hotMax && !b.closed && !b.draining && ctx.Err() == nil {
+		now := time.Now()
+		if now.Sub(b.lastTake) > b.pace || !now.Before(deadline) {
+			return
+		}
+		b.pacing++
+		b.waitFor(ctx, deadline.Sub(now))
+		b.pacing--
 	}
 }
 
@@ -865,6 +892,8 @@ func (b *Buffer) loadHot(seq uint64) (service.MessageBatch, *handout) {
 	}
 	delete(b.hot, seq)
 	b.hotBytes -= h.raw
+	b.lastTake = time.Now()
+	b.cond.Broadcast() // room for a paced write
 	st := b.batches[seq]
 	if st == nil || st.idx != nil || st.attempts > 0 {
 		return nil, nil

@@ -518,3 +518,69 @@ func TestReceivedStoredAsIs(t *testing.T) {
 		_ = ack(context.Background(), nil)
 	}
 }
+
+// TestPacing: while the batches kept in memory fill their room and the pipeline takes them, a write
+// waits until one is taken and is then kept in memory too; once the pipeline stopped taking
+// batches, a write does not wait and goes to disk only.
+func TestPacing(t *testing.T) {
+	b := open(t, t.TempDir())
+	defer b.Close(context.Background())
+	b.pace = time.Minute // a write waits for a take, however slow the machine
+
+	first := records(10, "p")
+	store(t, b, first)
+	b.mu.Lock()
+	filler := hotMax - b.hotBytes // the room left, taken as if by other batches
+	b.hotBytes += filler
+	b.lastTake = time.Now() // the pipeline is taking batches
+	b.mu.Unlock()
+
+	second := records(10, "q")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		store(t, b, second)
+	}()
+	for waiting := false; !waiting; {
+		select {
+		case <-done:
+			t.Fatal("the write did not wait for room while the pipeline was taking batches")
+		case <-time.After(time.Millisecond):
+		}
+		b.mu.Lock()
+		waiting = b.pacing > 0
+		b.mu.Unlock()
+	}
+	_, got, ack := read(t, b) // the pipeline takes the first batch: room for the second
+	same(t, got, first)
+	_ = ack(context.Background(), nil)
+	<-done
+	b.mu.Lock()
+	_, secondHot := b.hot[2]
+	b.hotBytes -= filler
+	b.mu.Unlock()
+	if !secondHot {
+		t.Fatal("the paced write was not kept in memory")
+	}
+	_, got, ack = read(t, b)
+	same(t, got, second)
+	_ = ack(context.Background(), nil)
+
+	// The pipeline stopped taking batches a while ago: a write with no room goes straight to disk.
+	b.mu.Lock()
+	b.hotBytes += hotMax
+	b.lastTake = time.Now().Add(-2 * time.Minute)
+	b.mu.Unlock()
+	third := records(10, "r")
+	store(t, b, third)
+	b.mu.Lock()
+	_, thirdHot := b.hot[3]
+	b.hotBytes -= hotMax
+	b.mu.Unlock()
+	if thirdHot {
+		t.Fatal("a batch was kept in memory that had no room")
+	}
+	_, got, ack = read(t, b)
+	same(t, got, third)
+	_ = ack(context.Background(), nil)
+}
