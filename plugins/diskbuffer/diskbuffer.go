@@ -390,6 +390,7 @@ func (b *Buffer) check(path string) (sum summary, err error) {
 		}
 		return bk.ForEach(func(k, v []byte) error {
 			seq := seqOf(k)
+			v = batchValue(bk, k, v)
 			n, _, herr := header(v)
 			if herr != nil || seq == 0 {
 				sum.bad = append(sum.bad, bytes.Clone(k))
@@ -420,7 +421,7 @@ func (b *Buffer) salvage(path string) {
 		}
 		c := bk.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			key, val, err := copyKV(k, v)
+			key, val, err := copyKV(bk, k, v)
 			if err == nil {
 				_, _, err = header(val)
 			}
@@ -428,7 +429,7 @@ func (b *Buffer) salvage(path string) {
 				lost++
 				continue
 			}
-			if err := b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, val) }); err != nil {
+			if err := b.db.Update(func(tx *bolt.Tx) error { return putBatch(tx.Bucket(bucket), key, val) }); err != nil {
 				return err
 			}
 			saved++
@@ -442,11 +443,11 @@ func (b *Buffer) salvage(path string) {
 	b.damaged(max(lost, 1)) // at least one record was lost; a batch that cannot be read counts as one
 }
 
-// copyKV copies a key and value of a damaged file, turning a fault (bytes past the end of the file)
-// into an error.
-func copyKV(k, v []byte) (key, val []byte, err error) {
+// copyKV copies a batch's key and value (v, or in its own bucket) of a damaged file, turning a fault
+// (bytes past the end of the file) into an error.
+func copyKV(bk *bolt.Bucket, k, v []byte) (key, val []byte, err error) {
 	defer guard(&err)
-	return bytes.Clone(k), bytes.Clone(v), nil
+	return bytes.Clone(k), bytes.Clone(batchValue(bk, k, v)), nil
 }
 
 // start deletes the damaged batches that check found and sets the buffer's counts.
@@ -454,7 +455,7 @@ func (b *Buffer) start(sum summary) error {
 	if len(sum.bad) > 0 {
 		if err := b.db.Update(func(tx *bolt.Tx) error {
 			for _, k := range sum.bad {
-				if err := tx.Bucket(bucket).Delete(k); err != nil {
+				if err := deleteBatch(tx.Bucket(bucket), k); err != nil {
 					return err
 				}
 			}
@@ -678,12 +679,12 @@ func (b *Buffer) apply(group []*write, dels []deletion) {
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
 		for _, w := range group {
-			if err := bk.Put(keyOf(w.seq), w.value); err != nil {
+			if err := putBatch(bk, keyOf(w.seq), w.value); err != nil {
 				return err
 			}
 		}
 		for _, d := range dels {
-			if err := bk.Delete(keyOf(d.seq)); err != nil {
+			if err := deleteBatch(bk, keyOf(d.seq)); err != nil {
 				return err
 			}
 		}
@@ -831,7 +832,7 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *handout) {
 	size, n := 0, 0
 	rawBuf := b.raws.get()
 	_ = b.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucket).Get(keyOf(seq))
+		v := getBatch(tx.Bucket(bucket), keyOf(seq))
 		if v == nil {
 			return nil
 		}
@@ -982,7 +983,9 @@ func (b *Buffer) tick() {
 		}
 		var age float64
 		_ = b.db.View(func(tx *bolt.Tx) error {
-			if _, v := tx.Bucket(bucket).Cursor().First(); v != nil {
+			bk := tx.Bucket(bucket)
+			if k, v := bk.Cursor().First(); k != nil {
+				v = batchValue(bk, k, v)
 				if _, created, err := header(v); err == nil {
 					age = time.Since(created).Seconds()
 				}

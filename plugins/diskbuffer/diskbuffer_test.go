@@ -249,10 +249,10 @@ func TestDamagedBatchCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucket)
-		v := bytes.Clone(bk.Get(keyOf(2)))
+		sub := tx.Bucket(bucket).Bucket(keyOf(2))
+		v := bytes.Clone(sub.Get(valueKey))
 		v[len(v)/2] ^= 0xff
-		return bk.Put(keyOf(2), v)
+		return sub.Put(valueKey, v)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -466,8 +466,9 @@ func storedFlags(t *testing.T, dir string) map[uint64]byte {
 	defer db.Close()
 	out := map[uint64]byte{}
 	if err := db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			_, flags, _, _, _, err := parse(v)
+		bk := tx.Bucket(bucket)
+		return bk.ForEach(func(k, v []byte) error {
+			_, flags, _, _, _, err := parse(batchValue(bk, k, v))
 			out[seqOf(k)] = flags
 			return err
 		})
@@ -583,4 +584,65 @@ func TestPacing(t *testing.T) {
 	_, got, ack = read(t, b)
 	same(t, got, third)
 	_ = ack(context.Background(), nil)
+}
+
+// TestEarlierFileForm: a buffer file whose batches are values of the batches bucket (as written
+// before each batch had a bucket of its own) is read, and its batches deleted once delivered, beside
+// batches written now.
+func TestEarlierFileForm(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	_ = b.Close(context.Background())
+	old := records(5, "old")
+	db, err := bolt.Open(filepath.Join(dir, "t.buffer"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scratch []byte
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).Put(keyOf(1), encodeBatch(nil, old, flagChecked, time.Now(), &scratch, nil))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+
+	b = open(t, dir)
+	if b.records != 5 {
+		t.Fatalf("%d records found, want 5", b.records)
+	}
+	recent := records(3, "new")
+	store(t, b, recent)
+	for _, want := range [][][]byte{old, recent} {
+		_, got, ack := read(t, b)
+		same(t, got, want)
+		_ = ack(context.Background(), nil)
+	}
+	_ = b.Close(context.Background()) // commits the deletions
+	if left := storedFlags(t, dir); len(left) != 0 {
+		t.Fatalf("%d batches left after they were delivered", len(left))
+	}
+}
+
+// TestBatchWrittenOnce: storing a batch and deleting one write about the batch's own bytes, not the
+// batches beside it (as when batches were values of one bucket: two to four per B+tree leaf).
+func TestBatchWrittenOnce(t *testing.T) {
+	dir := t.TempDir()
+	b := open(t, dir)
+	defer b.Close(context.Background())
+	recs := randomRecords(200, 2000) // about 400 KB a batch, S2 barely shrinks them
+	for range 6 {
+		store(t, b, recs)
+	}
+	allocated := func() int64 { st := b.db.Stats().TxStats; return st.GetPageAlloc() }
+	before := allocated()
+	store(t, b, recs)
+	_, _, ack := read(t, b)
+	_ = ack(context.Background(), nil)
+	store(t, b, recs)               // its commit also deletes the batch delivered
+	written := allocated() - before // the pages of the commits, before they are written
+	size := int64(len(encodeBatch(nil, recs, 0, time.Now(), new([]byte), nil)))
+	if written > 3*size {
+		t.Fatalf("two batches of %d bytes stored and one deleted: %d bytes written", size, written)
+	}
+	t.Logf("two batches of %d bytes stored and one deleted: %d bytes written", size, written)
 }

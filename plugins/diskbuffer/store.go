@@ -12,11 +12,12 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/s2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 )
 
-// A stored batch (one bbolt value) is
+// A stored batch (one bbolt value, in a bucket of its own: see putBatch) is
 //
 //	magic "EB1" | flags byte | count uvarint | created unix nanoseconds varint | length uvarint × count |
 //	block | CRC-32C (Castagnoli) of everything before, 4 bytes LE
@@ -232,4 +233,49 @@ func (l buffers) put(p *[]byte) {
 	case l <- p:
 	default:
 	}
+}
+
+// valueKey is the key of a batch's value inside the batch's own bucket.
+var valueKey = []byte{0}
+
+// Each batch is stored in a bucket of its own, named by the batch's key, that holds its value under
+// valueKey. bbolt keeps two to four entries in a B+tree leaf however large they are, and rewrites a
+// whole leaf when one of its entries changes: batches stored as values of one bucket were written two
+// to four times (a new batch rewrote the batches beside it, a delete the ones left in its leaf). A
+// batch's own bucket has pages of its own, written once; the leaves of the batches bucket hold only
+// 16-byte bucket headers. Values stored directly in the batches bucket (by earlier versions) are
+// still read and deleted.
+
+// putBatch stores value as the batch key of bk.
+func putBatch(bk *bolt.Bucket, key, value []byte) error {
+	sub, err := bk.CreateBucket(key)
+	if err != nil {
+		return err
+	}
+	return sub.Put(valueKey, value)
+}
+
+// batchValue returns the value of the batch key of bk; v is what a cursor or Get found at key (nil for
+// a batch in its own bucket, or for no batch at all).
+func batchValue(bk *bolt.Bucket, key, v []byte) []byte {
+	if v != nil {
+		return v
+	}
+	if sub := bk.Bucket(key); sub != nil {
+		return sub.Get(valueKey)
+	}
+	return nil
+}
+
+// getBatch returns the value of the batch key of bk, or nil.
+func getBatch(bk *bolt.Bucket, key []byte) []byte {
+	return batchValue(bk, key, bk.Get(key))
+}
+
+// deleteBatch deletes the batch key of bk (nothing when there is none).
+func deleteBatch(bk *bolt.Bucket, key []byte) error {
+	if bk.Bucket(key) != nil {
+		return bk.DeleteBucket(key)
+	}
+	return bk.Delete(key)
 }
