@@ -234,39 +234,49 @@ func TestFullBlocks(t *testing.T) {
 }
 
 // TestDamagedBatchCut: a stored batch whose bytes changed on disk is cut and counted; the others are
-// delivered.
+// delivered. Small batches are values of the batches bucket, large ones in buckets of their own.
 func TestDamagedBatchCut(t *testing.T) {
-	dir := t.TempDir()
-	b := open(t, dir)
-	a, c, d := records(3, "a"), records(4, "c"), records(5, "d")
-	store(t, b, a)
-	store(t, b, c)
-	store(t, b, d)
-	_ = b.Close(context.Background())
+	for _, size := range []string{"small", "large"} {
+		t.Run(size, func(t *testing.T) {
+			dir := t.TempDir()
+			b := open(t, dir)
+			a, c, d := records(3, "a"), records(4, "c"), records(5, "d")
+			if size == "large" {
+				a, c, d = randomRecords(3, 2000), randomRecords(4, 2000), randomRecords(5, 2000)
+			}
+			store(t, b, a)
+			store(t, b, c)
+			store(t, b, d)
+			_ = b.Close(context.Background())
 
-	db, err := bolt.Open(filepath.Join(dir, "t.buffer"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		sub := tx.Bucket(bucket).Bucket(keyOf(2))
-		v := bytes.Clone(sub.Get(valueKey))
-		v[len(v)/2] ^= 0xff
-		return sub.Put(valueKey, v)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+			db, err := bolt.Open(filepath.Join(dir, "t.buffer"), 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(func(tx *bolt.Tx) error {
+				bk := tx.Bucket(bucket)
+				v := bytes.Clone(getBatch(bk, keyOf(2)))
+				v[len(v)/2] ^= 0xff
+				if sub := bk.Bucket(keyOf(2)); sub != nil {
+					return sub.Put(valueKey, v)
+				}
+				return bk.Put(keyOf(2), v)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			_ = db.Close()
 
-	b = open(t, dir)
-	defer b.Close(context.Background())
-	if got := b.damagedRecords.Load(); got != 1 {
-		t.Fatalf("%d damaged records counted, want 1 (a batch whose count cannot be read)", got)
-	}
-	for _, want := range [][][]byte{a, d} {
-		_, got, ack := read(t, b)
-		same(t, got, want)
-		_ = ack(context.Background(), nil)
+			b = open(t, dir)
+			defer b.Close(context.Background())
+			if got := b.damagedRecords.Load(); got != 1 {
+				t.Fatalf("%d damaged records counted, want 1 (a batch whose count cannot be read)", got)
+			}
+			for _, want := range [][][]byte{a, d} {
+				_, got, ack := read(t, b)
+				same(t, got, want)
+				_ = ack(context.Background(), nil)
+			}
+		})
 	}
 }
 
@@ -586,14 +596,14 @@ func TestPacing(t *testing.T) {
 	_ = ack(context.Background(), nil)
 }
 
-// TestEarlierFileForm: a buffer file whose batches are values of the batches bucket (as written
-// before each batch had a bucket of its own) is read, and its batches deleted once delivered, beside
-// batches written now.
+// TestEarlierFileForm: a buffer file whose large batches are values of the batches bucket (as
+// written before they had a bucket of their own) is read, and its batches deleted once delivered,
+// beside batches written now.
 func TestEarlierFileForm(t *testing.T) {
 	dir := t.TempDir()
 	b := open(t, dir)
 	_ = b.Close(context.Background())
-	old := records(5, "old")
+	old := randomRecords(5, 2000)
 	db, err := bolt.Open(filepath.Join(dir, "t.buffer"), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -607,10 +617,10 @@ func TestEarlierFileForm(t *testing.T) {
 	_ = db.Close()
 
 	b = open(t, dir)
-	if b.records != 5 {
-		t.Fatalf("%d records found, want 5", b.records)
+	if b.records != int64(len(old)) {
+		t.Fatalf("%d records found, want %d", b.records, len(old))
 	}
-	recent := records(3, "new")
+	recent := randomRecords(3, 2000)
 	store(t, b, recent)
 	for _, want := range [][][]byte{old, recent} {
 		_, got, ack := read(t, b)
@@ -645,4 +655,16 @@ func TestBatchWrittenOnce(t *testing.T) {
 		t.Fatalf("two batches of %d bytes stored and one deleted: %d bytes written", size, written)
 	}
 	t.Logf("two batches of %d bytes stored and one deleted: %d bytes written", size, written)
+
+	// A small batch is a value of the batches bucket, many to a page.
+	store(t, b, records(2, "small"))
+	if err := b.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		if bk.Bucket(keyOf(9)) != nil || bk.Get(keyOf(9)) == nil || bk.Bucket(keyOf(8)) == nil {
+			return errors.New("want batch 8 in a bucket of its own and batch 9 a value of the batches bucket")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/esa-connect/esa-connect/plugins/pipeline"
 )
 
-// A stored batch (one bbolt value, in a bucket of its own: see putBatch) is
+// A stored batch (one bbolt value, in a bucket of its own when it is large: see putBatch) is
 //
 //	magic "EB1" | flags byte | count uvarint | created unix nanoseconds varint | length uvarint × count |
 //	block | CRC-32C (Castagnoli) of everything before, 4 bytes LE
@@ -238,16 +238,23 @@ func (l buffers) put(p *[]byte) {
 // valueKey is the key of a batch's value inside the batch's own bucket.
 var valueKey = []byte{0}
 
-// Each batch is stored in a bucket of its own, named by the batch's key, that holds its value under
-// valueKey. bbolt keeps two to four entries in a B+tree leaf however large they are, and rewrites a
-// whole leaf when one of its entries changes: batches stored as values of one bucket were written two
-// to four times (a new batch rewrote the batches beside it, a delete the ones left in its leaf). A
-// batch's own bucket has pages of its own, written once; the leaves of the batches bucket hold only
-// 16-byte bucket headers. Values stored directly in the batches bucket (by earlier versions) are
-// still read and deleted.
+// A batch larger than ownBucketMin is stored in a bucket of its own, named by the batch's key, that
+// holds its value under valueKey. bbolt keeps two to four entries in a B+tree leaf however large they
+// are, and rewrites a whole leaf when one of its entries changes: large batches stored as values of
+// one bucket were written two to four times (a new batch rewrote the batches beside it, a delete the
+// ones left in its leaf). A batch's own bucket has pages of its own, written once; the leaves of the
+// batches bucket hold only 16-byte bucket headers. A smaller batch is a value of the batches bucket,
+// many to a page (a bucket of its own would take a page for a few hundred bytes), as every batch was
+// in earlier versions: both forms are read and deleted.
+
+// ownBucketMin is the size above which a batch gets a bucket of its own: a page.
+const ownBucketMin = 4 << 10
 
 // putBatch stores value as the batch key of bk.
 func putBatch(bk *bolt.Bucket, key, value []byte) error {
+	if len(value) <= ownBucketMin {
+		return bk.Put(key, value)
+	}
 	sub, err := bk.CreateBucket(key)
 	if err != nil {
 		return err
