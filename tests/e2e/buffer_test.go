@@ -163,7 +163,7 @@ func TestDiskBufferSurvivesSIGKILL(t *testing.T) {
 	ingest := testutil.FreeAddr(t)
 	task := bufferTask(t, dir, ingest, dest.srv.URL+"/logs", "")
 	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: env}, "run", task)
-	testutil.WaitTCP(t, ingest)
+	p.WaitTCP(t, ingest)
 
 	var acked []string
 	for i := range 10 {
@@ -206,7 +206,7 @@ func TestDiskBufferFull(t *testing.T) {
 	ingest, admin := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	task := bufferTask(t, dir, ingest, dest.srv.URL+"/logs", ", max_bytes: 16MiB")
 	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: []string{"ESA_HTTP_ADDRESS=" + admin}}, "run", task)
-	testutil.WaitTCP(t, ingest)
+	p.WaitTCP(t, ingest)
 
 	// Four clients post 1 MB requests (incompressible) until the buffer turns one away. A request that
 	// arrives just as the buffer fills waits for space; the others get 503.
@@ -322,7 +322,7 @@ func TestDiskBufferDamaged(t *testing.T) {
 			ingest, admin := testutil.FreeAddr(t), testutil.FreeAddr(t)
 			task := bufferTask(t, dir, ingest, dest.srv.URL+"/logs", "")
 			p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: env}, "run", task)
-			testutil.WaitTCP(t, ingest)
+			p.WaitTCP(t, ingest)
 			var all [][]string
 			for i := range 8 {
 				body, ids := ingestBody(fmt.Sprintf("d%d", i), 200, 200)
@@ -343,7 +343,7 @@ func TestDiskBufferDamaged(t *testing.T) {
 			dest.down.Store(false)
 			p = testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: []string{"ESA_HTTP_ADDRESS=" + admin}}, "run", task)
 			p.WaitOutput(t, tc.log, time.Minute)
-			testutil.WaitTCP(t, admin)
+			p.WaitTCP(t, admin)
 			// Wait until the buffer is empty (every batch it holds was delivered and acknowledged).
 			deadline := time.Now().Add(2 * time.Minute)
 			var metrics string

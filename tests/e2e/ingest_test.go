@@ -38,8 +38,8 @@ dead_letter: {type: local, path: dead}
 		t.Fatal(err)
 	}
 	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: append(append([]string{}, env...), "ESA_HTTP_ADDRESS="+admin)}, "run", taskPath)
-	testutil.WaitTCP(t, ingest)
-	testutil.WaitTCP(t, admin)
+	p.WaitTCP(t, ingest)
+	p.WaitTCP(t, admin)
 
 	var body strings.Builder
 	for i := 0; i < 10; i++ {

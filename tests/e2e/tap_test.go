@@ -30,8 +30,8 @@ destination: {type: local, path: out}
 		t.Fatal(err)
 	}
 	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: []string{"ESA_HTTP_ADDRESS=" + admin}}, "run", path)
-	testutil.WaitTCP(t, ingest)
-	testutil.WaitTCP(t, admin)
+	p.WaitTCP(t, ingest)
+	p.WaitTCP(t, admin)
 	resp, err := http.Get("http://" + admin + "/tap?limit=5")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("tap: %v %v", err, resp)

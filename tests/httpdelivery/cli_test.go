@@ -22,7 +22,7 @@ func startReceive(t *testing.T, key string, args ...string) (addr, out string, p
 	out = filepath.Join(t.TempDir(), "received.ndjson")
 	p = testutil.StartBinary(t, testutil.RunOptions{Env: []string{"ESA_HTTP_PRIVATE_KEY=" + key}},
 		append([]string{"receive", "--listen", addr, "--out", out}, args...)...)
-	testutil.WaitTCP(t, addr)
+	p.WaitTCP(t, addr)
 	return addr, out, p
 }
 

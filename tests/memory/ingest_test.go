@@ -113,7 +113,7 @@ func runIngest(b *testing.B, bin, mode string, bodies [][]byte, n, clients int) 
 		env = append(env, "ESA_HTTP_DEBUG=1")
 	}
 	p := testutil.StartBinary(b, testutil.RunOptions{Dir: dir, Env: env}, "run", "--log.level", "warn", task)
-	testutil.WaitTCP(b, ingest)
+	p.WaitTCP(b, ingest)
 	profiled := make(chan error, 1)
 	if profDir != "" {
 		go func() { profiled <- cpuProfile(admin, filepath.Join(profDir, "ingest-"+mode+".pprof")) }()

@@ -356,7 +356,7 @@ func TestRunShutdownFlushes(t *testing.T) {
   force_path_style: true
 `, srv.URL), token("logs", "flush", "e2e-flush")))
 	p := testutil.StartBinary(t, testutil.RunOptions{Dir: dir, Env: baseEnv("ESA_HTTP_ADDRESS=127.0.0.1:0")}, "run", task)
-	testutil.WaitTCP(t, addr)
+	p.WaitTCP(t, addr)
 	type result struct {
 		status int
 		err    error

@@ -246,6 +246,29 @@ func (p *Process) Wait(t testing.TB, timeout time.Duration) Result {
 	return res
 }
 
+// WaitTCP waits up to 30 s until addr accepts TCP connections, and fails the test with the process's
+// output as soon as the process exits instead (it could not listen, or stopped).
+func (p *Process) WaitTCP(t testing.TB, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("testutil: the process exited (%v) before %s accepted connections:\n%s%s", p.err, addr, p.stdout.String(), p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testutil: %s did not accept connections within 30s: %v\n%s%s", addr, err, p.stdout.String(), p.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
 
