@@ -825,7 +825,6 @@ func (b *Buffer) load(seq uint64) (msgs service.MessageBatch, d *handout) {
 	if msgs, d = b.loadHot(seq); d != nil {
 		return msgs, d
 	}
-
 	var recs [][]byte
 	var flags byte
 	var derr error
